@@ -1,0 +1,86 @@
+import { describe, expect, it } from "vitest";
+import { mediaAddressKey } from "./address.js";
+import { conformanceCases, describeTransportConformance, runConformance } from "./conformance.js";
+import { checkDatagram, Handlers } from "./helpers.js";
+import { type MediaAddress, type Transport, TransportError } from "./transport.js";
+
+// A minimal in-test hub transport: the smallest thing that should pass the suite, and a way
+// to show that the suite catches a transport that breaks the rules.
+function hub(options: { selfBroadcast?: boolean; syncDelivery?: boolean } = {}) {
+  const members = new Map<string, { handlers: Handlers; closed: boolean }>();
+  let next = 1;
+  return (): Transport => {
+    const localAddress: MediaAddress = { family: "ipv4", address: `127.88.0.${next++}`, port: 6118 };
+    const me = { handlers: new Handlers(), closed: false };
+    members.set(mediaAddressKey(localAddress), me);
+    const deliver = (to: { handlers: Handlers; closed: boolean }, copy: Uint8Array) => {
+      const run = () => {
+        if (!to.closed) to.handlers.deliver(copy, localAddress);
+      };
+      if (options.syncDelivery) run();
+      else setImmediate(run);
+    };
+    const guard = (d: Uint8Array) => {
+      if (me.closed) throw new TransportError("CLOSED", "closed");
+      checkDatagram(d, 1500);
+    };
+    return {
+      specificationVersion: "v1",
+      localAddress,
+      mtu: 1500,
+      canBroadcast: true,
+      send(to, d) {
+        guard(d);
+        const target = members.get(mediaAddressKey(to));
+        if (target) deliver(target, d.slice());
+      },
+      broadcast(d) {
+        guard(d);
+        const copy = d.slice();
+        for (const m of members.values()) if (m !== me || options.selfBroadcast) deliver(m, copy);
+      },
+      onReceive: (h) => me.handlers.onReceive(h),
+      onError: (h) => me.handlers.onError(h),
+      async close() {
+        me.closed = true;
+        me.handlers.clear();
+      },
+    };
+  };
+}
+
+function fixtureOf(make: () => Transport) {
+  return { setup: async (n: number) => Array.from({ length: n }, make), timeoutMs: 500, quietMs: 20 };
+}
+
+describeTransportConformance("reference hub", fixtureOf(hub()), { describe, it });
+
+describe("the conformance suite", () => {
+  it("has cases and reports every one", async () => {
+    const results = await runConformance(fixtureOf(hub()));
+    expect(results).toHaveLength(conformanceCases.length);
+    expect(results.filter((r) => !r.passed)).toEqual([]);
+  });
+
+  it("fails a transport that delivers its own broadcast to itself", async () => {
+    const results = await runConformance(fixtureOf(hub({ selfBroadcast: true })));
+    const failed = results.filter((r) => !r.passed).map((r) => r.name);
+    expect(failed).toContain("broadcast reaches every other member once and never the sender");
+  });
+
+  it("fails a transport that delivers synchronously", async () => {
+    const results = await runConformance(fixtureOf(hub({ syncDelivery: true })));
+    const failed = results.filter((r) => !r.passed).map((r) => r.name);
+    expect(failed).toContain("never calls a receive handler synchronously from send or broadcast");
+  });
+
+  it("checkDatagram refuses bad datagrams with typed errors", () => {
+    expect(() => checkDatagram(new Uint8Array(0), 10)).toThrow(
+      expect.objectContaining({ code: "BAD_DATAGRAM" }),
+    );
+    expect(() => checkDatagram(new Uint8Array(11), 10)).toThrow(
+      expect.objectContaining({ code: "OVERSIZE" }),
+    );
+    expect(() => checkDatagram(new Uint8Array(10), 10)).not.toThrow();
+  });
+});

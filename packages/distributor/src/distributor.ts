@@ -1,0 +1,515 @@
+/**
+ * The name distribution state machine (shared/docs/tipc-protocol.md §2), sans-I/O.
+ *
+ * Sender: one 16-bit sndNxt; single updates go once on the broadcast link when every up peer
+ * advertises TIPC_NAMED_BCAST (replicastDestinations == 0), else one unicast copy per peer;
+ * at node up a unicast bulk of every own cluster binding, the last message with lastBulk and
+ * the current sndNxt (never an empty bulk: a header-only lastBulk instead).
+ *
+ * Receiver, per peer: bulk and legacy messages apply at once; lastBulk opens the gate at its
+ * seqno; sequenced messages apply in order, early ones wait in a map keyed by seqno (O(1) per
+ * message, where the kernel walks its whole queue), old ones are dropped. Node down resets the
+ * gate (the kernel keeps a stale one).
+ */
+import {
+  INT_H_SIZE,
+  ITEM_SIZE,
+  less,
+  mod16,
+  type NameDistributorMessage,
+  type NameDistributorType,
+  type NameItem,
+  TIPC_NAMED_BCAST,
+  TIPC_NODE_STATE,
+} from "@tipcjs/codec";
+import type { Binding, BindingKey } from "@tipcjs/name-table";
+import { DistributorError } from "./errors.js";
+import type {
+  BindingStore,
+  ChangeOrigin,
+  Distributor,
+  DistributorOptions,
+  DistributorOutput,
+  DistributorStats,
+  DropCause,
+  NodeUpInfo,
+  PeerState,
+  SendMethod,
+  SendTarget,
+} from "./types.js";
+
+export const DEFAULT_MAX_HELD_PER_PEER = 16384;
+export const DEFAULT_MTU = 1500;
+
+const DROP_CAUSES: readonly DropCause[] = [
+  "stale",
+  "heldOverflow",
+  "duplicateSeqno",
+  "flushedAtNodeDown",
+  "peerNotUp",
+  "malformedMessage",
+  "foreignType",
+  "origNodeMismatch",
+  "malformedItem",
+  "lowerAboveUpper",
+  "tableLimit",
+];
+
+interface Peer {
+  up: boolean;
+  capabilities: number;
+  mtu: number;
+  open: boolean;
+  rcvNxt: number;
+  /** sequenced messages waiting for their turn, keyed by namedSeqno */
+  held: Map<number, NameDistributorMessage>;
+}
+
+const isU32 = (v: unknown): v is number =>
+  typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+
+/** Items per bulk message for a link MTU: floor((mtu - 40 - 40) / 20), as the kernel sizes it; at least 1. */
+export function bulkItemsPerMessage(mtu: number): number {
+  return Math.max(1, Math.floor((mtu - INT_H_SIZE - INT_H_SIZE) / ITEM_SIZE));
+}
+
+export function createDistributor(options: DistributorOptions): Distributor {
+  return new NameDistributor(options);
+}
+
+class NameDistributor implements Distributor {
+  readonly ownNode: number;
+  readonly legacy: boolean;
+  readonly capabilities: number;
+  private readonly table: BindingStore;
+  private readonly maxHeld: number;
+  private readonly forceReplicast: boolean;
+  private sndNxt: number;
+  private rcDests = 0;
+  private readonly peerMap = new Map<number, Peer>();
+  private peersUp = 0;
+  private heldNow = 0;
+  private readonly st: Omit<
+    DistributorStats,
+    "sndNxt" | "replicastDestinations" | "method" | "peersUp" | "heldNow"
+  >;
+
+  constructor(o: DistributorOptions) {
+    if (!isU32(o.ownNode) || o.ownNode === 0)
+      throw new DistributorError("INVALID_OPTIONS", "ownNode must be a non-zero u32");
+    if (!o.table) throw new DistributorError("INVALID_OPTIONS", "table is required");
+    const maxHeld = o.maxHeldPerPeer ?? DEFAULT_MAX_HELD_PER_PEER;
+    if (!Number.isInteger(maxHeld) || maxHeld < 0)
+      throw new DistributorError("INVALID_OPTIONS", "maxHeldPerPeer must be an integer >= 0");
+    this.ownNode = o.ownNode;
+    this.table = o.table;
+    this.legacy = o.legacy ?? false;
+    this.capabilities = this.legacy ? 0 : TIPC_NAMED_BCAST;
+    this.maxHeld = maxHeld;
+    this.forceReplicast = o.forceReplicast ?? false;
+    this.sndNxt = mod16(o.initialSndNxt ?? 0);
+    this.st = {
+      methodSwitches: 0,
+      sent: { updates: 0, broadcast: 0, replicast: 0, bulk: 0, bulkItems: 0, emptyBulks: 0 },
+      received: { messages: 0, bulk: 0, legacy: 0, sequenced: 0, releasedFromHold: 0, gateOpens: 0 },
+      heldPeak: 0,
+      duplicateInserts: 0,
+      withdrawalsNotFound: 0,
+      drops: Object.fromEntries(DROP_CAUSES.map((c) => [c, 0])) as Record<DropCause, number>,
+    };
+    if (o.publishNodeState ?? true) {
+      // Like the kernel at address finalisation: {0, addr, addr}, cluster scope, port 0, key addr.
+      // There is no peer yet, so nothing is sent; every later bulk carries it.
+      this.table.insert({
+        type: TIPC_NODE_STATE,
+        lower: this.ownNode,
+        upper: this.ownNode,
+        node: this.ownNode,
+        port: 0,
+        key: this.ownNode,
+        scope: "cluster",
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------- sender
+
+  publish(binding: Binding): DistributorOutput[] {
+    checkBinding(binding);
+    if (binding.node !== this.ownNode)
+      throw new DistributorError("NOT_OWN_BINDING", `binding.node ${binding.node} is not ${this.ownNode}`);
+    const r = this.table.insert(binding);
+    if (!r.ok) {
+      throw r.reason === "duplicate"
+        ? new DistributorError("DUPLICATE", "a binding with this type, range, node and key exists")
+        : new DistributorError("LIMIT", "the name table is full");
+    }
+    const out: DistributorOutput[] = [{ kind: "bound", binding: r.binding, origin: LOCAL }];
+    if (r.binding.scope === "cluster") this.distribute("PUBLICATION", toItem(r.binding), out);
+    return out;
+  }
+
+  withdraw(key: BindingKey): DistributorOutput[] {
+    if (key.node !== this.ownNode)
+      throw new DistributorError("NOT_OWN_BINDING", `key.node ${key.node} is not ${this.ownNode}`);
+    const removed = this.table.remove(key);
+    if (!removed) throw new DistributorError("NOT_FOUND", "no such own binding");
+    const out: DistributorOutput[] = [{ kind: "unbound", binding: removed, origin: LOCAL }];
+    if (removed.scope === "cluster") this.distribute("WITHDRAWAL", toItem(removed), out);
+    return out;
+  }
+
+  private method(): "broadcast" | "replicast" {
+    return this.legacy || this.forceReplicast || this.rcDests > 0 ? "replicast" : "broadcast";
+  }
+
+  private distribute(type: NameDistributorType, item: NameItem, out: DistributorOutput[]): void {
+    this.st.sent.updates++;
+    let namedSeqno = 0;
+    if (!this.legacy) {
+      namedSeqno = this.sndNxt;
+      this.sndNxt = mod16(this.sndNxt + 1);
+    }
+    const nonLegacy = !this.legacy;
+    if (this.method() === "broadcast") {
+      this.st.sent.broadcast++;
+      const message = this.message(type, 0, [item], { nonLegacy, namedSeqno });
+      out.push(send("broadcast", "broadcast", message));
+      return;
+    }
+    for (const [addr, p] of this.peerMap) {
+      if (!p.up) continue;
+      this.st.sent.replicast++;
+      const message = this.message(type, addr, [{ ...item }], { nonLegacy, namedSeqno });
+      out.push(send(addr, "replicast", message));
+    }
+  }
+
+  private message(
+    type: NameDistributorType,
+    destNode: number,
+    items: NameItem[],
+    f: { bulk?: boolean; lastBulk?: boolean; nonLegacy: boolean; namedSeqno: number; bcAckInvalid?: boolean },
+  ): NameDistributorMessage {
+    return {
+      user: "NAME_DISTRIBUTOR",
+      type,
+      nonSeq: false,
+      bcastAck: 0,
+      ack: 0,
+      seqno: 0,
+      prevNode: 0,
+      origNode: this.ownNode,
+      destNode,
+      bulk: f.bulk ?? false,
+      lastBulk: f.lastBulk ?? false,
+      nonLegacy: f.nonLegacy,
+      namedSeqno: f.namedSeqno,
+      bcAckInvalid: f.bcAckInvalid ?? false,
+      items,
+    };
+  }
+
+  nodeUp(peer: number, info: NodeUpInfo): DistributorOutput[] {
+    if (!isU32(peer) || peer === 0)
+      throw new DistributorError("INVALID_PEER", `bad peer address ${String(peer)}`);
+    if (peer === this.ownNode) throw new DistributorError("SELF", "nodeUp of the own address");
+    const capabilities = info?.capabilities ?? 0;
+    const mtu = info?.mtu ?? DEFAULT_MTU;
+    if (!Number.isInteger(capabilities) || capabilities < 0)
+      throw new DistributorError("INVALID_PEER", "bad capabilities");
+    if (!Number.isInteger(mtu) || mtu <= 0) throw new DistributorError("INVALID_PEER", "bad mtu");
+    let p = this.peerMap.get(peer);
+    if (p?.up) throw new DistributorError("ALREADY_UP", `peer ${peer} is already up`);
+    if (!p) {
+      p = { up: false, capabilities, mtu, open: false, rcvNxt: 0, held: new Map() };
+      this.peerMap.set(peer, p);
+    }
+    p.up = true;
+    // Stored here and used again at node down, so a capability change cannot unbalance the count.
+    p.capabilities = capabilities;
+    p.mtu = mtu;
+    this.peersUp++;
+    if (!(capabilities & TIPC_NAMED_BCAST)) this.changeRcDests(+1);
+    const out: DistributorOutput[] = [];
+    this.bulk(peer, mtu, out);
+    return out;
+  }
+
+  private changeRcDests(delta: number): void {
+    const before = this.method();
+    this.rcDests += delta;
+    if (this.method() !== before) this.st.methodSwitches++;
+  }
+
+  private bulk(peer: number, mtu: number, out: DistributorOutput[]): void {
+    const items: NameItem[] = [];
+    for (const b of this.table.ownClusterBindings()) items.push(toItem(b));
+    const per = bulkItemsPerMessage(mtu);
+    const legacy = this.legacy;
+    const messages: NameDistributorMessage[] = [];
+    for (let i = 0; i < items.length; i += per) {
+      messages.push(
+        this.message("PUBLICATION", peer, items.slice(i, i + per), {
+          bulk: !legacy,
+          nonLegacy: !legacy,
+          namedSeqno: 0,
+          bcAckInvalid: !legacy,
+        }),
+      );
+    }
+    if (!legacy) {
+      if (messages.length === 0) {
+        // Recent kernels send nothing here, which leaves the peer's gate shut (or stale).
+        this.st.sent.emptyBulks++;
+        messages.push(
+          this.message("PUBLICATION", peer, [], {
+            bulk: true,
+            nonLegacy: true,
+            namedSeqno: 0,
+            bcAckInvalid: true,
+          }),
+        );
+      }
+      const last = messages[messages.length - 1] as NameDistributorMessage;
+      last.lastBulk = true;
+      last.namedSeqno = this.sndNxt;
+    }
+    for (const m of messages) {
+      this.st.sent.bulk++;
+      this.st.sent.bulkItems += m.items.length;
+      out.push(send(peer, "bulk", m));
+    }
+  }
+
+  nodeDown(peer: number): DistributorOutput[] {
+    const p = this.peerMap.get(peer);
+    if (!p?.up) return [];
+    p.up = false;
+    this.peersUp--;
+    if (!(p.capabilities & TIPC_NAMED_BCAST)) this.changeRcDests(-1);
+    // Reset the gate: the next session starts closed and is opened by its own lastBulk.
+    this.st.drops.flushedAtNodeDown += p.held.size;
+    this.heldNow -= p.held.size;
+    p.held.clear();
+    p.open = false;
+    p.rcvNxt = 0;
+    const origin: ChangeOrigin = { source: "purge", peer };
+    return this.table.purgeNode(peer).map((binding) => ({ kind: "unbound", binding, origin }));
+  }
+
+  // ---------------------------------------------------------------- receiver
+
+  receive(peer: number, message: NameDistributorMessage): DistributorOutput[] {
+    this.st.received.messages++;
+    const out: DistributorOutput[] = [];
+    const p = this.peerMap.get(peer);
+    if (!p?.up) return this.drop("peerNotUp", out);
+    if (!wellFormed(message)) return this.drop("malformedMessage", out);
+    if (message.origNode !== peer) return this.drop("origNodeMismatch", out);
+
+    if (this.legacy) {
+      // A pre-2020 node knows no bits: everything applies at once, in arrival order.
+      this.st.received.legacy++;
+      this.apply(peer, message, "legacy", out);
+      return out;
+    }
+
+    const seqno = message.namedSeqno;
+    if (message.lastBulk) {
+      p.rcvNxt = seqno;
+      p.open = true;
+      this.st.received.gateOpens++;
+      if (p.held.size > 0) this.dropStaleHeld(p);
+    }
+    if (message.bulk) {
+      this.st.received.bulk++;
+      this.apply(peer, message, "bulk", out);
+    } else if (!message.nonLegacy) {
+      this.st.received.legacy++;
+      this.apply(peer, message, "legacy", out);
+    } else if (p.open && seqno === p.rcvNxt) {
+      p.rcvNxt = mod16(p.rcvNxt + 1);
+      this.st.received.sequenced++;
+      this.apply(peer, message, "sequenced", out);
+    } else if (p.open && less(seqno, p.rcvNxt)) {
+      return this.drop("stale", out);
+    } else {
+      // Early, or the gate is still shut: wait. While shut, nothing can be called stale yet.
+      if (p.held.has(seqno)) return this.drop("duplicateSeqno", out);
+      if (p.held.size >= this.maxHeld) return this.drop("heldOverflow", out);
+      p.held.set(seqno, message);
+      this.heldNow++;
+      if (p.held.size > this.st.heldPeak) this.st.heldPeak = p.held.size;
+      return out;
+    }
+    // Release whatever is now in order.
+    while (p.open && p.held.size > 0) {
+      const next = p.held.get(p.rcvNxt);
+      if (!next) break;
+      p.held.delete(p.rcvNxt);
+      this.heldNow--;
+      p.rcvNxt = mod16(p.rcvNxt + 1);
+      this.st.received.sequenced++;
+      this.st.received.releasedFromHold++;
+      this.apply(peer, next, "sequenced", out);
+    }
+    return out;
+  }
+
+  /** Once per lastBulk: what waited behind a shut gate and is older than the bulk is covered by it. */
+  private dropStaleHeld(p: Peer): void {
+    for (const s of p.held.keys()) {
+      if (less(s, p.rcvNxt)) {
+        p.held.delete(s);
+        this.heldNow--;
+        this.st.drops.stale++;
+      }
+    }
+  }
+
+  private drop(cause: DropCause, out: DistributorOutput[]): DistributorOutput[] {
+    this.st.drops[cause]++;
+    return out;
+  }
+
+  private apply(
+    peer: number,
+    m: NameDistributorMessage,
+    via: "bulk" | "sequenced" | "legacy",
+    out: DistributorOutput[],
+  ): void {
+    const publication = m.type === "PUBLICATION";
+    if (!publication && m.type !== "WITHDRAWAL") {
+      this.st.drops.foreignType++;
+      return;
+    }
+    const origin: ChangeOrigin = { source: "peer", peer, via };
+    for (const it of m.items) {
+      if (
+        !it ||
+        !isU32(it.type) ||
+        !isU32(it.lower) ||
+        !isU32(it.upper) ||
+        !isU32(it.port) ||
+        !isU32(it.key)
+      ) {
+        this.st.drops.malformedItem++;
+        continue;
+      }
+      if (it.lower > it.upper) {
+        this.st.drops.lowerAboveUpper++;
+        continue;
+      }
+      if (publication) {
+        const r = this.table.insert({
+          type: it.type,
+          lower: it.lower,
+          upper: it.upper,
+          node: peer,
+          port: it.port,
+          key: it.key,
+          scope: "cluster",
+        });
+        if (r.ok) out.push({ kind: "bound", binding: r.binding, origin });
+        else if (r.reason === "duplicate") this.st.duplicateInserts++;
+        else this.st.drops.tableLimit++;
+      } else {
+        const removed = this.table.remove({
+          type: it.type,
+          lower: it.lower,
+          upper: it.upper,
+          node: peer,
+          key: it.key,
+        });
+        if (removed) out.push({ kind: "unbound", binding: removed, origin });
+        else this.st.withdrawalsNotFound++;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- inspection
+
+  peer(peer: number): PeerState | undefined {
+    const p = this.peerMap.get(peer);
+    return p && peerState(peer, p);
+  }
+
+  peers(): PeerState[] {
+    return [...this.peerMap].map(([a, p]) => peerState(a, p));
+  }
+
+  stats(): DistributorStats {
+    const s = this.st;
+    return {
+      sndNxt: this.sndNxt,
+      replicastDestinations: this.rcDests,
+      method: this.method(),
+      methodSwitches: s.methodSwitches,
+      peersUp: this.peersUp,
+      sent: { ...s.sent },
+      received: { ...s.received },
+      heldNow: this.heldNow,
+      heldPeak: s.heldPeak,
+      duplicateInserts: s.duplicateInserts,
+      withdrawalsNotFound: s.withdrawalsNotFound,
+      drops: { ...s.drops },
+    };
+  }
+}
+
+const LOCAL: ChangeOrigin = { source: "local" };
+
+function send(to: SendTarget, method: SendMethod, message: NameDistributorMessage): DistributorOutput {
+  return { kind: "send", to, method, message };
+}
+
+function toItem(b: Binding): NameItem {
+  return { type: b.type, lower: b.lower, upper: b.upper, port: b.port, key: b.key };
+}
+
+function peerState(peer: number, p: Peer): PeerState {
+  return {
+    peer,
+    up: p.up,
+    capabilities: p.capabilities,
+    mtu: p.mtu,
+    open: p.open,
+    rcvNxt: p.rcvNxt,
+    held: p.held.size,
+  };
+}
+
+function checkBinding(b: Binding): void {
+  if (
+    !b ||
+    !isU32(b.type) ||
+    !isU32(b.lower) ||
+    !isU32(b.upper) ||
+    !isU32(b.port) ||
+    !isU32(b.key) ||
+    !isU32(b.node) ||
+    (b.scope !== "node" && b.scope !== "cluster")
+  ) {
+    throw new DistributorError(
+      "INVALID_BINDING",
+      "type, lower, upper, port, key and node must be u32; scope node or cluster",
+    );
+  }
+  if (b.lower > b.upper) throw new DistributorError("INVALID_BINDING", "lower > upper");
+}
+
+function wellFormed(m: NameDistributorMessage): boolean {
+  return (
+    typeof m === "object" &&
+    m !== null &&
+    m.user === "NAME_DISTRIBUTOR" &&
+    Array.isArray(m.items) &&
+    Number.isInteger(m.namedSeqno) &&
+    m.namedSeqno >= 0 &&
+    m.namedSeqno <= 0xffff &&
+    typeof m.bulk === "boolean" &&
+    typeof m.lastBulk === "boolean" &&
+    typeof m.nonLegacy === "boolean"
+  );
+}

@@ -1,0 +1,8 @@
+export {
+  bulkItemsPerMessage,
+  createDistributor,
+  DEFAULT_MAX_HELD_PER_PEER,
+  DEFAULT_MTU,
+} from "./distributor.js";
+export { DistributorError, type DistributorErrorCode } from "./errors.js";
+export type * from "./types.js";

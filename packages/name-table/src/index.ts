@@ -1,1 +1,3 @@
+export { NameTableError, type NameTableErrorCode } from "./errors.js";
+export { DEFAULT_MAX_BINDINGS, NameTable, TIPC_MAX_SUBSCR, TIPC_WAIT_FOREVER } from "./name-table.js";
 export type * from "./types.js";

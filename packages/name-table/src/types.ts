@@ -34,3 +34,75 @@ export interface BindingKey extends ServiceRange {
 }
 
 export type InsertResult = { ok: true; binding: Binding } | { ok: false; reason: "duplicate" | "limit" };
+
+/** Options of {@link NameTable}'s constructor. */
+export interface NameTableOptions {
+  /** This node's 32-bit address (0 while the node is not yet addressed). */
+  ownNode: number;
+  /** Cap on the number of bindings held; an insert beyond it gets `{ ok: false, reason: "limit" }`. */
+  maxBindings?: number;
+  /** Cap on live subscriptions (the kernel's `TIPC_MAX_SUBSCR`, 65535, by default). */
+  maxSubscriptions?: number;
+}
+
+/**
+ * Topology-service filter modes: `ports` (TIPC_SUB_PORTS) reports every binding, `service`
+ * (TIPC_SUB_SERVICE) only the first binding of an exact range and the withdrawal of its last.
+ */
+export type SubscriptionMode = "ports" | "service";
+
+/** What a subscriber asks for (the fields of `struct tipc_subscr`, in TypeScript's words). */
+export interface SubscriptionRequest extends ServiceRange {
+  mode: SubscriptionMode;
+  /**
+   * Milliseconds until a `timeout` event ends the subscription. Omitted, `Infinity` or
+   * 0xFFFFFFFF (`TIPC_WAIT_FOREVER`) mean never. Needs `now` in {@link NameTable.subscribe}.
+   */
+  timeout?: number;
+  /** Only bindings of this scope (the kernel-internal TIPC_SUB_NODE_SCOPE / _CLUSTER_SCOPE bits). */
+  scope?: Scope;
+  /** `false` skips the events for what already matches (TIPC_SUB_NO_STATUS). Default `true`. */
+  initialEvents?: boolean;
+  /** Opaque value echoed in every event (the kernel's `usr_handle`). */
+  handle?: unknown;
+}
+
+/** A live or ended subscription, as returned by `subscribe` and echoed in events. */
+export interface Subscription extends ServiceRange {
+  readonly id: number;
+  readonly mode: SubscriptionMode;
+  readonly scope: Scope | undefined;
+  readonly handle: unknown;
+  /** Absolute time of the timeout event, or `undefined` for none. */
+  readonly deadline: number | undefined;
+  /** False once it has timed out or been cancelled. */
+  readonly active: boolean;
+}
+
+/** The part of a range that lies inside the subscribed range. */
+export interface FoundRange {
+  lower: number;
+  upper: number;
+}
+
+/** TIPC_PUBLISHED / TIPC_WITHDRAWN for one binding overlapping the subscribed range. */
+export interface BindingEvent {
+  kind: "published" | "withdrawn";
+  subscription: Subscription;
+  /** The intersection of the binding's range with the subscribed range. */
+  found: FoundRange;
+  socket: SocketAddress;
+  scope: Scope;
+  /** The whole binding (current kernels put its full range, not the intersection, in `found_*`). */
+  binding: Binding;
+}
+
+/** TIPC_SUBSCR_TIMEOUT: the subscription has ended. `found` echoes the subscribed range, the socket is {0, 0}. */
+export interface TimeoutEvent {
+  kind: "timeout";
+  subscription: Subscription;
+  found: FoundRange;
+  socket: SocketAddress;
+}
+
+export type SubscriptionEvent = BindingEvent | TimeoutEvent;

@@ -1,0 +1,231 @@
+/**
+ * Clocks for the fabric (and for whoever drives tipcjs with the fabric: the simulator, link
+ * tests). `realClock()` is wall time with Node timers; `createVirtualClock(seed)` is a seeded
+ * discrete-event scheduler: time only moves when you call `runUntil`, `advance`,
+ * `runUntilIdle` or `step`, and events at the same time run in the order they were scheduled,
+ * so a run replays exactly.
+ */
+
+/** A cancellable timer. */
+export interface TimerHandle {
+  cancel(): void;
+}
+
+/** What the fabric (and a node) needs from time. Milliseconds. */
+export interface Clock {
+  now(): number;
+  /** Calls `callback` once after `delayMs` (0 = as soon as possible, never synchronously). */
+  setTimer(delayMs: number, callback: () => void): TimerHandle;
+}
+
+/** A clock whose time moves only when told to. */
+export interface VirtualClock extends Clock {
+  readonly kind: "virtual";
+  /** The seed the clock's random stream started from. */
+  readonly seed: number;
+  /** Uniform in [0, 1), from a seeded generator (xoshiro128**). */
+  random(): number;
+  /** Runs every event due at or before `time` (in order), then sets now() to `time`. Returns the count run. */
+  runUntil(time: number): number;
+  /** `runUntil(now() + ms)`. */
+  advance(ms: number): number;
+  /**
+   * Runs events until none is left. Throws a RangeError after `maxEvents` (default 10 million),
+   * which catches self-rescheduling timers that never let the clock go idle.
+   */
+  runUntilIdle(maxEvents?: number): number;
+  /** Runs the next event, moving time to it. Returns false when none is pending. */
+  step(): boolean;
+  /** Number of scheduled, not cancelled events. */
+  readonly pending: number;
+  /** Time of the next event, or undefined. */
+  nextTime(): number | undefined;
+}
+
+/** Wall-clock time (`performance.now()`, milliseconds) with Node timers; delay 0 uses setImmediate. */
+export function realClock(): Clock {
+  return {
+    now: () => performance.now(),
+    setTimer(delayMs, callback) {
+      if (delayMs <= 0) {
+        const h = setImmediate(callback);
+        return { cancel: () => clearImmediate(h) };
+      }
+      const h = setTimeout(callback, delayMs);
+      h.unref?.();
+      return { cancel: () => clearTimeout(h) };
+    },
+  };
+}
+
+/** A seeded generator: xoshiro128** over a splitmix32-expanded seed. Uniform floats in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let z = seed >>> 0;
+  const split = () => {
+    z = (z + 0x9e3779b9) >>> 0;
+    let x = z;
+    x = Math.imul(x ^ (x >>> 16), 0x85ebca6b) >>> 0;
+    x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0;
+    return (x ^ (x >>> 16)) >>> 0;
+  };
+  let a = split();
+  let b = split();
+  let c = split();
+  let d = split();
+  if ((a | b | c | d) === 0) a = 1;
+  return () => {
+    const r = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
+    const t = (b << 9) >>> 0;
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
+    c ^= t;
+    d = rotl(d, 11);
+    return r / 4294967296;
+  };
+}
+
+function rotl(x: number, k: number): number {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
+
+interface Event {
+  time: number;
+  seq: number;
+  callback: (() => void) | undefined;
+}
+
+/** A min-heap on (time, seq): same-time events run in scheduling order. */
+class EventQueue {
+  private heap: Event[] = [];
+  live = 0;
+
+  push(e: Event): void {
+    const h = this.heap;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const parent = h[p] as Event;
+      if (parent.time < e.time || (parent.time === e.time && parent.seq < e.seq)) break;
+      h[i] = parent;
+      i = p;
+    }
+    h[i] = e;
+    this.live++;
+  }
+
+  /** The earliest live event, discarding cancelled ones. */
+  peek(): Event | undefined {
+    const h = this.heap;
+    while (h.length > 0 && (h[0] as Event).callback === undefined) this.pop();
+    return h[0];
+  }
+
+  pop(): Event | undefined {
+    const h = this.heap;
+    const top = h[0];
+    if (top === undefined) return undefined;
+    const last = h.pop() as Event;
+    if (h.length > 0) {
+      let i = 0;
+      const n = h.length;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        let c = l;
+        const le = h[l] as Event;
+        if (r < n) {
+          const re = h[r] as Event;
+          if (re.time < le.time || (re.time === le.time && re.seq < le.seq)) c = r;
+        }
+        const ce = h[c] as Event;
+        if (last.time < ce.time || (last.time === ce.time && last.seq < ce.seq)) break;
+        h[i] = ce;
+        i = c;
+      }
+      h[i] = last;
+    }
+    return top;
+  }
+}
+
+/** Creates a virtual clock starting at time 0 with a seeded random stream. */
+export function createVirtualClock(seed = 1, options: { startTime?: number } = {}): VirtualClock {
+  const queue = new EventQueue();
+  let now = options.startTime ?? 0;
+  let seq = 0;
+  const random = seededRandom(seed);
+
+  const runOne = (): boolean => {
+    const e = queue.peek();
+    if (!e) return false;
+    queue.pop();
+    const cb = e.callback as () => void;
+    e.callback = undefined;
+    queue.live--;
+    if (e.time > now) now = e.time;
+    cb();
+    return true;
+  };
+
+  const clock: VirtualClock = {
+    kind: "virtual",
+    seed,
+    random,
+    now: () => now,
+    setTimer(delayMs, callback) {
+      const d = Math.max(delayMs || 0, 0);
+      const e: Event = { time: now + d, seq: seq++, callback };
+      queue.push(e);
+      return {
+        cancel() {
+          if (e.callback !== undefined) {
+            e.callback = undefined;
+            queue.live--;
+          }
+        },
+      };
+    },
+    runUntil(time) {
+      let n = 0;
+      for (;;) {
+        const e = queue.peek();
+        if (!e || e.time > time) break;
+        runOne();
+        n++;
+      }
+      if (time > now) now = time;
+      return n;
+    },
+    advance(ms) {
+      return clock.runUntil(now + ms);
+    },
+    runUntilIdle(maxEvents = 10_000_000) {
+      let n = 0;
+      while (runOne()) {
+        if (++n >= maxEvents && queue.peek()) {
+          throw new RangeError(
+            `virtual clock not idle after ${n} events (a timer keeps rescheduling itself?)`,
+          );
+        }
+      }
+      return n;
+    },
+    step: runOne,
+    get pending() {
+      return queue.live;
+    },
+    nextTime() {
+      return queue.peek()?.time;
+    },
+  };
+  return clock;
+}
+
+/** True for a clock made by `createVirtualClock`. */
+export function isVirtualClock(clock: Clock): clock is VirtualClock {
+  return (clock as Partial<VirtualClock>).kind === "virtual";
+}

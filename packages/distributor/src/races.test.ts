@@ -10,7 +10,6 @@ import { Cluster, viewOf } from "./__helpers__/cluster.js";
 
 const A = 0x1001;
 const B = 0x1002;
-const C = 0x1003;
 const L = 0x2001; // a pre-2020 node
 
 const svc = (type: number, lower: number, key: number) => ({

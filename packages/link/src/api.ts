@@ -1,0 +1,45 @@
+import type { TipcMessage } from "@tipcjs/codec";
+import type { LinkInfo, LinkOutput, LinkStats, NodeInfo } from "./types.js";
+
+/**
+ * One TIPC node's link layer on one bearer: discovery, a unicast link per peer and the
+ * broadcast link. Sans-I/O: feed it datagrams and time, drain its outputs with `poll()`.
+ */
+export interface LinkEngine {
+  /** our 32-bit address; the trial address until `addressAssigned` is emitted */
+  readonly address: number;
+  /** true once the address trial is over */
+  readonly addressed: boolean;
+  readonly nodeId: Uint8Array;
+  readonly capabilities: number;
+  readonly signature: number;
+  readonly netId: number;
+
+  /** Start discovery (first DSC_TRIAL/DSC_REQ at once). */
+  start(now: number): void;
+  /** A datagram from the bearer. Bad or unwanted input is a counted drop, never a throw. */
+  receive(bytes: Uint8Array, from: import("./types.js").MediaAddress, now: number): void;
+  /** Run timers due at `now` (discovery, link supervision, retransmission). */
+  tick(now: number): void;
+  /** When `tick` should next be called, or undefined when nothing is pending. */
+  nextDeadline(): number | undefined;
+  /**
+   * Send a message reliably and in order to one peer on its unicast link (e.g. a
+   * NAME_DISTRIBUTOR bulk or replicast update). The link fills seqno/ack/bcastAck/prevNode;
+   * origNode/destNode default to us/the peer. Large messages are fragmented, small ones
+   * may be bundled when the window is full. Throws LinkEngineError PEER_DOWN if the peer is not up.
+   */
+  sendUnicast(peer: number, message: TipcMessage, now: number): void;
+  /** Send a message once on the broadcast link to every peer that is up. */
+  sendBroadcast(message: TipcMessage, now: number): void;
+  /** Graceful shutdown: RESET with peer_stopping to every peer, links and nodes down. */
+  stop(now: number): void;
+  /** Drain queued outputs (transmissions, deliveries, events), oldest first. */
+  poll(): LinkOutput[];
+
+  nodes(): NodeInfo[];
+  links(): LinkInfo[];
+  stats(): LinkStats;
+  /** peers that are up, with their capabilities */
+  upPeers(): { peer: number; capabilities: number; mtu: number }[];
+}

@@ -1,0 +1,1287 @@
+import * as codecModule from "@tipcjs/codec";
+import {
+  type BcastProtocolMessage,
+  type BundlerMessage,
+  type FragmenterMessage,
+  INT_H_SIZE,
+  type LinkConfigMessage,
+  type LinkConfigType,
+  type LinkProtocolMessage,
+  type LinkProtocolType,
+  less,
+  lessEq,
+  MAX_MSG_SIZE,
+  more,
+  mod16,
+  seqDiff,
+  TIPC_BCAST_STATE_NACK,
+  TIPC_BCAST_SYNCH,
+  TIPC_DEF_LINK_TOL,
+  TIPC_DEF_LINK_WIN,
+  TIPC_DEFAULT_NET_ID,
+  TIPC_DISC_FAST,
+  TIPC_DISC_INIT,
+  TIPC_DISC_SLOW,
+  TIPC_GAP_ACK_BLOCK,
+  TIPC_LINK_PROTO_SEQNO,
+  TIPC_MAX_LINK_TOL,
+  TIPC_MAX_LINK_WIN,
+  TIPC_MIN_LINK_TOL,
+  TIPC_MIN_LINK_WIN,
+  TIPC_NAMED_BCAST,
+  TIPC_NODE_ID128,
+  TIPC_TRIAL_PERIOD,
+  type TipcMessage,
+} from "@tipcjs/codec";
+import type { LinkEngine } from "./api.js";
+import { hash128to32, nodeIdString, padId } from "./identity.js";
+import {
+  type LinkDownReason,
+  LinkEngineError,
+  type LinkEngineOptions,
+  type LinkInfo,
+  type LinkOutput,
+  type LinkState,
+  type LinkStats,
+  type MediaAddress,
+  type MessageCodec,
+  type NodeInfo,
+} from "./types.js";
+import {
+  align4,
+  bcAckInvalid,
+  type PeekedHeader,
+  peekHeader,
+  restampAcks,
+  stampHeader,
+  USER_BCAST_PROTOCOL,
+  USER_LINK_CONFIG,
+  USER_LINK_PROTOCOL,
+  USER_MSG_BUNDLER,
+  USER_MSG_FRAGMENTER,
+  userOf,
+} from "./wire.js";
+
+/**
+ * What this engine implements and therefore advertises by default: the broadcast synch
+ * message (BCAST_SYNCH), broadcast NACKs in STATE (BCAST_STATE_NACK), 128-bit ids, STATE
+ * counters (LINK_PROTO_SEQNO) and broadcast-link name updates (NAMED_BCAST).
+ * Gap-ACK blocks are understood only as plain seq_gap/bc_gap, so they are not advertised.
+ */
+export const DEFAULT_CAPABILITIES =
+  TIPC_BCAST_SYNCH | TIPC_BCAST_STATE_NACK | TIPC_NODE_ID128 | TIPC_LINK_PROTO_SEQNO | TIPC_NAMED_BCAST;
+
+const INVALID_NODE_SIG = 0x10000;
+/** Unicast and broadcast retransmission spacing per packet (ms), §7.4. */
+const UC_RETRANSMIT_SPACING = 1;
+const BC_RETRANSMIT_SPACING = 10;
+const NODE_CLEANUP_AFTER = 300_000;
+const SYSTEM_IMPORTANCE = 4;
+
+interface TxEntry {
+  seqno: number;
+  bytes: Uint8Array;
+  lastRetransmit: number;
+  firstRetransmit: number;
+}
+
+interface BacklogEntry {
+  msgs: Uint8Array[];
+  /** sum of align4(size) of the messages */
+  size: number;
+  bundleable: boolean;
+}
+
+interface BcEntry {
+  seqno: number;
+  bytes: Uint8Array;
+  sentAt: number;
+  /** peers that have not acked it yet */
+  pending: Set<number>;
+  lastRetransmit: Map<number, number>;
+}
+
+interface Link {
+  state: LinkState;
+  name: string;
+  peerIfName: string;
+  session: number;
+  peerSession: number;
+  inSession: boolean;
+  mtu: number;
+  tolerance: number;
+  interval: number;
+  abortLimit: number;
+  nextTimer: number;
+  sndNxt: number;
+  rcvNxt: number;
+  transmq: TxEntry[];
+  backlog: BacklogEntry[];
+  deferred: Map<number, Uint8Array>;
+  rcvUnacked: number;
+  checkpoint: number;
+  silentIntvCnt: number;
+  rstCnt: number;
+  sndNxtState: number;
+  rcvNxtState: number;
+  reasm: Uint8Array[] | undefined;
+  /** last_bcast seen in the peer's RESET/ACTIVATE (synch for peers without BCAST_SYNCH) */
+  peerLastBcast: number;
+}
+
+interface BcRcv {
+  synched: boolean;
+  rcvNxt: number;
+  deferred: Map<number, Uint8Array>;
+  unacked: number;
+  defCnt: number;
+  /** the sender's broadcast snd_nxt as told in its STATE (last_bcast + 1) */
+  peerSndNxt: number;
+  reasm: Uint8Array[] | undefined;
+}
+
+interface Peer {
+  address: number;
+  nodeId: Uint8Array;
+  capabilities: number;
+  signature: number;
+  mediaAddress: MediaAddress | undefined;
+  link: Link | undefined;
+  up: boolean;
+  downSince: number;
+  bc: BcRcv;
+  /** broadcast acker state: last broadcast seqno the peer acked */
+  bcAcked: number;
+  /** the peer has acked our unicast packet #1 (the broadcast init), so its bcast acks count */
+  bcPeerUp: boolean;
+}
+
+function defaultCodec(): MessageCodec {
+  const m = codecModule as unknown as {
+    encodeMessage?: (msg: TipcMessage) => Uint8Array;
+    decodeMessage?: (b: Uint8Array) => TipcMessage;
+  };
+  return {
+    encode(msg) {
+      if (!m.encodeMessage) throw new LinkEngineError("BAD_MESSAGE", "@tipcjs/codec has no encodeMessage");
+      return m.encodeMessage(msg);
+    },
+    decode(b) {
+      if (!m.decodeMessage) throw new LinkEngineError("BAD_MESSAGE", "@tipcjs/codec has no decodeMessage");
+      return m.decodeMessage(b);
+    },
+  };
+}
+
+function mediaKey(a: MediaAddress): string {
+  return `${a.family}/${a.address}/${a.port}`;
+}
+
+function mediaEq(a: MediaAddress | undefined, b: MediaAddress | undefined): boolean {
+  return !!a && !!b && a.family === b.family && a.address === b.address && a.port === b.port;
+}
+
+function idEq(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function isMulticast(a: MediaAddress): boolean {
+  if (a.family === "ipv4") {
+    const first = Number(a.address.split(".")[0]);
+    return first >= 224 && first <= 239;
+  }
+  return a.address.toLowerCase().startsWith("ff");
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** The first deferred seqno after rcvNxt (the deferred map is unordered). */
+function firstDeferred(deferred: Map<number, Uint8Array>, rcvNxt: number): number | undefined {
+  let best: number | undefined;
+  let bestDist = Number.POSITIVE_INFINITY;
+  for (const s of deferred.keys()) {
+    const d = seqDiff(rcvNxt, s);
+    if (d < bestDist) {
+      bestDist = d;
+      best = s;
+    }
+  }
+  return best;
+}
+
+function emptyStats(): LinkStats {
+  return {
+    transmitted: 0,
+    unicastSent: 0,
+    unicastRetransmitted: 0,
+    broadcastSent: 0,
+    broadcastRetransmitted: 0,
+    statesSent: 0,
+    probesSent: 0,
+    nacksSent: 0,
+    delivered: 0,
+    duplicates: 0,
+    deferred: 0,
+    bundlesSent: 0,
+    bundledMessages: 0,
+    fragmentsSent: 0,
+    reassembled: 0,
+    linkUps: 0,
+    linkDowns: 0,
+    drops: {},
+  };
+}
+
+export function createLinkEngine(options: LinkEngineOptions): LinkEngine {
+  return new Engine(options);
+}
+
+class Engine implements LinkEngine {
+  readonly nodeId: Uint8Array;
+  readonly capabilities: number;
+  readonly signature: number;
+  readonly netId: number;
+  address: number;
+  addressed = false;
+
+  private readonly codec: MessageCodec;
+  private readonly random: () => number;
+  private readonly bearer: LinkEngineOptions["bearer"];
+  private readonly tolerance: number;
+  private readonly window: number;
+  private readonly bcWindow: number;
+  private readonly nodeIdText: string;
+  private out: LinkOutput[] = [];
+  private readonly st = emptyStats();
+  private readonly peers = new Map<number, Peer>();
+  private started = false;
+  private stopped = false;
+
+  // discovery
+  private trial: boolean;
+  private trialEnd = 0;
+  private discNextAt: number | undefined;
+  private discInterval = TIPC_DISC_INIT;
+  private linksUp = 0;
+
+  // broadcast send link
+  private bcSndNxt = 1;
+  private readonly bcTransmq: BcEntry[] = [];
+  private readonly bcBacklog: BacklogEntry[] = [];
+
+  constructor(o: LinkEngineOptions) {
+    this.nodeId = padId(o.nodeId);
+    this.nodeIdText = nodeIdString(this.nodeId);
+    this.netId = o.netId ?? TIPC_DEFAULT_NET_ID;
+    let caps = o.capabilities ?? DEFAULT_CAPABILITIES;
+    if (o.legacy) caps &= ~TIPC_NAMED_BCAST;
+    this.capabilities = caps & 0x1fff;
+    this.random = o.random;
+    this.signature = (o.signature ?? Math.floor(o.random() * 0x10000)) & 0xffff;
+    this.bearer = o.bearer;
+    const tol = o.tolerance ?? TIPC_DEF_LINK_TOL;
+    this.tolerance = Math.min(TIPC_MAX_LINK_TOL, Math.max(TIPC_MIN_LINK_TOL, tol));
+    this.window = Math.max(1, Math.min(TIPC_MAX_LINK_WIN, o.window ?? TIPC_DEF_LINK_WIN));
+    this.bcWindow = Math.max(1, Math.min(TIPC_MAX_LINK_WIN, o.broadcastWindow ?? TIPC_DEF_LINK_WIN));
+    this.codec = o.codec ?? defaultCodec();
+    if (o.address !== undefined) {
+      this.address = o.address >>> 0;
+      this.trial = false;
+    } else {
+      this.address = hash128to32(this.nodeId);
+      this.trial = !o.skipTrial;
+    }
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  start(now: number): void {
+    if (this.started) return;
+    this.started = true;
+    if (this.trial) {
+      this.trialEnd = now + TIPC_TRIAL_PERIOD;
+      this.discInterval = TIPC_DISC_INIT;
+      this.sendDiscovery("DSC_TRIAL");
+    } else {
+      this.finalizeAddress();
+      this.sendDiscovery("DSC_REQ");
+    }
+    this.discNextAt = now + TIPC_DISC_INIT;
+  }
+
+  receive(bytes: Uint8Array, from: MediaAddress, now: number): void {
+    if (this.stopped || !this.started) return this.drop("not-running");
+    const h = peekHeader(bytes);
+    if (!h) return this.drop("malformed");
+    const b = h.size < bytes.byteLength ? bytes.subarray(0, h.size) : bytes;
+    if (h.user === USER_LINK_CONFIG) return this.discoveryRcv(b, from, now);
+    if (!this.addressed) return this.drop("not-addressed");
+    if (h.nonSeq) return this.bcRcv(b, h, now);
+    if (h.destNode !== undefined && h.destNode !== this.address) return this.drop("not-for-us");
+    const p = this.peers.get(h.prevNode);
+    if (!p?.link) return this.drop("unknown-node");
+    if (h.user === USER_LINK_PROTOCOL) {
+      const m = this.tryDecode(b);
+      if (!m || m.user !== "LINK_PROTOCOL") return;
+      return this.protoRcv(p, p.link, m, now);
+    }
+    this.linkRcv(p, p.link, b, h, now);
+  }
+
+  tick(now: number): void {
+    if (this.stopped || !this.started) return;
+    if (this.trial && now >= this.trialEnd) {
+      this.trial = false;
+      this.finalizeAddress();
+      this.discInterval = TIPC_DISC_INIT;
+      this.discNextAt = now + TIPC_DISC_INIT;
+    }
+    if (this.discNextAt !== undefined && now >= this.discNextAt) {
+      if (this.trial) {
+        this.discInterval = TIPC_DISC_INIT;
+        this.sendDiscovery("DSC_TRIAL");
+      } else {
+        this.discInterval *= 2;
+        const cap = this.linksUp > 0 ? TIPC_DISC_SLOW : TIPC_DISC_FAST;
+        if (this.discInterval > cap) this.discInterval = cap;
+        this.sendDiscovery("DSC_REQ");
+      }
+      this.discNextAt = now + this.discInterval;
+    }
+    for (const p of [...this.peers.values()]) {
+      const l = p.link;
+      if (!l) continue;
+      if (now >= l.nextTimer) {
+        l.nextTimer = now + l.interval;
+        this.linkTimeout(p, l, now);
+      }
+      if (!p.up && l.state === "RESET" && now - p.downSince > NODE_CLEANUP_AFTER) this.peers.delete(p.address);
+    }
+    this.bcCheckFailure(now);
+  }
+
+  nextDeadline(): number | undefined {
+    if (this.stopped || !this.started) return undefined;
+    let d = this.discNextAt;
+    if (this.trial) d = d === undefined ? this.trialEnd : Math.min(d, this.trialEnd);
+    for (const p of this.peers.values()) {
+      if (p.link) d = d === undefined ? p.link.nextTimer : Math.min(d, p.link.nextTimer);
+    }
+    return d;
+  }
+
+  sendUnicast(peer: number, message: TipcMessage, now: number): void {
+    if (this.stopped) throw new LinkEngineError("STOPPED", "engine stopped");
+    const p = this.peers.get(peer);
+    if (!p) throw new LinkEngineError("NO_SUCH_PEER", `no peer ${peer.toString(16)}`);
+    if (!p.up || !p.link) throw new LinkEngineError("PEER_DOWN", `peer ${peer.toString(16)} is down`);
+    const bytes = this.encodeForSend(message, peer, false);
+    this.linkXmit(p, p.link, this.fragment(bytes, p.link.mtu, peer, false), now);
+  }
+
+  sendBroadcast(message: TipcMessage, now: number): void {
+    if (this.stopped) throw new LinkEngineError("STOPPED", "engine stopped");
+    if (!this.addressed) throw new LinkEngineError("NOT_ADDRESSED", "address trial not finished");
+    let mtu = Number.POSITIVE_INFINITY;
+    for (const p of this.peers.values()) if (p.up && p.link) mtu = Math.min(mtu, p.link.mtu);
+    if (mtu === Number.POSITIVE_INFINITY) mtu = this.bearer.mtu;
+    const bytes = this.encodeForSend(message, 0, true);
+    for (const pkt of this.fragment(bytes, mtu, 0, true)) this.bcXmit(pkt, mtu, now);
+  }
+
+  stop(now: number): void {
+    if (this.stopped) return;
+    for (const p of this.peers.values()) {
+      const l = p.link;
+      if (!l) continue;
+      this.sendProto(p, l, "RESET", { stopping: true });
+      if (l.state === "ESTABLISHED") this.linkDown(p, l, "stopped", now, false);
+    }
+    this.stopped = true;
+  }
+
+  poll(): LinkOutput[] {
+    const o = this.out;
+    this.out = [];
+    return o;
+  }
+
+  nodes(): NodeInfo[] {
+    const r: NodeInfo[] = [];
+    for (const p of this.peers.values()) {
+      if (!p.mediaAddress) continue;
+      r.push({
+        address: p.address,
+        nodeId: p.nodeId,
+        nodeIdString: nodeIdString(p.nodeId),
+        capabilities: p.capabilities,
+        signature: p.signature,
+        mediaAddress: p.mediaAddress,
+        up: p.up,
+        broadcastSynched: p.bc.synched,
+      });
+    }
+    return r;
+  }
+
+  links(): LinkInfo[] {
+    const r: LinkInfo[] = [];
+    for (const p of this.peers.values()) {
+      const l = p.link;
+      if (!l) continue;
+      r.push({
+        peer: p.address,
+        name: l.name,
+        state: l.state,
+        mtu: l.mtu,
+        session: l.session,
+        peerSession: l.peerSession,
+        sndNxt: l.sndNxt,
+        rcvNxt: l.rcvNxt,
+        transmitQueue: l.transmq.length,
+        backlog: l.backlog.length,
+        deferred: l.deferred.size,
+        tolerance: l.tolerance,
+      });
+    }
+    return r;
+  }
+
+  stats(): LinkStats {
+    return { ...this.st, drops: { ...this.st.drops } };
+  }
+
+  upPeers(): { peer: number; capabilities: number; mtu: number }[] {
+    const r: { peer: number; capabilities: number; mtu: number }[] = [];
+    for (const p of this.peers.values()) {
+      if (p.up && p.link) r.push({ peer: p.address, capabilities: p.capabilities, mtu: p.link.mtu });
+    }
+    return r;
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private drop(cause: string): void {
+    this.st.drops[cause] = (this.st.drops[cause] ?? 0) + 1;
+  }
+
+  private tryDecode(b: Uint8Array): TipcMessage | undefined {
+    try {
+      return this.codec.decode(b);
+    } catch {
+      this.drop("decode-error");
+      return undefined;
+    }
+  }
+
+  private transmit(to: MediaAddress | "broadcast", bytes: Uint8Array): void {
+    this.st.transmitted++;
+    this.out.push({ kind: "transmit", to, bytes });
+  }
+
+  private randomU32(): number {
+    return Math.floor(this.random() * 0x100000000) >>> 0;
+  }
+
+  private finalizeAddress(): void {
+    this.addressed = true;
+    this.out.push({ kind: "addressAssigned", address: this.address });
+  }
+
+  // ---------------------------------------------------------------- discovery (§5)
+
+  private discoveryMsg(type: LinkConfigType, destDomain: number, suggested = 0): Uint8Array {
+    const m: LinkConfigMessage = {
+      user: "LINK_CONFIG",
+      type,
+      capabilities: this.capabilities,
+      signature: this.signature,
+      destDomain,
+      prevNode: this.address,
+      netId: this.netId,
+      mediaAddress: this.bearer.mediaAddress,
+      peerNetHash: 0,
+      suggestedAddress: suggested,
+      nodeId: this.nodeId,
+    };
+    return this.codec.encode(m);
+  }
+
+  private sendDiscovery(type: LinkConfigType): void {
+    const bytes = this.discoveryMsg(type, 0);
+    if (this.bearer.canBroadcast) return this.transmit("broadcast", bytes);
+    const seen = new Set<string>();
+    const targets: MediaAddress[] = [];
+    for (const a of this.bearer.discoveryPeers ?? []) {
+      if (!seen.has(mediaKey(a))) {
+        seen.add(mediaKey(a));
+        targets.push(a);
+      }
+    }
+    for (const p of this.peers.values()) {
+      if (p.mediaAddress && !seen.has(mediaKey(p.mediaAddress))) {
+        seen.add(mediaKey(p.mediaAddress));
+        targets.push(p.mediaAddress);
+      }
+    }
+    for (const t of targets) this.transmit(t, bytes);
+  }
+
+  private discoveryRcv(b: Uint8Array, _from: MediaAddress, now: number): void {
+    const m = this.tryDecode(b);
+    if (!m || m.user !== "LINK_CONFIG") return;
+    if (isMulticast(m.mediaAddress)) return this.drop("corrupt-discovery");
+    if (mediaEq(m.mediaAddress, this.bearer.mediaAddress)) return this.drop("own-discovery");
+    if (m.netId !== this.netId) return this.drop("other-cluster");
+    const src = m.prevNode >>> 0;
+    if (m.type === "DSC_TRIAL_FAIL") {
+      if (this.trial && m.destDomain === this.address && m.suggestedAddress !== 0) {
+        this.address = m.suggestedAddress >>> 0;
+        this.trialEnd = now + TIPC_TRIAL_PERIOD;
+      }
+      return;
+    }
+    if (m.type === "DSC_TRIAL") {
+      const sugg = this.tryAddress(m.nodeId, src);
+      if (sugg) {
+        this.transmit(m.mediaAddress, this.discoveryMsg("DSC_TRIAL_FAIL", src, sugg));
+      }
+      return;
+    }
+    if (this.trial || !this.addressed) return this.drop("in-trial");
+    if (src === this.address) {
+      this.out.push({ kind: "duplicateAddress", address: src, mediaAddress: m.mediaAddress });
+      return this.drop("duplicate-address");
+    }
+    if (m.destDomain !== 0 && m.destDomain !== this.address) return this.drop("not-for-us");
+    if (src === 0) return this.drop("malformed");
+    const respond = this.checkDest(m, src, now);
+    if (respond && m.type === "DSC_REQ") this.transmit(m.mediaAddress, this.discoveryMsg("DSC_RESP", src));
+    // The kernel backs its RESETs off to one per ~6 s and never answers discovery with one:
+    // send ours as soon as discovery sees the peer, so re-linking takes one round trip.
+    const p = this.peers.get(src);
+    if (p?.link && p.link.state === "RESET") this.sendProto(p, p.link, "RESET");
+  }
+
+  /** The kernel's tipc_node_try_addr: 0 if `addr` is fine for `id`, else a suggestion. */
+  private tryAddress(id: Uint8Array, addr: number): number {
+    const n = this.peers.get(addr);
+    if (n?.mediaAddress) {
+      if (idEq(n.nodeId, id)) return 0;
+      return this.suggestAddress(addr);
+    }
+    for (const p of this.peers.values()) {
+      if (p.mediaAddress && idEq(p.nodeId, id) && p.address !== addr) return p.address;
+    }
+    if (addr === this.address && !idEq(id, this.nodeId)) return this.suggestAddress(addr);
+    return 0;
+  }
+
+  private suggestAddress(addr: number): number {
+    let a = (addr ^ this.randomU32()) >>> 0;
+    while (a === 0 || a === this.address || this.peers.has(a)) a = (a + 1) >>> 0;
+    return a;
+  }
+
+  /** The kernel's tipc_node_check_dest for a single bearer: returns whether to respond. */
+  private checkDest(m: LinkConfigMessage, src: number, now: number): boolean {
+    let p = this.peers.get(src);
+    const nodeId = padId(m.nodeId);
+    if (p && !idEq(p.nodeId, nodeId)) {
+      if (p.up) {
+        this.out.push({ kind: "duplicateAddress", address: src, mediaAddress: m.mediaAddress });
+        this.drop("duplicate-address");
+        return false;
+      }
+      p.nodeId = nodeId;
+      p.signature = INVALID_NODE_SIG;
+    }
+    if (!p) {
+      p = {
+        address: src,
+        nodeId,
+        capabilities: m.capabilities,
+        signature: INVALID_NODE_SIG,
+        mediaAddress: undefined,
+        link: undefined,
+        up: false,
+        downSince: now,
+        bc: newBcRcv(),
+        bcAcked: 0,
+        bcPeerUp: false,
+      };
+      this.peers.set(src, p);
+    }
+    if (!p.up) p.capabilities = m.capabilities;
+    const signMatch = m.signature === p.signature;
+    const addrMatch = !!p.link && mediaEq(p.mediaAddress, m.mediaAddress);
+    const linkUp = p.link?.state === "ESTABLISHED";
+    let respond = false;
+    let accept = false;
+    let reset = false;
+    if (signMatch && addrMatch && !linkUp) respond = true;
+    else if (signMatch && !addrMatch && linkUp) this.duplicate(m);
+    else if (signMatch && !addrMatch && !linkUp) {
+      accept = respond = reset = true;
+    } else if (!signMatch && addrMatch && linkUp) p.signature = m.signature;
+    else if (!signMatch && addrMatch && !linkUp) {
+      p.signature = m.signature;
+      respond = true;
+    } else if (!signMatch && !addrMatch && linkUp) this.duplicate(m);
+    else if (!signMatch && !addrMatch && !linkUp) {
+      p.signature = m.signature;
+      accept = respond = reset = true;
+    }
+    if (!accept) return respond;
+    p.mediaAddress = m.mediaAddress;
+    if (!p.link) p.link = this.newLink(p, now);
+    else if (reset && p.link.state !== "RESET") this.linkDown(p, p.link, "rediscovered", now, true);
+    return respond;
+  }
+
+  private duplicate(m: LinkConfigMessage): void {
+    this.out.push({ kind: "duplicateAddress", address: m.prevNode >>> 0, mediaAddress: m.mediaAddress });
+    this.drop("duplicate-address");
+  }
+
+  // ---------------------------------------------------------------- link endpoint (§7)
+
+  private newLink(p: Peer, now: number): Link {
+    const interval = Math.min(Math.floor(this.tolerance / 4), 500);
+    return {
+      state: "RESET",
+      name: `${this.nodeIdText}:${this.bearer.name}-${nodeIdString(p.nodeId)}:unknown`,
+      peerIfName: "unknown",
+      session: Math.floor(this.random() * 0x10000) & 0xffff,
+      peerSession: 0,
+      inSession: false,
+      mtu: this.bearer.mtu,
+      tolerance: this.tolerance,
+      interval,
+      abortLimit: Math.floor(this.tolerance / interval),
+      nextTimer: now + interval,
+      sndNxt: 1,
+      rcvNxt: 1,
+      transmq: [],
+      backlog: [],
+      deferred: new Map(),
+      rcvUnacked: 0,
+      checkpoint: 1,
+      silentIntvCnt: 0,
+      rstCnt: 0,
+      sndNxtState: 1,
+      rcvNxtState: 1,
+      reasm: undefined,
+      peerLastBcast: 0,
+    };
+  }
+
+  /** tipc_link_reset: new session, empty queues, sequence numbers back to 1. */
+  private resetLink(l: Link): void {
+    l.session = mod16(l.session + 1);
+    l.peerSession = mod16(l.peerSession - 1);
+    l.inSession = false;
+    l.state = "RESET";
+    l.mtu = this.bearer.mtu;
+    l.sndNxt = 1;
+    l.rcvNxt = 1;
+    l.transmq = [];
+    l.backlog = [];
+    l.deferred.clear();
+    l.rcvUnacked = 0;
+    l.checkpoint = 1;
+    l.silentIntvCnt = 0;
+    l.rstCnt = 0;
+    l.sndNxtState = 1;
+    l.rcvNxtState = 1;
+    l.reasm = undefined;
+  }
+
+  private linkTimeout(p: Peer, l: Link, now: number): void {
+    if (l.state === "ESTABLISHED") {
+      if (l.silentIntvCnt > l.abortLimit) return this.linkDown(p, l, "tolerance", now, true);
+      const state = p.bc.unacked > 0 || l.rcvUnacked > 0 || l.transmq.length > 0;
+      let probe = l.silentIntvCnt > 0;
+      // below the monitor threshold every tick counts as silent until something arrives
+      l.silentIntvCnt++;
+      if (l.deferred.size > 0) probe = true;
+      if (l.sndNxt === l.checkpoint) probe = true;
+      l.checkpoint = l.sndNxt;
+      if (state || probe) this.sendProto(p, l, "STATE", { probe });
+    } else if (l.state === "RESET") {
+      const setup = l.rstCnt++ <= 4 || l.rstCnt % 16 === 0;
+      if (setup) this.sendProto(p, l, "RESET");
+    } else {
+      this.sendProto(p, l, "ACTIVATE");
+    }
+  }
+
+  private sendProto(
+    p: Peer,
+    l: Link,
+    type: LinkProtocolType,
+    o: { probe?: boolean; probeReply?: boolean; seqGap?: number; stopping?: boolean } = {},
+  ): void {
+    if (!p.mediaAddress) return;
+    const isState = type === "STATE";
+    if (isState && l.state !== "ESTABLISHED") return;
+    let seqGap = o.seqGap ?? 0;
+    const fd = firstDeferred(l.deferred, l.rcvNxt);
+    if (isState && fd !== undefined) seqGap = mod16(fd - l.rcvNxt);
+    let seqno = mod16(l.sndNxt + 32767);
+    if (isState && p.capabilities & TIPC_LINK_PROTO_SEQNO) {
+      seqno = l.sndNxtState;
+      l.sndNxtState = mod16(l.sndNxtState + 1);
+    }
+    const nodeUp = isState && p.up;
+    const m: LinkProtocolMessage = {
+      user: "LINK_PROTOCOL",
+      type,
+      nonSeq: false,
+      isKeepalive: isState && !!(o.probe || o.probeReply),
+      seqGap: isState ? Math.min(seqGap, 0x1fff) : 0,
+      bcastAck: type === "ACTIVATE" ? 0 : this.bcAckValue(p),
+      destSessionValid: type === "ACTIVATE",
+      destSession: type === "ACTIVATE" ? l.peerSession : 0,
+      ack: mod16(l.rcvNxt - 1),
+      seqno,
+      prevNode: this.address,
+      lastBcast: mod16(this.bcSndNxt - 1),
+      nextSent: l.sndNxt,
+      session: l.session,
+      bcAckInvalid: !(nodeUp && p.bc.synched),
+      peerStopping: !!o.stopping,
+      redundantLink: nodeUp,
+      bearerId: 0,
+      priority: 0,
+      netPlane: 0,
+      probe: isState && !!o.probe,
+      origNode: this.address,
+      destNode: p.address,
+      bcGap: isState ? Math.min(this.bcRcvGap(p), 0x3ff) : 0,
+      maxPacket: isState ? 0 : this.bearer.mtu,
+      tolerance: 0,
+    };
+    if (!isState) m.bearerName = this.bearer.name;
+    else if (this.capabilities & p.capabilities & TIPC_GAP_ACK_BLOCK) m.gapAcks = { broadcast: [], unicast: [] };
+    if (isState) {
+      this.st.statesSent++;
+      if (o.probe) this.st.probesSent++;
+      if (m.seqGap || m.bcGap) this.st.nacksSent++;
+      l.rcvUnacked = 0;
+      if (p.bc.synched) p.bc.unacked = 0;
+    }
+    this.transmit(p.mediaAddress, this.codec.encode(m));
+  }
+
+  private protoRcv(p: Peer, l: Link, m: LinkProtocolMessage, now: number): void {
+    // tipc_link_validate_msg
+    if (m.type === "RESET") {
+      if (l.inSession && !more(m.session, l.peerSession)) return this.drop("stale-session");
+    } else if (m.type === "ACTIVATE") {
+      if (l.inSession && less(m.session, l.peerSession)) return this.drop("stale-session");
+    } else {
+      if (!l.inSession || m.session !== l.peerSession) return this.drop("stale-session");
+      if (l.state !== "ESTABLISHED" && m.ack !== 0) return this.drop("stale-session");
+      if (p.capabilities & TIPC_LINK_PROTO_SEQNO && less(m.seqno, l.rcvNxtState)) return this.drop("stale-state");
+    }
+    if (m.type !== "STATE") {
+      if (m.maxPacket < 128 || m.bearerName === undefined) return this.drop("malformed");
+      if (m.tolerance >= TIPC_MIN_LINK_TOL && m.tolerance <= TIPC_MAX_LINK_TOL) this.setTolerance(l, m.tolerance);
+      if (m.peerStopping) {
+        if (l.state === "ESTABLISHED") this.linkDown(p, l, "peer-stopping", now, false);
+        else l.state = "RESET";
+        return;
+      }
+      if (m.type === "ACTIVATE" && m.destSessionValid && m.destSession !== l.session) {
+        if (less(l.session, m.destSession)) l.session = mod16(m.destSession + 1);
+        return;
+      }
+      l.peerIfName = m.bearerName || "unknown";
+      l.name = `${this.nodeIdText}:${this.bearer.name}-${nodeIdString(p.nodeId)}:${l.peerIfName}`;
+      l.peerLastBcast = m.lastBcast;
+      let goUp = false;
+      if (m.type === "RESET" || l.state !== "ESTABLISHED") {
+        if (l.state === "ESTABLISHED") this.linkDown(p, l, "peer-reset", now, false);
+        if (l.state === "RESET") l.state = "ESTABLISHING";
+      }
+      if (m.type === "ACTIVATE" && l.state === "ESTABLISHING") goUp = true;
+      l.peerSession = m.session;
+      l.inSession = true;
+      if (l.mtu > m.maxPacket) l.mtu = m.maxPacket;
+      if (goUp) this.linkUp(p, l, now);
+      else if (m.type === "RESET" && l.state === "ESTABLISHING") this.sendProto(p, l, "ACTIVATE");
+      return;
+    }
+    // STATE
+    l.rcvNxtState = mod16(m.seqno + 1);
+    if (m.tolerance >= TIPC_MIN_LINK_TOL && m.tolerance <= TIPC_MAX_LINK_TOL) this.setTolerance(l, m.tolerance);
+    if (m.priority !== 0 && m.priority <= 31) {
+      // we always run priority 0 ("no change"), so any explicit priority differs: the kernel resets
+      if (l.state === "ESTABLISHED") return this.linkDown(p, l, "priority-change", now, true);
+    }
+    l.silentIntvCnt = 0;
+    if (l.state !== "ESTABLISHED") {
+      if (l.state === "ESTABLISHING") this.linkUp(p, l, now);
+      return;
+    }
+    // broadcast: the peer's last_bcast tells us what we may be missing (tipc_link_bc_sync_rcv)
+    this.bcSyncRcv(p, m);
+    let rcvgap = 0;
+    const reply = m.probe;
+    if ((reply || m.isKeepalive) && more(m.nextSent, l.rcvNxt) && l.deferred.size === 0) {
+      rcvgap = mod16(m.nextSent - l.rcvNxt);
+    }
+    if (rcvgap || reply) this.sendProto(p, l, "STATE", { probeReply: reply, seqGap: rcvgap });
+    this.advanceTransmq(p, l, m.ack, m.seqGap, now);
+    if (!m.bcAckInvalid) {
+      if (m.ack !== 0) p.bcPeerUp = true;
+      this.bcAckRcv(p, m.bcastAck, m.bcGap, now);
+    }
+  }
+
+  private setTolerance(l: Link, tol: number): void {
+    l.tolerance = tol;
+    l.interval = Math.min(Math.floor(tol / 4), 500);
+    l.abortLimit = Math.floor(tol / l.interval);
+  }
+
+  private linkUp(p: Peer, l: Link, now: number): void {
+    l.state = "ESTABLISHED";
+    l.silentIntvCnt = 0;
+    l.checkpoint = l.sndNxt;
+    p.up = true;
+    this.linksUp++;
+    this.st.linkUps++;
+    // the peer becomes a broadcast acker from our current broadcast snd_nxt
+    p.bcAcked = mod16(this.bcSndNxt - 1);
+    p.bcPeerUp = false;
+    p.bc = newBcRcv();
+    if (!(p.capabilities & TIPC_BCAST_SYNCH)) {
+      p.bc.synched = true;
+      p.bc.rcvNxt = mod16(l.peerLastBcast + 1);
+    }
+    this.sendProto(p, l, "STATE");
+    // the broadcast synch message, unicast seqno 1 (§8)
+    const init: BcastProtocolMessage = {
+      user: "BCAST_PROTOCOL",
+      type: "STATE",
+      nonSeq: false,
+      bcastAck: 0,
+      ack: 0,
+      seqno: 0,
+      prevNode: this.address,
+      origNode: this.address,
+      destNode: p.address,
+      lastBcast: mod16(this.bcSndNxt - 1),
+      nextSent: 0,
+      bcAckInvalid: true,
+    };
+    this.linkXmit(p, l, [this.codec.encode(init)], now);
+    this.out.push({ kind: "linkUp", peer: p.address, name: l.name });
+    this.out.push({ kind: "nodeUp", peer: p.address, nodeId: p.nodeId, capabilities: p.capabilities, mtu: l.mtu });
+  }
+
+  private linkDown(p: Peer, l: Link, reason: LinkDownReason, now: number, sendReset: boolean): void {
+    const wasUp = l.state === "ESTABLISHED";
+    this.resetLink(l);
+    if (wasUp) {
+      p.up = false;
+      p.downSince = now;
+      this.linksUp--;
+      this.st.linkDowns++;
+      this.bcRemovePeer(p.address, now);
+      p.bc = newBcRcv();
+      this.out.push({ kind: "linkDown", peer: p.address, name: l.name, reason });
+      this.out.push({ kind: "nodeDown", peer: p.address });
+      if (this.linksUp === 0 && this.discInterval > TIPC_DISC_FAST) {
+        this.discInterval = TIPC_DISC_INIT;
+        this.discNextAt = now + TIPC_DISC_INIT;
+      }
+    }
+    if (sendReset) {
+      l.rstCnt++;
+      this.sendProto(p, l, "RESET");
+    }
+  }
+
+  // ---------------------------------------------------------------- reliable unicast (§7.3, §7.4)
+
+  private encodeForSend(message: TipcMessage, dest: number, broadcast: boolean): Uint8Array {
+    let bytes: Uint8Array;
+    try {
+      bytes = this.codec.encode(message);
+    } catch (e) {
+      throw new LinkEngineError("BAD_MESSAGE", `cannot encode: ${(e as Error).message}`);
+    }
+    if (bytes.length > MAX_MSG_SIZE) throw new LinkEngineError("TOO_LARGE", `message of ${bytes.length} bytes`);
+    const u = userOf(bytes);
+    if (u === USER_LINK_CONFIG || u === USER_LINK_PROTOCOL) {
+      throw new LinkEngineError("BAD_MESSAGE", "discovery and link protocol messages are the engine's own");
+    }
+    const copy = bytes.slice();
+    stampHeader(copy, {
+      nonSeq: broadcast,
+      seqno: 0,
+      ack: 0,
+      bcastAck: 0,
+      prevNode: this.address,
+      origNode: this.address,
+      destNode: dest,
+      ...(broadcast ? { netId: this.netId } : {}),
+    });
+    return copy;
+  }
+
+  /** Splits a message larger than the MTU into MSG_FRAGMENTER packets (§1.4). */
+  private fragment(bytes: Uint8Array, mtu: number, dest: number, broadcast: boolean): Uint8Array[] {
+    if (bytes.length <= mtu) return [bytes];
+    const chunk = mtu - INT_H_SIZE;
+    const n = Math.ceil(bytes.length / chunk);
+    const out: Uint8Array[] = [];
+    const importance = userOf(bytes) < 4 ? userOf(bytes) : SYSTEM_IMPORTANCE;
+    for (let i = 0; i < n; i++) {
+      const f: FragmenterMessage = {
+        user: "MSG_FRAGMENTER",
+        type: i === 0 ? "FIRST_FRAGMENT" : i === n - 1 ? "LAST_FRAGMENT" : "FRAGMENT",
+        nonSeq: broadcast,
+        bcastAck: 0,
+        ack: 0,
+        seqno: 0,
+        prevNode: this.address,
+        origNode: this.address,
+        destNode: dest,
+        fragmentNumber: i + 1,
+        fragmentCount: 0,
+        importance,
+        data: bytes.subarray(i * chunk, Math.min(bytes.length, (i + 1) * chunk)),
+        ...(broadcast ? { netId: this.netId } : {}),
+      };
+      out.push(this.codec.encode(f));
+      this.st.fragmentsSent++;
+    }
+    return out;
+  }
+
+  private bundle(msgs: Uint8Array[], dest: number, broadcast: boolean): Uint8Array {
+    const b: BundlerMessage = {
+      user: "MSG_BUNDLER",
+      type: "BUNDLE",
+      nonSeq: broadcast,
+      bcastAck: 0,
+      ack: 0,
+      seqno: 0,
+      prevNode: this.address,
+      origNode: this.address,
+      destNode: dest,
+      importance: SYSTEM_IMPORTANCE,
+      messages: msgs,
+      ...(broadcast ? { netId: this.netId } : {}),
+    };
+    this.st.bundlesSent++;
+    this.st.bundledMessages += msgs.length;
+    return this.codec.encode(b);
+  }
+
+  /** Queue for the backlog, bundling small messages into the tail when they fit (tipc_msg_try_bundle). */
+  private toBacklog(backlog: BacklogEntry[], pkt: Uint8Array, mtu: number): void {
+    const u = userOf(pkt);
+    const bundleable = u !== USER_MSG_FRAGMENTER && u !== USER_MSG_BUNDLER && u !== USER_BCAST_PROTOCOL;
+    const size = align4(pkt.length);
+    const tail = backlog[backlog.length - 1];
+    if (bundleable && tail?.bundleable && INT_H_SIZE + tail.size + size <= mtu) {
+      tail.msgs.push(pkt);
+      tail.size += size;
+      return;
+    }
+    backlog.push({ msgs: [pkt], size, bundleable });
+  }
+
+  private linkXmit(p: Peer, l: Link, pkts: Uint8Array[], now: number): void {
+    for (const pkt of pkts) {
+      if (l.backlog.length === 0 && l.transmq.length < this.window) this.linkSendNew(p, l, pkt);
+      else this.toBacklog(l.backlog, pkt, l.mtu);
+    }
+    void now;
+  }
+
+  private linkSendNew(p: Peer, l: Link, pkt: Uint8Array): void {
+    const seqno = l.sndNxt;
+    l.sndNxt = mod16(l.sndNxt + 1);
+    stampHeader(pkt, {
+      nonSeq: false,
+      seqno,
+      ack: mod16(l.rcvNxt - 1),
+      bcastAck: this.bcAckValue(p),
+      prevNode: this.address,
+    });
+    l.transmq.push({ seqno, bytes: pkt, lastRetransmit: Number.NEGATIVE_INFINITY, firstRetransmit: -1 });
+    l.rcvUnacked = 0;
+    this.st.unicastSent++;
+    if (p.mediaAddress) this.transmit(p.mediaAddress, pkt);
+  }
+
+  private advanceBacklog(p: Peer, l: Link): void {
+    while (l.backlog.length > 0 && l.transmq.length < this.window) {
+      const e = l.backlog.shift() as BacklogEntry;
+      const pkt = e.msgs.length === 1 ? (e.msgs[0] as Uint8Array) : this.bundle(e.msgs, p.address, false);
+      this.linkSendNew(p, l, pkt);
+    }
+  }
+
+  /** Release up to `ack`, retransmit (ack, ack + gap] (tipc_link_advance_transmq). */
+  private advanceTransmq(p: Peer, l: Link, ack: number, gap: number, now: number): void {
+    let released = 0;
+    while (l.transmq.length > 0 && lessEq((l.transmq[0] as TxEntry).seqno, ack)) {
+      l.transmq.shift();
+      released++;
+    }
+    if (gap > 0 && p.mediaAddress) {
+      const to = mod16(ack + gap);
+      for (const e of l.transmq) {
+        if (more(e.seqno, to)) break;
+        if (now - e.lastRetransmit < UC_RETRANSMIT_SPACING) continue;
+        if (e.firstRetransmit < 0) e.firstRetransmit = now;
+        else if (now - e.firstRetransmit > l.tolerance * 10 && e === l.transmq[0]) {
+          return this.linkDown(p, l, "retransmit-failure", now, true);
+        }
+        e.lastRetransmit = now;
+        const copy = e.bytes.slice();
+        restampAcks(copy, mod16(l.rcvNxt - 1), this.bcAckValue(p));
+        this.st.unicastRetransmitted++;
+        this.transmit(p.mediaAddress, copy);
+      }
+    }
+    if (released > 0) this.advanceBacklog(p, l);
+  }
+
+  private linkRcv(p: Peer, l: Link, b: Uint8Array, h: PeekedHeader, now: number): void {
+    if (l.state !== "ESTABLISHED") {
+      if (l.state === "ESTABLISHING") this.linkUp(p, l, now);
+      return this.drop("link-not-up");
+    }
+    const seqno = h.seqno;
+    if (less(seqno, l.rcvNxt) || more(seqno, mod16(l.rcvNxt + TIPC_MAX_LINK_WIN))) {
+      this.st.duplicates++;
+      return;
+    }
+    l.silentIntvCnt = 0;
+    this.advanceTransmq(p, l, h.ack, 0, now);
+    if (p.up && p.bcPeerUp && !bcAckInvalid(b, h.user)) this.bcAckRcv(p, h.bcastAck, 0, now);
+    if (!p.up) return;
+    if (seqno !== l.rcvNxt) {
+      if (l.deferred.has(seqno)) this.st.duplicates++;
+      else {
+        l.deferred.set(seqno, b);
+        this.st.deferred++;
+      }
+      const n = l.deferred.size;
+      if (n >= 3 && (n - 3) % 16 === 0) this.sendProto(p, l, "STATE");
+      return;
+    }
+    let next: Uint8Array | undefined = b;
+    while (next) {
+      l.rcvNxt = mod16(l.rcvNxt + 1);
+      this.deliverPacket(p, next, "unicast");
+      if (!p.up || p.link !== l || l.state !== "ESTABLISHED") return;
+      if (++l.rcvUnacked >= TIPC_MIN_LINK_WIN) this.sendProto(p, l, "STATE");
+      next = l.deferred.get(l.rcvNxt);
+      if (next) l.deferred.delete(l.rcvNxt);
+    }
+  }
+
+  /** Unbundle, reassemble, consume the broadcast init, deliver the rest. */
+  private deliverPacket(p: Peer, b: Uint8Array, via: "unicast" | "broadcast"): void {
+    const u = userOf(b);
+    if (u === USER_MSG_FRAGMENTER) {
+      const m = this.tryDecode(b);
+      if (!m || m.user !== "MSG_FRAGMENTER") return;
+      const holder = via === "unicast" ? p.link : p.bc;
+      if (!holder) return;
+      if (m.type === "FIRST_FRAGMENT") holder.reasm = [m.data.slice()];
+      else if (!holder.reasm) return this.drop("fragment-out-of-order");
+      else holder.reasm.push(m.data.slice());
+      if (m.type === "LAST_FRAGMENT") {
+        const whole = concat(holder.reasm);
+        holder.reasm = undefined;
+        this.st.reassembled++;
+        this.deliverPacket(p, whole, via);
+      }
+      return;
+    }
+    const m = this.tryDecode(b);
+    if (!m) return;
+    if (m.user === "MSG_BUNDLER") {
+      for (const inner of m.messages) this.deliverPacket(p, inner, via);
+      return;
+    }
+    if (m.user === "BCAST_PROTOCOL") {
+      // tipc_link_bc_init_rcv: seed the broadcast receive link from the unicast synch message
+      if (via === "unicast" && !p.bc.synched) {
+        p.bc.synched = true;
+        p.bc.rcvNxt = mod16(m.lastBcast + 1);
+        p.bc.peerSndNxt = p.bc.rcvNxt;
+      }
+      return;
+    }
+    if (m.user === "LINK_PROTOCOL" || m.user === "LINK_CONFIG") return this.drop("unexpected-user");
+    this.st.delivered++;
+    this.out.push({ kind: "deliver", peer: p.address, message: m, via });
+  }
+
+  // ---------------------------------------------------------------- broadcast link (§8)
+
+  private bcAckValue(p: Peer): number {
+    return p.bc.synched ? mod16(p.bc.rcvNxt - 1) : 0;
+  }
+
+  private bcRcvGap(p: Peer): number {
+    const r = p.bc;
+    if (!r.synched) return 0;
+    const fd = firstDeferred(r.deferred, r.rcvNxt);
+    if (fd !== undefined) return mod16(fd - r.rcvNxt);
+    if (more(r.peerSndNxt, r.rcvNxt)) return mod16(r.peerSndNxt - r.rcvNxt);
+    return 0;
+  }
+
+  private bcSyncRcv(p: Peer, m: LinkProtocolMessage): void {
+    const r = p.bc;
+    if (!r.synched) return;
+    const peersSndNxt = mod16(m.lastBcast + 1);
+    if (more(peersSndNxt, mod16(r.rcvNxt + this.bcWindowLimit()))) return;
+    r.peerSndNxt = peersSndNxt;
+    // the caller answers probes with a STATE carrying bc_gap; without a probe, ask now
+    if (!m.probe && this.bcRcvGap(p) && p.link) this.sendProto(p, p.link, "STATE");
+  }
+
+  private bcWindowLimit(): number {
+    return TIPC_MAX_LINK_WIN;
+  }
+
+  private bcRcv(b: Uint8Array, h: PeekedHeader, now: number): void {
+    if (h.word5 !== this.netId) return this.drop("other-cluster");
+    const p = this.peers.get(h.prevNode);
+    if (!p?.link) return this.drop("unknown-node");
+    if (!p.up) return this.drop("link-not-up");
+    const r = p.bc;
+    if (!r.synched) return this.drop("broadcast-unsynched");
+    const seqno = h.seqno;
+    if (less(seqno, r.rcvNxt) || more(seqno, mod16(r.rcvNxt + TIPC_MAX_LINK_WIN))) {
+      this.st.duplicates++;
+      return;
+    }
+    if (seqno !== r.rcvNxt) {
+      if (r.deferred.has(seqno)) this.st.duplicates++;
+      else {
+        r.deferred.set(seqno, b);
+        this.st.deferred++;
+      }
+      // staggered NACKs: about one in 16 deferrals, offset by our address
+      if ((++r.defCnt & 0xf) === (this.address & 0xf)) this.sendProto(p, p.link, "STATE");
+      return;
+    }
+    let sendState = false;
+    let next: Uint8Array | undefined = b;
+    while (next) {
+      r.rcvNxt = mod16(r.rcvNxt + 1);
+      r.unacked++;
+      this.deliverPacket(p, next, "broadcast");
+      if (!p.up || p.bc !== r) return;
+      if (((r.rcvNxt ^ this.address) & 0xf) === 0xf) sendState = true;
+      next = r.deferred.get(r.rcvNxt);
+      if (next) r.deferred.delete(r.rcvNxt);
+    }
+    if (sendState) this.sendProto(p, p.link, "STATE");
+    void now;
+  }
+
+  private bcXmit(pkt: Uint8Array, mtu: number, now: number): void {
+    if (this.bcBacklog.length === 0 && this.bcTransmq.length < this.bcWindow) this.bcSendNew(pkt, now);
+    else this.toBacklog(this.bcBacklog, pkt, mtu);
+  }
+
+  private bcSendNew(pkt: Uint8Array, now: number): void {
+    const seqno = this.bcSndNxt;
+    this.bcSndNxt = mod16(this.bcSndNxt + 1);
+    stampHeader(pkt, { nonSeq: true, seqno, ack: 0, bcastAck: 0, prevNode: this.address, netId: this.netId, destNode: 0 });
+    const pending = new Set<number>();
+    for (const p of this.peers.values()) if (p.up) pending.add(p.address);
+    this.st.broadcastSent++;
+    if (pending.size === 0) return;
+    this.bcTransmq.push({ seqno, bytes: pkt, sentAt: now, pending, lastRetransmit: new Map() });
+    if (this.bearer.canBroadcast) this.transmit("broadcast", pkt);
+    else {
+      for (const a of pending) {
+        const p = this.peers.get(a);
+        if (p?.mediaAddress) this.transmit(p.mediaAddress, pkt);
+      }
+    }
+  }
+
+  private bcAdvance(now: number): void {
+    while (this.bcTransmq.length > 0 && (this.bcTransmq[0] as BcEntry).pending.size === 0) this.bcTransmq.shift();
+    while (this.bcBacklog.length > 0 && this.bcTransmq.length < this.bcWindow) {
+      const e = this.bcBacklog.shift() as BacklogEntry;
+      const pkt = e.msgs.length === 1 ? (e.msgs[0] as Uint8Array) : this.bundle(e.msgs, 0, true);
+      this.bcSendNew(pkt, now);
+    }
+  }
+
+  /** tipc_link_bc_ack_rcv: a peer's bcast_ack (and bc_gap NACK) for our broadcast link. */
+  private bcAckRcv(p: Peer, acked: number, gap: number, now: number): void {
+    if (!p.up || !p.bcPeerUp) return;
+    if (less(acked, p.bcAcked) || (acked === p.bcAcked && !gap)) return;
+    if (more(acked, mod16(this.bcSndNxt - 1))) return this.drop("bcast-ack-ahead");
+    for (const e of this.bcTransmq) {
+      if (more(e.seqno, acked)) break;
+      e.pending.delete(p.address);
+    }
+    p.bcAcked = acked;
+    if (gap > 0 && p.mediaAddress) {
+      const to = mod16(acked + gap);
+      for (const e of this.bcTransmq) {
+        if (more(e.seqno, to)) break;
+        if (!e.pending.has(p.address)) continue;
+        const last = e.lastRetransmit.get(p.address) ?? Number.NEGATIVE_INFINITY;
+        if (now - last < BC_RETRANSMIT_SPACING) continue;
+        e.lastRetransmit.set(p.address, now);
+        this.st.broadcastRetransmitted++;
+        // retransmit to the one peer that asked (the kernel's unicast broadcast retransmission)
+        this.transmit(p.mediaAddress, e.bytes);
+      }
+    }
+    this.bcAdvance(now);
+  }
+
+  /** A peer left: it no longer holds back any broadcast packet. */
+  private bcRemovePeer(addr: number, now: number): void {
+    for (const e of this.bcTransmq) e.pending.delete(addr);
+    this.bcAdvance(now);
+  }
+
+  /** A peer that never acks a broadcast packet for tolerance x 10 is reset, as the kernel does. */
+  private bcCheckFailure(now: number): void {
+    const head = this.bcTransmq[0];
+    if (!head || now - head.sentAt <= this.tolerance * 10) return;
+    for (const a of [...head.pending]) {
+      const p = this.peers.get(a);
+      if (p?.link && p.up) this.linkDown(p, p.link, "broadcast-failure", now, true);
+    }
+  }
+}
+
+function newBcRcv(): BcRcv {
+  return { synched: false, rcvNxt: 0, deferred: new Map(), unacked: 0, defCnt: 0, peerSndNxt: 0, reasm: undefined };
+}

@@ -1,0 +1,16 @@
+export type { LinkEngine } from "./api.js";
+export { createLinkEngine, DEFAULT_CAPABILITIES } from "./engine.js";
+export { hash128to32, nodeIdFromString, nodeIdString } from "./identity.js";
+export type {
+  BearerInfo,
+  LinkDownReason,
+  LinkEngineOptions,
+  LinkInfo,
+  LinkOutput,
+  LinkState,
+  LinkStats,
+  MediaAddress,
+  MessageCodec,
+  NodeInfo,
+} from "./types.js";
+export { LinkEngineError } from "./types.js";

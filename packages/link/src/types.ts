@@ -1,0 +1,168 @@
+import type { TipcMessage, UdpMediaAddress } from "@tipcjs/codec";
+
+/** Where a bearer sends and receives: the UDP media address (same shape as the codec's). */
+export type MediaAddress = UdpMediaAddress;
+
+/** The bearer the engine runs on. The engine never touches it: it only emits datagrams for it. */
+export interface BearerInfo {
+  /** interface (bearer) name put in RESET/ACTIVATE, at most 15 characters, e.g. "udp0" */
+  name: string;
+  /** our own media address, advertised in discovery: must be reachable by peers */
+  mediaAddress: MediaAddress;
+  /** advertised max packet (link MTU); the link uses min(ours, the peer's) */
+  mtu: number;
+  /**
+   * true: one `{ to: "broadcast" }` datagram reaches every peer (UDP multicast, memory fabric).
+   * false: the engine replicates broadcast traffic per peer, as the kernel's UDP "replicast".
+   */
+  canBroadcast: boolean;
+  /**
+   * Replicast only: media addresses to send discovery to (the kernel's configured remote IPs).
+   * Peers discovered later are added automatically.
+   */
+  discoveryPeers?: MediaAddress[];
+}
+
+export interface LinkEngineOptions {
+  /** 128-bit node id (16 bytes; shorter is zero-padded) */
+  nodeId: Uint8Array;
+  /** cluster (network) id, default 4711 */
+  netId?: number;
+  /**
+   * Capability bits to advertise, constant for the engine's life. Default: DEFAULT_CAPABILITIES
+   * (what this engine implements). `legacy: true` removes TIPC_NAMED_BCAST.
+   */
+  capabilities?: number;
+  legacy?: boolean;
+  /** 16-bit node signature (default: random, fixed for the engine's life) */
+  signature?: number;
+  /** random source in [0, 1): sessions, signature, address suggestions. Inject a seeded one in tests. */
+  random: () => number;
+  bearer: BearerInfo;
+  /** link tolerance in ms (50..30000), default 1500 */
+  tolerance?: number;
+  /** unicast send window in packets, default 50 (the kernel's UDP window) */
+  window?: number;
+  /** broadcast send window in packets, default 50 */
+  broadcastWindow?: number;
+  /**
+   * Skip the 1 s address trial and use this 32-bit address at once
+   * (default: the trial of the kernel, starting from hash128to32(nodeId)).
+   */
+  address?: number;
+  /** skip the address trial but still derive the address from the node id */
+  skipTrial?: boolean;
+  /** Encoder/decoder; default @tipcjs/codec's encodeMessage/decodeMessage. */
+  codec?: MessageCodec;
+}
+
+export interface MessageCodec {
+  encode(message: TipcMessage): Uint8Array;
+  decode(bytes: Uint8Array): TipcMessage;
+}
+
+/** Everything the engine asks its driver to do or tells it, drained with `poll()`. */
+export type LinkOutput =
+  | {
+      kind: "transmit";
+      /** a peer's media address, or "broadcast" (only when `bearer.canBroadcast`) */
+      to: MediaAddress | "broadcast";
+      bytes: Uint8Array;
+    }
+  | {
+      /** an in-order, exactly-once message from a peer (unbundled, reassembled) */
+      kind: "deliver";
+      peer: number;
+      message: TipcMessage;
+      via: "unicast" | "broadcast";
+    }
+  | {
+      kind: "nodeUp";
+      peer: number;
+      nodeId: Uint8Array;
+      capabilities: number;
+      /** the link MTU (min of both advertised max packets) */
+      mtu: number;
+    }
+  | { kind: "nodeDown"; peer: number }
+  | { kind: "linkUp"; peer: number; name: string }
+  | { kind: "linkDown"; peer: number; name: string; reason: LinkDownReason }
+  /** our 32-bit address is final (after the trial) */
+  | { kind: "addressAssigned"; address: number }
+  /** another node claims our address, or a peer's address changed while its link is up */
+  | { kind: "duplicateAddress"; address: number; mediaAddress: MediaAddress };
+
+export type LinkDownReason =
+  | "tolerance" // supervision: nothing heard within the tolerance
+  | "peer-reset" // the peer sent RESET (new session)
+  | "peer-stopping" // RESET with peer_stopping
+  | "retransmit-failure" // a packet went unacked for tolerance x 10
+  | "priority-change" // a STATE with a different non-zero priority
+  | "broadcast-failure" // the peer never acked a broadcast packet
+  | "stopped" // we stopped
+  | "rediscovered"; // discovery saw the peer with a new address/identity
+
+export type LinkState = "RESET" | "ESTABLISHING" | "ESTABLISHED";
+
+export interface LinkInfo {
+  peer: number;
+  name: string;
+  state: LinkState;
+  mtu: number;
+  session: number;
+  peerSession: number;
+  sndNxt: number;
+  rcvNxt: number;
+  /** packets sent but not yet acked */
+  transmitQueue: number;
+  backlog: number;
+  deferred: number;
+  tolerance: number;
+}
+
+export interface NodeInfo {
+  address: number;
+  nodeId: Uint8Array;
+  nodeIdString: string;
+  capabilities: number;
+  signature: number;
+  mediaAddress: MediaAddress;
+  up: boolean;
+  /** the broadcast receive link from this peer is synchronised (BCAST_PROTOCOL init seen) */
+  broadcastSynched: boolean;
+}
+
+export interface LinkStats {
+  /** datagrams emitted (a replicated broadcast counts once per copy) */
+  transmitted: number;
+  /** sequenced unicast packets sent for the first time */
+  unicastSent: number;
+  unicastRetransmitted: number;
+  /** broadcast-link packets sent for the first time (one per packet, not per copy) */
+  broadcastSent: number;
+  /** broadcast-link packet copies retransmitted */
+  broadcastRetransmitted: number;
+  statesSent: number;
+  probesSent: number;
+  nacksSent: number;
+  delivered: number;
+  duplicates: number;
+  deferred: number;
+  bundlesSent: number;
+  bundledMessages: number;
+  fragmentsSent: number;
+  reassembled: number;
+  linkUps: number;
+  linkDowns: number;
+  /** received datagrams dropped, by cause */
+  drops: Record<string, number>;
+}
+
+export class LinkEngineError extends Error {
+  readonly code: "NOT_ADDRESSED" | "NO_SUCH_PEER" | "PEER_DOWN" | "BAD_MESSAGE" | "STOPPED" | "TOO_LARGE";
+  constructor(code: LinkEngineError["code"], message: string) {
+    super(message);
+    this.name = "LinkEngineError";
+    this.code = code;
+  }
+}

@@ -1,4 +1,71 @@
+export type { CapabilityName } from "./address.js";
+export {
+  CAPABILITY_NAMES,
+  capabilitiesFromNames,
+  capabilityNames,
+  decodeMediaAddress,
+  encodeMediaAddress,
+  formatIpv4,
+  formatIpv6,
+  MEDIA_INFO_SIZE,
+  nodeAddressFromId,
+  nodeAddressToString,
+  nodeIdFromString,
+  nodeIdToString,
+  parseIpv4,
+  parseIpv6,
+  writeMediaAddress,
+} from "./address.js";
+export type { BundleFields } from "./bundle.js";
+export {
+  bundleMessages,
+  bundleSize,
+  canBundle,
+  fitsInBundle,
+  messageImportance,
+  unbundle,
+} from "./bundle.js";
 export * from "./constants.js";
+export { decodeMessage, validateHeader } from "./decode.js";
+export { encodedSize, encodeInto, encodeMessage } from "./encode.js";
+export type { TipcDecodeErrorCode } from "./errors.js";
+export { TipcDecodeError, TipcEncodeError } from "./errors.js";
+export { formatMessage, messageToJSON } from "./format.js";
+export type { FragmentFields, ReassemblerOptions } from "./fragment.js";
+export { fragmentMessage, Reassembler } from "./fragment.js";
+export type { HeaderSummary } from "./header.js";
+export {
+  isNonSeq,
+  peekAck,
+  peekBcastAck,
+  peekDestNode,
+  peekHeader,
+  peekPrevNode,
+  peekSeqno,
+  peekTypeValue,
+  peekUser,
+  peekUserValue,
+  readHeaderSize,
+  readMessageSize,
+  writeAcks,
+  writeSeqno,
+} from "./header.js";
+export {
+  CONN_MANAGER_TYPES,
+  DATA_TYPES,
+  FRAGMENTER_TYPES,
+  GROUP_PROTOCOL_TYPES,
+  LINK_CONFIG_TYPES,
+  LINK_PROTOCOL_TYPES,
+  MSG_CRYPTO_TYPES,
+  NAME_DISTRIBUTOR_TYPES,
+  TUNNEL_TYPES,
+  TYPE_NAMES,
+  typeValue,
+  USER,
+  USER_VALUES,
+  userName,
+} from "./names.js";
 export * from "./seq.js";
 export type * from "./types.js";
 export { USERS } from "./types.js";

@@ -160,6 +160,12 @@ export interface LinkProtocolMessage {
   gapAcks?: GapAckRecord;
   /** STATE: monitor domain record, when present. */
   monitor?: MonitorRecord;
+  /**
+   * The raw data area. The decoder sets it only when the fields above cannot reproduce the
+   * data exactly (a STATE record it cannot parse, bytes after the bearer name's NUL, ...);
+   * when present, the encoder writes it verbatim instead of bearerName / gapAcks / monitor.
+   */
+  data?: Uint8Array;
 }
 
 /** UDP media address (struct udp_media_addr), §6.2. */

@@ -11,8 +11,8 @@ import {
   less,
   lessEq,
   MAX_MSG_SIZE,
-  more,
   mod16,
+  more,
   seqDiff,
   TIPC_BCAST_STATE_NACK,
   TIPC_BCAST_SYNCH,
@@ -240,6 +240,8 @@ function emptyStats(): LinkStats {
     reassembled: 0,
     linkUps: 0,
     linkDowns: 0,
+    broadcastTransmitQueue: 0,
+    broadcastBacklog: 0,
     drops: {},
   };
 }
@@ -367,7 +369,8 @@ class Engine implements LinkEngine {
         l.nextTimer = now + l.interval;
         this.linkTimeout(p, l, now);
       }
-      if (!p.up && l.state === "RESET" && now - p.downSince > NODE_CLEANUP_AFTER) this.peers.delete(p.address);
+      if (!p.up && l.state === "RESET" && now - p.downSince > NODE_CLEANUP_AFTER)
+        this.peers.delete(p.address);
     }
     this.bcCheckFailure(now);
   }
@@ -460,7 +463,12 @@ class Engine implements LinkEngine {
   }
 
   stats(): LinkStats {
-    return { ...this.st, drops: { ...this.st.drops } };
+    return {
+      ...this.st,
+      broadcastTransmitQueue: this.bcTransmq.length,
+      broadcastBacklog: this.bcBacklog.length,
+      drops: { ...this.st.drops },
+    };
   }
 
   upPeers(): { peer: number; capabilities: number; mtu: number }[] {
@@ -745,7 +753,9 @@ class Engine implements LinkEngine {
       seqno = l.sndNxtState;
       l.sndNxtState = mod16(l.sndNxtState + 1);
     }
-    const nodeUp = isState && p.up;
+    // as the kernel: redundant_link = "node up", bc_ack_invalid = its negation; our node counts as
+    // up for this once the peer's first sequenced packet (the broadcast synch) has arrived
+    const nodeUp = isState && p.up && p.bc.synched;
     const m: LinkProtocolMessage = {
       user: "LINK_PROTOCOL",
       type,
@@ -761,7 +771,7 @@ class Engine implements LinkEngine {
       lastBcast: mod16(this.bcSndNxt - 1),
       nextSent: l.sndNxt,
       session: l.session,
-      bcAckInvalid: !(nodeUp && p.bc.synched),
+      bcAckInvalid: !nodeUp,
       peerStopping: !!o.stopping,
       redundantLink: nodeUp,
       bearerId: 0,
@@ -775,7 +785,8 @@ class Engine implements LinkEngine {
       tolerance: 0,
     };
     if (!isState) m.bearerName = this.bearer.name;
-    else if (this.capabilities & p.capabilities & TIPC_GAP_ACK_BLOCK) m.gapAcks = { broadcast: [], unicast: [] };
+    else if (this.capabilities & p.capabilities & TIPC_GAP_ACK_BLOCK)
+      m.gapAcks = { broadcast: [], unicast: [] };
     if (isState) {
       this.st.statesSent++;
       if (o.probe) this.st.probesSent++;
@@ -795,11 +806,13 @@ class Engine implements LinkEngine {
     } else {
       if (!l.inSession || m.session !== l.peerSession) return this.drop("stale-session");
       if (l.state !== "ESTABLISHED" && m.ack !== 0) return this.drop("stale-session");
-      if (p.capabilities & TIPC_LINK_PROTO_SEQNO && less(m.seqno, l.rcvNxtState)) return this.drop("stale-state");
+      if (p.capabilities & TIPC_LINK_PROTO_SEQNO && less(m.seqno, l.rcvNxtState))
+        return this.drop("stale-state");
     }
     if (m.type !== "STATE") {
       if (m.maxPacket < 128 || m.bearerName === undefined) return this.drop("malformed");
-      if (m.tolerance >= TIPC_MIN_LINK_TOL && m.tolerance <= TIPC_MAX_LINK_TOL) this.setTolerance(l, m.tolerance);
+      if (m.tolerance >= TIPC_MIN_LINK_TOL && m.tolerance <= TIPC_MAX_LINK_TOL)
+        this.setTolerance(l, m.tolerance);
       if (m.peerStopping) {
         if (l.state === "ESTABLISHED") this.linkDown(p, l, "peer-stopping", now, false);
         else l.state = "RESET";
@@ -827,7 +840,8 @@ class Engine implements LinkEngine {
     }
     // STATE
     l.rcvNxtState = mod16(m.seqno + 1);
-    if (m.tolerance >= TIPC_MIN_LINK_TOL && m.tolerance <= TIPC_MAX_LINK_TOL) this.setTolerance(l, m.tolerance);
+    if (m.tolerance >= TIPC_MIN_LINK_TOL && m.tolerance <= TIPC_MAX_LINK_TOL)
+      this.setTolerance(l, m.tolerance);
     if (m.priority !== 0 && m.priority <= 31) {
       // we always run priority 0 ("no change"), so any explicit priority differs: the kernel resets
       if (l.state === "ESTABLISHED") return this.linkDown(p, l, "priority-change", now, true);
@@ -891,7 +905,13 @@ class Engine implements LinkEngine {
     };
     this.linkXmit(p, l, [this.codec.encode(init)], now);
     this.out.push({ kind: "linkUp", peer: p.address, name: l.name });
-    this.out.push({ kind: "nodeUp", peer: p.address, nodeId: p.nodeId, capabilities: p.capabilities, mtu: l.mtu });
+    this.out.push({
+      kind: "nodeUp",
+      peer: p.address,
+      nodeId: p.nodeId,
+      capabilities: p.capabilities,
+      mtu: l.mtu,
+    });
   }
 
   private linkDown(p: Peer, l: Link, reason: LinkDownReason, now: number, sendReset: boolean): void {
@@ -926,7 +946,8 @@ class Engine implements LinkEngine {
     } catch (e) {
       throw new LinkEngineError("BAD_MESSAGE", `cannot encode: ${(e as Error).message}`);
     }
-    if (bytes.length > MAX_MSG_SIZE) throw new LinkEngineError("TOO_LARGE", `message of ${bytes.length} bytes`);
+    if (bytes.length > MAX_MSG_SIZE)
+      throw new LinkEngineError("TOO_LARGE", `message of ${bytes.length} bytes`);
     const u = userOf(bytes);
     if (u === USER_LINK_CONFIG || u === USER_LINK_PROTOCOL) {
       throw new LinkEngineError("BAD_MESSAGE", "discovery and link protocol messages are the engine's own");
@@ -1215,7 +1236,15 @@ class Engine implements LinkEngine {
   private bcSendNew(pkt: Uint8Array, now: number): void {
     const seqno = this.bcSndNxt;
     this.bcSndNxt = mod16(this.bcSndNxt + 1);
-    stampHeader(pkt, { nonSeq: true, seqno, ack: 0, bcastAck: 0, prevNode: this.address, netId: this.netId, destNode: 0 });
+    stampHeader(pkt, {
+      nonSeq: true,
+      seqno,
+      ack: 0,
+      bcastAck: 0,
+      prevNode: this.address,
+      netId: this.netId,
+      destNode: 0,
+    });
     const pending = new Set<number>();
     for (const p of this.peers.values()) if (p.up) pending.add(p.address);
     this.st.broadcastSent++;
@@ -1231,7 +1260,8 @@ class Engine implements LinkEngine {
   }
 
   private bcAdvance(now: number): void {
-    while (this.bcTransmq.length > 0 && (this.bcTransmq[0] as BcEntry).pending.size === 0) this.bcTransmq.shift();
+    while (this.bcTransmq.length > 0 && (this.bcTransmq[0] as BcEntry).pending.size === 0)
+      this.bcTransmq.shift();
     while (this.bcBacklog.length > 0 && this.bcTransmq.length < this.bcWindow) {
       const e = this.bcBacklog.shift() as BacklogEntry;
       const pkt = e.msgs.length === 1 ? (e.msgs[0] as Uint8Array) : this.bundle(e.msgs, 0, true);
@@ -1283,5 +1313,13 @@ class Engine implements LinkEngine {
 }
 
 function newBcRcv(): BcRcv {
-  return { synched: false, rcvNxt: 0, deferred: new Map(), unacked: 0, defCnt: 0, peerSndNxt: 0, reasm: undefined };
+  return {
+    synched: false,
+    rcvNxt: 0,
+    deferred: new Map(),
+    unacked: 0,
+    defCnt: 0,
+    peerSndNxt: 0,
+    reasm: undefined,
+  };
 }

@@ -154,6 +154,9 @@ export interface LinkStats {
   reassembled: number;
   linkUps: number;
   linkDowns: number;
+  /** broadcast packets sent but not yet acked by every peer */
+  broadcastTransmitQueue: number;
+  broadcastBacklog: number;
   /** received datagrams dropped, by cause */
   drops: Record<string, number>;
 }

@@ -56,7 +56,8 @@ export function peekHeader(b: Uint8Array): PeekedHeader | undefined {
 
 /** word 5 bit 14 for the users that carry it; the kernel's msg_bc_ack_invalid(). */
 export function bcAckInvalid(b: Uint8Array, user: number): boolean {
-  if (user !== USER_BCAST_PROTOCOL && user !== USER_NAME_DISTRIBUTOR && user !== USER_LINK_PROTOCOL) return false;
+  if (user !== USER_BCAST_PROTOCOL && user !== USER_NAME_DISTRIBUTOR && user !== USER_LINK_PROTOCOL)
+    return false;
   return ((view(b).getUint32(20) >>> 14) & 1) === 1;
 }
 

@@ -47,6 +47,7 @@ export class Cluster {
   readonly nodes = new Map<number, SimNode>();
   readonly links = new Set<string>();
   readonly chans = new Map<string, NameDistributorMessage[]>();
+  private readonly chanInfo = new Map<string, { from: number; to: number; path: Path }>();
 
   constructor(specs: NodeSpec[] = []) {
     for (const s of specs) this.add(s);
@@ -65,6 +66,12 @@ export class Cluster {
     const n: SimNode = { spec, d, table, trace: [], outputs: [] };
     this.nodes.set(spec.addr, n);
     return n;
+  }
+
+  /** The node reboots: every link goes down, then it starts over with a fresh distributor and table. */
+  restart(addr: number, spec: Partial<NodeSpec> = {}): SimNode {
+    for (const p of this.nodes.keys()) if (p !== addr) this.down(addr, p);
+    return this.add({ ...this.node(addr).spec, ...spec });
   }
 
   node(addr: number): SimNode {
@@ -149,6 +156,11 @@ export class Cluster {
       this.chans.set(k, q);
     }
     q.push(m);
+    if (!this.chanInfo.has(k)) {
+      const [from, rest] = k.split(">") as [string, string];
+      const [to, path] = rest.split(":") as [string, Path];
+      this.chanInfo.set(k, { from: Number(from), to: Number(to), path });
+    }
   }
 
   queued(from: number, to: number, path: Path): number {
@@ -172,11 +184,8 @@ export class Cluster {
 
   pendingChannels(): Array<{ from: number; to: number; path: Path }> {
     const out: Array<{ from: number; to: number; path: Path }> = [];
-    for (const [k, q] of this.chans) {
-      if (q.length === 0) continue;
-      const m = /^(\d+)>(\d+):(\w+)$/.exec(k) as RegExpExecArray;
-      out.push({ from: Number(m[1]), to: Number(m[2]), path: m[3] as Path });
-    }
+    for (const [k, q] of this.chans)
+      if (q.length > 0) out.push(this.chanInfo.get(k) as { from: number; to: number; path: Path });
     return out;
   }
 

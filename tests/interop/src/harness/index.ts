@@ -1,0 +1,29 @@
+/**
+ * The interop harness: a real Linux kernel TIPC node in QEMU (TCG, user-mode network), driven
+ * over its serial console, plus UDP, pcap and tshark helpers. See ../../README.md.
+ */
+export { buildGuest, GUEST_DIR, type GuestImage } from "./guest-build.js";
+export {
+  findLinkTo,
+  type LinkEntry,
+  type NameTableEntry,
+  type NodeEntry,
+  parseLinkList,
+  parseNameTable,
+  parseNodeList,
+  type Scope,
+} from "./parse.js";
+export { captureLoopback, PcapWriter, type TsharkFrame, type TsharkReport, tsharkDecode } from "./pcap.js";
+export {
+  bootGuest,
+  type CommandResult,
+  GUEST_IP,
+  GuestCommandError,
+  type GuestOptions,
+  HOST_IP_FROM_GUEST,
+  KernelGuest,
+  qemuArgs,
+  type ServiceRange,
+  withGuest,
+} from "./qemu.js";
+export { type Datagram, freeUdpPort, UdpPeer } from "./udp.js";

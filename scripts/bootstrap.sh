@@ -7,6 +7,14 @@ cd "$(dirname "$0")/.."
 # Debian packages: name of package -> a command or file that proves it is installed.
 declare -A SYSTEM_DEPS=(
   [iproute2]=/usr/sbin/ip
+  # tests/interop: QEMU boots a Debian kernel; gcc/libc6-dev build tipc-binder statically,
+  # binutils' readelf and kmod's modinfo pick libraries and modules; tshark decodes captures.
+  [qemu-system-x86]=qemu-system-x86_64
+  [gcc]=gcc
+  [libc6-dev]=/usr/lib/x86_64-linux-gnu/libc.a
+  [binutils]=readelf
+  [kmod]=/usr/sbin/modinfo
+  [tshark]=tshark
 )
 
 missing=()

@@ -738,8 +738,8 @@ export class NameTable {
         kind,
         subscription: sub,
         found: {
-          lower: b.lower > sub.lower ? b.lower : sub.lower,
-          upper: b.upper < sub.upper ? b.upper : sub.upper,
+          lower: Math.max(b.lower, sub.lower),
+          upper: Math.min(b.upper, sub.upper),
         },
         socket: { node: b.node, port: b.port },
         scope: b.scope,

@@ -1,0 +1,32 @@
+/** Why a node refused a call. The node's state is unchanged when one is thrown. */
+export type NodeErrorCode =
+  /** createNode options are missing or malformed */
+  | "BAD_OPTIONS"
+  /** an argument is malformed: not a u32, lower > upper, a bad scope or mode */
+  | "BAD_ARGUMENT"
+  /** a service type below 64 (reserved for TIPC itself, as the kernel refuses with EACCES) */
+  | "RESERVED_TYPE"
+  /** the same binding (type, lower, upper, key) is already published */
+  | "DUPLICATE"
+  /** the table or the subscription count is full */
+  | "LIMIT"
+  /** the node is closing or closed */
+  | "CLOSED";
+
+/** The one error type @tipcjs/node throws. */
+export class NodeError extends Error {
+  override readonly name = "NodeError";
+  readonly code: NodeErrorCode;
+  constructor(code: NodeErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** True when `e` is a {@link NodeError} (also across duplicated package copies). */
+export function isNodeError(e: unknown): e is NodeError {
+  return (
+    e instanceof NodeError ||
+    (typeof e === "object" && e !== null && (e as { name?: unknown }).name === "NodeError" && "code" in e)
+  );
+}

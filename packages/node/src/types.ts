@@ -1,0 +1,272 @@
+/**
+ * Public types of @tipcjs/node: the options a node takes, what it returns and the events it emits.
+ * Architecture: docs/architecture.md ("node composes").
+ */
+import type { ChangeOrigin, DistributorStats } from "@tipcjs/distributor";
+import type { LinkDownReason, LinkInfo, LinkStats } from "@tipcjs/link";
+import type {
+  Binding,
+  BindingKey,
+  Scope,
+  SocketAddress,
+  SubscriptionEvent,
+  SubscriptionMode,
+} from "@tipcjs/name-table";
+import type { MediaAddress, Transport } from "@tipcjs/transport";
+
+export type {
+  Binding,
+  BindingKey,
+  ChangeOrigin,
+  MediaAddress,
+  Scope,
+  SocketAddress,
+  SubscriptionEvent,
+  SubscriptionMode,
+};
+
+/** A cancellable timer. */
+export interface TimerHandle {
+  cancel(): void;
+}
+
+/**
+ * Time source, milliseconds. Same shape as `@tipcjs/transport-memory`'s `Clock`, so a
+ * `createVirtualClock(seed)` can be passed as is. Default: `performance.now()` with Node timers.
+ */
+export interface Clock {
+  now(): number;
+  /** Calls `callback` once after `delayMs` (never synchronously). */
+  setTimer(delayMs: number, callback: () => void): TimerHandle;
+}
+
+/** A pino-compatible logger (any object with these four methods). Default: silent. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface NodeOptions {
+  /**
+   * The 128-bit node id: 16 bytes (shorter is zero-padded), or text as `tipc node set identity`
+   * takes it (up to 16 characters, or 17 to 32 hex digits).
+   */
+  nodeId: string | Uint8Array;
+  /** Cluster (network) id, default 4711. */
+  netId?: number;
+  /**
+   * Behave as a pre-2020 (pre-5.9) kernel: no `TIPC_NAMED_BCAST` capability, the legacy
+   * distributor (no sequence numbers, always replicast). For mixed-cluster tests. Default false.
+   */
+  legacy?: boolean;
+  /** The one bearer's transport (the daemon passes a `udpTransport`). The node closes it in `close()`. */
+  transport: Transport;
+  /** Bearer name put in link names and RESET/ACTIVATE, at most 15 characters. Default "udp0". */
+  bearerName?: string;
+  /**
+   * Media addresses to send discovery to when the transport cannot broadcast (replicast).
+   * Default: the transport's `peers()` if it has one (as `udpTransport` in replicast mode), else none.
+   */
+  discoveryPeers?: MediaAddress[];
+  /** Link tolerance, ms (50..30000), default 1500: a silent peer is declared down after it. */
+  tolerance?: number;
+  /** Time source. Default real time; tests pass `createVirtualClock(seed)`. */
+  clock?: Clock;
+  /** Random source in [0, 1) (link sessions, signature, auto ports). Default `Math.random`. */
+  random?: () => number;
+  /** pino-compatible logger. Default: silent. */
+  logger?: Logger;
+  /**
+   * Skip the kernel's 1 s address trial and take the address derived from the node id at once.
+   * Default false (with a virtual clock, advance it by ~1.5 s while awaiting `createNode`).
+   */
+  skipTrial?: boolean;
+  /** Use this 32-bit address instead of the one derived from the node id (implies no trial). */
+  address?: number;
+  /** Cap on bindings held in the name table (default: the name table's, 2^24). */
+  maxBindings?: number;
+  /**
+   * How long `close()` waits, at most, for peers to acknowledge the withdrawals before it
+   * resets the links and closes the transport. Default: the link tolerance.
+   */
+  closeTimeout?: number;
+}
+
+/** What `publish` takes. `upper` defaults to `lower`; `port` and `key` are assigned if omitted. */
+export interface PublishRequest {
+  type: number;
+  lower: number;
+  upper?: number;
+  /** "cluster" (default): distributed to every peer; "node": stays on this node. */
+  scope?: Scope;
+  port?: number;
+  key?: number;
+}
+
+/** What `withdraw` takes: a binding returned by `publish`, or its identity. */
+export type WithdrawRequest = Binding | { type: number; lower: number; upper: number; key: number };
+
+export interface SubscribeRequest {
+  type: number;
+  lower: number;
+  upper: number;
+  /** "ports" (TIPC_SUB_PORTS): every binding; "service" (TIPC_SUB_SERVICE): first/last per range. */
+  mode: SubscriptionMode;
+  /** Ends the subscription with a `timeout` event after this many ms. Default: never. */
+  timeout?: number;
+  /** Only bindings of this scope. */
+  scope?: Scope;
+  /** false: no events for what already matches. Default true. */
+  initialEvents?: boolean;
+}
+
+/**
+ * Topology events of one subscription, as an async iterable. It ends after a `timeout` event,
+ * after `cancel()`, or when the node closes. Events queue (unbounded) until read.
+ */
+export interface TopologySubscription extends AsyncIterable<SubscriptionEvent> {
+  readonly id: number;
+  readonly active: boolean;
+  /** Ends the subscription (TIPC_SUB_CANCEL); a pending `next()` resolves with done. */
+  cancel(): void;
+}
+
+/** A peer node as this node knows it. */
+export interface PeerNode {
+  address: number;
+  /** The peer's 128-bit id as the kernel prints it. */
+  nodeId: string;
+  capabilities: number;
+  /** The peer advertises TIPC_NAMED_BCAST (can take binding updates on the broadcast link). */
+  namedBroadcast: boolean;
+  up: boolean;
+  mediaAddress: MediaAddress;
+}
+
+export interface BearerDescription {
+  name: string;
+  mediaAddress: MediaAddress;
+  mtu: number;
+  /** true: one broadcast reaches all (multicast, memory fabric); false: replicast */
+  canBroadcast: boolean;
+  discoveryPeers: MediaAddress[];
+}
+
+export interface NodeStats {
+  address: number;
+  bindings: {
+    /** every binding in the table */
+    total: number;
+    /** this node's own (node and cluster scope; includes the node-state binding) */
+    own: number;
+  };
+  /** peers known, and up */
+  nodes: { known: number; up: number };
+  /** unicast links established */
+  links: { up: number };
+  subscriptions: number;
+  /** binding updates sent, by method (broadcast link, one unicast copy per peer, bulk at link up) */
+  updates: {
+    /** updates handed out, counted once each */
+    total: number;
+    broadcast: number;
+    replicast: number;
+    bulk: number;
+    /** the method the next update will use */
+    method: "broadcast" | "replicast";
+    methodSwitches: number;
+  };
+  /** messages held out of order by the distributor: now and peak */
+  held: { now: number; peak: number };
+  /** dropped input, by layer and cause */
+  drops: {
+    distributor: Record<string, number>;
+    link: Record<string, number>;
+    /** datagrams the transport refused or failed to send, and transport errors */
+    transport: Record<string, number>;
+  };
+  retransmissions: { unicast: number; broadcast: number };
+  /** the full link and distributor statistics */
+  link: LinkStats;
+  distributor: DistributorStats;
+}
+
+/** Events a node emits, with their payloads. */
+export interface NodeEvents {
+  nodeUp: { address: number; nodeId: string; capabilities: number; mtu: number };
+  nodeDown: { address: number };
+  linkUp: { peer: number; name: string };
+  linkDown: { peer: number; name: string; reason: LinkDownReason };
+  /** a binding entered ("bound") or left ("unbound") the table */
+  bindingChange: { kind: "bound" | "unbound"; binding: Binding; origin: ChangeOrigin };
+  /** another node claims our address, or a peer's address changed while its link is up */
+  duplicateAddress: { address: number; mediaAddress: MediaAddress };
+  /** a transport failure (never fatal: the datagram counts as lost) */
+  transportError: { error: Error };
+}
+
+export type NodeEventName = keyof NodeEvents;
+
+export interface TipcNode {
+  /** This node's 32-bit TIPC address (final: `createNode` resolves after the address trial). */
+  readonly address: number;
+  /** This node's id as the kernel prints it. */
+  readonly nodeId: string;
+  readonly netId: number;
+  readonly legacy: boolean;
+  /** Capability bits this node advertises. */
+  readonly capabilities: number;
+  readonly closed: boolean;
+
+  /**
+   * Binds a service range to a port of this node. Cluster scope goes to every peer. Throws
+   * NodeError: BAD_ARGUMENT (not u32, lower > upper), RESERVED_TYPE (type < 64), DUPLICATE,
+   * LIMIT, CLOSED.
+   */
+  publish(request: PublishRequest): Binding;
+  /** Withdraws an own binding. Returns false if there was none. Throws BAD_ARGUMENT, CLOSED. */
+  withdraw(request: WithdrawRequest): boolean;
+
+  /** Anycast lookup (the kernel's default): round-robin over the first range containing `instance`. */
+  lookupAnycast(type: number, instance: number): SocketAddress | undefined;
+  /** Closest first: this node's bindings first, round-robin. */
+  lookupClosestFirst(type: number, instance: number): SocketAddress | undefined;
+  /** Anycast restricted to one node. */
+  lookupOnNode(type: number, instance: number, node: number): SocketAddress | undefined;
+  /** Every binding whose range contains `instance`. */
+  lookupInstance(type: number, instance: number): Binding[];
+  /** Every distinct socket with a binding overlapping [lower, upper]. */
+  lookupMulticast(
+    type: number,
+    lower: number,
+    upper: number,
+    options?: { nodes?: Iterable<number>; scope?: Scope },
+  ): SocketAddress[];
+  /** Every node with a binding overlapping [lower, upper], ascending. */
+  lookupMulticastNodes(type: number, lower: number, upper: number): number[];
+  /** The whole table, ordered by type, lower, upper, publication (as `tipc nametable show`). */
+  bindings(): Binding[];
+  /** This node's own bindings, in publication order. */
+  ownBindings(): Binding[];
+
+  /** A topology subscription. Throws BAD_ARGUMENT, LIMIT (too many), CLOSED. */
+  subscribe(request: SubscribeRequest): TopologySubscription;
+
+  nodes(): PeerNode[];
+  links(): LinkInfo[];
+  bearers(): BearerDescription[];
+  stats(): NodeStats;
+
+  /** Adds an event handler; returns a function that removes it. Handler exceptions are logged, never thrown. */
+  on<E extends NodeEventName>(event: E, handler: (payload: NodeEvents[E]) => void): () => void;
+  off<E extends NodeEventName>(event: E, handler: (payload: NodeEvents[E]) => void): void;
+
+  /**
+   * Graceful stop: withdraws this node's bindings and waits (at most `closeTimeout`) until every
+   * peer has acknowledged them, then sends RESET with peer-stopping on every link, ends the
+   * subscriptions and closes the transport. Idempotent.
+   */
+  close(): Promise<void>;
+}

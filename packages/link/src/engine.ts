@@ -409,8 +409,10 @@ class Engine implements LinkEngine {
     for (const p of this.peers.values()) {
       const l = p.link;
       if (!l) continue;
-      this.sendProto(p, l, "RESET", { stopping: true });
+      // reset first (new session), so that the peer accepts the RESET as news
       if (l.state === "ESTABLISHED") this.linkDown(p, l, "stopped", now, false);
+      else this.resetLink(l);
+      this.sendProto(p, l, "RESET", { stopping: true });
     }
     this.stopped = true;
   }

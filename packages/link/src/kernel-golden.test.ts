@@ -6,7 +6,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
+  bundleMessages,
   decodeMessage,
+  encodeMessage,
   type LinkProtocolMessage,
   type NameDistributorMessage,
   TIPC_NODE_CAPABILITIES,
@@ -242,5 +244,127 @@ describe("kernel 6.1 golden handshake", () => {
     }
     expect(e.links()[0]?.state).toBe("ESTABLISHED");
     expect(e.stats().linkDowns).toBe(0);
+  });
+});
+
+/** hostpeer with the link to guest1 up, the kernel's synch and bulk received. */
+function upWithKernel() {
+  const e = hostpeer();
+  let now = 0;
+  e.start(now);
+  for (const f of ["010-LINK_CONFIG-DSC_REQ_MSG.hex", "012-LINK_PROTOCOL-RESET_MSG.hex", "013-LINK_PROTOCOL-STATE_MSG.hex", "014-BCAST_PROTOCOL-type0.hex", "015-NAME_DISTRIBUTOR-type0.hex", "016-LINK_PROTOCOL-STATE_MSG.hex"]) {
+    e.receive(hex(f), KERNEL, (now += 1));
+  }
+  e.poll();
+  return { e, now };
+}
+
+/** A broadcast-link packet as the kernel sends it: non_seq, destnode 0, bcast seqno in word 2, net id in word 5. */
+function kernelBroadcast(seqno: number, lower: number): Uint8Array {
+  const m = decodeMessage(hex("015-NAME_DISTRIBUTOR-type0.hex")) as NameDistributorMessage;
+  return encodeMessage({
+    ...m,
+    nonSeq: true,
+    bulk: false,
+    lastBulk: false,
+    namedSeqno: 2 + lower,
+    seqno,
+    ack: 0,
+    destNode: 0,
+    netId: 4711,
+    items: [{ type: 1000, lower, upper: lower, port: 1, key: lower }],
+  });
+}
+
+describe("kernel broadcast link (NAMED_BCAST)", () => {
+  it("delivers the kernel's broadcast name updates, plain and bundled, in order, and acks them in STATE", () => {
+    const up = upWithKernel();
+    const e = up.e;
+    let now = up.now;
+    const got: number[] = [];
+    const take = () => {
+      for (const o of e.poll()) {
+        if (o.kind === "deliver") {
+          expect(o.via).toBe("broadcast");
+          got.push((o.message as NameDistributorMessage).items[0]!.lower);
+        }
+      }
+    };
+    // seqnos 1..60: more than the kernel's window of 50, the second half bundled, out of order
+    for (let s = 1; s <= 30; s++) e.receive(kernelBroadcast(s, s), KERNEL, (now += 1));
+    const inner = [];
+    for (let s = 31; s <= 60; s++) inner.push(kernelBroadcast(0, s));
+    const bundles = [];
+    for (let k = 0; k < 3; k++) {
+      const b = bundleMessages(inner.slice(k * 10, k * 10 + 10), { prevNode: 0x13446573, origNode: 0x13446573, destNode: 0, nonSeq: true, netId: 4711, seqno: 31 + k });
+      bundles.push(encodeMessage(b));
+    }
+    e.receive(bundles[2]!, KERNEL, (now += 1));
+    e.receive(bundles[0]!, KERNEL, (now += 1));
+    e.receive(bundles[1]!, KERNEL, (now += 1));
+    e.receive(bundles[1]!, KERNEL, (now += 1)); // duplicate
+    take();
+    expect(got).toEqual(Array.from({ length: 60 }, (_, k) => k + 1));
+    // our next STATE acks broadcast packet 33 (30 plain + 3 bundles)
+    e.tick((now += 400));
+    const st = e
+      .poll()
+      .filter((o) => o.kind === "transmit")
+      .map((o) => decodeMessage((o as { bytes: Uint8Array }).bytes))
+      .filter((m): m is LinkProtocolMessage => m.user === "LINK_PROTOCOL");
+    expect(st.at(-1)).toMatchObject({ type: "STATE", bcastAck: 33, bcAckInvalid: false, bcGap: 0 });
+  });
+
+  it("NACKs a broadcast gap with bc_gap, and learns a tail loss from the kernel's last_bcast", () => {
+    const { e } = upWithKernel();
+    let now = 100;
+    e.receive(kernelBroadcast(1, 1), KERNEL, (now += 1));
+    e.receive(kernelBroadcast(4, 4), KERNEL, (now += 1));
+    e.poll();
+    e.tick((now += 400));
+    const st = e
+      .poll()
+      .map((o) => (o.kind === "transmit" ? decodeMessage(o.bytes) : undefined))
+      .filter((m): m is LinkProtocolMessage => m?.user === "LINK_PROTOCOL");
+    expect(st.at(-1)).toMatchObject({ bcastAck: 1, bcGap: 2 });
+  });
+
+  it("drops broadcast packets before the synch message and from another cluster", () => {
+    const e = hostpeer();
+    let now = 0;
+    e.start(now);
+    for (const f of ["010-LINK_CONFIG-DSC_REQ_MSG.hex", "012-LINK_PROTOCOL-RESET_MSG.hex", "013-LINK_PROTOCOL-STATE_MSG.hex"]) {
+      e.receive(hex(f), KERNEL, (now += 1));
+    }
+    e.receive(kernelBroadcast(1, 1), KERNEL, (now += 1));
+    expect(e.stats().drops["broadcast-unsynched"]).toBe(1);
+    e.receive(hex("014-BCAST_PROTOCOL-type0.hex"), KERNEL, (now += 1));
+    const wrongNet = kernelBroadcast(1, 1);
+    new DataView(wrongNet.buffer).setUint32(20, 4712);
+    e.receive(wrongNet, KERNEL, (now += 1));
+    expect(e.stats().drops["other-cluster"]).toBe(1);
+    e.receive(kernelBroadcast(1, 1), KERNEL, (now += 1));
+    expect(e.poll().filter((o) => o.kind === "deliver")).toHaveLength(1);
+  });
+
+  it("after the kernel's link failure RESET (peer_stopping + redundant_link) goes down, then re-links on its next RESET", () => {
+    const { e } = upWithKernel();
+    let now = 100;
+    const reset = hex("012-LINK_PROTOCOL-RESET_MSG.hex");
+    const dv = new DataView(reset.buffer);
+    dv.setUint16(20, 0x3671); // new session
+    dv.setUint16(22, dv.getUint16(22) | (1 << 13) | (1 << 12)); // peer_stopping, redundant_link
+    e.receive(reset, KERNEL, (now += 1));
+    const out = e.poll();
+    expect(out.find((o) => o.kind === "linkDown")).toMatchObject({ reason: "peer-stopping" });
+    expect(e.links()[0]?.state).toBe("RESET");
+    const reset2 = hex("012-LINK_PROTOCOL-RESET_MSG.hex");
+    new DataView(reset2.buffer).setUint16(20, 0x3672);
+    e.receive(reset2, KERNEL, (now += 1));
+    const act = e
+      .poll()
+      .map((o) => (o.kind === "transmit" ? decodeMessage(o.bytes) : undefined))
+      .find((m) => m?.user === "LINK_PROTOCOL") as LinkProtocolMessage;
+    expect(act).toMatchObject({ type: "ACTIVATE", destSessionValid: true, destSession: 0x3672 });
   });
 });

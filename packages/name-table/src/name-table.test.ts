@@ -1,0 +1,294 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { Binding } from "./index.js";
+import { NameTable, NameTableError } from "./index.js";
+
+const OWN = 0x1001;
+const b = (over: Partial<Binding> = {}): Binding => ({
+  type: 1000,
+  lower: 1,
+  upper: 10,
+  scope: "cluster",
+  node: 2,
+  port: 100,
+  key: 7,
+  ...over,
+});
+
+describe("identity, duplicates and withdrawals (tipc-protocol.md §2.3)", () => {
+  it("refuses a duplicate (exact range + key + node) without throwing, whatever the port", () => {
+    const t = new NameTable({ ownNode: OWN });
+    expect(t.insert(b())).toEqual({ ok: true, binding: b() });
+    expect(t.insert(b({ port: 999, scope: "node" }))).toEqual({ ok: false, reason: "duplicate" });
+    // Any difference in range, key or node is another binding.
+    expect(t.insert(b({ upper: 11 })).ok).toBe(true);
+    expect(t.insert(b({ key: 8 })).ok).toBe(true);
+    expect(t.insert(b({ node: 3 })).ok).toBe(true);
+    expect(t.size).toBe(4);
+  });
+
+  it("matches a withdrawal on type, exact lower/upper, node and key, never the port", () => {
+    const t = new NameTable({ ownNode: OWN });
+    t.insert(b());
+    expect(t.remove({ type: 1000, lower: 1, upper: 9, node: 2, key: 7 })).toBeUndefined();
+    expect(t.remove({ type: 1000, lower: 1, upper: 10, node: 3, key: 7 })).toBeUndefined();
+    expect(t.remove({ type: 1000, lower: 1, upper: 10, node: 2, key: 8 })).toBeUndefined();
+    expect(t.remove({ type: 1001, lower: 1, upper: 10, node: 2, key: 7 })).toBeUndefined();
+    expect(t.size).toBe(1);
+    expect(t.remove({ type: 1000, lower: 1, upper: 10, node: 2, key: 7 })).toEqual(b());
+    expect(t.remove({ type: 1000, lower: 1, upper: 10, node: 2, key: 7 })).toBeUndefined();
+    expect(t.size).toBe(0);
+  });
+
+  it("refuses inserts beyond maxBindings with reason limit", () => {
+    const t = new NameTable({ ownNode: OWN, maxBindings: 2 });
+    t.insert(b({ key: 1 }));
+    t.insert(b({ key: 2 }));
+    expect(t.insert(b({ key: 3 }))).toEqual({ ok: false, reason: "limit" });
+    expect(t.insert(b({ key: 1 }))).toEqual({ ok: false, reason: "duplicate" });
+    t.remove({ type: 1000, lower: 1, upper: 10, node: 2, key: 1 });
+    expect(t.insert(b({ key: 3 })).ok).toBe(true);
+  });
+
+  it("purges one node's bindings in publication order and leaves the others", () => {
+    const t = new NameTable({ ownNode: OWN });
+    t.insert(b({ key: 1, lower: 50, upper: 50 }));
+    t.insert(b({ key: 2, node: 3 }));
+    t.insert(b({ key: 3, type: 5 }));
+    t.insert(b({ key: 4 }));
+    expect(t.purgeNode(2).map((x) => x.key)).toEqual([1, 3, 4]);
+    expect(t.purgeNode(2)).toEqual([]);
+    expect(t.dump()).toEqual([b({ key: 2, node: 3 })]);
+  });
+});
+
+describe("lookups (tipc-protocol.md §3)", () => {
+  it("anycast: first range by lower containing the instance, round-robin newest first", () => {
+    const t = new NameTable({ ownNode: OWN });
+    t.insert(b({ lower: 0, upper: 100, node: 9, port: 1, key: 1 }));
+    t.insert(b({ lower: 5, upper: 5, node: 2, port: 2, key: 2 }));
+    t.insert(b({ lower: 5, upper: 5, node: 3, port: 3, key: 3 }));
+    // [0,100] comes first; it has a single binding.
+    expect(t.lookupAnycast(1000, 5)).toEqual({ node: 9, port: 1 });
+    t.purgeNode(9);
+    // The kernel's list_add puts the newest first; each pick moves the head to the tail.
+    expect([1, 2, 3].map(() => t.lookupAnycast(1000, 5)?.port)).toEqual([3, 2, 3]);
+    t.insert(b({ lower: 5, upper: 5, node: 4, port: 4, key: 4 }));
+    expect([1, 2, 3].map(() => t.lookupAnycast(1000, 5)?.port)).toEqual([4, 2, 3]);
+    expect(t.lookupAnycast(1000, 6)).toBeUndefined();
+    expect(t.lookupAnycast(77, 5)).toBeUndefined();
+  });
+
+  it("closest first prefers this node's bindings, then round-robin over all", () => {
+    const t = new NameTable({ ownNode: OWN });
+    t.insert(b({ node: 2, port: 2, key: 2 }));
+    expect(t.lookupClosestFirst(1000, 3)).toEqual({ node: 2, port: 2 });
+    t.insert(b({ node: OWN, port: 10, key: 10 }));
+    t.insert(b({ node: OWN, port: 11, key: 11 }));
+    expect([1, 2, 3].map(() => t.lookupClosestFirst(1000, 3)?.port)).toEqual([11, 10, 11]);
+  });
+
+  it("restricted to one node: own node skips ranges without local bindings; others rotate", () => {
+    const t = new NameTable({ ownNode: OWN });
+    t.insert(b({ lower: 0, upper: 9, node: 2, port: 1, key: 1 }));
+    t.insert(b({ lower: 3, upper: 3, node: OWN, port: 2, key: 2 }));
+    t.insert(b({ lower: 3, upper: 3, node: 2, port: 3, key: 3 }));
+    t.insert(b({ lower: 3, upper: 3, node: 2, port: 4, key: 4 }));
+    expect(t.lookupOnNode(1000, 3, OWN)).toEqual({ node: OWN, port: 2 });
+    expect(t.lookupOnNode(1000, 3, 2)).toEqual({ node: 2, port: 1 });
+    t.purgeNode(2);
+    t.insert(b({ lower: 3, upper: 3, node: 2, port: 3, key: 3 }));
+    t.insert(b({ lower: 3, upper: 3, node: 2, port: 4, key: 4 }));
+    expect([1, 2, 3].map(() => t.lookupOnNode(1000, 3, 2)?.port)).toEqual([4, 3, 4]);
+    expect(t.lookupOnNode(1000, 3, 5)).toBeUndefined();
+    expect(t.lookupOnNode(1000, 4, OWN)).toBeUndefined();
+  });
+
+  it("all bindings for an instance, multicast sockets and nodes, and the ordered dump", () => {
+    const t = new NameTable({ ownNode: OWN });
+    t.insert(b({ type: 2, lower: 0, upper: 0, node: 1, port: 1, key: 1 }));
+    t.insert(b({ lower: 20, upper: 30, node: 3, port: 5, key: 1 }));
+    t.insert(b({ lower: 1, upper: 25, node: 4, port: 6, key: 2 }));
+    t.insert(b({ lower: 1, upper: 25, node: 3, port: 5, key: 3, scope: "node" })); // same socket again
+    t.insert(b({ lower: 26, upper: 40, node: 4, port: 7, key: 4 }));
+    expect(t.lookupInstance(1000, 22).map((x) => x.key)).toEqual([2, 3, 1]);
+    expect(t.lookupMulticast(1000, 0, 25)).toEqual([
+      { node: 4, port: 6 },
+      { node: 3, port: 5 },
+    ]);
+    expect(t.lookupMulticast(1000, 0, 100, { nodes: [4] })).toEqual([
+      { node: 4, port: 6 },
+      { node: 4, port: 7 },
+    ]);
+    expect(t.lookupMulticast(1000, 0, 100, { scope: "cluster", nodes: new Set([3]) })).toEqual([
+      { node: 3, port: 5 },
+    ]);
+    expect(t.lookupMulticastNodes(1000, 26, 26)).toEqual([3, 4]);
+    expect(t.dump().map((x) => [x.type, x.lower, x.upper, x.key])).toEqual([
+      [2, 0, 0, 1],
+      [1000, 1, 25, 2],
+      [1000, 1, 25, 3],
+      [1000, 20, 30, 1],
+      [1000, 26, 40, 4],
+    ]);
+    expect([...t]).toEqual(t.dump());
+  });
+});
+
+describe("own bindings and addressing", () => {
+  it("iterates this node's cluster-scope bindings in publication order, as a snapshot", () => {
+    const t = new NameTable({ ownNode: OWN });
+    t.insert(b({ node: OWN, key: 1, type: 9 }));
+    t.insert(b({ node: OWN, key: 2, scope: "node" }));
+    t.insert(b({ node: 2, key: 3 }));
+    t.insert(b({ node: OWN, key: 4, type: 1 }));
+    const it = t.ownClusterBindings();
+    t.remove({ type: 9, lower: 1, upper: 10, node: OWN, key: 1 });
+    expect([...it].map((x) => x.key)).toEqual([1, 4]);
+    expect([...t.ownClusterBindings()].map((x) => x.key)).toEqual([4]);
+  });
+
+  it("setOwnNode moves this node's bindings to the new address (tipc_named_reinit)", () => {
+    const t = new NameTable({ ownNode: 0 });
+    t.insert(b({ node: 0, key: 1 }));
+    t.insert(b({ node: 0, key: 2, scope: "node" }));
+    t.insert(b({ node: 5, key: 3 }));
+    expect(() => t.setOwnNode(5)).toThrow(expect.objectContaining({ code: "address_in_use" }));
+    expect(t.ownNode).toBe(0);
+    t.setOwnNode(OWN);
+    expect(t.ownNode).toBe(OWN);
+    expect(t.nodeBindings(0)).toEqual([]);
+    expect(t.nodeBindings(OWN).map((x) => x.key)).toEqual([1, 2]);
+    expect([...t.ownClusterBindings()].map((x) => [x.node, x.key])).toEqual([[OWN, 1]]);
+    expect(t.remove({ type: 1000, lower: 1, upper: 10, node: OWN, key: 2 })?.scope).toBe("node");
+    expect(t.lookupOnNode(1000, 1, OWN)).toEqual({ node: OWN, port: 100 });
+  });
+
+  it("keeps working through slot, range and index growth and churn", () => {
+    const t = new NameTable({ ownNode: OWN });
+    const n = 5000;
+    const key = (i: number) => ({ type: i % 7, lower: i, upper: i + (i % 3), node: 1 + (i % 13), key: i });
+    let inserted = 0;
+    for (let i = 0; i < n; i++) if (t.insert({ ...key(i), port: i, scope: "cluster" }).ok) inserted++;
+    expect(inserted).toBe(n);
+    let removed = 0;
+    for (let i = 0; i < n; i += 2) if (t.remove(key(i))?.key === i) removed++;
+    expect(removed).toBe(n / 2);
+    expect(t.size).toBe(n / 2);
+    let found = 0;
+    for (let i = 1; i < n; i += 2) {
+      if (t.lookupAnycast(i % 7, i)?.port === i && t.has(key(i)) && !t.has(key(i - 1))) found++;
+    }
+    expect(found).toBe(n / 2);
+    let purged = 0;
+    for (let node = 1; node <= 13; node++) purged += t.purgeNode(node).length;
+    expect(purged).toBe(n / 2);
+    expect(t.size).toBe(0);
+    expect(t.dump()).toEqual([]);
+  });
+});
+
+describe("invalid input", () => {
+  const bad: Array<[string, unknown, string]> = [
+    ["lower > upper", b({ lower: 11, upper: 10 }), "lower_above_upper"],
+    ["negative type", b({ type: -1 }), "not_u32"],
+    ["type above u32", b({ type: 2 ** 32 }), "not_u32"],
+    ["fractional lower", b({ lower: 1.5 }), "not_u32"],
+    ["NaN upper", b({ upper: Number.NaN }), "not_u32"],
+    ["string node", b({ node: "2" as never }), "not_u32"],
+    ["missing port", { ...b(), port: undefined }, "not_u32"],
+    ["bigint key", b({ key: 7n as never }), "not_u32"],
+    ["bad scope", b({ scope: "zone" as never }), "bad_scope"],
+    ["null", null, "bad_argument"],
+    ["number", 42, "bad_argument"],
+  ];
+
+  it.each(bad)("insert with %s throws NameTableError and changes nothing", (_, input, code) => {
+    const t = new NameTable({ ownNode: OWN });
+    t.insert(b({ key: 1 }));
+    const sub = t.subscribe({ type: 1000, lower: 0, upper: 100, mode: "ports" });
+    t.takeEvents();
+    const before = t.dump();
+    expect(() => t.insert(input as Binding)).toThrow(
+      expect.objectContaining({ name: "NameTableError", code }),
+    );
+    expect(t.dump()).toEqual(before);
+    expect(t.size).toBe(1);
+    expect(t.takeEvents()).toEqual([]);
+    expect(t.activeSubscriptions()).toEqual([sub]);
+  });
+
+  it("every entry point refuses malformed arguments with NameTableError", () => {
+    const t = new NameTable({ ownNode: OWN });
+    t.insert(b());
+    const before = t.dump();
+    const calls: Array<() => unknown> = [
+      () => t.remove({ type: 1000, lower: 10, upper: 1, node: 2, key: 7 }),
+      () => t.remove(null as never),
+      () => t.get({ type: 1000, lower: 1, upper: 10, node: -2, key: 7 }),
+      () => t.purgeNode(2 ** 32),
+      () => t.lookupAnycast(1000, -1),
+      () => t.lookupClosestFirst(Number.NaN, 1),
+      () => t.lookupOnNode(1000, 1, 1.5),
+      () => t.lookupInstance("1000" as never, 1),
+      () => t.lookupMulticast(1000, 5, 4),
+      () => t.lookupMulticast(1000, 1, 4, { nodes: 5 as never }),
+      () => t.lookupMulticast(1000, 1, 4, { scope: "any" as never }),
+      () => t.lookupMulticastNodes(1000, 9, 1),
+      () => t.setOwnNode(-1),
+      () => t.expire(Number.NaN),
+      () => new NameTable({ ownNode: -1 }),
+      () => new NameTable({ ownNode: 1, maxBindings: -1 }),
+    ];
+    for (const call of calls) expect(call).toThrow(NameTableError);
+    expect(t.dump()).toEqual(before);
+  });
+
+  it("no random input to insert or remove breaks the table", () => {
+    const anyField = fc.oneof(
+      fc.integer({ min: 0, max: 20 }),
+      fc.double(),
+      fc.integer(),
+      fc.string(),
+      fc.constant(undefined),
+      fc.constant(null),
+    );
+    const input = fc.record({
+      type: anyField,
+      lower: anyField,
+      upper: anyField,
+      node: anyField,
+      port: anyField,
+      key: anyField,
+      scope: fc.oneof(fc.constantFrom("node", "cluster"), fc.string()),
+    });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), input), { maxLength: 40 }), (ops) => {
+        const t = new NameTable({ ownNode: OWN });
+        const held = new Map<string, Binding>();
+        for (const [isInsert, x] of ops) {
+          const valid =
+            [x.type, x.lower, x.upper, x.node, x.port, x.key].every(
+              (v) => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff,
+            ) &&
+            (x.lower as number) <= (x.upper as number) &&
+            (x.scope === "node" || x.scope === "cluster");
+          const id = JSON.stringify([x.type, x.lower, x.upper, x.node, x.key]);
+          const call = () => (isInsert ? t.insert(x as Binding) : t.remove(x as Binding));
+          let threw: unknown;
+          try {
+            const r = call();
+            if (isInsert && (r as { ok: boolean }).ok) held.set(id, x as Binding);
+            if (!isInsert && r !== undefined) held.delete(id);
+          } catch (e) {
+            threw = e;
+          }
+          if (threw !== undefined) expect(threw).toBeInstanceOf(NameTableError);
+          if (isInsert) expect(threw === undefined).toBe(valid);
+          expect(t.size).toBe(held.size);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

@@ -66,6 +66,8 @@ export {
   USER_VALUES,
   userName,
 } from "./names.js";
+export type { PcapFile, PcapRecord, UdpDatagram } from "./pcap.js";
+export { isPcap, isSupportedLinkType, PcapError, readPcap, udpDatagrams } from "./pcap.js";
 export * from "./seq.js";
 export type * from "./types.js";
 export { USERS } from "./types.js";

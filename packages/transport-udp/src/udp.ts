@@ -196,50 +196,70 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
     peerMap.set(mediaAddressKey(a), Object.freeze(a));
   }
 
-  const socket = dgram.createSocket({
-    type: family === "ipv4" ? "udp4" : "udp6",
-    ipv6Only: family === "ipv6",
-    ...(options.receiveBufferSize ? { recvBufferSize: options.receiveBufferSize } : {}),
-    ...(options.sendBufferSize ? { sendBufferSize: options.sendBufferSize } : {}),
-  });
-  // A multicast bearer binds the wildcard address (as the kernel does) so that group traffic
-  // arrives; a replicast one binds its own address.
-  const bindIp = mode === "multicast" ? (family === "ipv4" ? "0.0.0.0" : "::") : ipLocal;
-  const where = `${family === "ipv6" ? `[${bindIp}]` : bindIp}:${localPort}`;
-  await new Promise<void>((resolve, reject) => {
-    const onError = (e: Error) => {
-      socket.close();
-      reject(openError(e, where));
-    };
-    socket.once("error", onError);
-    socket.bind({ address: bindIp, port: localPort, exclusive: true }, () => {
-      socket.off("error", onError);
-      resolve();
+  // Sockets. IPv4 multicast: one socket bound to the wildcard address (as the kernel's bearer),
+  // joined to the group, sending with IP_MULTICAST_IF = our address, which makes that address
+  // the source. IPv6 multicast: source selection would pick the link-local address for an ff02::
+  // group, so a socket bound to our own address sends (and takes unicast), and a second one
+  // bound to the wildcard on the same port only receives the group. Replicast: one socket bound
+  // to our own address.
+  const makeSocket = (reuseAddr: boolean) =>
+    dgram.createSocket({
+      type: family === "ipv4" ? "udp4" : "udp6",
+      ipv6Only: family === "ipv6",
+      reuseAddr,
+      ...(options.receiveBufferSize ? { recvBufferSize: options.receiveBufferSize } : {}),
+      ...(options.sendBufferSize ? { sendBufferSize: options.sendBufferSize } : {}),
     });
-  });
-
-  try {
-    if (group) {
-      const iface =
-        family === "ipv4"
-          ? (options.multicastInterface ?? ipLocal)
-          : `::%${options.multicastInterface ?? ""}`;
-      if (family === "ipv6" && !options.multicastInterface && group.address.startsWith("ff02")) {
-        throw new TransportError(
-          "OPEN_FAILED",
-          "an IPv6 link-scope group needs multicastInterface (an interface name)",
-        );
+  const bindSocket = (s: dgram.Socket, ip: string, port: number) =>
+    new Promise<void>((resolve, reject) => {
+      const where = `${family === "ipv6" ? `[${ip}]` : ip}:${port}`;
+      const onError = (e: Error) => reject(openError(e, where));
+      s.once("error", onError);
+      s.bind({ address: ip, port, exclusive: true }, () => {
+        s.off("error", onError);
+        resolve();
+      });
+    });
+  const wildcard = family === "ipv4" ? "0.0.0.0" : "::";
+  const split = mode === "multicast" && family === "ipv6";
+  const socket = makeSocket(split);
+  let groupSocket: dgram.Socket | undefined;
+  const closeAll = () => {
+    for (const s of [socket, groupSocket]) {
+      try {
+        s?.close();
+      } catch {
+        // not bound yet, or already closed
       }
-      socket.addMembership(
-        group.address,
-        family === "ipv4" ? iface : options.multicastInterface ? iface : undefined,
-      );
-      if (family === "ipv4" || options.multicastInterface) socket.setMulticastInterface(iface);
+    }
+  };
+  try {
+    await bindSocket(socket, mode === "multicast" && !split ? wildcard : ipLocal, localPort);
+    if (split) {
+      groupSocket = makeSocket(true);
+      await bindSocket(groupSocket, wildcard, socket.address().port);
+    }
+    if (group) {
+      if (family === "ipv4") {
+        const iface = options.multicastInterface ?? ipLocal;
+        socket.addMembership(group.address, iface);
+        socket.setMulticastInterface(iface);
+      } else {
+        if (!options.multicastInterface && group.address.startsWith("ff02")) {
+          throw new TransportError(
+            "OPEN_FAILED",
+            "an IPv6 link-scope group needs multicastInterface (an interface name)",
+          );
+        }
+        const iface = options.multicastInterface ? `::%${options.multicastInterface}` : undefined;
+        (groupSocket as dgram.Socket).addMembership(group.address, iface);
+        if (iface) socket.setMulticastInterface(iface);
+      }
       socket.setMulticastTTL(options.multicastTtl ?? 1);
       socket.setMulticastLoopback(options.multicastLoopback ?? true);
     }
   } catch (e) {
-    socket.close();
+    closeAll();
     throw e instanceof TransportError
       ? e
       : new TransportError("OPEN_FAILED", `cannot join ${group?.address}: ${(e as Error).message}`, {
@@ -309,7 +329,7 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
     counters.peersLearned++;
   };
 
-  socket.on("message", (msg, rinfo) => {
+  const onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo) => {
     if (closed) return;
     const sourceKey = `${rinfo.address} ${rinfo.port}`;
     let from = sources.get(sourceKey);
@@ -333,10 +353,14 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
       if (w0 >>> 29 === 2 && ((w0 >>> 25) & 0xf) === LINK_CONFIG) learn(from);
     }
     handlers.deliver(msg, from);
-  });
-  socket.on("error", (e) => {
+  };
+  const onSocketError = (e: Error) => {
     if (!closed) handlers.error(new TransportError("SOCKET", `socket error: ${e.message}`, { cause: e }));
-  });
+  };
+  for (const s of [socket, groupSocket]) {
+    s?.on("message", onMessage);
+    s?.on("error", onSocketError);
+  }
 
   const transport: UdpTransport = {
     specificationVersion: "v1",
@@ -389,13 +413,19 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
       if (closed) return;
       closed = true;
       handlers.clear();
-      await new Promise<void>((resolve) => {
-        try {
-          socket.close(() => resolve());
-        } catch {
-          resolve();
-        }
-      });
+      await Promise.all(
+        [socket, groupSocket].map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              if (!s) return resolve();
+              try {
+                s.close(() => resolve());
+              } catch {
+                resolve();
+              }
+            }),
+        ),
+      );
     },
   };
   // configured peers never include ourselves

@@ -1,11 +1,772 @@
+/**
+ * A TIPC node: drives the sans-I/O link engine and distributor with a clock and a transport.
+ *
+ * Receive: transport datagram -> link.receive -> deliver NAME_DISTRIBUTOR -> distributor.receive
+ * -> name table -> subscription events. Send: publish -> distributor (inserts into the table) ->
+ * link (broadcast link or one unicast per peer) -> transport. One timer, re-armed to the earliest
+ * of the link's and the table's deadlines, runs every timed thing.
+ */
+import { NODE_ID_LEN, nodeIdFromString, nodeIdToString, TIPC_NAMED_BCAST } from "@tipcjs/codec";
+import {
+  createDistributor,
+  type Distributor,
+  DistributorError,
+  type DistributorOutput,
+} from "@tipcjs/distributor";
+import {
+  createLinkEngine,
+  type LinkEngine,
+  LinkEngineError,
+  type LinkInfo,
+  type LinkOutput,
+} from "@tipcjs/link";
+import { NameTable, NameTableError, type Subscription } from "@tipcjs/name-table";
+import { isTransportError, type MediaAddress, type Transport } from "@tipcjs/transport";
+import { TypedEmitter } from "./emitter.js";
 import { NodeError } from "./errors.js";
-import type { NodeOptions, TipcNode } from "./types.js";
+import { TopologySubscriptionImpl } from "./subscription.js";
+import type {
+  BearerDescription,
+  Binding,
+  Clock,
+  Logger,
+  NodeEventName,
+  NodeEvents,
+  NodeOptions,
+  NodeStats,
+  PeerNode,
+  PublishRequest,
+  SocketAddress,
+  SubscribeRequest,
+  TimerHandle,
+  TipcNode,
+  TopologySubscription,
+  WithdrawRequest,
+} from "./types.js";
+
+/** Service types below this are TIPC's own (node state, topology server, link state). */
+const TIPC_RESERVED_TYPES = 64;
+const DEFAULT_NET_ID = 4711;
+const DEFAULT_TOLERANCE = 1500;
+
+const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Wall-clock time with Node timers; timers are unref'd (the transport keeps the process alive). */
+export function realTimeClock(): Clock {
+  return {
+    now: () => performance.now(),
+    setTimer(delayMs, callback) {
+      if (delayMs <= 0) {
+        const h = setImmediate(callback);
+        return { cancel: () => clearImmediate(h) };
+      }
+      const h = setTimeout(callback, delayMs);
+      h.unref?.();
+      return { cancel: () => clearTimeout(h) };
+    },
+  };
+}
+
+function isU32(v: unknown): v is number {
+  return typeof v === "number" && v >>> 0 === v;
+}
+
+function checkU32(v: unknown, field: string): number {
+  if (!isU32(v))
+    throw new NodeError("BAD_ARGUMENT", `${field} must be an integer in 0..4294967295, got ${String(v)}`);
+  return v;
+}
+
+function badOptions(message: string): never {
+  throw new NodeError("BAD_OPTIONS", message);
+}
+
+function parseNodeId(id: unknown): Uint8Array {
+  if (typeof id === "string") {
+    if (id.length === 0) badOptions("nodeId must not be empty");
+    try {
+      return nodeIdFromString(id);
+    } catch (e) {
+      badOptions(`bad nodeId: ${(e as Error).message}`);
+    }
+  }
+  if (id instanceof Uint8Array) {
+    if (id.length === 0 || id.length > NODE_ID_LEN) badOptions(`nodeId must be 1..${NODE_ID_LEN} bytes`);
+    const out = new Uint8Array(NODE_ID_LEN);
+    out.set(id);
+    if (out.every((b) => b === 0)) badOptions("nodeId must not be all zero");
+    return out;
+  }
+  return badOptions("nodeId must be a string or a Uint8Array");
+}
+
+function validateOptions(o: NodeOptions): void {
+  if (typeof o !== "object" || o === null) badOptions("options must be an object");
+  const t = o.transport as Partial<Transport> | undefined;
+  if (
+    typeof t !== "object" ||
+    t === null ||
+    t.specificationVersion !== "v1" ||
+    typeof t.send !== "function" ||
+    typeof t.onReceive !== "function"
+  ) {
+    badOptions("transport must be a v1 Transport");
+  }
+  if (o.netId !== undefined && !isU32(o.netId)) badOptions("netId must be a u32");
+  if (
+    o.tolerance !== undefined &&
+    !(typeof o.tolerance === "number" && o.tolerance >= 50 && o.tolerance <= 30000)
+  )
+    badOptions("tolerance must be 50..30000 ms");
+  if (
+    o.bearerName !== undefined &&
+    (typeof o.bearerName !== "string" || o.bearerName.length === 0 || o.bearerName.length > 15)
+  )
+    badOptions("bearerName must be 1..15 characters");
+  if (o.address !== undefined && (!isU32(o.address) || o.address === 0))
+    badOptions("address must be a non-zero u32");
+  if (o.closeTimeout !== undefined && !(typeof o.closeTimeout === "number" && o.closeTimeout >= 0))
+    badOptions("closeTimeout must be >= 0");
+  if (
+    o.clock !== undefined &&
+    (typeof o.clock?.now !== "function" || typeof o.clock?.setTimer !== "function")
+  )
+    badOptions("clock must have now() and setTimer()");
+  if (o.random !== undefined && typeof o.random !== "function") badOptions("random must be a function");
+}
 
 /**
  * Starts a TIPC node on one transport: discovery, links, the name table and its distribution.
- * Resolves once the node has its final address (after the 1 s address trial unless `skipTrial`).
+ * Resolves once the node has its final address (after the 1 s address trial unless `skipTrial`
+ * or `address` is given). Throws NodeError BAD_OPTIONS.
  */
-export async function createNode(options: NodeOptions): Promise<TipcNode> {
-  void options;
-  throw new NodeError("BAD_OPTIONS", "not implemented yet");
+export function createNode(options: NodeOptions): Promise<TipcNode> {
+  try {
+    validateOptions(options);
+    const node = new Node(options);
+    return node.start();
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+class Node implements TipcNode {
+  readonly nodeId: string;
+  readonly netId: number;
+  readonly legacy: boolean;
+  private readonly nodeIdBytes: Uint8Array;
+  private readonly transport: Transport;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly log: Logger;
+  private readonly link: LinkEngine;
+  private readonly bearer: BearerDescription;
+  private readonly closeTimeout: number;
+  private readonly maxBindings: number | undefined;
+  private table: NameTable | undefined;
+  private dist: Distributor | undefined;
+  private readonly emitter = new TypedEmitter<NodeEvents>();
+  private readonly subs = new Map<number, TopologySubscriptionImpl>();
+  private readonly pendingEmits: { event: NodeEventName; payload: unknown }[] = [];
+  private readonly transportDrops: Record<string, number> = {};
+  private readonly unsubscribeTransport: (() => void)[] = [];
+  private readonly onAddressed: ((address: number) => void)[] = [];
+
+  private timer: TimerHandle | undefined;
+  private armedAt: number | undefined;
+  private lastTickAt = Number.NaN;
+  private pumping = false;
+  private nextKey: number;
+  private nextPort: number;
+  private closing = false;
+  private stopped = false;
+  private closePromise: Promise<void> | undefined;
+  private closeWait: (() => void) | undefined;
+  private closeTimer: TimerHandle | undefined;
+
+  constructor(o: NodeOptions) {
+    this.nodeIdBytes = parseNodeId(o.nodeId);
+    this.nodeId = nodeIdToString(this.nodeIdBytes);
+    this.netId = o.netId ?? DEFAULT_NET_ID;
+    this.legacy = o.legacy === true;
+    this.transport = o.transport;
+    this.clock = o.clock ?? realTimeClock();
+    this.random = o.random ?? Math.random;
+    this.log = o.logger ?? silentLogger;
+    this.closeTimeout = o.closeTimeout ?? o.tolerance ?? DEFAULT_TOLERANCE;
+    this.maxBindings = o.maxBindings;
+    const discoveryPeers =
+      o.discoveryPeers ??
+      (this.transport.canBroadcast
+        ? []
+        : ((this.transport as Transport & { peers?: () => MediaAddress[] }).peers?.() ?? []));
+    this.bearer = {
+      name: o.bearerName ?? "udp0",
+      mediaAddress: this.transport.localAddress,
+      mtu: this.transport.mtu,
+      canBroadcast: this.transport.canBroadcast,
+      discoveryPeers,
+    };
+    this.link = createLinkEngine({
+      nodeId: this.nodeIdBytes,
+      netId: this.netId,
+      legacy: this.legacy,
+      random: this.random,
+      bearer: { ...this.bearer, discoveryPeers: [...discoveryPeers] },
+      tolerance: o.tolerance,
+      skipTrial: o.skipTrial,
+      address: o.address,
+    });
+    this.nextKey = 1 + Math.floor(this.random() * 0x7fffffff);
+    this.nextPort = 1 + Math.floor(this.random() * 0x7fffffff);
+  }
+
+  start(): Promise<TipcNode> {
+    this.unsubscribeTransport.push(
+      this.transport.onReceive((bytes, from) => this.onDatagram(bytes, from)),
+      this.transport.onError((error) => {
+        this.countTransportDrop(error.code);
+        this.log.warn({ err: error, code: error.code }, "transport error");
+        this.queueEmit("transportError", { error });
+        this.flushEmits();
+      }),
+    );
+    const ready = new Promise<TipcNode>((resolve) => {
+      this.onAddressed.push(() => resolve(this));
+    });
+    this.link.start(this.clock.now());
+    this.pump();
+    return ready;
+  }
+
+  // ------------------------------------------------------------------ identity
+
+  get address(): number {
+    return this.link.address;
+  }
+
+  get capabilities(): number {
+    return this.link.capabilities;
+  }
+
+  get closed(): boolean {
+    return this.closing;
+  }
+
+  // ------------------------------------------------------------------ bindings
+
+  publish(request: PublishRequest): Binding {
+    const dist = this.live();
+    if (typeof request !== "object" || request === null)
+      throw new NodeError("BAD_ARGUMENT", "publish takes an object");
+    const type = checkU32(request.type, "type");
+    const lower = checkU32(request.lower, "lower");
+    const upper = request.upper === undefined ? lower : checkU32(request.upper, "upper");
+    if (lower > upper) throw new NodeError("BAD_ARGUMENT", `lower (${lower}) > upper (${upper})`);
+    const scope = request.scope ?? "cluster";
+    if (scope !== "cluster" && scope !== "node")
+      throw new NodeError("BAD_ARGUMENT", `scope must be "cluster" or "node", got ${String(scope)}`);
+    if (type < TIPC_RESERVED_TYPES)
+      throw new NodeError(
+        "RESERVED_TYPE",
+        `service types below ${TIPC_RESERVED_TYPES} are reserved, got ${type}`,
+      );
+    const port = request.port === undefined ? this.allocPort() : checkU32(request.port, "port");
+    const key = request.key === undefined ? this.allocKey(type, lower, upper) : checkU32(request.key, "key");
+    const binding: Binding = { type, lower, upper, node: this.address, port, key, scope };
+    let outs: DistributorOutput[];
+    try {
+      outs = dist.publish(binding);
+    } catch (e) {
+      throw this.mapDistributorError(e);
+    }
+    this.applyDistributor(outs);
+    this.pump();
+    return { ...binding };
+  }
+
+  withdraw(request: WithdrawRequest): boolean {
+    const dist = this.live();
+    if (typeof request !== "object" || request === null)
+      throw new NodeError("BAD_ARGUMENT", "withdraw takes an object");
+    const type = checkU32(request.type, "type");
+    const lower = checkU32(request.lower, "lower");
+    const upper = checkU32(request.upper, "upper");
+    const key = checkU32(request.key, "key");
+    if (lower > upper) throw new NodeError("BAD_ARGUMENT", `lower (${lower}) > upper (${upper})`);
+    if ("node" in request && request.node !== undefined && request.node !== this.address) {
+      throw new NodeError("BAD_ARGUMENT", `binding belongs to node ${request.node}, not to this node`);
+    }
+    let outs: DistributorOutput[];
+    try {
+      outs = dist.withdraw({ type, lower, upper, node: this.address, key });
+    } catch (e) {
+      if (e instanceof DistributorError && e.code === "NOT_FOUND") return false;
+      throw this.mapDistributorError(e);
+    }
+    this.applyDistributor(outs);
+    this.pump();
+    return true;
+  }
+
+  private allocPort(): number {
+    const p = this.nextPort;
+    this.nextPort = this.nextPort >= 0xffffffff ? 1 : this.nextPort + 1;
+    return p;
+  }
+
+  private allocKey(type: number, lower: number, upper: number): number {
+    const table = this.table as NameTable;
+    for (;;) {
+      const key = this.nextKey;
+      this.nextKey = this.nextKey >= 0xffffffff ? 1 : this.nextKey + 1;
+      if (!table.has({ type, lower, upper, node: this.address, key })) return key;
+    }
+  }
+
+  private mapDistributorError(e: unknown): unknown {
+    if (e instanceof DistributorError) {
+      const code =
+        e.code === "DUPLICATE" ? "DUPLICATE" : e.code === "LIMIT" ? "LIMIT" : ("BAD_ARGUMENT" as const);
+      return new NodeError(code, e.message.replace(/^[A-Z_]+: /, ""), { cause: e });
+    }
+    if (e instanceof NameTableError) return new NodeError("BAD_ARGUMENT", e.message, { cause: e });
+    return e;
+  }
+
+  // ------------------------------------------------------------------ lookups
+
+  private tbl(): NameTable {
+    if (this.table === undefined) throw new NodeError("CLOSED", "the node is not running");
+    return this.table;
+  }
+
+  private guardLookup<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof NameTableError) {
+        throw new NodeError(e.code === "subscription_limit" ? "LIMIT" : "BAD_ARGUMENT", e.message, {
+          cause: e,
+        });
+      }
+      throw e;
+    }
+  }
+
+  lookupAnycast(type: number, instance: number): SocketAddress | undefined {
+    return this.guardLookup(() => this.tbl().lookupAnycast(type, instance));
+  }
+
+  lookupClosestFirst(type: number, instance: number): SocketAddress | undefined {
+    return this.guardLookup(() => this.tbl().lookupClosestFirst(type, instance));
+  }
+
+  lookupOnNode(type: number, instance: number, node: number): SocketAddress | undefined {
+    return this.guardLookup(() => this.tbl().lookupOnNode(type, instance, node));
+  }
+
+  lookupInstance(type: number, instance: number): Binding[] {
+    return this.guardLookup(() => this.tbl().lookupInstance(type, instance));
+  }
+
+  lookupMulticast(
+    type: number,
+    lower: number,
+    upper: number,
+    options?: { nodes?: Iterable<number>; scope?: "node" | "cluster" },
+  ): SocketAddress[] {
+    return this.guardLookup(() => this.tbl().lookupMulticast(type, lower, upper, options));
+  }
+
+  lookupMulticastNodes(type: number, lower: number, upper: number): number[] {
+    return this.guardLookup(() => this.tbl().lookupMulticastNodes(type, lower, upper));
+  }
+
+  bindings(): Binding[] {
+    return this.tbl().dump();
+  }
+
+  ownBindings(): Binding[] {
+    return this.tbl().nodeBindings(this.address);
+  }
+
+  // ------------------------------------------------------------------ subscriptions
+
+  subscribe(request: SubscribeRequest): TopologySubscription {
+    const table = this.tbl();
+    if (this.closing) throw new NodeError("CLOSED", "the node is closing");
+    if (typeof request !== "object" || request === null)
+      throw new NodeError("BAD_ARGUMENT", "subscribe takes an object");
+    const sub: Subscription = this.guardLookup(() =>
+      table.subscribe(
+        {
+          type: request.type,
+          lower: request.lower,
+          upper: request.upper,
+          mode: request.mode,
+          timeout: request.timeout,
+          scope: request.scope,
+          initialEvents: request.initialEvents,
+        },
+        this.clock.now(),
+      ),
+    );
+    const handle = new TopologySubscriptionImpl(sub.id, () => {
+      this.subs.delete(sub.id);
+      table.unsubscribe(sub.id);
+      this.arm();
+    });
+    this.subs.set(sub.id, handle);
+    this.routeTableEvents();
+    this.arm();
+    return handle;
+  }
+
+  private routeTableEvents(): void {
+    const table = this.table;
+    if (table === undefined || table.pendingEvents === 0) return;
+    for (const ev of table.takeEvents()) {
+      const s = this.subs.get(ev.subscription.id);
+      if (s === undefined) continue;
+      s.push(ev);
+      if (ev.kind === "timeout") {
+        this.subs.delete(ev.subscription.id);
+        s.end();
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ introspection
+
+  nodes(): PeerNode[] {
+    return this.link.nodes().map((n) => ({
+      address: n.address,
+      nodeId: n.nodeIdString,
+      capabilities: n.capabilities,
+      namedBroadcast: (n.capabilities & TIPC_NAMED_BCAST) !== 0,
+      up: n.up,
+      mediaAddress: n.mediaAddress,
+    }));
+  }
+
+  links(): LinkInfo[] {
+    return this.link.links();
+  }
+
+  bearers(): BearerDescription[] {
+    const peers = (this.transport as Transport & { peers?: () => MediaAddress[] }).peers;
+    return [
+      {
+        ...this.bearer,
+        discoveryPeers:
+          !this.bearer.canBroadcast && typeof peers === "function"
+            ? peers.call(this.transport)
+            : [...this.bearer.discoveryPeers],
+      },
+    ];
+  }
+
+  stats(): NodeStats {
+    const link = this.link.stats();
+    const table = this.table;
+    const dist = this.dist;
+    const ds = dist?.stats();
+    const nodes = this.link.nodes();
+    return {
+      address: this.address,
+      bindings: {
+        total: table?.size ?? 0,
+        own: table ? table.nodeBindings(this.address).length : 0,
+      },
+      nodes: { known: nodes.length, up: nodes.filter((n) => n.up).length },
+      links: { up: this.link.links().filter((l) => l.state === "ESTABLISHED").length },
+      subscriptions: this.subs.size,
+      updates: {
+        total: ds?.sent.updates ?? 0,
+        broadcast: ds?.sent.broadcast ?? 0,
+        replicast: ds?.sent.replicast ?? 0,
+        bulk: ds?.sent.bulk ?? 0,
+        method: ds?.method ?? (this.legacy ? "replicast" : "broadcast"),
+        methodSwitches: ds?.methodSwitches ?? 0,
+      },
+      held: { now: ds?.heldNow ?? 0, peak: ds?.heldPeak ?? 0 },
+      drops: {
+        distributor: { ...(ds?.drops ?? {}) },
+        link: { ...link.drops },
+        transport: { ...this.transportDrops },
+      },
+      retransmissions: { unicast: link.unicastRetransmitted, broadcast: link.broadcastRetransmitted },
+      link,
+      distributor: ds as NodeStats["distributor"],
+    };
+  }
+
+  // ------------------------------------------------------------------ events
+
+  on<E extends NodeEventName>(event: E, handler: (payload: NodeEvents[E]) => void): () => void {
+    return this.emitter.on(event, handler);
+  }
+
+  off<E extends NodeEventName>(event: E, handler: (payload: NodeEvents[E]) => void): void {
+    this.emitter.off(event, handler);
+  }
+
+  private queueEmit<E extends NodeEventName>(event: E, payload: NodeEvents[E]): void {
+    if (this.emitter.has(event)) this.pendingEmits.push({ event, payload });
+  }
+
+  private flushEmits(): void {
+    for (let e = this.pendingEmits.shift(); e !== undefined; e = this.pendingEmits.shift()) {
+      this.emitter.emit(e.event, e.payload as never, (err) =>
+        this.log.error({ err, event: e?.event }, "event handler threw"),
+      );
+    }
+  }
+
+  // ------------------------------------------------------------------ driving the cores
+
+  private live(): Distributor {
+    if (this.closing) throw new NodeError("CLOSED", "the node is closing or closed");
+    if (this.dist === undefined) throw new NodeError("CLOSED", "the node is not running");
+    return this.dist;
+  }
+
+  private onDatagram(bytes: Uint8Array, from: MediaAddress): void {
+    if (this.stopped) return;
+    this.link.receive(bytes, from, this.clock.now());
+    this.pump();
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    this.armedAt = undefined;
+    if (this.stopped) return;
+    const now = this.clock.now();
+    this.lastTickAt = now;
+    this.link.tick(now);
+    this.table?.expire(now);
+    this.pump();
+  }
+
+  /** One timer, at the earliest deadline of the link engine and the table's subscriptions. */
+  private arm(): void {
+    if (this.stopped) return;
+    let d = this.link.nextDeadline();
+    const t = this.table?.nextDeadline();
+    if (t !== undefined && (d === undefined || t < d)) d = t;
+    if (d === this.armedAt && this.timer !== undefined) return;
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.armedAt = d;
+    if (d === undefined) return;
+    const now = this.clock.now();
+    let delay = Math.max(0, d - now);
+    // a deadline the last tick did not move: wait a little rather than spin
+    if (delay === 0 && now === this.lastTickAt) delay = 1;
+    this.timer = this.clock.setTimer(delay, () => this.onTimer());
+  }
+
+  /** Drains the link engine until it is quiet, then routes events and re-arms the timer. */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (;;) {
+        const outs = this.link.poll();
+        if (outs.length === 0) break;
+        for (const o of outs) this.handleLinkOutput(o);
+      }
+      this.routeTableEvents();
+    } finally {
+      this.pumping = false;
+    }
+    this.flushEmits();
+    this.arm();
+    if (this.closeWait !== undefined && this.allAcked()) this.closeWait();
+  }
+
+  private handleLinkOutput(o: LinkOutput): void {
+    switch (o.kind) {
+      case "transmit":
+        this.transmit(o.to, o.bytes);
+        return;
+      case "deliver": {
+        if (o.message.user !== "NAME_DISTRIBUTOR") return; // no sockets here: data is not ours to take
+        if (this.dist === undefined) return;
+        this.applyDistributor(this.dist.receive(o.peer, o.message));
+        return;
+      }
+      case "nodeUp": {
+        const nodeId = nodeIdToString(o.nodeId.length === NODE_ID_LEN ? o.nodeId : padId(o.nodeId));
+        this.log.info({ peer: hex(o.peer), nodeId, capabilities: o.capabilities, mtu: o.mtu }, "node up");
+        if (this.dist !== undefined) {
+          try {
+            this.applyDistributor(this.dist.nodeUp(o.peer, { capabilities: o.capabilities, mtu: o.mtu }));
+          } catch (e) {
+            this.log.warn({ err: e, peer: hex(o.peer) }, "distributor refused node up");
+          }
+        }
+        this.queueEmit("nodeUp", { address: o.peer, nodeId, capabilities: o.capabilities, mtu: o.mtu });
+        return;
+      }
+      case "nodeDown":
+        this.log.info({ peer: hex(o.peer) }, "node down");
+        if (this.dist !== undefined) this.applyDistributor(this.dist.nodeDown(o.peer));
+        this.queueEmit("nodeDown", { address: o.peer });
+        return;
+      case "linkUp":
+        this.log.info({ peer: hex(o.peer), link: o.name }, "link up");
+        this.queueEmit("linkUp", { peer: o.peer, name: o.name });
+        return;
+      case "linkDown":
+        this.log.info({ peer: hex(o.peer), link: o.name, reason: o.reason }, "link down");
+        this.queueEmit("linkDown", { peer: o.peer, name: o.name, reason: o.reason });
+        return;
+      case "addressAssigned":
+        this.addressAssigned(o.address);
+        return;
+      case "duplicateAddress":
+        this.log.warn({ address: hex(o.address), mediaAddress: o.mediaAddress }, "duplicate address");
+        this.queueEmit("duplicateAddress", { address: o.address, mediaAddress: o.mediaAddress });
+        return;
+    }
+  }
+
+  private addressAssigned(address: number): void {
+    if (this.table === undefined) {
+      this.table = new NameTable({ ownNode: address, maxBindings: this.maxBindings });
+      this.dist = createDistributor({ ownNode: address, table: this.table, legacy: this.legacy });
+      this.log.info(
+        { address: hex(address), nodeId: this.nodeId, netId: this.netId, legacy: this.legacy },
+        "node addressed",
+      );
+      for (const f of this.onAddressed.splice(0)) f(address);
+    } else if (this.table.ownNode !== address) {
+      // the link engine finalises once; a change would be a bug there, so say so loudly
+      this.log.error(
+        { address: hex(address), was: hex(this.table.ownNode) },
+        "address changed after assignment",
+      );
+    }
+  }
+
+  private applyDistributor(outs: DistributorOutput[]): void {
+    const now = this.clock.now();
+    for (const o of outs) {
+      if (o.kind === "send") {
+        try {
+          if (o.to === "broadcast") this.link.sendBroadcast(o.message, now);
+          else this.link.sendUnicast(o.to, o.message, now);
+        } catch (e) {
+          if (e instanceof LinkEngineError) {
+            this.countTransportDrop(`link:${e.code}`);
+            this.log.debug({ err: e, to: o.to }, "update not sent");
+          } else throw e;
+        }
+      } else {
+        this.queueEmit("bindingChange", { kind: o.kind, binding: o.binding, origin: o.origin });
+      }
+    }
+  }
+
+  private transmit(to: MediaAddress | "broadcast", bytes: Uint8Array): void {
+    try {
+      if (to === "broadcast") this.transport.broadcast(bytes);
+      else this.transport.send(to, bytes);
+    } catch (e) {
+      if (isTransportError(e)) {
+        this.countTransportDrop(e.code);
+        this.log.debug({ err: e }, "datagram not sent");
+      } else throw e;
+    }
+  }
+
+  private countTransportDrop(cause: string): void {
+    this.transportDrops[cause] = (this.transportDrops[cause] ?? 0) + 1;
+  }
+
+  // ------------------------------------------------------------------ close
+
+  /** Every packet sent on a link (unicast and broadcast) has been acknowledged. */
+  private allAcked(): boolean {
+    const s = this.link.stats();
+    if (s.broadcastTransmitQueue > 0 || s.broadcastBacklog > 0) return false;
+    return this.link
+      .links()
+      .every((l) => l.state !== "ESTABLISHED" || (l.transmitQueue === 0 && l.backlog === 0));
+  }
+
+  close(): Promise<void> {
+    if (this.closePromise !== undefined) return this.closePromise;
+    this.closing = true;
+    this.closePromise = new Promise<void>((resolve, reject) => {
+      const finish = () => {
+        this.closeWait = undefined;
+        this.closeTimer?.cancel();
+        this.closeTimer = undefined;
+        try {
+          this.shutdown().then(resolve, reject);
+        } catch (e) {
+          reject(e);
+        }
+      };
+      // Withdraw own bindings (the node-state binding too, as the kernel's tipc_net_stop does):
+      // peers see each withdrawal at once, rather than a purge after the RESET or the tolerance.
+      const dist = this.dist;
+      const table = this.table;
+      if (dist !== undefined && table !== undefined) {
+        for (const b of table.nodeBindings(this.address).reverse()) {
+          try {
+            this.applyDistributor(dist.withdraw(b));
+          } catch (e) {
+            this.log.warn({ err: e }, "withdrawal at close failed");
+          }
+        }
+      }
+      this.log.info({ address: hex(this.address) }, "closing");
+      this.pump();
+      if (this.allAcked() || this.closeTimeout === 0) {
+        finish();
+        return;
+      }
+      this.closeWait = finish;
+      this.closeTimer = this.clock.setTimer(this.closeTimeout, () => {
+        this.log.warn({ timeout: this.closeTimeout }, "peers did not acknowledge the withdrawals in time");
+        finish();
+      });
+    });
+    return this.closePromise;
+  }
+
+  /** RESET (peer stopping) on every link, end subscriptions, close the transport. */
+  private shutdown(): Promise<void> {
+    this.link.stop(this.clock.now());
+    this.pump();
+    this.stopped = true;
+    this.timer?.cancel();
+    this.timer = undefined;
+    for (const s of this.subs.values()) s.end();
+    this.subs.clear();
+    // Let the transport hand the RESETs to the network before its sockets close.
+    return new Promise<void>((resolve, reject) => {
+      this.clock.setTimer(0, () => {
+        for (const u of this.unsubscribeTransport.splice(0)) u();
+        this.transport.close().then(() => {
+          this.log.info({ address: hex(this.address) }, "closed");
+          resolve();
+        }, reject);
+      });
+    });
+  }
+}
+
+function padId(id: Uint8Array): Uint8Array {
+  const out = new Uint8Array(NODE_ID_LEN);
+  out.set(id.subarray(0, NODE_ID_LEN));
+  return out;
+}
+
+function hex(n: number): string {
+  return (n >>> 0).toString(16);
 }

@@ -129,8 +129,12 @@ export interface SubscribeRequest {
 export interface TopologySubscription extends AsyncIterable<SubscriptionEvent> {
   readonly id: number;
   readonly active: boolean;
+  /** Events received but not yet read. */
+  readonly queued: number;
   /** Ends the subscription (TIPC_SUB_CANCEL); a pending `next()` resolves with done. */
   cancel(): void;
+  /** Takes every queued event at once, without waiting (for synchronous readers). */
+  drain(): SubscriptionEvent[];
 }
 
 /** A peer node as this node knows it. */

@@ -19,7 +19,16 @@
 // 6. Print the registry log lines for each publish and install, versions, tarball sizes and files.
 // The registry and every temp dir are removed at the end, also on failure or timeout.
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
@@ -36,15 +45,25 @@ import {
   smokePlan,
 } from "./workspace.mjs";
 
-const PNPM = ["--yes", "pnpm@12.4.2"];
+const PNPM_SPEC = "pnpm@12.4.2";
+/** pnpm, as [command, ...args]: resolved once through npx (see pnpmCommand). */
+let PNPM = ["npx", "--yes", PNPM_SPEC];
 const here = import.meta.dirname;
 const releaseDir = resolve(here, "..");
 const repoRoot = resolve(releaseDir, "../..");
+/** Smoke programs belong to the check: taken from beside this script, whatever --source says. */
 const smokeDir = join(releaseDir, "smoke");
 
 // ---------------------------------------------------------------- options
 function parseArgs(argv) {
-  const opts = { json: null, updateBenchmarks: false, major: null, timeout: 900, keep: false, source: "worktree" };
+  const opts = {
+    json: null,
+    updateBenchmarks: false,
+    major: null,
+    timeout: 900,
+    keep: false,
+    source: "worktree",
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--json") opts.json = resolve(argv[++i]);
@@ -54,7 +73,12 @@ function parseArgs(argv) {
     else if (a === "--keep") opts.keep = true;
     else if (a === "--source") opts.source = argv[++i];
     else if (a === "--help" || a === "-h") {
-      console.log(readFileSync(import.meta.filename, "utf8").split("\n").slice(1, 21).join("\n"));
+      console.log(
+        readFileSync(import.meta.filename, "utf8")
+          .split("\n")
+          .slice(1, 21)
+          .join("\n"),
+      );
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -65,6 +89,7 @@ function parseArgs(argv) {
 
 // ---------------------------------------------------------------- process plumbing
 const children = new Set();
+let pathPrefix = null;
 let deadline = Number.POSITIVE_INFINITY;
 
 /** A clean environment: no npm_/pnpm_ settings inherited from the caller (pnpm run sets many). */
@@ -74,6 +99,7 @@ function cleanEnv(extra = {}) {
     if (/^(npm_|pnpm_|PNPM_|NODE_OPTIONS$|INIT_CWD$|VITEST|TURBO_HASH)/i.test(k)) continue;
     env[k] = v;
   }
+  if (pathPrefix) env.PATH = `${pathPrefix}:${env.PATH ?? ""}`;
   return { ...env, TURBO_TELEMETRY_DISABLED: "1", NO_COLOR: "1", CI: env.CI ?? "true", ...extra };
 }
 
@@ -81,7 +107,12 @@ function cleanEnv(extra = {}) {
 function run(cmd, args, { cwd, env, timeout = 300, allowFail = false, quiet = true } = {}) {
   const budget = Math.max(1, Math.min(timeout * 1000, deadline - Date.now()));
   return new Promise((resolveRun, reject) => {
-    const child = spawn(cmd, args, { cwd, env: env ?? cleanEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const child = spawn(cmd, args, {
+      cwd,
+      env: env ?? cleanEnv(),
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
     children.add(child);
     let out = "";
     child.stdout.on("data", (d) => {
@@ -94,7 +125,11 @@ function run(cmd, args, { cwd, env, timeout = 300, allowFail = false, quiet = tr
     });
     const timer = setTimeout(() => {
       killTree(child);
-      reject(new Error(`timed out after ${Math.round(budget / 1000)} s: ${cmd} ${args.join(" ")}\n${out.slice(-4000)}`));
+      reject(
+        new Error(
+          `timed out after ${Math.round(budget / 1000)} s: ${cmd} ${args.join(" ")}\n${out.slice(-4000)}`,
+        ),
+      );
     }, budget);
     child.on("error", (err) => {
       clearTimeout(timer);
@@ -194,12 +229,16 @@ class Registry {
     writeFileSync(configFile, config);
     const { openSync } = await import("node:fs");
     const fd = openSync(this.logFile, "a");
-    this.child = spawn(process.execPath, [bin, "--config", configFile, "--listen", `127.0.0.1:${this.port}`], {
-      cwd: this.dir,
-      env: cleanEnv({ NODE_NO_WARNINGS: "1" }),
-      stdio: ["ignore", fd, fd],
-      detached: true,
-    });
+    this.child = spawn(
+      process.execPath,
+      [bin, "--config", configFile, "--listen", `127.0.0.1:${this.port}`],
+      {
+        cwd: this.dir,
+        env: cleanEnv({ NODE_NO_WARNINGS: "1" }),
+        stdio: ["ignore", fd, fd],
+        detached: true,
+      },
+    );
     children.add(this.child);
     this.child.on("exit", () => children.delete(this.child));
     const until = Date.now() + 60_000;
@@ -209,7 +248,8 @@ class Registry {
         const r = await fetch(`${this.url}-/ping`);
         if (r.ok) break;
       } catch {}
-      if (Date.now() > until) throw new Error(`Verdaccio did not answer on ${this.url} in 60 s:\n${this.logText()}`);
+      if (Date.now() > until)
+        throw new Error(`Verdaccio did not answer on ${this.url} in 60 s:\n${this.logText()}`);
       await sleep(200);
     }
     // A user for publishing: Verdaccio's htpasswd plugin creates it and answers with a token.
@@ -231,14 +271,21 @@ class Registry {
   mark() {
     return existsSync(this.logFile) ? statSync(this.logFile).size : 0;
   }
-  /** Request lines ("http <-- 200, user: ..., req: 'GET /x', bytes: ...") written since mark. */
-  async requestsSince(mark) {
-    await sleep(300); // Verdaccio logs when the response ends; let the last lines land
-    const text = readFileSync(this.logFile).subarray(mark).toString("utf8");
-    return text
-      .split("\n")
-      .filter((l) => /^\s*http <-- \d+/.test(l) && /req: '/.test(l))
-      .map((l) => l.trim());
+  /**
+   * Request lines ("http <-- 200, user: ..., req: 'GET /x', bytes: ...") written since mark.
+   * Verdaccio logs a request when its response ends, so wait (up to 5 s) until `done(lines)`.
+   */
+  async requestsSince(mark, done = () => true) {
+    const until = Date.now() + 5000;
+    for (;;) {
+      await sleep(150);
+      const text = readFileSync(this.logFile).subarray(mark).toString("utf8");
+      const lines = text
+        .split("\n")
+        .filter((l) => /^\s*http <-- \d+/.test(l) && /req: '/.test(l))
+        .map((l) => l.trim());
+      if (done(lines) || Date.now() > until) return lines;
+    }
   }
 
   stop() {
@@ -257,10 +304,14 @@ function copyWorkspace(dest, source) {
     return "git HEAD";
   }
   if (git.status === 0) {
-    const ls = spawnSync("git", ["-C", repoRoot, "ls-files", "-z", "--cached", "--others", "--exclude-standard"], {
-      encoding: "utf8",
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    const ls = spawnSync(
+      "git",
+      ["-C", repoRoot, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+      {
+        encoding: "utf8",
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
     if (ls.status !== 0) throw new Error(`git ls-files failed: ${ls.stderr}`);
     let n = 0;
     for (const rel of ls.stdout.split("\0")) {
@@ -317,16 +368,6 @@ async function main() {
     errors: [],
   };
 
-  // Preflight in the real workspace: every public package must have its smoke programs.
-  const pkgsHere = publicPackages(repoRoot);
-  heading(`public packages (${pkgsHere.length}): ${pkgsHere.map((p) => p.name).join(", ")}`);
-  const missing = missingSmokePrograms(pkgsHere, smokeDir);
-  if (missing.length) {
-    for (const m of missing) log(`FAIL ${m}`);
-    result.errors.push(...missing);
-    return finish(result, opts);
-  }
-
   const tmp = mkdtempSync(join(tmpdir(), "tipcjs-release-"));
   if (!relative(repoRoot, tmp).startsWith("..")) throw new Error(`temp dir ${tmp} is inside the workspace`);
   const registry = new Registry(join(tmp, "registry"));
@@ -380,16 +421,28 @@ function finish(result, opts) {
 async function steps(tmp, registry, opts, result) {
   const work = join(tmp, "workspace");
   const consumersDir = join(tmp, "consumers");
-  const npmCache = join(tmp, "npm-cache");
   mkdirSync(work);
   mkdirSync(consumersDir);
+
+  heading("copy the workspace");
+  const how = copyWorkspace(work, opts.source);
+  log(`copied ${how} to ${work}`);
+  // Every public package must have its smoke programs, before anything slow happens.
+  const found = publicPackages(work);
+  log(`public packages (${found.length}): ${found.map((p) => p.name).join(", ")}`);
+  const missing = missingSmokePrograms(found, smokeDir);
+  if (missing.length) {
+    for (const m of missing) log(`FAIL ${m}`);
+    result.errors.push(...missing);
+    return;
+  }
 
   heading("registry");
   await registry.start();
   result.registry = { url: registry.url, publishes: [], installs: [] };
   log(`Verdaccio ${registry.url} (storage and config in ${registry.dir}; no uplinks)`);
+  // Consumers: the @tipcjs scope from the registry, anonymously; everything else as usual.
   const npmrc = [
-    `${registry.hostKey}:_authToken=${registry.token}`,
     `@tipcjs:registry=${registry.url}`,
     "omit-lockfile-registry-resolved=false",
     "fund=false",
@@ -400,13 +453,12 @@ async function steps(tmp, registry, opts, result) {
   // Publishing runs with its own npmrc so the token never lands in the copy or the repo.
   const publishHome = join(tmp, "publish");
   mkdirSync(publishHome);
-  writeFileSync(join(publishHome, ".npmrc"), npmrc);
+  writeFileSync(join(publishHome, ".npmrc"), `${registry.hostKey}:_authToken=${registry.token}\n${npmrc}`);
 
-  heading("copy the workspace");
-  const how = copyWorkspace(work, opts.source);
-  log(`copied ${how} to ${work}`);
-  const env = cleanEnv({ npm_config_cache: npmCache });
-  const frozen = await run("npx", [...PNPM, "install", "--offline", "--frozen-lockfile"], {
+  await pnpmCommand();
+  const env = cleanEnv();
+  const consumerEnv = cleanEnv();
+  const frozen = await run(PNPM[0], [...PNPM.slice(1), "install", "--offline", "--frozen-lockfile"], {
     cwd: work,
     env,
     allowFail: true,
@@ -415,7 +467,10 @@ async function steps(tmp, registry, opts, result) {
   if (frozen.code !== 0) {
     log("offline frozen install failed; installing with the lockfile refreshed:");
     log(frozen.out.trim().split("\n").slice(-3).join("\n"));
-    await run("npx", [...PNPM, "install", "--prefer-offline", "--no-frozen-lockfile"], { cwd: work, env });
+    await run(PNPM[0], [...PNPM.slice(1), "install", "--prefer-offline", "--no-frozen-lockfile"], {
+      cwd: work,
+      env,
+    });
   }
   // changesets reads git for its status; give the copy a history of one commit.
   const git = (...args) =>
@@ -442,11 +497,11 @@ async function steps(tmp, registry, opts, result) {
   } else log(`pending changesets: ${pending.join(", ")}`);
   const before1 = versions();
   const plan1 = await releasePlan(work, env);
-  await run("npx", ["changeset", "version"], { cwd: work, env });
+  await run(join(work, "node_modules", ".bin", "changeset"), ["version"], { cwd: work, env });
   const after1 = versions();
   printVersions(before1, after1, plan1);
   await buildAll(work, env);
-  const packed1 = await packAll(work, pkgs(), Object.keys(after1), tmp, "r1", env, result);
+  const packed1 = await packAll(pkgs(), Object.keys(after1), tmp, "r1", env, result);
   await publishAll(packed1, registry, publishHome, env, result);
   result.releases.push({ name: "release 1", before: before1, after: after1, plan: plan1 });
   await git("add", "-A");
@@ -458,7 +513,9 @@ async function steps(tmp, registry, opts, result) {
     opts.major ??
     (all.some((p) => p.name === "@tipcjs/codec")
       ? "@tipcjs/codec"
-      : [...all].sort((a, b) => directDependents(all, b.name).length - directDependents(all, a.name).length)[0].name);
+      : [...all].sort(
+          (a, b) => directDependents(all, b.name).length - directDependents(all, a.name).length,
+        )[0].name);
   heading(`release 2: a breaking change in ${majorName}`);
   const majorPkg = all.find((p) => p.name === majorName);
   if (!majorPkg) throw new Error(`--major ${majorName} is not a public package`);
@@ -468,13 +525,13 @@ async function steps(tmp, registry, opts, result) {
   );
   const before2 = versions();
   const plan2 = await releasePlan(work, env);
-  await run("npx", ["changeset", "version"], { cwd: work, env });
+  await run(join(work, "node_modules", ".bin", "changeset"), ["version"], { cwd: work, env });
   const after2 = versions();
   printVersions(before2, after2, plan2);
   result.breaking = checkBreaking(majorName, all, before2, after2, plan2, result);
   const changed = Object.keys(after2).filter((n) => after2[n] !== before2[n]);
-  await buildAll(work, env);
-  const packed2 = await packAll(work, pkgs(), changed, tmp, "r2", env, result);
+  await buildAll(work, env, changed);
+  const packed2 = await packAll(pkgs(), changed, tmp, "r2", env, result);
   await publishAll(packed2, registry, publishHome, env, result);
   result.releases.push({ name: "release 2", before: before2, after: after2, plan: plan2 });
   // Dependents now ask for the new major.
@@ -482,7 +539,8 @@ async function steps(tmp, registry, opts, result) {
     const range = result.packages[dep.name]?.manifest?.dependencies?.[majorName];
     dep.publishedRange = range ?? null;
     const want = `^${after2[majorName]}`;
-    if (range !== want) result.errors.push(`${dep.name}@${after2[dep.name]} depends on ${majorName} "${range}", not "${want}"`);
+    if (range !== want)
+      result.errors.push(`${dep.name}@${after2[dep.name]} depends on ${majorName} "${range}", not "${want}"`);
     else log(`${dep.name}@${after2[dep.name]} depends on ${majorName} "${range}"`);
   }
 
@@ -493,16 +551,31 @@ async function steps(tmp, registry, opts, result) {
     pkg.publishedManifest = info.manifest;
     const plan = smokePlan(pkg, smokeDir);
     if (!plan.esm && !plan.cjs) continue;
-    await consumer(pkg, plan, latest, consumersDir, npmrc, registry, env, result);
+    await consumer(pkg, plan, latest, consumersDir, npmrc, registry, consumerEnv, result);
   }
   for (const pkg of pkgs()) {
     for (const bin of Object.keys(binsOf(result.packages[pkg.name].manifest))) {
-      await binHelp(pkg.name, latest[pkg.name], bin, consumersDir, npmrc, registry, env, result);
+      await binHelp(pkg.name, latest[pkg.name], bin, consumersDir, npmrc, registry, consumerEnv, result);
     }
   }
 
   heading("summary");
   summarize(result);
+}
+
+/** Finds the pnpm that `npx --yes pnpm@12.4.2` runs, to call it directly (npx costs a second a call). */
+async function pnpmCommand() {
+  const { out } = await run("npx", ["--yes", `--package=${PNPM_SPEC}`, "sh", "-c", "command -v pnpm"], {
+    timeout: 120,
+  });
+  const bin = out.trim().split("\n").pop();
+  // Put that pnpm first on PATH for every later command (turbo looks for it there too).
+  if (bin && existsSync(bin)) {
+    pathPrefix = dirname(bin);
+    PNPM = ["pnpm"];
+  }
+  const { out: version } = await run(PNPM[0], [...PNPM.slice(1), "--version"]);
+  log(`pnpm ${version.trim()} (${PNPM.join(" ")})`);
 }
 
 function pendingChangesets(work) {
@@ -515,10 +588,19 @@ function pendingChangesets(work) {
 /** What changesets will do: `changeset status --output` before `changeset version`. */
 async function releasePlan(work, env) {
   const file = join(work, ".release-plan.json");
-  await run("npx", ["changeset", "status", "--output", file], { cwd: work, env, allowFail: false });
+  await run(join(work, "node_modules", ".bin", "changeset"), ["status", "--output", file], {
+    cwd: work,
+    env,
+    allowFail: false,
+  });
   const plan = JSON.parse(readFileSync(file, "utf8"));
   rmSync(file);
-  return plan.releases.map((r) => ({ name: r.name, type: r.type, oldVersion: r.oldVersion, newVersion: r.newVersion }));
+  return plan.releases.map((r) => ({
+    name: r.name,
+    type: r.type,
+    oldVersion: r.oldVersion,
+    newVersion: r.newVersion,
+  }));
 }
 
 function printVersions(before, after, plan) {
@@ -539,7 +621,8 @@ function checkBreaking(majorName, all, before, after, plan, result) {
   const oldMajor = Number(before[majorName].split(".")[0]);
   const newMajor = Number(after[majorName].split(".")[0]);
   const expected = `${oldMajor + 1}.0.0`;
-  if (after[majorName] !== expected) fail(`${majorName} went ${before[majorName]} -> ${after[majorName]}, not ${expected}`);
+  if (after[majorName] !== expected)
+    fail(`${majorName} went ${before[majorName]} -> ${after[majorName]}, not ${expected}`);
   else log(`${majorName}: ${before[majorName]} -> ${after[majorName]} (next major)`);
   for (const r of plan) {
     if (r.type === "none") continue;
@@ -554,20 +637,39 @@ function checkBreaking(majorName, all, before, after, plan, result) {
     if (d.after === d.before) fail(`${d.name} depends on ${majorName} but was not bumped (${d.before})`);
     else log(`dependent ${d.name}: ${d.before} -> ${d.after} (${d.type}, as changesets decided)`);
   }
-  return { package: majorName, before: before[majorName], after: after[majorName], newMajor, dependents, plan };
+  return {
+    package: majorName,
+    before: before[majorName],
+    after: after[majorName],
+    newMajor,
+    dependents,
+    plan,
+  };
 }
 
-async function buildAll(work, env) {
-  log("building (turbo run build)");
-  await run("npx", [...PNPM, "run", "build"], { cwd: work, env, timeout: 600 });
+async function buildAll(work, env, only) {
+  const filters = only ? only.map((n) => `--filter=${n}`) : [];
+  log(`building: turbo run build ${filters.join(" ")}`.trim());
+  await run(
+    join(work, "node_modules", ".bin", "turbo"),
+    ["run", "build", "--output-logs=errors-only", ...filters],
+    {
+      cwd: work,
+      env,
+      timeout: 600,
+    },
+  );
 }
 
-async function packAll(work, all, names, tmp, tag, env, result) {
+async function packAll(all, names, tmp, tag, env, result) {
   const dest = join(tmp, `tarballs-${tag}`);
   mkdirSync(dest, { recursive: true });
   const packed = [];
   for (const pkg of all.filter((p) => names.includes(p.name))) {
-    const { out } = await run("npx", [...PNPM, "pack", "--pack-destination", dest, "--json"], { cwd: pkg.dir, env });
+    const { out } = await run(PNPM[0], [...PNPM.slice(1), "pack", "--pack-destination", dest, "--json"], {
+      cwd: pkg.dir,
+      env,
+    });
     const info = JSON.parse(out.slice(out.indexOf("{")));
     const tarball = info.filename;
     const bytes = statSync(tarball).size;
@@ -576,7 +678,8 @@ async function packAll(work, all, names, tmp, tag, env, result) {
     const bad = forbiddenFiles(files.map((f) => f.path));
     const problems = publishedManifestProblems(manifest);
     for (const bin of Object.values(binsOf(manifest))) {
-      if (!files.some((f) => f.path === bin.replace(/^\.\//, ""))) problems.push(`bin ${bin} is not in the tarball`);
+      if (!files.some((f) => f.path === bin.replace(/^\.\//, "")))
+        problems.push(`bin ${bin} is not in the tarball`);
     }
     log(
       `packed ${pkg.name}@${manifest.version}: ${bytes} B tarball, ${unpacked} B unpacked, ${files.length} files${claimsCommonJs(manifest) ? " (ESM + CommonJS)" : " (ESM)"}`,
@@ -601,12 +704,27 @@ async function packAll(work, all, names, tmp, tag, env, result) {
 async function publishAll(packed, registry, publishHome, env, result) {
   for (const p of packed) {
     const mark = registry.mark();
-    await run("npx", [...PNPM, "publish", p.tarball, "--registry", registry.url, "--no-git-checks", "--access", "public"], {
-      cwd: publishHome,
-      env,
-    });
-    const lines = await registry.requestsSince(mark);
-    const put = lines.filter((l) => /req: 'PUT \/@tipcjs%2f/i.test(l) && /^http <-- 201/.test(l));
+    await run(
+      PNPM[0],
+      [
+        ...PNPM.slice(1),
+        "publish",
+        p.tarball,
+        "--registry",
+        registry.url,
+        "--no-git-checks",
+        "--access",
+        "public",
+      ],
+      {
+        cwd: publishHome,
+        env,
+      },
+    );
+    const enc = p.name.replace("/", "%2f");
+    const isPut = (l) => l.startsWith("http <-- 201") && l.toLowerCase().includes(`req: 'put /${enc}'`);
+    const lines = await registry.requestsSince(mark, (ls) => ls.some(isPut));
+    const put = lines.filter(isPut);
     log(`published ${p.name}@${p.version}; registry log:`);
     for (const l of lines) log(`    ${l}`);
     if (put.length === 0) result.errors.push(`registry log shows no PUT 201 for ${p.name}@${p.version}`);
@@ -617,7 +735,9 @@ async function publishAll(packed, registry, publishHome, env, result) {
 function consumerFolder(consumersDir, label, npmrc) {
   const dir = join(consumersDir, label.replace(/[^a-z0-9.-]+/gi, "_"));
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, ".npmrc"), npmrc);
+  // Each consumer gets an empty npm cache of its own: nothing cached by an earlier install or
+  // run can stand in for what the registry serves, so every tarball is fetched from it.
+  writeFileSync(join(dir, ".npmrc"), `${npmrc}cache=${join(dir, ".npm-cache")}\n`);
   writeFileSync(
     join(dir, "package.json"),
     `${JSON.stringify({ name: "release-check-consumer", version: "1.0.0", private: true }, null, 2)}\n`,
@@ -627,16 +747,35 @@ function consumerFolder(consumersDir, label, npmrc) {
 
 async function consumer(pkg, plan, latest, consumersDir, npmrc, registry, env, result) {
   const specs = plan.install.map((n) => {
-    if (latest[n] === undefined) throw new Error(`smoke/${plan.short}.mjs asks to install ${n}, which is not a public package`);
+    if (latest[n] === undefined)
+      throw new Error(`smoke/${plan.short}.mjs asks to install ${n}, which is not a public package`);
     return `${n}@${latest[n]}`;
   });
   heading(`install ${specs.join(" ")} alone from the registry`);
   const dir = consumerFolder(consumersDir, plan.short, npmrc);
-  const entry = { package: pkg.name, install: specs, dir: relative(consumersDir, dir), resolved: {}, runs: [], log: [] };
+  const entry = {
+    package: pkg.name,
+    install: specs,
+    dir: relative(consumersDir, dir),
+    resolved: {},
+    runs: [],
+    log: [],
+  };
   result.consumers.push(entry);
   const mark = registry.mark();
-  await run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...specs], { cwd: dir, env, timeout: 300 });
-  entry.log = await registry.requestsSince(mark);
+  await run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...specs], {
+    cwd: dir,
+    env,
+    timeout: 300,
+  });
+  entry.log = await registry.requestsSince(mark, (ls) =>
+    specs.every((spec) => {
+      const at = spec.lastIndexOf("@");
+      return ls.some((l) =>
+        l.includes(`GET /${spec.slice(0, at)}/-/${shortName(spec.slice(0, at))}-${spec.slice(at + 1)}.tgz`),
+      );
+    }),
+  );
   for (const l of entry.log) log(`    ${l}`);
   // What got installed, and from where: npm's lockfile records each package's tarball URL.
   const lock = JSON.parse(readFileSync(join(dir, "package-lock.json"), "utf8"));
@@ -652,12 +791,18 @@ async function consumer(pkg, plan, latest, consumersDir, npmrc, registry, env, r
     log(
       `  ${name}@${info.version} <- ${info.resolved}${fromRegistry && tarballGet ? " (tarball GET 200 in the registry log)" : ""}`,
     );
-    if (!fromRegistry) result.errors.push(`${pkg.name} consumer: ${name} resolved from ${info.resolved}, not ${registry.url}`);
-    if (!tarballGet) result.errors.push(`${pkg.name} consumer: no tarball GET for ${name}@${info.version} in the registry log`);
+    if (!fromRegistry)
+      result.errors.push(`${pkg.name} consumer: ${name} resolved from ${info.resolved}, not ${registry.url}`);
+    if (!tarballGet)
+      result.errors.push(
+        `${pkg.name} consumer: no tarball GET for ${name}@${info.version} in the registry log`,
+      );
   }
   for (const n of plan.install) {
     if (entry.resolved[n]?.version !== latest[n])
-      result.errors.push(`${pkg.name} consumer: installed ${n}@${entry.resolved[n]?.version}, wanted ${latest[n]}`);
+      result.errors.push(
+        `${pkg.name} consumer: installed ${n}@${entry.resolved[n]?.version}, wanted ${latest[n]}`,
+      );
   }
   for (const [kind, file] of [
     ["ESM", plan.esm],
@@ -668,9 +813,14 @@ async function consumer(pkg, plan, latest, consumersDir, npmrc, registry, env, r
     cpSync(file, target);
     const r = await run(process.execPath, [target], { cwd: dir, env, allowFail: true, timeout: 120 });
     const ok = r.code === 0;
-    entry.runs.push({ kind, file: relative(releaseDir, file), ok, output: r.out.trim() });
-    log(`${ok ? "ok  " : "FAIL"} ${kind} smoke ${relative(releaseDir, file)}${r.out.trim() ? `: ${r.out.trim().split("\n").join(" | ")}` : ""}`);
-    if (!ok) result.errors.push(`${pkg.name} ${kind} smoke program ${relative(releaseDir, file)} failed:\n${r.out}`);
+    entry.runs.push({ kind, file: relative(join(smokeDir, ".."), file), ok, output: r.out.trim() });
+    log(
+      `${ok ? "ok  " : "FAIL"} ${kind} smoke ${relative(join(smokeDir, ".."), file)}${r.out.trim() ? `: ${r.out.trim().split("\n").join(" | ")}` : ""}`,
+    );
+    if (!ok)
+      result.errors.push(
+        `${pkg.name} ${kind} smoke program ${relative(join(smokeDir, ".."), file)} failed:\n${r.out}`,
+      );
   }
 }
 
@@ -684,7 +834,7 @@ async function binHelp(name, version, bin, consumersDir, npmrc, registry, env, r
     allowFail: true,
     timeout: 180,
   });
-  const lines = await registry.requestsSince(mark);
+  const lines = await registry.requestsSince(mark, (ls) => ls.some((l) => l.includes(`GET /${name}/-/`)));
   for (const l of lines) log(`    ${l}`);
   const out = r.out.trim();
   const ok = r.code === 0 && out.length > 0;
@@ -702,14 +852,20 @@ function sizesTable(result) {
       ([name, p]) =>
         `| \`${name}\` | ${p.version} | ${p.tarball.bytes.toLocaleString("en-US")} | ${p.tarball.unpacked.toLocaleString("en-US")} | ${p.tarball.files.length} |`,
     );
-  return ["| package | version | tarball (bytes, gzip) | unpacked (bytes) | files |", "|---|---|---:|---:|---:|", ...rows];
+  return [
+    "| package | version | tarball (bytes, gzip) | unpacked (bytes) | files |",
+    "|---|---|---:|---:|---:|",
+    ...rows,
+  ];
 }
 
 function summarize(result) {
   for (const line of sizesTable(result)) log(line);
   log("");
   for (const c of result.consumers)
-    log(`installed ${c.install.join(" ")}: ${c.runs.map((r) => `${r.kind} ${r.ok ? "ok" : "FAILED"}`).join(", ")}`);
+    log(
+      `installed ${c.install.join(" ")}: ${c.runs.map((r) => `${r.kind} ${r.ok ? "ok" : "FAILED"}`).join(", ")}`,
+    );
   for (const b of result.bins) log(`npx ${b.bin} --help: ${b.ok ? "ok" : "FAILED"}`);
 }
 

@@ -75,7 +75,8 @@ export function hasImportableEntry(manifest) {
 export function claimsCommonJs(manifest) {
   if (!hasImportableEntry(manifest)) return false;
   if (manifest.exports !== undefined) {
-    if (typeof manifest.exports === "string") return manifest.type !== "module" || manifest.exports.endsWith(".cjs");
+    if (typeof manifest.exports === "string")
+      return manifest.type !== "module" || manifest.exports.endsWith(".cjs");
     const conditions = collectConditions(manifest.exports, new Set());
     return conditions.has("require") || (conditions.has("default") && manifest.type !== "module");
   }
@@ -127,7 +128,9 @@ export function missingSmokePrograms(packages, smokeDir) {
       errors.push(
         `${pkg.name} (${pkg.relDir}) has no smoke program: write ${plan.missing
           .map((f) => `tests/release/smoke/${f}`)
-          .join(" and ")} (a short program using only the package's documented exports, run against the package installed alone from the registry; see tests/release/README.md)`,
+          .join(
+            " and ",
+          )} (a short program using only the package's documented exports, run against the package installed alone from the registry; see tests/release/README.md)`,
       );
     }
   }
@@ -141,7 +144,10 @@ const FORBIDDEN_FILES = [
   [/(^|\/)(__fixtures__|fixtures?)\//, "fixtures"],
   [/(^|\/)(bench|benchmarks?)\/|\.bench\.[cm]?[jt]s$/, "benchmark"],
   [/(?<!\.d)\.[cm]?tsx?$/, "TypeScript source"],
-  [/(^|\/)(tsconfig[^/]*\.json|tsup\.config\.[cm]?[jt]s|vitest\.config\.[cm]?[jt]s|turbo\.json|biome\.json)$/, "build config"],
+  [
+    /(^|\/)(tsconfig[^/]*\.json|tsup\.config\.[cm]?[jt]s|vitest\.config\.[cm]?[jt]s|turbo\.json|biome\.json)$/,
+    "build config",
+  ],
   [/(^|\/)(\.turbo|node_modules)\//, "build state"],
 ];
 

@@ -4,11 +4,17 @@
  * which is where the races come from). Tests choose exactly what arrives when.
  */
 import type { NameDistributorMessage } from "@tipcjs/codec";
-import type { Binding, BindingKey } from "@tipcjs/name-table";
+import { type Binding, type BindingKey, NameTable } from "@tipcjs/name-table";
 import { createDistributor } from "../distributor.js";
 import { KernelQueueReceiver } from "../kernel-queue-receiver.js";
-import type { Distributor, DistributorOutput } from "../types.js";
+import type { BindingStore, Distributor, DistributorOutput } from "../types.js";
 import { MapStore } from "./store.js";
+
+/** A table the tests can read back: the real NameTable or the small MapStore. */
+export type TestTable = BindingStore & { nodeBindings(node: number): Binding[] };
+export type TableKind = "name-table" | "map";
+export const makeTable = (kind: TableKind, addr: number): TestTable =>
+  kind === "map" ? new MapStore(addr) : new NameTable({ ownNode: addr });
 
 export type Path = "unicast" | "broadcast";
 
@@ -29,7 +35,7 @@ export type TraceEvent =
 export interface SimNode {
   spec: NodeSpec;
   d: Distributor;
-  table: MapStore;
+  table: TestTable;
   /** what this node's receiver saw, in order (for replays) */
   trace: TraceEvent[];
   /** every output of every call, in order */
@@ -49,12 +55,15 @@ export class Cluster {
   readonly chans = new Map<string, NameDistributorMessage[]>();
   private readonly chanInfo = new Map<string, { from: number; to: number; path: Path }>();
 
-  constructor(specs: NodeSpec[] = []) {
+  constructor(
+    specs: NodeSpec[] = [],
+    readonly tableKind: TableKind = "name-table",
+  ) {
     for (const s of specs) this.add(s);
   }
 
   add(spec: NodeSpec): SimNode {
-    const table = new MapStore(spec.addr);
+    const table = makeTable(this.tableKind, spec.addr);
     const d = createDistributor({
       ownNode: spec.addr,
       table,
@@ -222,8 +231,8 @@ export class Cluster {
   }
 
   /** Feed `x`'s receive trace, in the same order, to a legacy-mode (pre-2020) receiver. */
-  replayLegacy(x: number): MapStore {
-    const table = new MapStore(x);
+  replayLegacy(x: number): TestTable {
+    const table = makeTable(this.tableKind, x);
     const d = createDistributor({ ownNode: x, table, legacy: true, publishNodeState: false });
     for (const e of this.node(x).trace) {
       if (e.kind === "up") d.nodeUp(e.peer, { capabilities: e.capabilities, mtu: e.mtu });
@@ -234,8 +243,8 @@ export class Cluster {
   }
 
   /** Feed `x`'s receive trace, in the same order, to a receiver that behaves as Linux's does. */
-  replayKernel(x: number): MapStore {
-    const table = new MapStore(x);
+  replayKernel(x: number): TestTable {
+    const table = makeTable(this.tableKind, x);
     const k = new KernelQueueReceiver(table);
     for (const e of this.node(x).trace) {
       if (e.kind === "down") k.nodeDown(e.peer);
@@ -245,10 +254,6 @@ export class Cluster {
   }
 }
 
-export function viewOf(table: MapStore, owner: number): string[] {
-  return table
-    .all()
-    .filter((b) => b.node === owner)
-    .map(bindingString)
-    .sort();
+export function viewOf(table: TestTable, owner: number): string[] {
+  return table.nodeBindings(owner).map(bindingString).sort();
 }

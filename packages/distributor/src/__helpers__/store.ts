@@ -46,4 +46,7 @@ export class MapStore implements BindingStore {
   all(): Binding[] {
     return [...this.map.values()];
   }
+  nodeBindings(node: number): Binding[] {
+    return this.all().filter((b) => b.node === node);
+  }
 }

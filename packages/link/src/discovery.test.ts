@@ -29,7 +29,8 @@ describe("discovery", () => {
     e.start(0);
     let now = 0;
     const collect = () => {
-      for (const t of txs(e.poll())) log.push({ at: now, type: (decodeMessage(t.bytes) as LinkConfigMessage).type });
+      for (const t of txs(e.poll()))
+        log.push({ at: now, type: (decodeMessage(t.bytes) as LinkConfigMessage).type });
     };
     collect();
     while (now < 8000) {
@@ -86,7 +87,11 @@ describe("discovery", () => {
     other.receive(hex("009-LINK_CONFIG-DSC_REQ_MSG.hex"), KERNEL, 20);
     const resp = txs(other.poll()).map((t) => decodeMessage(t.bytes));
     expect(resp[0]).toMatchObject({ user: "LINK_CONFIG", type: "DSC_RESP", destDomain: 0x13446573 });
-    expect(other.nodes()[0]).toMatchObject({ address: 0x13446573, nodeIdString: "guest1", capabilities: 0xfff });
+    expect(other.nodes()[0]).toMatchObject({
+      address: 0x13446573,
+      nodeIdString: "guest1",
+      capabilities: 0xfff,
+    });
   });
 
   it("resolves an address conflict during the trial: both nodes end with distinct addresses and link up", () => {
@@ -96,7 +101,11 @@ describe("discovery", () => {
     new DataView(idB.buffer).setUint32(0, 0x11220000);
     new DataView(idB.buffer).setUint32(4, 0x00003344);
     expect(hash128to32(idA)).toBe(hash128to32(idB));
-    const sim = new Sim({ nodes: 2, seed: 5, engineFor: (i) => ({ nodeId: i === 0 ? idA : idB, skipTrial: false }) });
+    const sim = new Sim({
+      nodes: 2,
+      seed: 5,
+      engineFor: (i) => ({ nodeId: i === 0 ? idA : idB, skipTrial: false }),
+    });
     sim.start();
     sim.run(20_000, () => sim.allUp());
     expect(sim.allUp()).toBe(true);
@@ -106,7 +115,11 @@ describe("discovery", () => {
   });
 
   it("reports a duplicate address seen after the trial", () => {
-    const sim = new Sim({ nodes: 2, seed: 6, engineFor: (i) => ({ address: 0x01020304, nodeId: new Uint8Array([i + 1]) }) });
+    const sim = new Sim({
+      nodes: 2,
+      seed: 6,
+      engineFor: (i) => ({ address: 0x01020304, nodeId: new Uint8Array([i + 1]) }),
+    });
     sim.start();
     sim.run(5000);
     for (let i = 0; i < 2; i++) {

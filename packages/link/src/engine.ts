@@ -324,20 +324,42 @@ class Engine implements LinkEngine {
   }
 
   receive(bytes: Uint8Array, from: MediaAddress, now: number): void {
-    if (this.stopped || !this.started) return this.drop("not-running");
+    if (this.stopped || !this.started) {
+      this.drop("not-running");
+      return;
+    }
     const h = peekHeader(bytes);
-    if (!h) return this.drop("malformed");
+    if (!h) {
+      this.drop("malformed");
+      return;
+    }
     const b = h.size < bytes.byteLength ? bytes.subarray(0, h.size) : bytes;
-    if (h.user === USER_LINK_CONFIG) return this.discoveryRcv(b, from, now);
-    if (!this.addressed) return this.drop("not-addressed");
-    if (h.nonSeq) return this.bcRcv(b, h, now);
-    if (h.destNode !== undefined && h.destNode !== this.address) return this.drop("not-for-us");
+    if (h.user === USER_LINK_CONFIG) {
+      this.discoveryRcv(b, from, now);
+      return;
+    }
+    if (!this.addressed) {
+      this.drop("not-addressed");
+      return;
+    }
+    if (h.nonSeq) {
+      this.bcRcv(b, h, now);
+      return;
+    }
+    if (h.destNode !== undefined && h.destNode !== this.address) {
+      this.drop("not-for-us");
+      return;
+    }
     const p = this.peers.get(h.prevNode);
-    if (!p?.link) return this.drop("unknown-node");
+    if (!p?.link) {
+      this.drop("unknown-node");
+      return;
+    }
     if (h.user === USER_LINK_PROTOCOL) {
       const m = this.tryDecode(b);
-      if (!m || m.user !== "LINK_PROTOCOL") return;
-      return this.protoRcv(p, p.link, m, now);
+      if (m?.user !== "LINK_PROTOCOL") return;
+      this.protoRcv(p, p.link, m, now);
+      return;
     }
     this.linkRcv(p, p.link, b, h, now);
   }
@@ -531,7 +553,10 @@ class Engine implements LinkEngine {
 
   private sendDiscovery(type: LinkConfigType): void {
     const bytes = this.discoveryMsg(type, 0);
-    if (this.bearer.canBroadcast) return this.transmit("broadcast", bytes);
+    if (this.bearer.canBroadcast) {
+      this.transmit("broadcast", bytes);
+      return;
+    }
     const seen = new Set<string>();
     const targets: MediaAddress[] = [];
     for (const a of this.bearer.discoveryPeers ?? []) {
@@ -551,10 +576,19 @@ class Engine implements LinkEngine {
 
   private discoveryRcv(b: Uint8Array, _from: MediaAddress, now: number): void {
     const m = this.tryDecode(b);
-    if (!m || m.user !== "LINK_CONFIG") return;
-    if (isMulticast(m.mediaAddress)) return this.drop("corrupt-discovery");
-    if (mediaEq(m.mediaAddress, this.bearer.mediaAddress)) return this.drop("own-discovery");
-    if (m.netId !== this.netId) return this.drop("other-cluster");
+    if (m?.user !== "LINK_CONFIG") return;
+    if (isMulticast(m.mediaAddress)) {
+      this.drop("corrupt-discovery");
+      return;
+    }
+    if (mediaEq(m.mediaAddress, this.bearer.mediaAddress)) {
+      this.drop("own-discovery");
+      return;
+    }
+    if (m.netId !== this.netId) {
+      this.drop("other-cluster");
+      return;
+    }
     const src = m.prevNode >>> 0;
     if (m.type === "DSC_TRIAL_FAIL") {
       if (this.trial && m.destDomain === this.address && m.suggestedAddress !== 0) {
@@ -570,13 +604,23 @@ class Engine implements LinkEngine {
       }
       return;
     }
-    if (this.trial || !this.addressed) return this.drop("in-trial");
+    if (this.trial || !this.addressed) {
+      this.drop("in-trial");
+      return;
+    }
     if (src === this.address) {
       this.out.push({ kind: "duplicateAddress", address: src, mediaAddress: m.mediaAddress });
-      return this.drop("duplicate-address");
+      this.drop("duplicate-address");
+      return;
     }
-    if (m.destDomain !== 0 && m.destDomain !== this.address) return this.drop("not-for-us");
-    if (src === 0) return this.drop("malformed");
+    if (m.destDomain !== 0 && m.destDomain !== this.address) {
+      this.drop("not-for-us");
+      return;
+    }
+    if (src === 0) {
+      this.drop("malformed");
+      return;
+    }
     const respond = this.checkDest(m, src, now);
     if (respond && m.type === "DSC_REQ") this.transmit(m.mediaAddress, this.discoveryMsg("DSC_RESP", src));
     // The kernel backs its RESETs off to one per ~6 s and never answers discovery with one:
@@ -721,7 +765,10 @@ class Engine implements LinkEngine {
 
   private linkTimeout(p: Peer, l: Link, now: number): void {
     if (l.state === "ESTABLISHED") {
-      if (l.silentIntvCnt > l.abortLimit) return this.linkDown(p, l, "tolerance", now, true);
+      if (l.silentIntvCnt > l.abortLimit) {
+        this.linkDown(p, l, "tolerance", now, true);
+        return;
+      }
       const state = p.bc.unacked > 0 || l.rcvUnacked > 0 || l.transmq.length > 0;
       let probe = l.silentIntvCnt > 0;
       // below the monitor threshold every tick counts as silent until something arrives
@@ -802,17 +849,34 @@ class Engine implements LinkEngine {
   private protoRcv(p: Peer, l: Link, m: LinkProtocolMessage, now: number): void {
     // tipc_link_validate_msg
     if (m.type === "RESET") {
-      if (l.inSession && !more(m.session, l.peerSession)) return this.drop("stale-session");
+      if (l.inSession && !more(m.session, l.peerSession)) {
+        this.drop("stale-session");
+        return;
+      }
     } else if (m.type === "ACTIVATE") {
-      if (l.inSession && less(m.session, l.peerSession)) return this.drop("stale-session");
+      if (l.inSession && less(m.session, l.peerSession)) {
+        this.drop("stale-session");
+        return;
+      }
     } else {
-      if (!l.inSession || m.session !== l.peerSession) return this.drop("stale-session");
-      if (l.state !== "ESTABLISHED" && m.ack !== 0) return this.drop("stale-session");
-      if (p.capabilities & TIPC_LINK_PROTO_SEQNO && less(m.seqno, l.rcvNxtState))
-        return this.drop("stale-state");
+      if (!l.inSession || m.session !== l.peerSession) {
+        this.drop("stale-session");
+        return;
+      }
+      if (l.state !== "ESTABLISHED" && m.ack !== 0) {
+        this.drop("stale-session");
+        return;
+      }
+      if (p.capabilities & TIPC_LINK_PROTO_SEQNO && less(m.seqno, l.rcvNxtState)) {
+        this.drop("stale-state");
+        return;
+      }
     }
     if (m.type !== "STATE") {
-      if (m.maxPacket < 128 || m.bearerName === undefined) return this.drop("malformed");
+      if (m.maxPacket < 128 || m.bearerName === undefined) {
+        this.drop("malformed");
+        return;
+      }
       if (m.tolerance >= TIPC_MIN_LINK_TOL && m.tolerance <= TIPC_MAX_LINK_TOL)
         this.setTolerance(l, m.tolerance);
       if (m.peerStopping) {
@@ -846,7 +910,10 @@ class Engine implements LinkEngine {
       this.setTolerance(l, m.tolerance);
     if (m.priority !== 0 && m.priority <= 31) {
       // we always run priority 0 ("no change"), so any explicit priority differs: the kernel resets
-      if (l.state === "ESTABLISHED") return this.linkDown(p, l, "priority-change", now, true);
+      if (l.state === "ESTABLISHED") {
+        this.linkDown(p, l, "priority-change", now, true);
+        return;
+      }
     }
     l.silentIntvCnt = 0;
     if (l.state !== "ESTABLISHED") {
@@ -1078,7 +1145,8 @@ class Engine implements LinkEngine {
         if (now - e.lastRetransmit < UC_RETRANSMIT_SPACING) continue;
         if (e.firstRetransmit < 0) e.firstRetransmit = now;
         else if (now - e.firstRetransmit > l.tolerance * 10 && e === l.transmq[0]) {
-          return this.linkDown(p, l, "retransmit-failure", now, true);
+          this.linkDown(p, l, "retransmit-failure", now, true);
+          return;
         }
         e.lastRetransmit = now;
         const copy = e.bytes.slice();
@@ -1093,7 +1161,8 @@ class Engine implements LinkEngine {
   private linkRcv(p: Peer, l: Link, b: Uint8Array, h: PeekedHeader, now: number): void {
     if (l.state !== "ESTABLISHED") {
       if (l.state === "ESTABLISHING") this.linkUp(p, l, now);
-      return this.drop("link-not-up");
+      this.drop("link-not-up");
+      return;
     }
     const seqno = h.seqno;
     if (less(seqno, l.rcvNxt) || more(seqno, mod16(l.rcvNxt + TIPC_MAX_LINK_WIN))) {
@@ -1130,12 +1199,14 @@ class Engine implements LinkEngine {
     const u = userOf(b);
     if (u === USER_MSG_FRAGMENTER) {
       const m = this.tryDecode(b);
-      if (!m || m.user !== "MSG_FRAGMENTER") return;
+      if (m?.user !== "MSG_FRAGMENTER") return;
       const holder = via === "unicast" ? p.link : p.bc;
       if (!holder) return;
       if (m.type === "FIRST_FRAGMENT") holder.reasm = [m.data.slice()];
-      else if (!holder.reasm) return this.drop("fragment-out-of-order");
-      else holder.reasm.push(m.data.slice());
+      else if (!holder.reasm) {
+        this.drop("fragment-out-of-order");
+        return;
+      } else holder.reasm.push(m.data.slice());
       if (m.type === "LAST_FRAGMENT") {
         const whole = concat(holder.reasm);
         holder.reasm = undefined;
@@ -1159,7 +1230,10 @@ class Engine implements LinkEngine {
       }
       return;
     }
-    if (m.user === "LINK_PROTOCOL" || m.user === "LINK_CONFIG") return this.drop("unexpected-user");
+    if (m.user === "LINK_PROTOCOL" || m.user === "LINK_CONFIG") {
+      this.drop("unexpected-user");
+      return;
+    }
     this.st.delivered++;
     this.out.push({ kind: "deliver", peer: p.address, message: m, via });
   }
@@ -1194,12 +1268,24 @@ class Engine implements LinkEngine {
   }
 
   private bcRcv(b: Uint8Array, h: PeekedHeader, now: number): void {
-    if (h.word5 !== this.netId) return this.drop("other-cluster");
+    if (h.word5 !== this.netId) {
+      this.drop("other-cluster");
+      return;
+    }
     const p = this.peers.get(h.prevNode);
-    if (!p?.link) return this.drop("unknown-node");
-    if (!p.up) return this.drop("link-not-up");
+    if (!p?.link) {
+      this.drop("unknown-node");
+      return;
+    }
+    if (!p.up) {
+      this.drop("link-not-up");
+      return;
+    }
     const r = p.bc;
-    if (!r.synched) return this.drop("broadcast-unsynched");
+    if (!r.synched) {
+      this.drop("broadcast-unsynched");
+      return;
+    }
     const seqno = h.seqno;
     if (less(seqno, r.rcvNxt) || more(seqno, mod16(r.rcvNxt + TIPC_MAX_LINK_WIN))) {
       this.st.duplicates++;
@@ -1275,7 +1361,10 @@ class Engine implements LinkEngine {
   private bcAckRcv(p: Peer, acked: number, gap: number, now: number): void {
     if (!p.up || !p.bcPeerUp) return;
     if (less(acked, p.bcAcked) || (acked === p.bcAcked && !gap)) return;
-    if (more(acked, mod16(this.bcSndNxt - 1))) return this.drop("bcast-ack-ahead");
+    if (more(acked, mod16(this.bcSndNxt - 1))) {
+      this.drop("bcast-ack-ahead");
+      return;
+    }
     for (const e of this.bcTransmq) {
       if (more(e.seqno, acked)) break;
       e.pending.delete(p.address);

@@ -75,7 +75,8 @@ describe("kernel 6.1 golden handshake", () => {
     e.start(now);
     e.poll();
     // the kernel's DSC_REQ: we answer DSC_RESP to the media address inside it, and send our RESET at once
-    e.receive(hex("010-LINK_CONFIG-DSC_REQ_MSG.hex"), KERNEL, (now += 10));
+    now += 10;
+    e.receive(hex("010-LINK_CONFIG-DSC_REQ_MSG.hex"), KERNEL, now);
     let tx = transmits(e.poll()).map((t) => ({ to: t.to, m: decodeMessage(t.bytes) }));
     const resp = tx.find((t) => t.m.user === "LINK_CONFIG");
     expect(resp?.m).toMatchObject({ type: "DSC_RESP", destDomain: GUEST1 });
@@ -93,7 +94,8 @@ describe("kernel 6.1 golden handshake", () => {
     expect(reset.peerStopping).toBe(false);
 
     // kernel RESET (session 0x3670) -> ACTIVATE carrying that session as dest_session
-    e.receive(hex("012-LINK_PROTOCOL-RESET_MSG.hex"), KERNEL, (now += 10));
+    now += 10;
+    e.receive(hex("012-LINK_PROTOCOL-RESET_MSG.hex"), KERNEL, now);
     tx = transmits(e.poll()).map((t) => ({ to: t.to, m: decodeMessage(t.bytes) }));
     expect(tx).toHaveLength(1);
     const act = tx[0]!.m as LinkProtocolMessage;
@@ -121,7 +123,8 @@ describe("kernel 6.1 golden handshake", () => {
     }
 
     // kernel's first STATE after its link came up (013): our link comes up; STATE then BCAST init (seqno 1)
-    e.receive(hex("013-LINK_PROTOCOL-STATE_MSG.hex"), KERNEL, (now += 10));
+    now += 10;
+    e.receive(hex("013-LINK_PROTOCOL-STATE_MSG.hex"), KERNEL, now);
     const out = e.poll();
     expect(out.filter((o) => o.kind !== "transmit").map((o) => o.kind)).toEqual(["linkUp", "nodeUp"]);
     const up = out.find((o) => o.kind === "nodeUp");
@@ -163,8 +166,10 @@ describe("kernel 6.1 golden handshake", () => {
     expect(word(sent[1]!.bytes, 0)).toBe(word(hex("014-BCAST_PROTOCOL-type0.hex"), 0));
 
     // kernel's broadcast synch (unicast seqno 1) then its bulk (seqno 2)
-    e.receive(hex("014-BCAST_PROTOCOL-type0.hex"), KERNEL, (now += 10));
-    e.receive(hex("015-NAME_DISTRIBUTOR-type0.hex"), KERNEL, (now += 10));
+    now += 10;
+    e.receive(hex("014-BCAST_PROTOCOL-type0.hex"), KERNEL, now);
+    now += 10;
+    e.receive(hex("015-NAME_DISTRIBUTOR-type0.hex"), KERNEL, now);
     const delivered = e.poll().filter((o) => o.kind === "deliver");
     expect(delivered).toHaveLength(1);
     const bulk = (delivered[0] as Extract<LinkOutput, { kind: "deliver" }>).message as NameDistributorMessage;
@@ -200,10 +205,12 @@ describe("kernel 6.1 golden handshake", () => {
       expect(word(pubTx[0]!.bytes, w), `word ${w}`).toBe(word(hex("host-sent-4-PUBLICATION.hex"), w));
 
     // the kernel's next STATE (016, probe-less, ack 1): releases our init; our ack STATE on the timer is valid
-    e.receive(hex("016-LINK_PROTOCOL-STATE_MSG.hex"), KERNEL, (now += 10));
+    now += 10;
+    e.receive(hex("016-LINK_PROTOCOL-STATE_MSG.hex"), KERNEL, now);
     e.poll();
     expect(e.links()[0]).toMatchObject({ state: "ESTABLISHED", transmitQueue: 1, rcvNxt: 3 });
-    e.tick((now += 400));
+    now += 400;
+    e.tick(now);
     const st = transmits(e.poll())
       .map((t) => decodeMessage(t.bytes))
       .filter((m): m is LinkProtocolMessage => m.user === "LINK_PROTOCOL");
@@ -223,9 +230,12 @@ describe("kernel 6.1 golden handshake", () => {
     const e = hostpeer();
     let now = 0;
     e.start(now);
-    e.receive(hex("010-LINK_CONFIG-DSC_REQ_MSG.hex"), KERNEL, (now += 1));
-    e.receive(hex("012-LINK_PROTOCOL-RESET_MSG.hex"), KERNEL, (now += 1));
-    e.receive(hex("013-LINK_PROTOCOL-STATE_MSG.hex"), KERNEL, (now += 1));
+    now += 1;
+    e.receive(hex("010-LINK_CONFIG-DSC_REQ_MSG.hex"), KERNEL, now);
+    now += 1;
+    e.receive(hex("012-LINK_PROTOCOL-RESET_MSG.hex"), KERNEL, now);
+    now += 1;
+    e.receive(hex("013-LINK_PROTOCOL-STATE_MSG.hex"), KERNEL, now);
     e.poll();
     // a probe: 016 with the probe and keepalive bits set and an increasing STATE counter
     const probe = hex("016-LINK_PROTOCOL-STATE_MSG.hex").slice();
@@ -252,8 +262,16 @@ function upWithKernel() {
   const e = hostpeer();
   let now = 0;
   e.start(now);
-  for (const f of ["010-LINK_CONFIG-DSC_REQ_MSG.hex", "012-LINK_PROTOCOL-RESET_MSG.hex", "013-LINK_PROTOCOL-STATE_MSG.hex", "014-BCAST_PROTOCOL-type0.hex", "015-NAME_DISTRIBUTOR-type0.hex", "016-LINK_PROTOCOL-STATE_MSG.hex"]) {
-    e.receive(hex(f), KERNEL, (now += 1));
+  for (const f of [
+    "010-LINK_CONFIG-DSC_REQ_MSG.hex",
+    "012-LINK_PROTOCOL-RESET_MSG.hex",
+    "013-LINK_PROTOCOL-STATE_MSG.hex",
+    "014-BCAST_PROTOCOL-type0.hex",
+    "015-NAME_DISTRIBUTOR-type0.hex",
+    "016-LINK_PROTOCOL-STATE_MSG.hex",
+  ]) {
+    now += 1;
+    e.receive(hex(f), KERNEL, now);
   }
   e.poll();
   return { e, now };
@@ -291,22 +309,37 @@ describe("kernel broadcast link (NAMED_BCAST)", () => {
       }
     };
     // seqnos 1..60: more than the kernel's window of 50, the second half bundled, out of order
-    for (let s = 1; s <= 30; s++) e.receive(kernelBroadcast(s, s), KERNEL, (now += 1));
+    for (let s = 1; s <= 30; s++) {
+      now += 1;
+      e.receive(kernelBroadcast(s, s), KERNEL, now);
+    }
     const inner = [];
     for (let s = 31; s <= 60; s++) inner.push(kernelBroadcast(0, s));
     const bundles = [];
     for (let k = 0; k < 3; k++) {
-      const b = bundleMessages(inner.slice(k * 10, k * 10 + 10), { prevNode: 0x13446573, origNode: 0x13446573, destNode: 0, nonSeq: true, netId: 4711, seqno: 31 + k });
+      const b = bundleMessages(inner.slice(k * 10, k * 10 + 10), {
+        prevNode: 0x13446573,
+        origNode: 0x13446573,
+        destNode: 0,
+        nonSeq: true,
+        netId: 4711,
+        seqno: 31 + k,
+      });
       bundles.push(encodeMessage(b));
     }
-    e.receive(bundles[2]!, KERNEL, (now += 1));
-    e.receive(bundles[0]!, KERNEL, (now += 1));
-    e.receive(bundles[1]!, KERNEL, (now += 1));
-    e.receive(bundles[1]!, KERNEL, (now += 1)); // duplicate
+    now += 1;
+    e.receive(bundles[2]!, KERNEL, now);
+    now += 1;
+    e.receive(bundles[0]!, KERNEL, now);
+    now += 1;
+    e.receive(bundles[1]!, KERNEL, now);
+    now += 1;
+    e.receive(bundles[1]!, KERNEL, now); // duplicate
     take();
     expect(got).toEqual(Array.from({ length: 60 }, (_, k) => k + 1));
     // our next STATE acks broadcast packet 33 (30 plain + 3 bundles)
-    e.tick((now += 400));
+    now += 400;
+    e.tick(now);
     const st = e
       .poll()
       .filter((o) => o.kind === "transmit")
@@ -318,10 +351,13 @@ describe("kernel broadcast link (NAMED_BCAST)", () => {
   it("NACKs a broadcast gap with bc_gap, and learns a tail loss from the kernel's last_bcast", () => {
     const { e } = upWithKernel();
     let now = 100;
-    e.receive(kernelBroadcast(1, 1), KERNEL, (now += 1));
-    e.receive(kernelBroadcast(4, 4), KERNEL, (now += 1));
+    now += 1;
+    e.receive(kernelBroadcast(1, 1), KERNEL, now);
+    now += 1;
+    e.receive(kernelBroadcast(4, 4), KERNEL, now);
     e.poll();
-    e.tick((now += 400));
+    now += 400;
+    e.tick(now);
     const st = e
       .poll()
       .map((o) => (o.kind === "transmit" ? decodeMessage(o.bytes) : undefined))
@@ -333,17 +369,26 @@ describe("kernel broadcast link (NAMED_BCAST)", () => {
     const e = hostpeer();
     let now = 0;
     e.start(now);
-    for (const f of ["010-LINK_CONFIG-DSC_REQ_MSG.hex", "012-LINK_PROTOCOL-RESET_MSG.hex", "013-LINK_PROTOCOL-STATE_MSG.hex"]) {
-      e.receive(hex(f), KERNEL, (now += 1));
+    for (const f of [
+      "010-LINK_CONFIG-DSC_REQ_MSG.hex",
+      "012-LINK_PROTOCOL-RESET_MSG.hex",
+      "013-LINK_PROTOCOL-STATE_MSG.hex",
+    ]) {
+      now += 1;
+      e.receive(hex(f), KERNEL, now);
     }
-    e.receive(kernelBroadcast(1, 1), KERNEL, (now += 1));
+    now += 1;
+    e.receive(kernelBroadcast(1, 1), KERNEL, now);
     expect(e.stats().drops["broadcast-unsynched"]).toBe(1);
-    e.receive(hex("014-BCAST_PROTOCOL-type0.hex"), KERNEL, (now += 1));
+    now += 1;
+    e.receive(hex("014-BCAST_PROTOCOL-type0.hex"), KERNEL, now);
     const wrongNet = kernelBroadcast(1, 1);
     new DataView(wrongNet.buffer).setUint32(20, 4712);
-    e.receive(wrongNet, KERNEL, (now += 1));
+    now += 1;
+    e.receive(wrongNet, KERNEL, now);
     expect(e.stats().drops["other-cluster"]).toBe(1);
-    e.receive(kernelBroadcast(1, 1), KERNEL, (now += 1));
+    now += 1;
+    e.receive(kernelBroadcast(1, 1), KERNEL, now);
     expect(e.poll().filter((o) => o.kind === "deliver")).toHaveLength(1);
   });
 
@@ -354,13 +399,15 @@ describe("kernel broadcast link (NAMED_BCAST)", () => {
     const dv = new DataView(reset.buffer);
     dv.setUint16(20, 0x3671); // new session
     dv.setUint16(22, dv.getUint16(22) | (1 << 13) | (1 << 12)); // peer_stopping, redundant_link
-    e.receive(reset, KERNEL, (now += 1));
+    now += 1;
+    e.receive(reset, KERNEL, now);
     const out = e.poll();
     expect(out.find((o) => o.kind === "linkDown")).toMatchObject({ reason: "peer-stopping" });
     expect(e.links()[0]?.state).toBe("RESET");
     const reset2 = hex("012-LINK_PROTOCOL-RESET_MSG.hex");
     new DataView(reset2.buffer).setUint16(20, 0x3672);
-    e.receive(reset2, KERNEL, (now += 1));
+    now += 1;
+    e.receive(reset2, KERNEL, now);
     const act = e
       .poll()
       .map((o) => (o.kind === "transmit" ? decodeMessage(o.bytes) : undefined))

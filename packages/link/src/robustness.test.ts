@@ -27,14 +27,22 @@ describe("bad input is a counted drop, never a crash", () => {
     sim.start();
     sim.run(5000, () => sim.allUp());
     const e = sim.engines[0]!;
-    const base = encodeMessage({ ...testMessage(1, 1), prevNode: sim.engines[1]!.address, destNode: e.address, seqno: 1 });
+    const base = encodeMessage({
+      ...testMessage(1, 1),
+      prevNode: sim.engines[1]!.address,
+      destNode: e.address,
+      seqno: 1,
+    });
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), (muts) => {
-        const b = base.slice();
-        for (const [i, v] of muts) b[i] = v;
-        e.receive(b, mediaOf(1), sim.now);
-        e.poll();
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
+        (muts) => {
+          const b = base.slice();
+          for (const [i, v] of muts) b[i] = v;
+          e.receive(b, mediaOf(1), sim.now);
+          e.poll();
+        },
+      ),
       { numRuns: 2000, seed: 43 },
     );
   });

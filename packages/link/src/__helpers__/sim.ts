@@ -308,7 +308,7 @@ export function runTraffic(
   const stepMs = o.stepMs ?? 1;
   const items = o.items ?? 1;
   const addrIndex = new Map<number, number>();
-  sim.engines.forEach((e, i) => addrIndex.set(e.address, i));
+  for (const [i, e] of sim.engines.entries()) addrIndex.set(e.address, i);
   // expected next counter per (sender, receiver) for unicast, and per sender broadcast
   const ucNext = new Uint32Array(n * n);
   const ucSent = new Uint32Array(n * n);

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/style/noNonNullAssertion: test members are started before use
 import { describe, expect, it } from "vitest";
 import { Cluster, key } from "./__helpers__/cluster.js";
 import type { SubscriptionEvent } from "./types.js";

@@ -291,6 +291,21 @@ class Registry {
   stop() {
     if (this.child) killTree(this.child);
   }
+
+  /** Stops Verdaccio and waits for it to exit (SIGKILL after 5 s). */
+  async stopAndWait() {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((res) => child.once("exit", res));
+    killTree(child);
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {}
+    }, 5000);
+    await exited;
+    clearTimeout(timer);
+  }
 }
 
 // ---------------------------------------------------------------- the copy of the workspace
@@ -370,6 +385,7 @@ async function main() {
 
   const tmp = mkdtempSync(join(tmpdir(), "tipcjs-release-"));
   if (!relative(repoRoot, tmp).startsWith("..")) throw new Error(`temp dir ${tmp} is inside the workspace`);
+  result.tempDir = tmp;
   const registry = new Registry(join(tmp, "registry"));
   mkdirSync(registry.dir);
   const cleanup = () => {
@@ -399,6 +415,7 @@ async function main() {
     log(`FAIL ${err?.message ?? err}`);
   } finally {
     clearTimeout(overall);
+    await registry.stopAndWait();
     cleanup();
     result.cleanedUp = !existsSync(tmp) || opts.keep;
     log(opts.keep ? `kept ${tmp}` : `registry stopped; removed ${tmp}`);
@@ -439,7 +456,7 @@ async function steps(tmp, registry, opts, result) {
 
   heading("registry");
   await registry.start();
-  result.registry = { url: registry.url, publishes: [], installs: [] };
+  result.registry = { url: registry.url, pid: registry.child.pid, publishes: [] };
   log(`Verdaccio ${registry.url} (storage and config in ${registry.dir}; no uplinks)`);
   // Consumers: the @tipcjs scope from the registry, anonymously; everything else as usual.
   const npmrc = [

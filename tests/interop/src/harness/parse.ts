@@ -25,7 +25,7 @@ export interface LinkEntry {
   broadcast: boolean;
 }
 
-/** One row of `tipc node list`. */
+/** One row of `tipc node list` (or of `tipc node get identity`, which has no state). */
 export interface NodeEntry {
   identity: string;
   /** the 32-bit node address (hash of the identity) */
@@ -66,7 +66,7 @@ export function parseLinkList(output: string): LinkEntry[] {
   return rows;
 }
 
-const NODE_ROW = /^(\S+)\s+([0-9a-fA-F]{1,8})\s+(\S+)\s*$/;
+const NODE_ROW = /^(\S+)\s+([0-9a-fA-F]{1,8})(?:\s+(\S+))?\s*$/;
 
 export function parseNodeList(output: string): NodeEntry[] {
   const rows: NodeEntry[] = [];
@@ -78,7 +78,7 @@ export function parseNodeList(output: string): NodeEntry[] {
     rows.push({
       identity: m[1] as string,
       address: Number.parseInt(m[2] as string, 16),
-      state: m[3] as string,
+      state: m[3] ?? "",
     });
   }
   return rows;

@@ -26,6 +26,9 @@ export async function freeUdpPort(): Promise<number> {
  */
 export class UdpPeer {
   readonly received: Datagram[] = [];
+  /** what this socket sent, in order (`from` is the destination here) */
+  readonly sent: Datagram[] = [];
+  private closed = false;
   private waiters: Array<{ test: (d: Datagram) => boolean; resolve: (d: Datagram) => void }> = [];
 
   private constructor(
@@ -78,13 +81,21 @@ export class UdpPeer {
   }
 
   send(data: Uint8Array, to: { address: string; port: number }): Promise<void> {
-    this.pcap?.add(Date.now(), { address: "127.0.0.1", port: this.port }, to, data);
+    const at = Date.now();
+    this.sent.push({ data: Buffer.from(data), from: { ...to }, at });
+    this.pcap?.add(at, { address: "127.0.0.1", port: this.port }, to, data);
     return new Promise((res, rej) =>
       this.socket.send(data, to.port, to.address, (err) => (err ? rej(err) : res())),
     );
   }
 
+  get sentCount(): number {
+    return this.sent.length;
+  }
+
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await new Promise<void>((res) => this.socket.close(() => res()));
     this.pcap?.close();
   }

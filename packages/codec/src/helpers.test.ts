@@ -1,3 +1,4 @@
+// biome-ignore-all lint/style/noNonNullAssertion: test data of known shape
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/style/noNonNullAssertion: test data of known shape
 /** Property tests: round trips for every user, and no input makes the decoder throw anything else. */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/style/noNonNullAssertion: test data of known shape
 /**
  * fast-check arbitraries for every message user, producing messages in the canonical form
  * the decoder returns (so that decode(encode(m)) equals m). Used by the property tests and the

@@ -371,3 +371,77 @@ describe("subscriptions, lookups and errors", () => {
     ]);
   });
 });
+
+describe("driving with time", () => {
+  it("createNode resolves after the 1 s address trial when the clock runs", async () => {
+    const c = await Cluster.start({ size: 0, seed: 14 });
+    const { createNode } = await import("./node.js");
+    let resolved = false;
+    const p = createNode({
+      nodeId: "trial",
+      transport: c.fabric.join(),
+      clock: c.clock,
+      random: () => 0.5,
+    }).then((n) => {
+      resolved = true;
+      return n;
+    });
+    c.clock.advance(500);
+    await Promise.resolve();
+    expect(resolved).toBe(false);
+    const node = await c.settle(p, 3000);
+    expect(resolved).toBe(true);
+    expect(c.clock.now()).toBeGreaterThanOrEqual(1000);
+    expect(node.address).not.toBe(0);
+    await c.settle(node.close());
+  });
+
+  it("an idle cluster runs a bounded number of timer events (one timer per node, no spinning)", async () => {
+    const c = await upCluster({ size: 5, seed: 15 });
+    publishSome(c, 2);
+    c.clock.advance(1000);
+    expect(c.clock.pending).toBeLessThanOrEqual(5 * 2);
+    const events = c.clock.advance(10_000);
+    // supervision ticks, probes and their replies, discovery: a few dozen per node per second at most
+    expect(events / 5 / 10).toBeLessThan(40);
+    expect(c.converged()).toBe(true);
+  });
+
+  it("a graceful close on a lossy link still gets every withdrawal through before the RESET", async () => {
+    const c = await upCluster({ size: 5, seed: 16, node: { closeTimeout: 10_000 } });
+    publishSome(c, 10);
+    expect(c.runUntil(() => c.converged(), 2000)).toBeGreaterThanOrEqual(0);
+    const leaving = c.members[4]!;
+    const addr = leaving.node.address;
+    const rest = c.live().filter((m) => m !== leaving);
+    const origins: string[] = [];
+    for (const m of rest) {
+      m.node.on("bindingChange", (e) => {
+        if (e.binding.node === addr && e.kind === "unbound") origins.push(e.origin.source);
+      });
+    }
+    c.fabric.setLinkFaults(leaving.transport.localAddress, { loss: 0.15 });
+    await c.settle(leaving.node.close(), 20_000);
+    // close resolved after every peer acknowledged: they all hold nothing of it
+    expect(rest.every((m) => m.node.bindings().every((b) => b.node !== addr))).toBe(true);
+    c.clock.advance(3 * TOLERANCE);
+    // 11 cluster bindings (10 + the node-state binding; node scope stays home) on each of 4 peers
+    expect(origins.length).toBe(4 * 11);
+    expect(new Set(origins)).toEqual(new Set(["peer"]));
+    expect(
+      leaving.node.stats().retransmissions.broadcast + leaving.node.stats().retransmissions.unicast,
+    ).toBeGreaterThan(0);
+  });
+
+  it("handlers can be removed; events stop", async () => {
+    const c = await upCluster({ size: 2, seed: 17 });
+    let n = 0;
+    const off = c.get(1).on("bindingChange", () => n++);
+    c.get(0).publish({ type: 900, lower: 1 });
+    c.clock.advance(20);
+    off();
+    c.get(0).publish({ type: 900, lower: 2 });
+    c.clock.advance(20);
+    expect(n).toBe(1);
+  });
+});

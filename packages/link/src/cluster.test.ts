@@ -64,3 +64,24 @@ describe("16-node cluster over a lossy, duplicating, reordering network", () => 
     expect(st.reduce((a, s) => a + s.bundledMessages, 0)).toBeGreaterThan(500);
   });
 });
+
+describe("16 nodes over @tipcjs/transport-memory (virtual clock)", () => {
+  it("exactly once, in order, with 30% loss, duplication, reordering and jitter", async () => {
+    const { MemoryCluster } = await import("./__helpers__/memory-cluster.js");
+    const c = new MemoryCluster({
+      nodes: 16,
+      seed: 21,
+      faults: { loss: 0.3, duplicate: 0.05, reorder: 0.1, reorderDelay: 5, delay: 1, jitter: 3 },
+      engine: { tolerance: 10_000 },
+    });
+    c.start();
+    c.run(60_000, () => c.allUp());
+    expect(c.allUp()).toBe(true);
+    const r = runTraffic(c, { total: 2000, broadcastEvery: 5, seed: 9 });
+    expect(r.errors).toEqual([]);
+    expect(r.missing).toBe(0);
+    expect(r.linkDowns).toBe(0);
+    expect(c.fabric.counters.drops.loss).toBeGreaterThan(1000);
+    expect(c.fabric.counters.duplicates).toBeGreaterThan(100);
+  });
+});

@@ -3,6 +3,7 @@ import {
   type BcastProtocolMessage,
   type BundlerMessage,
   type FragmenterMessage,
+  type GapAckBlock,
   INT_H_SIZE,
   type LinkConfigMessage,
   type LinkConfigType,
@@ -834,8 +835,13 @@ class Engine implements LinkEngine {
       tolerance: 0,
     };
     if (!isState) m.bearerName = this.bearer.name;
-    else if (this.capabilities & p.capabilities & TIPC_GAP_ACK_BLOCK)
-      m.gapAcks = { broadcast: [], unicast: [] };
+    else if (this.capabilities & p.capabilities & TIPC_GAP_ACK_BLOCK) {
+      // one block per side, the same information as seq_gap / bc_gap (unicast only when seq_gap != 0)
+      m.gapAcks = {
+        broadcast: m.bcGap ? [{ ack: this.bcAckValue(p), gap: m.bcGap }] : [],
+        unicast: m.seqGap ? [{ ack: m.ack, gap: m.seqGap }] : [],
+      };
+    }
     if (isState) {
       this.st.statesSent++;
       if (o.probe) this.st.probesSent++;
@@ -929,9 +935,17 @@ class Engine implements LinkEngine {
     }
     if (rcvgap || reply) this.sendProto(p, l, "STATE", { probeReply: reply, seqGap: rcvgap });
     this.advanceTransmq(p, l, m.ack, m.seqGap, now);
-    if (!m.bcAckInvalid) {
+    // gap-ACK blocks (TIPC_GAP_ACK_BLOCK): every block's gap is a NACK too
+    for (const blk of m.gapAcks?.unicast ?? []) {
+      if (p.link !== l || l.state !== "ESTABLISHED") break;
+      if (blk.gap > 0 && blk.ack !== m.ack) this.retransmitRange(p, l, blk.ack, blk.gap, now);
+    }
+    if (!m.bcAckInvalid && p.up) {
       if (m.ack !== 0) p.bcPeerUp = true;
       this.bcAckRcv(p, m.bcastAck, m.bcGap, now);
+      for (const blk of m.gapAcks?.broadcast ?? []) {
+        if (blk.gap > 0 && blk.ack !== m.bcastAck) this.bcAckRcv(p, m.bcastAck, 0, now, blk);
+      }
     }
   }
 
@@ -1138,24 +1152,30 @@ class Engine implements LinkEngine {
       l.transmq.shift();
       released++;
     }
-    if (gap > 0 && p.mediaAddress) {
-      const to = mod16(ack + gap);
-      for (const e of l.transmq) {
-        if (more(e.seqno, to)) break;
-        if (now - e.lastRetransmit < UC_RETRANSMIT_SPACING) continue;
-        if (e.firstRetransmit < 0) e.firstRetransmit = now;
-        else if (now - e.firstRetransmit > l.tolerance * 10 && e === l.transmq[0]) {
-          this.linkDown(p, l, "retransmit-failure", now, true);
-          return;
-        }
-        e.lastRetransmit = now;
-        const copy = e.bytes.slice();
-        restampAcks(copy, mod16(l.rcvNxt - 1), this.bcAckValue(p));
-        this.st.unicastRetransmitted++;
-        this.transmit(p.mediaAddress, copy);
-      }
-    }
+    if (gap > 0 && !this.retransmitRange(p, l, ack, gap, now)) return;
     if (released > 0) this.advanceBacklog(p, l);
+  }
+
+  /** Retransmits (after, after + gap]; false if the link failed (retransmission failure). */
+  private retransmitRange(p: Peer, l: Link, after: number, gap: number, now: number): boolean {
+    if (!p.mediaAddress) return true;
+    const to = mod16(after + gap);
+    for (const e of l.transmq) {
+      if (more(e.seqno, to)) break;
+      if (lessEq(e.seqno, after)) continue;
+      if (now - e.lastRetransmit < UC_RETRANSMIT_SPACING) continue;
+      if (e.firstRetransmit < 0) e.firstRetransmit = now;
+      else if (now - e.firstRetransmit > l.tolerance * 10 && e === l.transmq[0]) {
+        this.linkDown(p, l, "retransmit-failure", now, true);
+        return false;
+      }
+      e.lastRetransmit = now;
+      const copy = e.bytes.slice();
+      restampAcks(copy, mod16(l.rcvNxt - 1), this.bcAckValue(p));
+      this.st.unicastRetransmitted++;
+      this.transmit(p.mediaAddress, copy);
+    }
+    return true;
   }
 
   private linkRcv(p: Peer, l: Link, b: Uint8Array, h: PeekedHeader, now: number): void {
@@ -1358,8 +1378,12 @@ class Engine implements LinkEngine {
   }
 
   /** tipc_link_bc_ack_rcv: a peer's bcast_ack (and bc_gap NACK) for our broadcast link. */
-  private bcAckRcv(p: Peer, acked: number, gap: number, now: number): void {
+  private bcAckRcv(p: Peer, acked: number, gap: number, now: number, block?: GapAckBlock): void {
     if (!p.up || !p.bcPeerUp) return;
+    if (block) {
+      this.bcRetransmit(p, block.ack, block.gap, now);
+      return;
+    }
     if (less(acked, p.bcAcked) || (acked === p.bcAcked && !gap)) return;
     if (more(acked, mod16(this.bcSndNxt - 1))) {
       this.drop("bcast-ack-ahead");
@@ -1370,11 +1394,16 @@ class Engine implements LinkEngine {
       e.pending.delete(p.address);
     }
     p.bcAcked = acked;
-    if (gap > 0 && p.mediaAddress) {
-      const to = mod16(acked + gap);
+    if (gap > 0) this.bcRetransmit(p, acked, gap, now);
+    this.bcAdvance(now);
+  }
+
+  private bcRetransmit(p: Peer, after: number, gap: number, now: number): void {
+    if (p.mediaAddress) {
+      const to = mod16(after + gap);
       for (const e of this.bcTransmq) {
         if (more(e.seqno, to)) break;
-        if (!e.pending.has(p.address)) continue;
+        if (lessEq(e.seqno, after) || !e.pending.has(p.address)) continue;
         const last = e.lastRetransmit.get(p.address) ?? Number.NEGATIVE_INFINITY;
         if (now - last < BC_RETRANSMIT_SPACING) continue;
         e.lastRetransmit.set(p.address, now);

@@ -292,7 +292,13 @@ export interface TrafficResult {
  * Checks exactly-once, in-order delivery per (sender, receiver, path).
  */
 export function runTraffic(
-  sim: Sim,
+  sim: {
+    readonly engines: LinkEngine[];
+    readonly now: number;
+    onOutput: ((node: number, out: LinkOutput) => void) | undefined;
+    poke(i: number): void;
+    run(ms: number, stop?: () => boolean): void;
+  },
   o: {
     total: number;
     broadcastEvery?: number;
@@ -300,6 +306,9 @@ export function runTraffic(
     items?: number;
     seed?: number;
     maxMs?: number;
+    /** soak scripts only: stop sending once this returns true (e.g. a wall-clock budget) */
+    stopSending?: () => boolean;
+    onProgress?: (sent: number, r: TrafficResult) => void;
   },
 ): TrafficResult {
   const n = sim.engines.length;
@@ -356,6 +365,8 @@ export function runTraffic(
   let sent = 0;
   let turn = 0;
   while (sent < o.total) {
+    if (o.stopSending?.()) break;
+    if (o.onProgress && turn % 100_000 < n) o.onProgress(sent, res);
     for (let i = 0; i < n && sent < o.total; i++) {
       const e = sim.engines[i] as LinkEngine;
       if (++turn % bcEvery === 0) {

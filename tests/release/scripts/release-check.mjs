@@ -3,6 +3,7 @@
 //
 //   node tests/release/scripts/release-check.mjs [--json FILE] [--update-benchmarks] [--major NAME]
 //                                                 [--timeout SECONDS] [--keep] [--source worktree|head]
+//   node tests/release/scripts/release-check.mjs --benchmarks-from FILE   (sizes from an earlier --json)
 //
 // 1. Start Verdaccio on 127.0.0.1 with its storage and config in a temp dir; no uplinks, so
 //    @tipcjs/* can only come from what this run publishes.
@@ -68,15 +69,21 @@ function parseArgs(argv) {
     const a = argv[i];
     if (a === "--json") opts.json = resolve(argv[++i]);
     else if (a === "--update-benchmarks") opts.updateBenchmarks = true;
+    else if (a === "--benchmarks-from") opts.benchmarksFrom = resolve(argv[++i]);
     else if (a === "--major") opts.major = argv[++i];
     else if (a === "--timeout") opts.timeout = Number(argv[++i]);
     else if (a === "--keep") opts.keep = true;
     else if (a === "--source") opts.source = argv[++i];
     else if (a === "--help" || a === "-h") {
+      const lines = readFileSync(import.meta.filename, "utf8")
+        .split("\n")
+        .slice(1);
       console.log(
-        readFileSync(import.meta.filename, "utf8")
-          .split("\n")
-          .slice(1, 21)
+        lines
+          .slice(
+            0,
+            lines.findIndex((l) => !l.startsWith("//")),
+          )
           .join("\n"),
       );
       process.exit(0);
@@ -370,6 +377,13 @@ async function readTarManifest(tarball) {
 // ---------------------------------------------------------------- main
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  if (opts.benchmarksFrom) {
+    // Only rewrite BENCHMARKS.md from the result of an earlier passing run (--json FILE).
+    const earlier = JSON.parse(readFileSync(opts.benchmarksFrom, "utf8"));
+    if (!earlier.ok) throw new Error(`${opts.benchmarksFrom} is not from a passing run`);
+    updateBenchmarks(earlier);
+    return 0;
+  }
   deadline = Date.now() + opts.timeout * 1000;
   const result = {
     ok: false,

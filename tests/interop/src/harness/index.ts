@@ -3,6 +3,7 @@
  * over its serial console, plus UDP, pcap and tshark helpers. See ../../README.md.
  */
 export { buildGuest, GUEST_DIR, type GuestImage } from "./guest-build.js";
+export { type HostNode, type HostNodeOptions, startHostNode } from "./host-node.js";
 export {
   findLinkTo,
   type LinkEntry,
@@ -26,4 +27,5 @@ export {
   type ServiceRange,
   withGuest,
 } from "./qemu.js";
+export { guestMediaAddress, type SlirpOptions, slirpTransport } from "./slirp.js";
 export { type Datagram, freeUdpPort, UdpPeer } from "./udp.js";

@@ -1,7 +1,8 @@
-import * as codecModule from "@tipcjs/codec";
 import {
   type BcastProtocolMessage,
   type BundlerMessage,
+  decodeMessage,
+  encodeMessage,
   type FragmenterMessage,
   type GapAckBlock,
   INT_H_SIZE,
@@ -157,22 +158,7 @@ interface Peer {
   bcPeerUp: boolean;
 }
 
-function defaultCodec(): MessageCodec {
-  const m = codecModule as unknown as {
-    encodeMessage?: (msg: TipcMessage) => Uint8Array;
-    decodeMessage?: (b: Uint8Array) => TipcMessage;
-  };
-  return {
-    encode(msg) {
-      if (!m.encodeMessage) throw new LinkEngineError("BAD_MESSAGE", "@tipcjs/codec has no encodeMessage");
-      return m.encodeMessage(msg);
-    },
-    decode(b) {
-      if (!m.decodeMessage) throw new LinkEngineError("BAD_MESSAGE", "@tipcjs/codec has no decodeMessage");
-      return m.decodeMessage(b);
-    },
-  };
-}
+const DEFAULT_CODEC: MessageCodec = { encode: encodeMessage, decode: decodeMessage };
 
 function mediaKey(a: MediaAddress): string {
   return `${a.family}/${a.address}/${a.port}`;
@@ -298,7 +284,7 @@ class Engine implements LinkEngine {
     this.tolerance = Math.min(TIPC_MAX_LINK_TOL, Math.max(TIPC_MIN_LINK_TOL, tol));
     this.window = Math.max(1, Math.min(TIPC_MAX_LINK_WIN, o.window ?? TIPC_DEF_LINK_WIN));
     this.bcWindow = Math.max(1, Math.min(TIPC_MAX_LINK_WIN, o.broadcastWindow ?? TIPC_DEF_LINK_WIN));
-    this.codec = o.codec ?? defaultCodec();
+    this.codec = o.codec ?? DEFAULT_CODEC;
     if (o.address !== undefined) {
       this.address = o.address >>> 0;
       this.trial = false;

@@ -25,7 +25,8 @@ if (!existsSync(join(root, "node_modules", ".bin", "turbo"))) {
 }
 
 step("build (turbo run build)");
-if (sh(join(root, "node_modules", ".bin", "turbo"), ["run", "build", "--output-logs=errors-only"]) !== 0) {
+// Through pnpm, so that turbo finds the package manager even when this script is run with plain node.
+if (sh("npx", ["--yes", "pnpm@12.4.2", "exec", "turbo", "run", "build", "--output-logs=errors-only"]) !== 0) {
   process.stderr.write("demo: the build failed\n");
   process.exit(1);
 }

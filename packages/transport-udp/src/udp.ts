@@ -298,7 +298,9 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
     counters.datagramsSent++;
     counters.bytesSent += buf.byteLength;
     try {
-      socket.send(buf, to.port, to.address, onSent);
+      // no callback: Node then tries a synchronous send first (uv_udp_try_send), which is
+      // faster; a later failure arrives as an "error" event (onSocketError)
+      socket.send(buf, to.port, to.address);
     } catch (e) {
       onSent(e as Error);
     }
@@ -355,7 +357,9 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
     handlers.deliver(msg, from);
   };
   const onSocketError = (e: Error) => {
-    if (!closed) handlers.error(new TransportError("SOCKET", `socket error: ${e.message}`, { cause: e }));
+    if (closed) return;
+    if ((e as { syscall?: string }).syscall === "send") return onSent(e);
+    handlers.error(new TransportError("SOCKET", `socket error: ${e.message}`, { cause: e }));
   };
   for (const s of [socket, groupSocket]) {
     s?.on("message", onMessage);

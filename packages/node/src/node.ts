@@ -534,8 +534,28 @@ class Node implements TipcNode {
 
   private onDatagram(bytes: Uint8Array, from: MediaAddress): void {
     if (this.stopped) return;
-    this.link.receive(bytes, from, this.clock.now());
-    this.pump();
+    this.guarded("receive", () => {
+      this.link.receive(bytes, from, this.clock.now());
+      this.pump();
+    });
+  }
+
+  /**
+   * Runs a step of the event loop; an exception there is a bug in a core, not bad input: it is
+   * logged and counted (`drops.transport.internal`) rather than allowed to kill the process.
+   */
+  private guarded(what: string, f: () => void): void {
+    try {
+      f();
+    } catch (err) {
+      this.countTransportDrop("internal");
+      this.log.error({ err, during: what }, "internal error");
+      try {
+        this.arm();
+      } catch {
+        // nothing more to do
+      }
+    }
   }
 
   private onTimer(): void {
@@ -544,9 +564,11 @@ class Node implements TipcNode {
     if (this.stopped) return;
     const now = this.clock.now();
     this.lastTickAt = now;
-    this.link.tick(now);
-    this.table?.expire(now);
-    this.pump();
+    this.guarded("timer", () => {
+      this.link.tick(now);
+      this.table?.expire(now);
+      this.pump();
+    });
   }
 
   /** One timer, at the earliest deadline of the link engine and the table's subscriptions. */

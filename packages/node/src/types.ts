@@ -188,7 +188,11 @@ export interface NodeStats {
   drops: {
     distributor: Record<string, number>;
     link: Record<string, number>;
-    /** datagrams the transport refused or failed to send, and transport errors */
+    /**
+     * datagrams the transport refused (by TransportError code), transport errors reported
+     * through onError, updates the link refused (`link:PEER_DOWN`), and `internal`: an
+     * exception in a core, logged and survived
+     */
     transport: Record<string, number>;
   };
   retransmissions: { unicast: number; broadcast: number };

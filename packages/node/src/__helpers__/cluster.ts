@@ -137,20 +137,29 @@ export class Cluster {
     return q;
   }
 
-  /** Counts NAME_DISTRIBUTOR datagrams a member transmits while `fn` runs (and the clock runs `ms`). */
-  countUpdates(from: Member, fn: () => void, ms = 50): { broadcast: number; unicast: number } {
-    const counts = { broadcast: 0, unicast: 0 };
+  /**
+   * Counts the NAME_DISTRIBUTOR datagrams a member transmits (to "broadcast" or to one peer) and
+   * the fabric's deliveries of them, while `fn` runs and the clock then runs `ms`.
+   */
+  countUpdates(
+    from: Member,
+    fn: () => void,
+    ms = 50,
+  ): { broadcast: number; unicast: number; delivered: number } {
+    const counts = { broadcast: 0, unicast: 0, delivered: 0 };
     const me = from.transport.localAddress;
-    const off = this.fabric.observe((ev) => {
-      if (ev.kind !== "transmit" || ev.from.address !== me.address || ev.from.port !== me.port) return;
-      let user: string;
+    const isUpdate = (d: Uint8Array) => {
       try {
-        user = decodeMessage(ev.datagram).user;
+        return decodeMessage(d).user === "NAME_DISTRIBUTOR";
       } catch {
-        return;
+        return false;
       }
-      if (user !== "NAME_DISTRIBUTOR") return;
-      if (ev.to === "broadcast") counts.broadcast++;
+    };
+    const off = this.fabric.observe((ev) => {
+      if (ev.kind === "drop" || ev.from.address !== me.address || ev.from.port !== me.port) return;
+      if (!isUpdate(ev.datagram)) return;
+      if (ev.kind === "deliver") counts.delivered++;
+      else if (ev.to === "broadcast") counts.broadcast++;
       else counts.unicast++;
     });
     try {

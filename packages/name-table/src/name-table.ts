@@ -1,5 +1,5 @@
 import { NameTableError } from "./errors.js";
-import { NONE, RangeStore } from "./range-store.js";
+import { NONE, RangePool, Service, SubscriptionState } from "./service.js";
 import type {
   Binding,
   BindingKey,
@@ -9,7 +9,6 @@ import type {
   SocketAddress,
   Subscription,
   SubscriptionEvent,
-  SubscriptionMode,
   SubscriptionRequest,
 } from "./types.js";
 
@@ -20,29 +19,34 @@ export const TIPC_MAX_SUBSCR = 65535;
 /** Default cap on bindings held by one table. */
 export const DEFAULT_MAX_BINDINGS = 1 << 24;
 
+// A binding record: 16 int32 words (64 bytes, one cache line) in one Int32Array, so everything an
+// operation needs about a binding comes with a single memory access. u32 fields are stored as int32
+// (`x | 0`) and read back with `>>> 0`.
+const STRIDE = 16;
+const TYPE = 0;
+const LOWER = 1;
+const UPPER = 2;
+const NODE = 3;
+const PORT = 4;
+const KEY = 5;
+const FLAGS = 6;
+/** Next/previous binding in the exact range's `all_publ` circular list. */
+const NEXT = 7;
+const PREV = 8;
+/** Next/previous binding in the range's `local_publ` circular list (this node's bindings only). */
+const LNEXT = 9;
+const LPREV = 10;
+/** Position in the node's slot list (NONE once removed). */
+const NPOS = 11;
+
 const CLUSTER = 1;
 const LOCAL = 2;
 
-interface Service {
-  type: number;
-  /** Root of this type's range treap. */
-  root: number;
-  /** Live subscriptions on this type, oldest first (events go newest first, as the kernel's list_add). */
-  subs: SubscriptionState[] | null;
-}
-
-class SubscriptionState implements Subscription {
-  active = true;
-  constructor(
-    readonly id: number,
-    readonly type: number,
-    readonly lower: number,
-    readonly upper: number,
-    readonly mode: SubscriptionMode,
-    readonly scope: Scope | undefined,
-    readonly handle: unknown,
-    readonly deadline: number | undefined,
-  ) {}
+/** One node's bindings in publication order: append-only, removals are skipped lazily and compacted. */
+class NodeList {
+  slots = new Int32Array(4);
+  len = 0;
+  live = 0;
 }
 
 function describe(v: unknown): string {
@@ -76,22 +80,22 @@ function checkScope(v: unknown, field = "scope"): asserts v is Scope {
   }
 }
 
-/** Puts `s` just before `at` in a circular list (at the tail when `at` is the head). */
-function linkBefore(next: Int32Array, prev: Int32Array, s: number, at: number): void {
-  const p = prev[at] as number;
-  next[p] = s;
-  prev[s] = p;
-  next[s] = at;
-  prev[at] = s;
+/** Puts slot `s` just before slot `at` in a circular list whose links are at `next`/`next + 1`. */
+function linkBefore(rec: Int32Array, next: number, s: number, at: number): void {
+  const p = rec[at * STRIDE + next + 1] as number;
+  rec[p * STRIDE + next] = s;
+  rec[s * STRIDE + next + 1] = p;
+  rec[s * STRIDE + next] = at;
+  rec[at * STRIDE + next + 1] = s;
 }
 
 /** Takes `s` out of its circular list; returns its successor, or NONE if it was alone. */
-function unlink(next: Int32Array, prev: Int32Array, s: number): number {
-  const n = next[s] as number;
+function unlink(rec: Int32Array, next: number, s: number): number {
+  const n = rec[s * STRIDE + next] as number;
   if (n === s) return NONE;
-  const p = prev[s] as number;
-  next[p] = n;
-  prev[n] = p;
+  const p = rec[s * STRIDE + next + 1] as number;
+  rec[p * STRIDE + next] = n;
+  rec[n * STRIDE + next + 1] = p;
   return n;
 }
 
@@ -100,10 +104,10 @@ function unlink(next: Int32Array, prev: Int32Array, s: number): number {
  * (shared/docs/tipc-protocol.md §2.3, §3, §4). A pure data structure: no I/O, no timers; time is
  * passed in. Subscription events are queued and handed out by {@link takeEvents}.
  *
- * Layout: every binding is a slot in typed-array columns. It sits on three circular lists: its
- * exact range's `all` list (and `local` list if it is this node's), and its node's list in
- * publication order. A hash index on (type, lower, upper, node, key) gives O(1) duplicate checks and
- * withdrawals; each type's ranges live in an interval treap ({@link RangeStore}).
+ * Layout (see README): each binding is a 64-byte record in one Int32Array, linked into its exact
+ * range's circular `all`/`local` lists; each type keeps its ranges in sorted arrays with a prefix
+ * max of `upper` ({@link Service}); each node keeps its bindings' slots in publication order; a hash
+ * index on (type, lower, upper, node, key) makes duplicate checks and withdrawals O(1).
  */
 export class NameTable {
   private _ownNode: number;
@@ -112,35 +116,21 @@ export class NameTable {
   private _size = 0;
   private nextSeq = 0;
 
-  // Binding columns, indexed by slot.
-  private bType = new Uint32Array(0);
-  private bLower = new Uint32Array(0);
-  private bUpper = new Uint32Array(0);
-  private bNode = new Uint32Array(0);
-  private bPort = new Uint32Array(0);
-  private bKey = new Uint32Array(0);
-  private bFlags = new Uint8Array(0);
-  private bRange = new Int32Array(0);
-  private bHash = new Int32Array(0);
-  /** Publication order (the kernel's publication id). */
-  private bSeq = new Float64Array(0);
-  private bNext = new Int32Array(0);
-  private bPrev = new Int32Array(0);
-  private bLNext = new Int32Array(0);
-  private bLPrev = new Int32Array(0);
-  private bNNext = new Int32Array(0);
-  private bNPrev = new Int32Array(0);
+  /** Binding records, STRIDE words per slot. */
+  private rec = new Int32Array(0);
+  /** Publication order of each slot (the kernel's publication id). */
+  private seq = new Float64Array(0);
+  private capacity = 0;
   private slotsUsed = 0;
   private freeSlots = NONE;
 
-  /** Open addressing, linear probing: slot + 1, 0 = empty. */
-  private index = new Int32Array(2048);
-  private indexMask = 2047;
+  /** Open addressing, linear probing, pairs [slot + 1, hash]; 0 = empty. Load factor <= 1/2. */
+  private index = new Int32Array(2 * 1024);
+  private indexMask = 1023;
 
-  private readonly ranges = new RangeStore();
   private readonly services = new Map<number, Service>();
-  /** Node address -> first binding of its list (publication order). */
-  private readonly nodeHead = new Map<number, number>();
+  private readonly pool = new RangePool();
+  private readonly nodes = new Map<number, NodeList>();
 
   private outbox: SubscriptionEvent[] = [];
   private readonly subscriptions = new Map<number, SubscriptionState>();
@@ -187,27 +177,38 @@ export class NameTable {
     checkU32(addr, "addr");
     const old = this._ownNode;
     if (addr === old) return;
-    if (this.nodeHead.has(addr)) {
+    if (this.nodes.has(addr)) {
       throw new NameTableError("address_in_use", `the table already holds bindings of node ${addr}`, "addr");
     }
-    const head = this.nodeHead.get(old);
-    if (head !== undefined) {
-      let s = head;
-      do {
-        this.indexRemove(s);
-        this.bNode[s] = addr;
-        this.bHash[s] = hashOf(
-          this.bType[s] as number,
-          this.bLower[s] as number,
-          this.bUpper[s] as number,
-          addr,
-          this.bKey[s] as number,
+    const list = this.nodes.get(old);
+    if (list !== undefined) {
+      for (const s of this.liveSlots(list, old)) {
+        const o = s * STRIDE;
+        const rec = this.rec;
+        this.indexRemove(
+          s,
+          hashOf(
+            rec[o + TYPE] as number,
+            rec[o + LOWER] as number,
+            rec[o + UPPER] as number,
+            old,
+            rec[o + KEY] as number,
+          ),
         );
-        this.indexAdd(s);
-        s = this.bNNext[s] as number;
-      } while (s !== head);
-      this.nodeHead.delete(old);
-      this.nodeHead.set(addr, head);
+        rec[o + NODE] = addr;
+        this.indexAdd(
+          s,
+          hashOf(
+            rec[o + TYPE] as number,
+            rec[o + LOWER] as number,
+            rec[o + UPPER] as number,
+            addr,
+            rec[o + KEY] as number,
+          ),
+        );
+      }
+      this.nodes.delete(old);
+      this.nodes.set(addr, list);
     }
     this._ownNode = addr;
   }
@@ -236,63 +237,59 @@ export class NameTable {
       return { ok: false, reason: "duplicate" };
     if (this._size >= this.maxBindings) return { ok: false, reason: "limit" };
 
-    const s = this.allocSlot();
-    this.bType[s] = type;
-    this.bLower[s] = lower;
-    this.bUpper[s] = upper;
-    this.bNode[s] = node;
-    this.bPort[s] = port;
-    this.bKey[s] = key;
-    this.bHash[s] = hash;
-    this.bSeq[s] = this.nextSeq++;
-    const local = node === this._ownNode;
-    this.bFlags[s] = (scope === "cluster" ? CLUSTER : 0) | (local ? LOCAL : 0);
-
     let svc = this.services.get(type);
     if (svc === undefined) {
-      svc = { type, root: NONE, subs: null };
+      svc = new Service(type, this.pool);
       this.services.set(type, svc);
     }
-    const ranges = this.ranges;
-    let r = ranges.find(svc.root, lower, upper);
-    const first = r === NONE;
+    let r = svc.find(lower, upper);
+    const first = r < 0;
     if (first) {
-      r = ranges.alloc(lower, upper);
-      svc.root = ranges.insert(svc.root, r);
+      r = ~r;
+      svc.insertAt(r, lower, upper);
     }
-    this.bRange[s] = r;
+
+    const s = this.allocSlot();
+    const rec = this.rec;
+    const o = s * STRIDE;
+    const local = node === this._ownNode;
+    rec[o + TYPE] = type;
+    rec[o + LOWER] = lower;
+    rec[o + UPPER] = upper;
+    rec[o + NODE] = node;
+    rec[o + PORT] = port;
+    rec[o + KEY] = key;
+    rec[o + FLAGS] = (scope === "cluster" ? CLUSTER : 0) | (local ? LOCAL : 0);
+    this.seq[s] = this.nextSeq++;
 
     // The kernel's list_add: the newest binding goes to the head, so round-robin picks it next.
-    const head = ranges.head[r] as number;
+    const head = svc.head(r);
     if (head === NONE) {
-      this.bNext[s] = s;
-      this.bPrev[s] = s;
+      rec[o + NEXT] = s;
+      rec[o + PREV] = s;
     } else {
-      linkBefore(this.bNext, this.bPrev, s, head);
+      linkBefore(rec, NEXT, s, head);
     }
-    ranges.head[r] = s;
+    svc.setHead(r, s);
     if (local) {
-      const lhead = ranges.localHead[r] as number;
+      const lhead = svc.localHead(r);
       if (lhead === NONE) {
-        this.bLNext[s] = s;
-        this.bLPrev[s] = s;
+        rec[o + LNEXT] = s;
+        rec[o + LPREV] = s;
       } else {
-        linkBefore(this.bLNext, this.bLPrev, s, lhead);
+        linkBefore(rec, LNEXT, s, lhead);
       }
-      ranges.localHead[r] = s;
+      svc.setLocalHead(r, s);
     }
 
-    // Per-node list, appended at the tail: publication order.
-    const nhead = this.nodeHead.get(node);
-    if (nhead === undefined) {
-      this.bNNext[s] = s;
-      this.bNPrev[s] = s;
-      this.nodeHead.set(node, s);
-    } else {
-      linkBefore(this.bNNext, this.bNPrev, s, nhead);
+    let list = this.nodes.get(node);
+    if (list === undefined) {
+      list = new NodeList();
+      this.nodes.set(node, list);
     }
+    this.nodeAppend(list, s, node);
 
-    this.indexAdd(s);
+    this.indexAdd(s, hash);
     this._size++;
     const stored: Binding = { type, lower, upper, scope, node, port, key };
     if (svc.subs !== null) this.report(svc.subs, stored, "published", first);
@@ -322,25 +319,17 @@ export class NameTable {
   /** Removes every binding of `node` (node loss) and returns them, in publication order. */
   purgeNode(node: number): Binding[] {
     checkU32(node, "node");
-    const out: Binding[] = [];
-    for (let s = this.nodeHead.get(node); s !== undefined; s = this.nodeHead.get(node)) {
-      out.push(this.removeSlot(s));
-    }
-    return out;
+    const list = this.nodes.get(node);
+    if (list === undefined) return [];
+    return this.liveSlots(list, node).map((s) => this.removeSlot(s));
   }
 
   /** Every binding of `node`, in publication order. */
   nodeBindings(node: number): Binding[] {
     checkU32(node, "node");
-    const out: Binding[] = [];
-    const head = this.nodeHead.get(node);
-    if (head === undefined) return out;
-    let s = head;
-    do {
-      out.push(this.bindingAt(s));
-      s = this.bNNext[s] as number;
-    } while (s !== head);
-    return out;
+    const list = this.nodes.get(node);
+    if (list === undefined) return [];
+    return this.liveSlots(list, node).map((s) => this.bindingAt(s));
   }
 
   /**
@@ -349,13 +338,11 @@ export class NameTable {
    */
   ownClusterBindings(): IterableIterator<Binding> {
     const out: Binding[] = [];
-    const head = this.nodeHead.get(this._ownNode);
-    if (head !== undefined) {
-      let s = head;
-      do {
-        if ((this.bFlags[s] as number) & CLUSTER) out.push(this.bindingAt(s));
-        s = this.bNNext[s] as number;
-      } while (s !== head);
+    const list = this.nodes.get(this._ownNode);
+    if (list !== undefined) {
+      for (const s of this.liveSlots(list, this._ownNode)) {
+        if ((this.rec[s * STRIDE + FLAGS] as number) & CLUSTER) out.push(this.bindingAt(s));
+      }
     }
     return out.values();
   }
@@ -371,12 +358,13 @@ export class NameTable {
     checkU32(instance, "instance");
     const svc = this.services.get(type);
     if (svc === undefined) return undefined;
-    const ranges = this.ranges;
-    const r = ranges.first(svc.root, instance, instance);
+    const r = svc.firstContaining(instance);
     if (r === NONE) return undefined;
-    const s = ranges.head[r] as number;
-    ranges.head[r] = this.bNext[s] as number;
-    return { node: this.bNode[s] as number, port: this.bPort[s] as number };
+    const s = svc.head(r);
+    const o = s * STRIDE;
+    const rec = this.rec;
+    svc.setHead(r, rec[o + NEXT] as number);
+    return { node: (rec[o + NODE] as number) >>> 0, port: (rec[o + PORT] as number) >>> 0 };
   }
 
   /**
@@ -388,17 +376,17 @@ export class NameTable {
     checkU32(instance, "instance");
     const svc = this.services.get(type);
     if (svc === undefined) return undefined;
-    const ranges = this.ranges;
-    const r = ranges.first(svc.root, instance, instance);
+    const r = svc.firstContaining(instance);
     if (r === NONE) return undefined;
-    const l = ranges.localHead[r] as number;
+    const rec = this.rec;
+    const l = svc.localHead(r);
     if (l !== NONE) {
-      ranges.localHead[r] = this.bLNext[l] as number;
-      return { node: this.bNode[l] as number, port: this.bPort[l] as number };
+      svc.setLocalHead(r, rec[l * STRIDE + LNEXT] as number);
+      return this.socketAt(l);
     }
-    const s = ranges.head[r] as number;
-    ranges.head[r] = this.bNext[s] as number;
-    return { node: this.bNode[s] as number, port: this.bPort[s] as number };
+    const s = svc.head(r);
+    svc.setHead(r, rec[s * STRIDE + NEXT] as number);
+    return this.socketAt(s);
   }
 
   /**
@@ -413,37 +401,32 @@ export class NameTable {
     checkU32(node, "node");
     const svc = this.services.get(type);
     if (svc === undefined) return undefined;
-    const ranges = this.ranges;
-    if (node === this._ownNode) {
-      const r = ranges.firstWhere(svc.root, instance, instance, (x) => ranges.localHead[x] !== NONE);
-      if (r === NONE) return undefined;
-      const l = ranges.localHead[r] as number;
-      ranges.localHead[r] = this.bLNext[l] as number;
-      return { node, port: this.bPort[l] as number };
-    }
-    let found = NONE;
-    const r = ranges.firstWhere(svc.root, instance, instance, (x) => {
-      const head = ranges.head[x] as number;
+    const rec = this.rec;
+    for (let r = svc.start(instance); r < svc.n && svc.lower(r) <= instance; r++) {
+      if (svc.upper(r) < instance) continue;
+      if (node === this._ownNode) {
+        const l = svc.localHead(r);
+        if (l === NONE) continue;
+        svc.setLocalHead(r, rec[l * STRIDE + LNEXT] as number);
+        return this.socketAt(l);
+      }
+      const head = svc.head(r);
       let s = head;
       do {
-        if (this.bNode[s] === node) {
-          found = s;
-          return true;
+        if ((rec[s * STRIDE + NODE] as number) >>> 0 === node) {
+          // Move the pick to the tail of the range's list, as a round-robin pick does.
+          if (s === head) {
+            svc.setHead(r, rec[s * STRIDE + NEXT] as number);
+          } else {
+            unlink(rec, NEXT, s);
+            linkBefore(rec, NEXT, s, head);
+          }
+          return this.socketAt(s);
         }
-        s = this.bNext[s] as number;
+        s = rec[s * STRIDE + NEXT] as number;
       } while (s !== head);
-      return false;
-    });
-    if (r === NONE) return undefined;
-    // Move the chosen binding to the tail of the range's list, as a round-robin pick does.
-    const head = ranges.head[r] as number;
-    if (found === head) {
-      ranges.head[r] = this.bNext[found] as number;
-    } else {
-      unlink(this.bNext, this.bPrev, found);
-      linkBefore(this.bNext, this.bPrev, found, head);
     }
-    return { node, port: this.bPort[found] as number };
+    return undefined;
   }
 
   /**
@@ -483,8 +466,7 @@ export class NameTable {
     const out: SocketAddress[] = [];
     const seen = new Map<number, Set<number>>();
     for (const s of this.collect(type, lower, upper, nodeSet, scope)) {
-      const node = this.bNode[s] as number;
-      const port = this.bPort[s] as number;
+      const { node, port } = this.socketAt(s);
       let ports = seen.get(node);
       if (ports === undefined) {
         ports = new Set();
@@ -503,8 +485,9 @@ export class NameTable {
     checkU32(upper, "upper");
     checkRange(lower, upper);
     const nodes = new Set<number>();
-    for (const s of this.collect(type, lower, upper, undefined, undefined))
-      nodes.add(this.bNode[s] as number);
+    for (const s of this.collect(type, lower, upper, undefined, undefined)) {
+      nodes.add((this.rec[s * STRIDE + NODE] as number) >>> 0);
+    }
     return [...nodes].sort((a, b) => a - b);
   }
 
@@ -512,12 +495,9 @@ export class NameTable {
   dump(): Binding[] {
     const out: Binding[] = [];
     const types = [...this.services.keys()].sort((a, b) => a - b);
-    const rs: number[] = [];
     for (const type of types) {
       const svc = this.services.get(type) as Service;
-      rs.length = 0;
-      this.ranges.all(svc.root, rs);
-      for (const r of rs) for (const s of this.rangeSlots(r)) out.push(this.bindingAt(s));
+      for (let r = 0; r < svc.n; r++) for (const s of this.rangeSlots(svc, r)) out.push(this.bindingAt(s));
     }
     return out;
   }
@@ -574,34 +554,20 @@ export class NameTable {
     this.subscriptions.set(sub.id, sub);
     let svc = this.services.get(type);
     if (svc === undefined) {
-      svc = { type, root: NONE, subs: null };
+      svc = new Service(type, this.pool);
       this.services.set(type, svc);
     }
     if (svc.subs === null) svc.subs = [];
     svc.subs.push(sub);
 
     if (initialEvents) {
-      const ranges = this.ranges;
-      const rs: number[] = [];
-      ranges.overlapping(svc.root, lower, upper, rs);
       const slots: number[] = [];
-      const seq = this.bSeq;
-      for (const r of rs) {
-        const head = ranges.head[r] as number;
-        let s = head;
-        if (mode === "ports") {
-          do {
-            slots.push(s);
-            s = this.bNext[s] as number;
-          } while (s !== head);
-        } else {
-          let first = s;
-          do {
-            if ((seq[s] as number) < (seq[first] as number)) first = s;
-            s = this.bNext[s] as number;
-          } while (s !== head);
-          slots.push(first);
-        }
+      const seq = this.seq;
+      for (let r = svc.start(lower); r < svc.n && svc.lower(r) <= upper; r++) {
+        if (svc.upper(r) < lower) continue;
+        const inRange = this.rangeSlots(svc, r);
+        if (mode === "ports") slots.push(...inRange);
+        else slots.push(inRange[0] as number);
       }
       slots.sort((a, b) => (seq[a] as number) - (seq[b] as number));
       const one = [sub];
@@ -680,46 +646,58 @@ export class NameTable {
     return this.findSlot(hashOf(type, lower, upper, node, k), type, lower, upper, node, k);
   }
 
+  private socketAt(s: number): SocketAddress {
+    const o = s * STRIDE;
+    return { node: (this.rec[o + NODE] as number) >>> 0, port: (this.rec[o + PORT] as number) >>> 0 };
+  }
+
   private bindingAt(s: number): Binding {
+    const rec = this.rec;
+    const o = s * STRIDE;
     return {
-      type: this.bType[s] as number,
-      lower: this.bLower[s] as number,
-      upper: this.bUpper[s] as number,
-      scope: (this.bFlags[s] as number) & CLUSTER ? "cluster" : "node",
-      node: this.bNode[s] as number,
-      port: this.bPort[s] as number,
-      key: this.bKey[s] as number,
+      type: (rec[o + TYPE] as number) >>> 0,
+      lower: (rec[o + LOWER] as number) >>> 0,
+      upper: (rec[o + UPPER] as number) >>> 0,
+      scope: (rec[o + FLAGS] as number) & CLUSTER ? "cluster" : "node",
+      node: (rec[o + NODE] as number) >>> 0,
+      port: (rec[o + PORT] as number) >>> 0,
+      key: (rec[o + KEY] as number) >>> 0,
     };
   }
 
   private removeSlot(s: number): Binding {
     const binding = this.bindingAt(s);
-    const ranges = this.ranges;
-    const r = this.bRange[s] as number;
-    const n = unlink(this.bNext, this.bPrev, s);
-    if (ranges.head[r] === s) ranges.head[r] = n;
-    if ((this.bFlags[s] as number) & LOCAL) {
-      const ln = unlink(this.bLNext, this.bLPrev, s);
-      if (ranges.localHead[r] === s) ranges.localHead[r] = ln;
+    const { type, lower, upper, node } = binding;
+    const rec = this.rec;
+    const o = s * STRIDE;
+    const svc = this.services.get(type) as Service;
+    const r = svc.find(lower, upper);
+    const n = unlink(rec, NEXT, s);
+    if (svc.head(r) === s) svc.setHead(r, n);
+    if ((rec[o + FLAGS] as number) & LOCAL) {
+      const ln = unlink(rec, LNEXT, s);
+      if (svc.localHead(r) === s) svc.setLocalHead(r, ln);
     }
-    const svc = this.services.get(binding.type) as Service;
     const last = n === NONE;
-    if (last) {
-      svc.root = ranges.remove(svc.root, r);
-      ranges.release(r);
-    }
-    const nn = unlink(this.bNNext, this.bNPrev, s);
-    if (this.nodeHead.get(binding.node) === s) {
-      if (nn === NONE) this.nodeHead.delete(binding.node);
-      else this.nodeHead.set(binding.node, nn);
-    }
-    this.indexRemove(s);
-    this.bNext[s] = this.freeSlots;
+    if (last) svc.removeAt(r);
+
+    const list = this.nodes.get(node) as NodeList;
+    if (--list.live === 0) this.nodes.delete(node);
+
+    this.indexRemove(s, hashOf(type, lower, upper, node, binding.key));
+    rec[o + FLAGS] = 0;
+    rec[o + NPOS] = NONE;
+    rec[o + NEXT] = this.freeSlots;
     this.freeSlots = s;
     this._size--;
     if (svc.subs !== null) this.report(svc.subs, binding, "withdrawn", last);
-    else if (svc.root === NONE) this.services.delete(binding.type);
+    else if (svc.n === 0) this.dropService(svc);
     return binding;
+  }
+
+  private dropService(svc: Service): void {
+    this.services.delete(svc.type);
+    svc.dispose();
   }
 
   /** The kernel's tipc_sub_report_overlap for every subscription on the type, newest first. */
@@ -737,10 +715,7 @@ export class NameTable {
       this.outbox.push({
         kind,
         subscription: sub,
-        found: {
-          lower: Math.max(b.lower, sub.lower),
-          upper: Math.min(b.upper, sub.upper),
-        },
+        found: { lower: Math.max(b.lower, sub.lower), upper: Math.min(b.upper, sub.upper) },
         socket: { node: b.node, port: b.port },
         scope: b.scope,
         binding: b,
@@ -756,7 +731,7 @@ export class NameTable {
     subs.splice(subs.indexOf(sub), 1);
     if (subs.length === 0) {
       svc.subs = null;
-      if (svc.root === NONE) this.services.delete(sub.type);
+      if (svc.n === 0) this.dropService(svc);
     }
     // Keep the lazily-cleaned heap from growing without bound under subscribe/unsubscribe churn.
     if (this.timeouts.length > 64 && this.timeouts.length > 2 * this.subscriptions.size) {
@@ -766,20 +741,22 @@ export class NameTable {
     }
   }
 
-  /** Slots of range `r` in publication order. */
-  private rangeSlots(r: number): number[] {
+  /** Slots of range `r` of `svc`, in publication order. */
+  private rangeSlots(svc: Service, r: number): number[] {
     const out: number[] = [];
-    const head = this.ranges.head[r] as number;
+    const rec = this.rec;
+    const head = svc.head(r);
     let s = head;
     do {
       out.push(s);
-      s = this.bNext[s] as number;
+      s = rec[s * STRIDE + NEXT] as number;
     } while (s !== head);
-    const seq = this.bSeq;
+    const seq = this.seq;
     if (out.length > 1) out.sort((a, b) => (seq[a] as number) - (seq[b] as number));
     return out;
   }
 
+  /** Slots of every binding overlapping [lower, upper]: by range, then publication. */
   private collect(
     type: number,
     lower: number,
@@ -790,61 +767,74 @@ export class NameTable {
     const out: number[] = [];
     const svc = this.services.get(type);
     if (svc === undefined) return out;
-    const rs: number[] = [];
-    this.ranges.overlapping(svc.root, lower, upper, rs);
+    const rec = this.rec;
     const want = scope === undefined ? -1 : scope === "cluster" ? CLUSTER : 0;
-    for (const r of rs) {
-      for (const s of this.rangeSlots(r)) {
-        if (nodes !== undefined && !nodes.has(this.bNode[s] as number)) continue;
-        if (want !== -1 && ((this.bFlags[s] as number) & CLUSTER) !== want) continue;
+    for (let r = svc.start(lower); r < svc.n && svc.lower(r) <= upper; r++) {
+      if (svc.upper(r) < lower) continue;
+      for (const s of this.rangeSlots(svc, r)) {
+        const o = s * STRIDE;
+        if (nodes !== undefined && !nodes.has((rec[o + NODE] as number) >>> 0)) continue;
+        if (want !== -1 && ((rec[o + FLAGS] as number) & CLUSTER) !== want) continue;
         out.push(s);
       }
     }
     return out;
   }
 
+  /** Appends slot `s` to a node's list, compacting out removed entries when the list is full. */
+  private nodeAppend(list: NodeList, s: number, node: number): void {
+    if (list.len === list.slots.length) {
+      if ((list.len - list.live) * 2 >= list.len) {
+        const live = this.liveSlots(list, node);
+        list.slots.set(live);
+        list.len = live.length;
+        for (let i = 0; i < live.length; i++) this.rec[(live[i] as number) * STRIDE + NPOS] = i;
+      } else {
+        const slots = new Int32Array(list.slots.length * 2);
+        slots.set(list.slots);
+        list.slots = slots;
+      }
+    }
+    list.slots[list.len] = s;
+    this.rec[s * STRIDE + NPOS] = list.len;
+    list.len++;
+    list.live++;
+  }
+
+  /**
+   * The live slots of a node's list, in publication order. An entry is stale once its binding is
+   * removed (NPOS no longer points back at it, or its slot now holds another node's binding).
+   */
+  private liveSlots(list: NodeList, node: number): number[] {
+    const out: number[] = [];
+    const rec = this.rec;
+    const nodeI32 = node | 0;
+    for (let i = 0; i < list.len; i++) {
+      const s = list.slots[i] as number;
+      const o = s * STRIDE;
+      if (rec[o + NPOS] === i && rec[o + NODE] === nodeI32) out.push(s);
+    }
+    return out;
+  }
+
   private allocSlot(): number {
-    let s = this.freeSlots;
+    const s = this.freeSlots;
     if (s !== NONE) {
-      this.freeSlots = this.bNext[s] as number;
+      this.freeSlots = this.rec[s * STRIDE + NEXT] as number;
       return s;
     }
-    if (this.slotsUsed === this.bType.length) this.growSlots(this.bType.length * 2);
-    s = this.slotsUsed++;
-    return s;
+    if (this.slotsUsed === this.capacity) this.growSlots(this.capacity * 2);
+    return this.slotsUsed++;
   }
 
   private growSlots(n: number): void {
-    const u32 = (a: Uint32Array) => {
-      const b = new Uint32Array(n);
-      b.set(a);
-      return b;
-    };
-    const i32 = (a: Int32Array) => {
-      const b = new Int32Array(n);
-      b.set(a);
-      return b;
-    };
-    this.bType = u32(this.bType);
-    this.bLower = u32(this.bLower);
-    this.bUpper = u32(this.bUpper);
-    this.bNode = u32(this.bNode);
-    this.bPort = u32(this.bPort);
-    this.bKey = u32(this.bKey);
-    const flags = new Uint8Array(n);
-    flags.set(this.bFlags);
-    this.bFlags = flags;
+    const rec = new Int32Array(n * STRIDE);
+    rec.set(this.rec);
+    this.rec = rec;
     const seq = new Float64Array(n);
-    seq.set(this.bSeq);
-    this.bSeq = seq;
-    this.bRange = i32(this.bRange);
-    this.bHash = i32(this.bHash);
-    this.bNext = i32(this.bNext);
-    this.bPrev = i32(this.bPrev);
-    this.bLNext = i32(this.bLNext);
-    this.bLPrev = i32(this.bLPrev);
-    this.bNNext = i32(this.bNNext);
-    this.bNPrev = i32(this.bNPrev);
+    seq.set(this.seq);
+    this.seq = seq;
+    this.capacity = n;
   }
 
   private findSlot(
@@ -857,61 +847,69 @@ export class NameTable {
   ): number {
     const index = this.index;
     const mask = this.indexMask;
+    const rec = this.rec;
     for (let i = hash & mask; ; i = (i + 1) & mask) {
-      const e = index[i] as number;
+      const e = index[2 * i] as number;
       if (e === 0) return NONE;
-      const s = e - 1;
+      if (index[2 * i + 1] !== hash) continue;
+      const o = (e - 1) * STRIDE;
       if (
-        this.bKey[s] === key &&
-        this.bNode[s] === node &&
-        this.bLower[s] === lower &&
-        this.bUpper[s] === upper &&
-        this.bType[s] === type
+        rec[o + KEY] === (key | 0) &&
+        rec[o + NODE] === (node | 0) &&
+        rec[o + LOWER] === (lower | 0) &&
+        rec[o + UPPER] === (upper | 0) &&
+        rec[o + TYPE] === (type | 0)
       ) {
-        return s;
+        return e - 1;
       }
     }
   }
 
-  private indexAdd(s: number): void {
-    if ((this._size + 1) * 2 > this.index.length) this.rehash(this.index.length * 2);
+  private indexAdd(s: number, hash: number): void {
+    if ((this._size + 1) * 4 > this.index.length) this.rehash(this.index.length);
     const index = this.index;
     const mask = this.indexMask;
-    let i = (this.bHash[s] as number) & mask;
-    while (index[i] !== 0) i = (i + 1) & mask;
-    index[i] = s + 1;
+    let i = hash & mask;
+    while (index[2 * i] !== 0) i = (i + 1) & mask;
+    index[2 * i] = s + 1;
+    index[2 * i + 1] = hash;
   }
 
   /** Backward-shift deletion: no tombstones, so probes stay short under churn. */
-  private indexRemove(s: number): void {
+  private indexRemove(s: number, hash: number): void {
     const index = this.index;
     const mask = this.indexMask;
-    let i = (this.bHash[s] as number) & mask;
-    while (index[i] !== s + 1) i = (i + 1) & mask;
-    index[i] = 0;
+    let i = hash & mask;
+    while (index[2 * i] !== s + 1) i = (i + 1) & mask;
+    index[2 * i] = 0;
     for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
-      const e = index[j] as number;
+      const e = index[2 * j] as number;
       if (e === 0) return;
-      const k = (this.bHash[e - 1] as number) & mask;
-      // e stays if its home k lies cyclically in (i, j]; otherwise it moves into the hole.
+      const k = (index[2 * j + 1] as number) & mask;
+      // The entry at j stays if its home k lies cyclically in (i, j]; otherwise it fills the hole.
       if (i <= j ? k <= i || k > j : k <= i && k > j) {
-        index[i] = e;
-        index[j] = 0;
+        index[2 * i] = e;
+        index[2 * i + 1] = index[2 * j + 1] as number;
+        index[2 * j] = 0;
         i = j;
       }
     }
   }
 
-  private rehash(n: number): void {
+  /** Doubles the number of buckets (`pairs` = current Int32Array length = 2 x buckets). */
+  private rehash(pairs: number): void {
     const old = this.index;
-    const index = new Int32Array(n);
-    const mask = n - 1;
-    for (let x = 0; x < old.length; x++) {
+    const buckets = pairs; // twice the old bucket count
+    const index = new Int32Array(2 * buckets);
+    const mask = buckets - 1;
+    for (let x = 0; x < old.length; x += 2) {
       const e = old[x] as number;
       if (e === 0) continue;
-      let i = (this.bHash[e - 1] as number) & mask;
-      while (index[i] !== 0) i = (i + 1) & mask;
-      index[i] = e;
+      const h = old[x + 1] as number;
+      let i = h & mask;
+      while (index[2 * i] !== 0) i = (i + 1) & mask;
+      index[2 * i] = e;
+      index[2 * i + 1] = h;
     }
     this.index = index;
     this.indexMask = mask;

@@ -1,0 +1,249 @@
+/**
+ * @tipcjs/name-table benchmark: NameTable against a naive baseline (Map type -> array of bindings,
+ * scanned linearly), in the same run, at 10,000 and 1,000,000 bindings spread over 1,000 nodes and
+ * 10,000 service types.
+ *
+ *   node --expose-gc --import tsx packages/name-table/bench/name-table.bench.ts [--sizes=10000,1000000]
+ *
+ * Figures: inserts/s, removes/s, anycast lookups/s, and heap bytes per binding after a forced GC
+ * (V8 heap + ArrayBuffer backing stores, since NameTable keeps its columns in typed arrays).
+ */
+
+import type { Binding, BindingKey, SocketAddress } from "../src/index.js";
+import { NameTable } from "../src/index.js";
+
+const NODES = 1000;
+const TYPES = 10_000;
+const LOOKUPS = 2_000_000;
+/** The naive table is sampled above this many operations per phase (it is O(bindings per type)). */
+const NAIVE_SAMPLE = 200_000;
+
+interface Table {
+  insert(b: Binding): unknown;
+  remove(k: BindingKey): unknown;
+  lookupAnycast(type: number, instance: number): SocketAddress | undefined;
+}
+
+/** The baseline: one array per type, every operation a linear scan. */
+class NaiveTable implements Table {
+  private readonly byType = new Map<number, Binding[]>();
+  private rr = 0;
+  insert(b: Binding): boolean {
+    let list = this.byType.get(b.type);
+    if (list === undefined) {
+      list = [];
+      this.byType.set(b.type, list);
+    }
+    for (const x of list) {
+      if (x.lower === b.lower && x.upper === b.upper && x.node === b.node && x.key === b.key) return false;
+    }
+    list.push(b);
+    return true;
+  }
+  remove(k: BindingKey): Binding | undefined {
+    const list = this.byType.get(k.type);
+    if (list === undefined) return undefined;
+    for (let i = 0; i < list.length; i++) {
+      const x = list[i] as Binding;
+      if (x.lower === k.lower && x.upper === k.upper && x.node === k.node && x.key === k.key) {
+        list.splice(i, 1);
+        return x;
+      }
+    }
+    return undefined;
+  }
+  lookupAnycast(type: number, instance: number): SocketAddress | undefined {
+    const list = this.byType.get(type);
+    if (list === undefined) return undefined;
+    let matches = 0;
+    for (const x of list) if (x.lower <= instance && instance <= x.upper) matches++;
+    if (matches === 0) return undefined;
+    let pick = this.rr++ % matches;
+    for (const x of list) {
+      if (x.lower <= instance && instance <= x.upper && pick-- === 0) return { node: x.node, port: x.port };
+    }
+    return undefined;
+  }
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+interface Workload {
+  n: number;
+  type: Uint32Array;
+  lower: Uint32Array;
+  upper: Uint32Array;
+  node: Uint32Array;
+  port: Uint32Array;
+  key: Uint32Array;
+  cluster: Uint8Array;
+  /** A random permutation of 0..n-1: the removal order. */
+  removeOrder: Uint32Array;
+  lookupType: Uint32Array;
+  lookupInstance: Uint32Array;
+  ownNode: number;
+}
+
+function workload(n: number): Workload {
+  const rnd = mulberry32(0x7199 + n);
+  const nodes = Array.from({ length: NODES }, () => (rnd() | 1) >>> 0);
+  const types = Array.from({ length: TYPES }, (_, i) => 64 + i);
+  const w: Workload = {
+    n,
+    type: new Uint32Array(n),
+    lower: new Uint32Array(n),
+    upper: new Uint32Array(n),
+    node: new Uint32Array(n),
+    port: new Uint32Array(n),
+    key: new Uint32Array(n),
+    cluster: new Uint8Array(n),
+    removeOrder: new Uint32Array(n),
+    lookupType: new Uint32Array(LOOKUPS),
+    lookupInstance: new Uint32Array(LOOKUPS),
+    ownNode: nodes[0] as number,
+  };
+  for (let i = 0; i < n; i++) {
+    w.type[i] = types[rnd() % TYPES] as number;
+    const lower = rnd() % 1_000_000;
+    w.lower[i] = lower;
+    // Mostly single instances, some small ranges, so ranges overlap now and then.
+    w.upper[i] = rnd() % 4 === 0 ? lower + (rnd() % 16) : lower;
+    w.node[i] = nodes[rnd() % NODES] as number;
+    w.port[i] = rnd();
+    w.key[i] = i + 1;
+    w.cluster[i] = rnd() % 8 === 0 ? 0 : 1;
+    w.removeOrder[i] = i;
+  }
+  for (let i = n - 1; i > 0; i--) {
+    const j = rnd() % (i + 1);
+    const t = w.removeOrder[i] as number;
+    w.removeOrder[i] = w.removeOrder[j] as number;
+    w.removeOrder[j] = t;
+  }
+  for (let i = 0; i < LOOKUPS; i++) {
+    const j = rnd() % n;
+    const lo = w.lower[j] as number;
+    w.lookupType[i] = w.type[j] as number;
+    w.lookupInstance[i] = lo + (rnd() % ((w.upper[j] as number) - lo + 1));
+  }
+  return w;
+}
+
+const bindingAt = (w: Workload, i: number): Binding => ({
+  type: w.type[i] as number,
+  lower: w.lower[i] as number,
+  upper: w.upper[i] as number,
+  scope: w.cluster[i] ? "cluster" : "node",
+  node: w.node[i] as number,
+  port: w.port[i] as number,
+  key: w.key[i] as number,
+});
+
+const keyAt = (w: Workload, i: number): BindingKey => ({
+  type: w.type[i] as number,
+  lower: w.lower[i] as number,
+  upper: w.upper[i] as number,
+  node: w.node[i] as number,
+  key: w.key[i] as number,
+});
+
+const gc = (globalThis as { gc?: () => void }).gc;
+function memory(): { heap: number; buffers: number } {
+  gc?.();
+  gc?.();
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed, buffers: m.arrayBuffers };
+}
+
+interface Result {
+  inserts: number;
+  removes: number;
+  lookups: number;
+  heapPerBinding: number;
+  buffersPerBinding: number;
+  sampled: string[];
+}
+
+function measure(name: string, w: Workload, make: () => Table): Result {
+  const sampled: string[] = [];
+  const naive = name === "naive";
+  // Heap: build from the typed-array workload so the inputs are not counted, and keep the table.
+  const m0 = memory();
+  let table: Table | undefined = make();
+  for (let i = 0; i < w.n; i++) table.insert(bindingAt(w, i));
+  const m1 = memory();
+  const heapPerBinding = (m1.heap - m0.heap) / w.n;
+  const buffersPerBinding = (m1.buffers - m0.buffers) / w.n;
+  table = undefined;
+  memory();
+
+  // Inserts: prebuilt binding objects, a fresh table.
+  const inputs = Array.from({ length: w.n }, (_, i) => bindingAt(w, i));
+  const keys = Array.from({ length: w.n }, (_, i) => keyAt(w, w.removeOrder[i] as number));
+  const t = make();
+  let start = performance.now();
+  for (let i = 0; i < w.n; i++) t.insert(inputs[i] as Binding);
+  const inserts = w.n / ((performance.now() - start) / 1000);
+
+  // Anycast lookups of instances that are bound (a random binding's range).
+  const lookups = naive && w.n > 10_000 ? NAIVE_SAMPLE : LOOKUPS;
+  if (lookups < LOOKUPS)
+    sampled.push(`lookups sampled: ${lookups.toLocaleString("en")} of ${LOOKUPS.toLocaleString("en")}`);
+  let hits = 0;
+  start = performance.now();
+  for (let i = 0; i < lookups; i++) {
+    if (t.lookupAnycast(w.lookupType[i] as number, w.lookupInstance[i] as number) !== undefined) hits++;
+  }
+  const lookupRate = lookups / ((performance.now() - start) / 1000);
+  if (hits !== lookups) throw new Error(`${name}: ${lookups - hits} lookups missed`);
+
+  // Removes in random order (the naive table is sampled: the first NAIVE_SAMPLE of the order).
+  const removes = naive && w.n > NAIVE_SAMPLE ? NAIVE_SAMPLE : w.n;
+  if (removes < w.n)
+    sampled.push(`removes sampled: ${removes.toLocaleString("en")} of ${w.n.toLocaleString("en")}`);
+  let removed = 0;
+  start = performance.now();
+  for (let i = 0; i < removes; i++) if (t.remove(keys[i] as BindingKey) !== undefined) removed++;
+  const removeRate = removes / ((performance.now() - start) / 1000);
+  if (removed !== removes) throw new Error(`${name}: ${removes - removed} removes missed`);
+
+  return { inserts, removes: removeRate, lookups: lookupRate, heapPerBinding, buffersPerBinding, sampled };
+}
+
+const fmt = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : `${(x / 1e3).toFixed(0)} k`);
+
+const sizesArg = process.argv.find((a) => a.startsWith("--sizes="));
+const sizes = sizesArg ? sizesArg.slice(8).split(",").map(Number) : [10_000, 1_000_000];
+if (!gc) console.warn("run with node --expose-gc for heap figures");
+console.log(
+  `node ${process.version}, ${NODES} nodes, ${TYPES} types, ${LOOKUPS.toLocaleString("en")} lookups`,
+);
+console.log(
+  "| bindings | table | inserts/s | removes/s | anycast lookups/s | heap B/binding (V8 + ArrayBuffers) |",
+);
+console.log("|---:|---|---:|---:|---:|---:|");
+const notes: string[] = [];
+for (const n of sizes) {
+  const w = workload(n);
+  for (const [name, make] of [
+    ["NameTable", () => new NameTable({ ownNode: w.ownNode })],
+    ["naive", () => new NaiveTable()],
+  ] as const) {
+    const r = measure(name, w, make);
+    const total = r.heapPerBinding + r.buffersPerBinding;
+    console.log(
+      `| ${n.toLocaleString("en")} | ${name} | ${fmt(r.inserts)} | ${fmt(r.removes)} | ${fmt(r.lookups)} | ${total.toFixed(0)} (${r.heapPerBinding.toFixed(0)} + ${r.buffersPerBinding.toFixed(0)}) |`,
+    );
+    for (const s of r.sampled) notes.push(`${name} at ${n.toLocaleString("en")}: ${s}`);
+  }
+}
+for (const note of notes) console.log(`- ${note}`);

@@ -1,0 +1,227 @@
+/**
+ * The ranges of one service type, kept sorted by (lower, upper) in small typed arrays of their own,
+ * so that a lookup touches one compact block of memory instead of chasing tree nodes across the
+ * whole table (at a million bindings every scattered access is a cache and TLB miss).
+ *
+ * `pmax[i]` is the largest `upper` among ranges 0..i. It is non-decreasing, so the first range that
+ * contains an instance x, or overlaps [x, y], is the first i with pmax[i] >= x (one binary search),
+ * provided lower[i] <= y: the same answer as the kernel's interval tree walk. A new or emptied range
+ * costs a shift of the ranges after it (a memmove) and a pmax repair that stops as soon as the old
+ * values hold again.
+ */
+import type { Scope, Subscription, SubscriptionMode } from "./types.js";
+
+export const NONE = -1;
+
+/** A subscription as the table keeps it; handed to users as {@link Subscription}. */
+export class SubscriptionState implements Subscription {
+  active = true;
+  constructor(
+    readonly id: number,
+    readonly type: number,
+    readonly lower: number,
+    readonly upper: number,
+    readonly mode: SubscriptionMode,
+    readonly scope: Scope | undefined,
+    readonly handle: unknown,
+    readonly deadline: number | undefined,
+  ) {}
+}
+
+/**
+ * One Int32Array holding every type's ranges, in per-type segments (power-of-two capacities, with
+ * free lists per size). A million ranges then live in a few large buffers instead of tens of
+ * thousands of small typed arrays, which would each cost an allocation and GC work.
+ * A segment of capacity c at offset o holds five blocks of c words: lower, upper, pmax, head,
+ * localHead. u32 values are stored as int32 and read back with `>>> 0`.
+ */
+export class RangePool {
+  d = new Int32Array(1 << 14);
+  private top = 0;
+  private readonly free: number[][] = [];
+
+  alloc(capacity: number): number {
+    const fl = this.free[Math.clz32(capacity)];
+    if (fl !== undefined && fl.length > 0) return fl.pop() as number;
+    const words = 5 * capacity;
+    if (this.top + words > this.d.length) {
+      let n = this.d.length * 2;
+      while (this.top + words > n) n *= 2;
+      const d = new Int32Array(n);
+      d.set(this.d.subarray(0, this.top));
+      this.d = d;
+    }
+    const o = this.top;
+    this.top += words;
+    return o;
+  }
+
+  release(offset: number, capacity: number): void {
+    const c = Math.clz32(capacity);
+    let fl = this.free[c];
+    if (fl === undefined) {
+      fl = [];
+      this.free[c] = fl;
+    }
+    fl.push(offset);
+  }
+}
+
+const MIN_CAPACITY = 4;
+
+// Typical moves are a few dozen words: a plain loop beats a builtin call; long ones use memmove.
+/** d[from + 1 .. to] = d[from .. to - 1]. */
+function shiftUp(d: Int32Array, from: number, to: number): void {
+  if (to - from > 64) {
+    d.copyWithin(from + 1, from, to);
+    return;
+  }
+  for (let k = to; k > from; k--) d[k] = d[k - 1] as number;
+}
+
+/** d[from .. to - 1] = d[from + 1 .. to]. */
+function shiftDown(d: Int32Array, from: number, to: number): void {
+  if (to - from > 64) {
+    d.copyWithin(from, from + 1, to + 1);
+    return;
+  }
+  for (let k = from; k < to; k++) d[k] = d[k + 1] as number;
+}
+
+export class Service {
+  /** Number of ranges. */
+  n = 0;
+  /** Capacity of the segment, and where it starts in the pool. */
+  cap = MIN_CAPACITY;
+  base: number;
+  /** Live subscriptions on this type, oldest first (events go newest first, as the kernel's list_add). */
+  subs: SubscriptionState[] | null = null;
+
+  constructor(
+    readonly type: number,
+    private readonly pool: RangePool,
+  ) {
+    this.base = pool.alloc(MIN_CAPACITY);
+  }
+
+  lower(i: number): number {
+    return (this.pool.d[this.base + i] as number) >>> 0;
+  }
+
+  upper(i: number): number {
+    return (this.pool.d[this.base + this.cap + i] as number) >>> 0;
+  }
+
+  head(i: number): number {
+    return this.pool.d[this.base + 3 * this.cap + i] as number;
+  }
+
+  setHead(i: number, s: number): void {
+    this.pool.d[this.base + 3 * this.cap + i] = s;
+  }
+
+  localHead(i: number): number {
+    return this.pool.d[this.base + 4 * this.cap + i] as number;
+  }
+
+  setLocalHead(i: number, s: number): void {
+    this.pool.d[this.base + 4 * this.cap + i] = s;
+  }
+
+  /** Index of the range exactly {lower, upper}, or ~(where it would go). */
+  find(lower: number, upper: number): number {
+    const d = this.pool.d;
+    const lo = this.base;
+    const up = this.base + this.cap;
+    let a = 0;
+    let b = this.n;
+    while (a < b) {
+      const m = (a + b) >>> 1;
+      const l = (d[lo + m] as number) >>> 0;
+      if (l < lower || (l === lower && (d[up + m] as number) >>> 0 < upper)) a = m + 1;
+      else b = m;
+    }
+    return a < this.n && (d[lo + a] as number) >>> 0 === lower && (d[up + a] as number) >>> 0 === upper
+      ? a
+      : ~a;
+  }
+
+  /** The first i whose pmax reaches x: where every search for ranges overlapping [x, ...] starts. */
+  start(x: number): number {
+    const d = this.pool.d;
+    const pm = this.base + 2 * this.cap;
+    let a = 0;
+    let b = this.n;
+    while (a < b) {
+      const m = (a + b) >>> 1;
+      if ((d[pm + m] as number) >>> 0 < x) a = m + 1;
+      else b = m;
+    }
+    return a;
+  }
+
+  /** The first range (by lower, then upper) that contains x, or NONE. */
+  firstContaining(x: number): number {
+    const i = this.start(x);
+    // pmax[i-1] < x <= pmax[i], so upper[i] = pmax[i] >= x: only lower[i] is left to check.
+    return i < this.n && (this.pool.d[this.base + i] as number) >>> 0 <= x ? i : NONE;
+  }
+
+  insertAt(i: number, lower: number, upper: number): void {
+    if (this.n === this.cap) this.resize(this.cap * 2);
+    const d = this.pool.d;
+    const n = this.n;
+    const c = this.cap;
+    if (i < n) for (let f = this.base; f < this.base + 5 * c; f += c) shiftUp(d, f + i, f + n);
+    d[this.base + i] = lower;
+    d[this.base + c + i] = upper;
+    d[this.base + 3 * c + i] = NONE;
+    d[this.base + 4 * c + i] = NONE;
+    this.n = n + 1;
+    this.repair(i);
+  }
+
+  removeAt(i: number): void {
+    const d = this.pool.d;
+    const n = this.n - 1;
+    const c = this.cap;
+    if (i < n) {
+      for (let f = this.base; f < this.base + 5 * c; f += c) shiftDown(d, f + i, f + n);
+    }
+    this.n = n;
+    if (i < n) this.repair(i);
+    if (n * 4 <= c && c > MIN_CAPACITY) this.resize(c >>> 1);
+  }
+
+  /** Gives the segment back to the pool (the service is being dropped). */
+  dispose(): void {
+    this.pool.release(this.base, this.cap);
+  }
+
+  /**
+   * Recomputes pmax from i on. Once a recomputed value equals the stored one (shifted from before
+   * the change), every later value is unchanged too, so the loop stops there.
+   */
+  private repair(i: number): void {
+    const d = this.pool.d;
+    const up = this.base + this.cap;
+    const pm = this.base + 2 * this.cap;
+    let m = i > 0 ? (d[pm + i - 1] as number) >>> 0 : 0;
+    for (let j = i; j < this.n; j++) {
+      const u = (d[up + j] as number) >>> 0;
+      if (u > m) m = u;
+      if (j > i && (d[pm + j] as number) >>> 0 === m) return;
+      d[pm + j] = m;
+    }
+  }
+
+  private resize(capacity: number): void {
+    const base = this.pool.alloc(capacity);
+    const d = this.pool.d; // alloc may have replaced the pool's array
+    for (let f = 0; f < 5; f++)
+      d.copyWithin(base + f * capacity, this.base + f * this.cap, this.base + f * this.cap + this.n);
+    this.pool.release(this.base, this.cap);
+    this.base = base;
+    this.cap = capacity;
+  }
+}

@@ -417,6 +417,9 @@ async function main() {
   const overall = setTimeout(() => {
     log(`FAIL the check outlived its ${opts.timeout} s budget; stopping`);
     cleanup();
+    result.errors.push(`timed out after ${opts.timeout} s`);
+    result.cleanedUp = !existsSync(tmp) || opts.keep;
+    finish(result, { ...opts, updateBenchmarks: false });
     process.exit(124);
   }, opts.timeout * 1000);
   overall.unref();

@@ -78,6 +78,8 @@ const INVALID_NODE_SIG = 0x10000;
 const UC_RETRANSMIT_SPACING = 1;
 const BC_RETRANSMIT_SPACING = 10;
 const NODE_CLEANUP_AFTER = 300_000;
+/** Repeat a NACK for a gap still open after this long (ms); see armNack. */
+const NACK_RETRY = 20;
 const SYSTEM_IMPORTANCE = 4;
 
 interface TxEntry {
@@ -129,6 +131,8 @@ interface Link {
   reasm: Uint8Array[] | undefined;
   /** last_bcast seen in the peer's RESET/ACTIVATE (synch for peers without BCAST_SYNCH) */
   peerLastBcast: number;
+  /** when to repeat a NACK for a gap that is still open (see NACK_RETRY) */
+  nackAt: number | undefined;
 }
 
 interface BcRcv {
@@ -378,6 +382,13 @@ class Engine implements LinkEngine {
         l.nextTimer = now + l.interval;
         this.linkTimeout(p, l, now);
       }
+      if (l.nackAt !== undefined && now >= l.nackAt) {
+        l.nackAt = undefined;
+        if (l.state === "ESTABLISHED" && (l.deferred.size > 0 || this.bcRcvGap(p) > 0)) {
+          this.sendProto(p, l, "STATE");
+          this.armNack(l, now);
+        }
+      }
       if (!p.up && l.state === "RESET" && now - p.downSince > NODE_CLEANUP_AFTER)
         this.peers.delete(p.address);
     }
@@ -389,7 +400,10 @@ class Engine implements LinkEngine {
     let d = this.discNextAt;
     if (this.trial) d = d === undefined ? this.trialEnd : Math.min(d, this.trialEnd);
     for (const p of this.peers.values()) {
-      if (p.link) d = d === undefined ? p.link.nextTimer : Math.min(d, p.link.nextTimer);
+      const l = p.link;
+      if (!l) continue;
+      d = d === undefined ? l.nextTimer : Math.min(d, l.nextTimer);
+      if (l.nackAt !== undefined) d = Math.min(d, l.nackAt);
     }
     return d;
   }
@@ -726,6 +740,7 @@ class Engine implements LinkEngine {
       rcvNxtState: 1,
       reasm: undefined,
       peerLastBcast: 0,
+      nackAt: undefined,
     };
   }
 
@@ -748,6 +763,7 @@ class Engine implements LinkEngine {
     l.sndNxtState = 1;
     l.rcvNxtState = 1;
     l.reasm = undefined;
+    l.nackAt = undefined;
   }
 
   private linkTimeout(p: Peer, l: Link, now: number): void {
@@ -913,7 +929,7 @@ class Engine implements LinkEngine {
       return;
     }
     // broadcast: the peer's last_bcast tells us what we may be missing (tipc_link_bc_sync_rcv)
-    this.bcSyncRcv(p, m);
+    this.bcSyncRcv(p, m, now);
     let rcvgap = 0;
     const reply = m.probe;
     if ((reply || m.isKeepalive) && more(m.nextSent, l.rcvNxt) && l.deferred.size === 0) {
@@ -933,6 +949,16 @@ class Engine implements LinkEngine {
         if (blk.gap > 0 && blk.ack !== m.bcastAck) this.bcAckRcv(p, m.bcastAck, 0, now, blk);
       }
     }
+  }
+
+  /**
+   * The kernel NACKs only when its deferred queue reaches 3, 19, 35 ... packets and on probes
+   * (every 375 ms), so a lost retransmission in a burst stalls the link for a whole timer
+   * interval. We also repeat the NACK while a gap stays open for NACK_RETRY ms: more STATE
+   * messages, which any kernel accepts, and no change to what is acked or retransmitted.
+   */
+  private armNack(l: Link, now: number): void {
+    if (l.nackAt === undefined) l.nackAt = now + NACK_RETRY;
   }
 
   private setTolerance(l: Link, tol: number): void {
@@ -1184,6 +1210,7 @@ class Engine implements LinkEngine {
       else {
         l.deferred.set(seqno, b);
         this.st.deferred++;
+        this.armNack(l, now);
       }
       const n = l.deferred.size;
       if (n >= 3 && (n - 3) % 16 === 0) this.sendProto(p, l, "STATE");
@@ -1259,14 +1286,17 @@ class Engine implements LinkEngine {
     return 0;
   }
 
-  private bcSyncRcv(p: Peer, m: LinkProtocolMessage): void {
+  private bcSyncRcv(p: Peer, m: LinkProtocolMessage, now: number): void {
     const r = p.bc;
     if (!r.synched) return;
     const peersSndNxt = mod16(m.lastBcast + 1);
     if (more(peersSndNxt, mod16(r.rcvNxt + this.bcWindowLimit()))) return;
     r.peerSndNxt = peersSndNxt;
     // the caller answers probes with a STATE carrying bc_gap; without a probe, ask now
-    if (!m.probe && this.bcRcvGap(p) && p.link) this.sendProto(p, p.link, "STATE");
+    if (!m.probe && this.bcRcvGap(p) && p.link) {
+      this.sendProto(p, p.link, "STATE");
+      this.armNack(p.link, now);
+    }
   }
 
   private bcWindowLimit(): number {
@@ -1302,6 +1332,7 @@ class Engine implements LinkEngine {
       else {
         r.deferred.set(seqno, b);
         this.st.deferred++;
+        this.armNack(p.link, now);
       }
       // staggered NACKs: about one in 16 deferrals, offset by our address
       if ((++r.defCnt & 0xf) === (this.address & 0xf)) this.sendProto(p, p.link, "STATE");

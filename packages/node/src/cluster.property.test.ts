@@ -59,8 +59,9 @@ async function play(seed: number, legacy: number[], lossy: boolean, commands: Co
   c.runUntil(() => c.allUp(), 10_000);
   const dead = new Set<number>();
   for (const cmd of commands) {
-    const m = "node" in cmd ? c.members[cmd.node] : undefined;
-    const alive = m !== undefined && !m.node.closed && !dead.has(cmd.node as number);
+    const index = "node" in cmd ? cmd.node : -1;
+    const m = c.members[index];
+    const alive = m !== undefined && !m.node.closed && !dead.has(index);
     switch (cmd.op) {
       case "publish":
         if (alive) {

@@ -24,6 +24,7 @@ import {
 } from "@tipcjs/codec";
 import type { Binding, BindingKey } from "@tipcjs/name-table";
 import { DistributorError } from "./errors.js";
+import { KernelNamedQueue } from "./kernel-queue-receiver.js";
 import type {
   BindingStore,
   ChangeOrigin,
@@ -32,6 +33,7 @@ import type {
   DistributorOutput,
   DistributorStats,
   DropCause,
+  Flavor,
   NodeUpInfo,
   PeerState,
   SendMethod,
@@ -63,6 +65,8 @@ interface Peer {
   rcvNxt: number;
   /** sequenced messages waiting for their turn, keyed by namedSeqno */
   held: Map<number, NameDistributorMessage>;
+  /** the linux flavour's queue and gate instead */
+  queue: KernelNamedQueue | undefined;
 }
 
 const isU32 = (v: unknown): v is number =>
@@ -79,6 +83,7 @@ export function createDistributor(options: DistributorOptions): Distributor {
 
 class NameDistributor implements Distributor {
   readonly ownNode: number;
+  readonly flavor: Flavor;
   readonly legacy: boolean;
   readonly capabilities: number;
   private readonly table: BindingStore;
@@ -103,7 +108,12 @@ class NameDistributor implements Distributor {
       throw new DistributorError("INVALID_OPTIONS", "maxHeldPerPeer must be an integer >= 0");
     this.ownNode = o.ownNode;
     this.table = o.table;
-    this.legacy = o.legacy ?? false;
+    const flavor = o.legacy ? "legacy" : (o.flavor ?? "tipcjs");
+    if (flavor !== "tipcjs" && flavor !== "linux" && flavor !== "legacy") {
+      throw new DistributorError("INVALID_OPTIONS", "flavor must be tipcjs, linux or legacy");
+    }
+    this.flavor = flavor;
+    this.legacy = flavor === "legacy";
     this.capabilities = this.legacy ? 0 : TIPC_NAMED_BCAST;
     this.maxHeld = maxHeld;
     this.forceReplicast = o.forceReplicast ?? false;
@@ -222,7 +232,15 @@ class NameDistributor implements Distributor {
     let p = this.peerMap.get(peer);
     if (p?.up) throw new DistributorError("ALREADY_UP", `peer ${peer} is already up`);
     if (!p) {
-      p = { up: false, capabilities, mtu, open: false, rcvNxt: 0, held: new Map() };
+      p = {
+        up: false,
+        capabilities,
+        mtu,
+        open: false,
+        rcvNxt: 0,
+        held: new Map(),
+        queue: this.flavor === "linux" ? new KernelNamedQueue() : undefined,
+      };
       this.peerMap.set(peer, p);
     }
     p.up = true;
@@ -258,10 +276,10 @@ class NameDistributor implements Distributor {
         }),
       );
     }
-    if (!legacy) {
+    if (messages.length === 0) this.st.sent.emptyBulks++;
+    if (!legacy && !(messages.length === 0 && this.flavor === "linux")) {
       if (messages.length === 0) {
         // Recent kernels send nothing here, which leaves the peer's gate shut (or stale).
-        this.st.sent.emptyBulks++;
         messages.push(
           this.message("PUBLICATION", peer, [], {
             bulk: true,
@@ -288,6 +306,12 @@ class NameDistributor implements Distributor {
     p.up = false;
     this.peersUp--;
     if (!(p.capabilities & TIPC_NAMED_BCAST)) this.changeRcDests(-1);
+    if (p.queue) {
+      // Linux flushes the queue and keeps open/rcvNxt until the next lastBulk.
+      const flushed = p.queue.flush();
+      this.st.drops.flushedAtNodeDown += flushed;
+      this.heldNow -= flushed;
+    }
     // Reset the gate: the next session starts closed and is opened by its own lastBulk.
     this.st.drops.flushedAtNodeDown += p.held.size;
     this.heldNow -= p.held.size;
@@ -314,6 +338,8 @@ class NameDistributor implements Distributor {
       this.apply(peer, message, "legacy", out);
       return out;
     }
+
+    if (p.queue) return this.receiveLinux(peer, p.queue, message, out);
 
     const seqno = message.namedSeqno;
     if (message.lastBulk) {
@@ -354,6 +380,36 @@ class NameDistributor implements Distributor {
       this.st.received.releasedFromHold++;
       this.apply(peer, next, "sequenced", out);
     }
+    return out;
+  }
+
+  /** The linux flavour: queue it, then walk the queue until nothing more can be applied. */
+  private receiveLinux(
+    peer: number,
+    q: KernelNamedQueue,
+    message: NameDistributorMessage,
+    out: DistributorOutput[],
+  ): DistributorOutput[] {
+    const before = q.length;
+    const droppedBefore = q.dropped;
+    q.push(message);
+    for (let m = q.dequeue(); m; m = q.dequeue()) {
+      if (m.lastBulk) this.st.received.gateOpens++;
+      if (m !== message) this.st.received.releasedFromHold++;
+      if (m.bulk) {
+        this.st.received.bulk++;
+        this.apply(peer, m, "bulk", out);
+      } else if (!m.nonLegacy) {
+        this.st.received.legacy++;
+        this.apply(peer, m, "legacy", out);
+      } else {
+        this.st.received.sequenced++;
+        this.apply(peer, m, "sequenced", out);
+      }
+    }
+    this.st.drops.stale += q.dropped - droppedBefore;
+    this.heldNow += q.length - before;
+    if (q.length > this.st.heldPeak) this.st.heldPeak = q.length;
     return out;
   }
 
@@ -474,9 +530,9 @@ function peerState(peer: number, p: Peer): PeerState {
     up: p.up,
     capabilities: p.capabilities,
     mtu: p.mtu,
-    open: p.open,
-    rcvNxt: p.rcvNxt,
-    held: p.held.size,
+    open: p.queue ? p.queue.open : p.open,
+    rcvNxt: p.queue ? p.queue.rcvNxt : p.rcvNxt,
+    held: p.queue ? p.queue.length : p.held.size,
   };
 }
 

@@ -1,10 +1,10 @@
 /**
- * A receiver that behaves as Linux's tipc_named_rcv/tipc_named_dequeue do (5.9 .. 6.x,
- * shared/docs/tipc-protocol.md §2.3), kept for comparison: benchmarks and tests that show where
- * the kernel and @tipcjs/distributor differ. Not meant for production use.
+ * Linux's named-message receive path (tipc_named_rcv/tipc_named_dequeue, 5.9 .. 6.x,
+ * shared/docs/tipc-protocol.md §2.3), kept for comparison: the `linux` flavour of the
+ * distributor, benchmarks, and tests that show where the kernel and @tipcjs/distributor differ.
  *
  * Per peer: one queue in arrival order, walked from the head after every arrival and again
- * after every message it applies (O(queue) per message); `open`/`rcvNxt` survive node down
+ * after every message it hands out (O(queue) per message); `open`/`rcvNxt` survive node down
  * (only the queue is flushed); "less than rcvNxt" is tested even while the gate is shut.
  */
 import { less, mod16, type NameDistributorMessage } from "@tipcjs/codec";
@@ -16,89 +16,110 @@ interface Entry {
   next: Entry | undefined;
 }
 
-interface KernelPeer {
-  open: boolean;
-  rcvNxt: number;
-  head: Entry | undefined;
-  tail: Entry | undefined;
-  length: number;
-}
-
-export class KernelQueueReceiver {
-  private readonly peers = new Map<number, KernelPeer>();
-  /** messages walked past while scanning, all peers: the cost the indexed receiver avoids */
+/** One peer's named queue and gate, as the kernel keeps them in its node object. */
+export class KernelNamedQueue {
+  open = false;
+  rcvNxt = 0;
+  length = 0;
+  /** queue entries looked at while walking: the cost an index avoids */
   visited = 0;
+  /** messages dropped as "less than rcvNxt" */
   dropped = 0;
-  applied = 0;
+  private head: Entry | undefined;
+  private tail: Entry | undefined;
 
-  constructor(private readonly table: BindingStore) {}
-
-  private get(peer: number): KernelPeer {
-    let p = this.peers.get(peer);
-    if (!p) {
-      p = { open: false, rcvNxt: 0, head: undefined, tail: undefined, length: 0 };
-      this.peers.set(peer, p);
-    }
-    return p;
+  push(m: NameDistributorMessage): void {
+    const e: Entry = { m, prev: this.tail, next: undefined };
+    if (this.tail) this.tail.next = e;
+    else this.head = e;
+    this.tail = e;
+    this.length++;
   }
 
-  state(peer: number): { open: boolean; rcvNxt: number; queued: number } {
-    const p = this.get(peer);
-    return { open: p.open, rcvNxt: p.rcvNxt, queued: p.length };
+  /** Node down: the queue is flushed; open and rcvNxt are kept. Returns how many were flushed. */
+  flush(): number {
+    const n = this.length;
+    this.head = this.tail = undefined;
+    this.length = 0;
+    return n;
   }
 
-  receive(peer: number, m: NameDistributorMessage): void {
-    const p = this.get(peer);
-    const e: Entry = { m, prev: p.tail, next: undefined };
-    if (p.tail) p.tail.next = e;
-    else p.head = e;
-    p.tail = e;
-    p.length++;
-    for (let next = this.dequeue(p); next; next = this.dequeue(p)) this.apply(peer, next);
-  }
-
-  /** Node down as the kernel handles it: purge the bindings and the queue, keep open/rcvNxt. */
-  nodeDown(peer: number): void {
-    const p = this.get(peer);
-    p.head = p.tail = undefined;
-    p.length = 0;
-    this.table.purgeNode(peer);
-  }
-
-  private unlink(p: KernelPeer, e: Entry): void {
-    if (e.prev) e.prev.next = e.next;
-    else p.head = e.next;
-    if (e.next) e.next.prev = e.prev;
-    else p.tail = e.prev;
-    p.length--;
-  }
-
-  private dequeue(p: KernelPeer): NameDistributorMessage | undefined {
-    for (let e = p.head; e; ) {
+  /** The next message to apply, or undefined: one walk from the head, as tipc_named_dequeue does. */
+  dequeue(): NameDistributorMessage | undefined {
+    for (let e = this.head; e; ) {
       const next = e.next;
       this.visited++;
       const m = e.m;
       const seqno = m.namedSeqno;
       if (m.lastBulk) {
-        p.rcvNxt = seqno;
-        p.open = true;
+        this.rcvNxt = seqno;
+        this.open = true;
       }
       if (m.bulk || !m.nonLegacy) {
-        this.unlink(p, e);
+        this.unlink(e);
         return m;
       }
-      if (p.open && p.rcvNxt === seqno) {
-        p.rcvNxt = mod16(p.rcvNxt + 1);
-        this.unlink(p, e);
+      if (this.open && this.rcvNxt === seqno) {
+        this.rcvNxt = mod16(this.rcvNxt + 1);
+        this.unlink(e);
         return m;
       }
-      if (less(seqno, p.rcvNxt)) {
-        this.unlink(p, e);
+      if (less(seqno, this.rcvNxt)) {
+        this.unlink(e);
         this.dropped++;
       }
       e = next;
     }
     return undefined;
+  }
+
+  private unlink(e: Entry): void {
+    if (e.prev) e.prev.next = e.next;
+    else this.head = e.next;
+    if (e.next) e.next.prev = e.prev;
+    else this.tail = e.prev;
+    this.length--;
+  }
+}
+
+/** A bare kernel-like receiver over a table: no validation, no events, no counters but the queue's. */
+export class KernelQueueReceiver {
+  private readonly peers = new Map<number, KernelNamedQueue>();
+  applied = 0;
+
+  constructor(private readonly table: BindingStore) {}
+
+  private get(peer: number): KernelNamedQueue {
+    let q = this.peers.get(peer);
+    if (!q) {
+      q = new KernelNamedQueue();
+      this.peers.set(peer, q);
+    }
+    return q;
+  }
+
+  /** messages walked past while scanning, all peers */
+  get visited(): number {
+    let n = 0;
+    for (const q of this.peers.values()) n += q.visited;
+    return n;
+  }
+
+  state(peer: number): { open: boolean; rcvNxt: number; queued: number } {
+    const q = this.get(peer);
+    return { open: q.open, rcvNxt: q.rcvNxt, queued: q.length };
+  }
+
+  receive(peer: number, m: NameDistributorMessage): void {
+    const q = this.get(peer);
+    q.push(m);
+    for (let next = q.dequeue(); next; next = q.dequeue()) this.apply(peer, next);
+  }
+
+  /** Node down as the kernel handles it: purge the bindings and the queue, keep open/rcvNxt. */
+  nodeDown(peer: number): void {
+    this.get(peer).flush();
+    this.table.purgeNode(peer);
   }
 
   private apply(node: number, m: NameDistributorMessage): void {

@@ -21,6 +21,8 @@ export interface BindingStore {
   readonly size: number;
 }
 
+export type Flavor = "tipcjs" | "linux" | "legacy";
+
 export interface DistributorOptions {
   /** This node's 32-bit TIPC address (non-zero). */
   ownNode: number;
@@ -33,6 +35,14 @@ export interface DistributorOptions {
    * tests and the simulator. Default false.
    */
   legacy?: boolean;
+  /**
+   * Which node to be. `tipcjs` (default): the kernel's protocol with its gaps closed. `linux`:
+   * Linux 5.9..6.x as it is, gaps included, for comparisons in tests and the simulator: the
+   * receiver walks one queue per peer (O(queue) per message, unbounded), tests "less than
+   * rcvNxt" while the gate is shut, keeps open/rcvNxt across node down; the sender sends
+   * nothing for an empty bulk. `legacy`: the same as `legacy: true`.
+   */
+  flavor?: Flavor;
   /**
    * Upper bound on messages held out of order per peer; a message that would exceed it is
    * dropped and counted (`drops.heldOverflow`). Default 16384.
@@ -140,7 +150,7 @@ export interface DistributorStats {
     bulk: number;
     /** items carried in bulk messages */
     bulkItems: number;
-    /** bulks that held no item and went out as a header-only lastBulk */
+    /** bulks with no item: a header-only lastBulk went out (tipcjs), or nothing did (linux, legacy) */
     emptyBulks: number;
   };
   received: {
@@ -172,14 +182,17 @@ export interface PeerState {
   up: boolean;
   capabilities: number;
   mtu: number;
-  /** the receive gate: false until this peer's lastBulk arrives, reset at node down */
+  /** the receive gate: false until this peer's lastBulk arrives, reset at node down (kept in the linux flavour) */
   open: boolean;
   rcvNxt: number;
+  /** messages waiting (the linux flavour: the length of its queue) */
   held: number;
 }
 
 export interface Distributor {
   readonly ownNode: number;
+  readonly flavor: Flavor;
+  /** flavor === "legacy" */
   readonly legacy: boolean;
   /** Capability bits this node should advertise for name distribution (TIPC_NAMED_BCAST unless legacy). */
   readonly capabilities: number;

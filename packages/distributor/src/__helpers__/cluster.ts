@@ -7,7 +7,7 @@ import type { NameDistributorMessage } from "@tipcjs/codec";
 import { type Binding, type BindingKey, NameTable } from "@tipcjs/name-table";
 import { createDistributor } from "../distributor.js";
 import { KernelQueueReceiver } from "../kernel-queue-receiver.js";
-import type { BindingStore, Distributor, DistributorOutput } from "../types.js";
+import type { BindingStore, Distributor, DistributorOutput, Flavor } from "../types.js";
 import { MapStore } from "./store.js";
 
 /** A table the tests can read back: the real NameTable or the small MapStore. */
@@ -21,6 +21,7 @@ export type Path = "unicast" | "broadcast";
 export interface NodeSpec {
   addr: number;
   legacy?: boolean;
+  flavor?: Flavor;
   mtu?: number;
   initialSndNxt?: number;
   publishNodeState?: boolean;
@@ -68,6 +69,7 @@ export class Cluster {
       ownNode: spec.addr,
       table,
       legacy: spec.legacy ?? false,
+      flavor: spec.flavor ?? "tipcjs",
       initialSndNxt: spec.initialSndNxt ?? 0,
       publishNodeState: spec.publishNodeState ?? true,
       maxHeldPerPeer: spec.maxHeldPerPeer ?? 16384,

@@ -190,6 +190,36 @@ describe("node loss and rejoin", () => {
   });
 });
 
+describe("fast restart", () => {
+  it("a node killed and restarted within the tolerance: peers drop the old instance's bindings and take the new ones", async () => {
+    const c = await upCluster({ size: 5, seed: 18 });
+    publishSome(c, 5);
+    expect(c.runUntil(() => c.converged(), 2000)).toBeGreaterThanOrEqual(0);
+    const old = c.members[3]!;
+    const addr = old.node.address;
+    await old.transport.close(); // SIGKILL: not a word to anyone
+    c.clock.advance(200);
+    const again = await c.startMember(3);
+    expect(again.node.address).toBe(addr);
+    again.node.publish({ type: 1003, lower: 777 }); // the new instance has only this one
+    const t = c.runUntil(
+      () => c.allUp(c.live().filter((m) => m !== old)) && c.converged(c.live().filter((m) => m !== old)),
+      10_000,
+    );
+    expect(t).toBeGreaterThanOrEqual(0);
+    for (const m of c.live().filter((m) => m !== old && m !== again)) {
+      expect(
+        m.node
+          .bindings()
+          .filter((b) => b.node === addr)
+          .map((b) => b.lower)
+          .sort(),
+      ).toEqual([addr, 777].sort());
+    }
+    await c.settle(old.node.close(), 5000);
+  });
+});
+
 describe("update count on the wire", () => {
   it("one broadcast datagram per update when every node can take it and the fabric broadcasts", async () => {
     const c = await upCluster({ size: 5, seed: 7 });

@@ -298,7 +298,6 @@ function decodeLinkProtocol(f: Frame): LinkProtocolMessage {
       // A monitor record without a gap-ACK record (the peer lacks TIPC_GAP_ACK_BLOCK).
       const mon = readMonitor(dv, INT_H, dlen);
       if (mon) {
-        msg.gapAcks = undefined;
         delete msg.gapAcks;
         msg.monitor = mon;
         exact = true;

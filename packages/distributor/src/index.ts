@@ -5,5 +5,5 @@ export {
   DEFAULT_MTU,
 } from "./distributor.js";
 export { DistributorError, type DistributorErrorCode } from "./errors.js";
-export { KernelQueueReceiver } from "./kernel-queue-receiver.js";
+export { KernelNamedQueue, KernelQueueReceiver } from "./kernel-queue-receiver.js";
 export type * from "./types.js";

@@ -79,5 +79,5 @@ describe("the model finds the linux flavour's gaps by itself", () => {
     const linux = converges("linux");
     expect(linux.failed).toBe(true);
     expect(converges("tipcjs").failed).toBe(false);
-  });
+  }, 60_000);
 });

@@ -95,6 +95,6 @@ describe.each([
         { numRuns: runs / 5, seed: 42 },
       );
       expect(result.failed).toBe(true);
-    });
+    }, 60_000);
   },
 );

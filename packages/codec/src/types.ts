@@ -121,13 +121,13 @@ export interface LinkProtocolMessage {
   nonSeq: boolean;
   /** word 0 bit 19: a probe or probe reply (STATE). */
   isKeepalive: boolean;
-  /** word 1 bits 16..28 (STATE): packets missing after `ack`. */
+  /** word 1 bits 16..28 (STATE): packets missing after `ack`. Always 0 in ACTIVATE. */
   seqGap: number;
-  /** word 1 bits 0..15 in STATE and RESET. */
+  /** word 1 bits 0..15 in STATE and RESET. Always 0 in ACTIVATE (those bits are destSession). */
   bcastAck: number;
-  /** ACTIVATE: word 1 bit 16. */
+  /** ACTIVATE: word 1 bit 16. Always false in STATE and RESET. */
   destSessionValid: boolean;
-  /** ACTIVATE: word 1 bits 0..15, the peer's session as the sender knows it. */
+  /** ACTIVATE: word 1 bits 0..15, the peer's session as the sender knows it. 0 otherwise. */
   destSession: number;
   ack: number;
   seqno: number;

@@ -164,6 +164,22 @@ describe("own bindings and addressing", () => {
     expect(t.lookupOnNode(1000, 1, OWN)).toEqual({ node: OWN, port: 100 });
   });
 
+  it("keeps publication order when the u32 publication counter is renumbered before it wraps", () => {
+    const t = new NameTable({ ownNode: OWN });
+    t.insert(b({ node: OWN, key: 1 }));
+    t.insert(b({ node: OWN, key: 2 }));
+    t.insert(b({ node: OWN, key: 3 }));
+    t.remove({ type: 1000, lower: 1, upper: 10, node: OWN, key: 2 });
+    (t as unknown as { nextSeq: number }).nextSeq = 0xfffffffe;
+    t.insert(b({ node: OWN, key: 4 }));
+    t.insert(b({ node: OWN, key: 5 })); // renumbers 1, 3, 4 to 0, 1, 2 first
+    expect((t as unknown as { nextSeq: number }).nextSeq).toBe(4);
+    t.insert(b({ node: OWN, key: 6 }));
+    expect(t.dump().map((x) => x.key)).toEqual([1, 3, 4, 5, 6]);
+    t.subscribe({ type: 1000, lower: 0, upper: 100, mode: "service" });
+    expect(t.takeEvents().map((e) => e.socket.port && e.binding?.key)).toEqual([1]);
+  });
+
   it("keeps working through slot, range and index growth and churn", () => {
     const t = new NameTable({ ownNode: OWN });
     const n = 5000;

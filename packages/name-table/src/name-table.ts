@@ -38,6 +38,8 @@ const LNEXT = 9;
 const LPREV = 10;
 /** Position in the node's slot list (NONE once removed). */
 const NPOS = 11;
+/** Publication order (the kernel's publication id), a u32 counter renumbered before it wraps. */
+const SEQ = 12;
 
 const CLUSTER = 1;
 const LOCAL = 2;
@@ -118,8 +120,6 @@ export class NameTable {
 
   /** Binding records, STRIDE words per slot. */
   private rec = new Int32Array(0);
-  /** Publication order of each slot (the kernel's publication id). */
-  private seq = new Float64Array(0);
   private capacity = 0;
   private slotsUsed = 0;
   private freeSlots = NONE;
@@ -249,6 +249,7 @@ export class NameTable {
       svc.insertAt(r, lower, upper);
     }
 
+    if (this.nextSeq === 0xffffffff) this.renumber();
     const s = this.allocSlot();
     const rec = this.rec;
     const o = s * STRIDE;
@@ -260,7 +261,7 @@ export class NameTable {
     rec[o + PORT] = port;
     rec[o + KEY] = key;
     rec[o + FLAGS] = (scope === "cluster" ? CLUSTER : 0) | (local ? LOCAL : 0);
-    this.seq[s] = this.nextSeq++;
+    rec[o + SEQ] = this.nextSeq++;
 
     // The kernel's list_add: the newest binding goes to the head, so round-robin picks it next.
     const head = svc.head(r);
@@ -562,14 +563,13 @@ export class NameTable {
 
     if (initialEvents) {
       const slots: number[] = [];
-      const seq = this.seq;
       for (let r = svc.start(lower); r < svc.n && svc.lower(r) <= upper; r++) {
         if (svc.upper(r) < lower) continue;
         const inRange = this.rangeSlots(svc, r);
         if (mode === "ports") slots.push(...inRange);
         else slots.push(inRange[0] as number);
       }
-      slots.sort((a, b) => (seq[a] as number) - (seq[b] as number));
+      this.sortBySeq(slots);
       const one = [sub];
       for (const s of slots) this.report(one, this.bindingAt(s), "published", true);
     }
@@ -751,9 +751,24 @@ export class NameTable {
       out.push(s);
       s = rec[s * STRIDE + NEXT] as number;
     } while (s !== head);
-    const seq = this.seq;
-    if (out.length > 1) out.sort((a, b) => (seq[a] as number) - (seq[b] as number));
+    if (out.length > 1) this.sortBySeq(out);
     return out;
+  }
+
+  private sortBySeq(slots: number[]): void {
+    const rec = this.rec;
+    slots.sort(
+      (a, b) => ((rec[a * STRIDE + SEQ] as number) >>> 0) - ((rec[b * STRIDE + SEQ] as number) >>> 0),
+    );
+  }
+
+  /** Before the u32 publication counter wraps: renumber live bindings 0..n-1, keeping their order. */
+  private renumber(): void {
+    const live: number[] = [];
+    for (let s = 0; s < this.slotsUsed; s++) if (this.rec[s * STRIDE + NPOS] !== NONE) live.push(s);
+    this.sortBySeq(live);
+    for (let i = 0; i < live.length; i++) this.rec[(live[i] as number) * STRIDE + SEQ] = i;
+    this.nextSeq = live.length;
   }
 
   /** Slots of every binding overlapping [lower, upper]: by range, then publication. */
@@ -831,9 +846,6 @@ export class NameTable {
     const rec = new Int32Array(n * STRIDE);
     rec.set(this.rec);
     this.rec = rec;
-    const seq = new Float64Array(n);
-    seq.set(this.seq);
-    this.seq = seq;
     this.capacity = n;
   }
 

@@ -25,6 +25,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -464,6 +465,7 @@ async function steps(tmp, registry, opts, result) {
   // Every public package must have its smoke programs, before anything slow happens.
   const found = publicPackages(work);
   log(`public packages (${found.length}): ${found.map((p) => p.name).join(", ")}`);
+  result.publicPackages = found.map((p) => p.name);
   const missing = missingSmokePrograms(found, smokeDir);
   if (missing.length) {
     for (const m of missing) log(`FAIL ${m}`);
@@ -614,9 +616,8 @@ async function pnpmCommand() {
 
 function pendingChangesets(work) {
   const dir = join(work, ".changeset");
-  return spawnSync("ls", [dir], { encoding: "utf8" })
-    .stdout.split("\n")
-    .filter((f) => f.endsWith(".md") && f !== "README.md");
+  if (!existsSync(dir)) throw new Error("the copy has no .changeset folder: is changesets set up?");
+  return readdirSync(dir).filter((f) => f.endsWith(".md") && f !== "README.md");
 }
 
 /** What changesets will do: `changeset status --output` before `changeset version`. */

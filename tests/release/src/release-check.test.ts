@@ -17,6 +17,7 @@ interface CheckResult {
   errors: string[];
   cleanedUp: boolean;
   tempDir: string;
+  publicPackages: string[];
   registry: {
     url: string;
     pid: number;
@@ -65,6 +66,7 @@ describe("release check", () => {
     timeout: 1_600_000,
   }, async () => {
     const json = join(out, "result.json");
+    const publicAtStart = publicPackages(repoRoot).map((p) => p.name);
     const code = await runCheck(json);
     const result = JSON.parse(readFileSync(json, "utf8")) as CheckResult;
     expect(result.errors).toEqual([]);
@@ -77,45 +79,44 @@ describe("release check", () => {
     expect(() => process.kill(result.registry.pid, 0)).toThrow();
     expect(result.registry.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
 
-    const pkgs = publicPackages(repoRoot);
-    expect(pkgs.length).toBeGreaterThan(0);
-    for (const pkg of pkgs) {
-      const info = result.packages[pkg.name];
-      expect(info, pkg.name).toBeDefined();
+    // Every public package of the workspace (as the check's copy had them) went through it.
+    expect(result.publicPackages).toEqual(expect.arrayContaining(publicAtStart));
+    expect(result.publicPackages.length).toBeGreaterThan(0);
+    for (const name of result.publicPackages) {
+      const info = result.packages[name];
+      expect(info, name).toBeDefined();
       if (!info) continue;
       // Published, as the registry's log shows, at the version the last release gave it.
-      const publishes = result.registry.publishes.filter((p) => p.name === pkg.name);
-      expect(publishes.length, `${pkg.name} published`).toBeGreaterThan(0);
+      const publishes = result.registry.publishes.filter((p) => p.name === name);
+      expect(publishes.length, `${name} published`).toBeGreaterThan(0);
       for (const p of publishes) {
         expect(
-          p.log.some((l) => l.startsWith("http <-- 201") && l.includes("PUT /@tipcjs%2f")),
+          p.log.some((l) => l.startsWith("http <-- 201") && l.includes(`PUT /${name.replace("/", "%2f")}'`)),
           p.name,
         ).toBe(true);
       }
-      expect(info.version).toBe(result.releases.at(-1)?.after[pkg.name]);
+      expect(info.version).toBe(result.releases.at(-1)?.after[name]);
       // Only what it needs in the tarball.
       expect(forbiddenFiles(info.tarball.files.map((f) => f.path))).toEqual([]);
       expect(info.tarball.files.map((f) => f.path)).toContain("package.json");
 
       // Installed alone, by name, from the registry; ESM and (when claimed) CommonJS programs ran.
-      const consumer = result.consumers.find((c) => c.package === pkg.name);
+      const consumer = result.consumers.find((c) => c.package === name);
       const bins = Object.keys(binsOf(info.manifest));
       if (consumer) {
-        expect(consumer.install[0]).toBe(`${pkg.name}@${info.version}`);
-        const own = consumer.resolved[pkg.name];
+        expect(consumer.install[0]).toBe(`${name}@${info.version}`);
+        const own = consumer.resolved[name];
         expect(own?.version).toBe(info.version);
-        expect(own?.resolved).toBe(
-          `${result.registry.url}${pkg.name}/-/${shortName(pkg.name)}-${info.version}.tgz`,
-        );
-        for (const [name, r] of Object.entries(consumer.resolved)) {
-          expect(r.resolved?.startsWith(result.registry.url), name).toBe(true);
+        expect(own?.resolved).toBe(`${result.registry.url}${name}/-/${shortName(name)}-${info.version}.tgz`);
+        for (const [dep, r] of Object.entries(consumer.resolved)) {
+          expect(r.resolved?.startsWith(result.registry.url), dep).toBe(true);
         }
-        expect(consumer.log.some((l) => l.includes(`GET /${pkg.name}/-/`))).toBe(true);
+        expect(consumer.log.some((l) => l.includes(`GET /${name}/-/`))).toBe(true);
         const kinds = consumer.runs.filter((r) => r.ok).map((r) => r.kind);
         expect(kinds).toContain("ESM");
         if (claimsCommonJs(info.manifest)) expect(kinds).toContain("CommonJS");
       } else {
-        expect(bins.length, `${pkg.name} has neither a smoke program nor a bin`).toBeGreaterThan(0);
+        expect(bins.length, `${name} has neither a smoke program nor a bin`).toBeGreaterThan(0);
       }
       // Every bin answers --help when run through npx from the registry.
       for (const bin of bins) {

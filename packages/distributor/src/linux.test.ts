@@ -81,3 +81,23 @@ describe("the model finds the linux flavour's gaps by itself", () => {
     expect(converges("tipcjs").failed).toBe(false);
   }, 60_000);
 });
+
+describe("a tipcjs node among Linux and pre-2020 nodes", () => {
+  // One gap a receiver cannot close: a Linux node left with no cluster binding (here, it
+  // withdrew its own node-state binding) sends no bulk at node up, so no receiver's gate opens
+  // for it and its later updates wait for ever, at a tipcjs node as at a Linux one. (Rare in
+  // these runs; fast-check found it as: a Linux node withdraws {0, addr}, joins, publishes.)
+  const sentNoBulk = (c: ReturnType<typeof run>, owner: number) =>
+    c.node(owner).d.flavor === "linux" && c.node(owner).d.stats().sent.emptyBulks > 0;
+
+  it("ends with the right view of every peer, unless a Linux peer sent no bulk (1,000 runs)", () => {
+    fc.assert(
+      fc.property(scenarioArb, (sc) => {
+        const c = run(sc, "map", "mixed");
+        const wrong = c.mismatches().filter((m) => c.node(m.viewer).d.flavor === "tipcjs");
+        expect(wrong.filter((m) => !sentNoBulk(c, m.owner))).toEqual([]);
+      }),
+      { numRuns: 1000 },
+    );
+  }, 60_000);
+});

@@ -20,7 +20,7 @@ export type Op =
   | { op: "restart"; n: number; sndNxt: number };
 
 export interface Scenario {
-  nodes: Array<{ legacy: boolean; mtu: number; sndNxt: number }>;
+  nodes: Array<{ legacy: boolean; linux: boolean; mtu: number; sndNxt: number }>;
   ops: Op[];
   seed: number;
   startLinked: boolean;
@@ -61,6 +61,7 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   nodes: fc.array(
     fc.record({
       legacy: fc.nat({ max: 2 }).map((x) => x === 0), // about 1 in 3 legacy
+      linux: fc.boolean(), // in "mixed" runs, half the others are linux
       mtu: fc.constantFrom(120, 160, 1500),
       sndNxt,
     }),
@@ -83,7 +84,8 @@ function rng(seed: number): (n: number) => number {
 }
 
 /** Run a scenario to quiescence; return the cluster. */
-export function run(sc: Scenario, tableKind: TableKind, flavor: Flavor = "tipcjs"): Cluster {
+/** `mixed`: each non-legacy node is `linux` or `tipcjs` as the scenario says. */
+export function run(sc: Scenario, tableKind: TableKind, flavor: Flavor | "mixed" = "tipcjs"): Cluster {
   const n = sc.nodes.length;
   const addr = (i: number) => ADDRS[i % n] as number;
   const c = new Cluster(
@@ -92,7 +94,7 @@ export function run(sc: Scenario, tableKind: TableKind, flavor: Flavor = "tipcjs
       legacy: s.legacy,
       mtu: s.mtu,
       initialSndNxt: s.sndNxt,
-      flavor: s.legacy ? "legacy" : flavor,
+      flavor: s.legacy ? "legacy" : flavor === "mixed" ? (s.linux ? "linux" : "tipcjs") : flavor,
     })),
     tableKind,
   );

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, statSync, writeSync } from "node:fs";
 
 interface Endpoint {
   address: string;
@@ -89,6 +89,11 @@ export async function captureLoopback(path: string, udpPorts: number[]): Promise
       reject(new Error(`dumpcap exited (${code}): ${stderr}`));
     });
   });
+  // "Capturing on" comes a little before packets are really captured: wait for the file header
+  for (let i = 0; i < 100 && !(existsSync(path) && statSync(path).size > 0); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 200));
   const killOnExit = () => child.kill("SIGKILL");
   process.once("exit", killOnExit);
   return {

@@ -2,7 +2,7 @@
 /**
  * Fuzz run: 1,000,000 (FUZZ_COUNT) mutated and random byte strings through decodeMessage.
  * Anything thrown that is not a TipcDecodeError is a failure (exit 1); so is any single
- * decode slower than 1 s (a hang). Every 16th input that decodes must also re-encode and
+ * input whose decode still takes over 50 ms when it is repeated alone (a hang). Every 16th input that decodes must also re-encode and
  * decode to the same message. Inputs: valid messages of every user (fast-check samples) with bytes flipped,
  * cut or appended, plus purely random bytes, some behind a valid version nibble.
  *
@@ -61,6 +61,7 @@ let escapes = 0;
 let mismatches = 0;
 let rechecked = 0;
 let slowest = 0;
+let slowestInput = new Uint8Array(0);
 const start = process.hrtime.bigint();
 for (let i = 0; i < COUNT; i++) {
   const b = input();
@@ -80,9 +81,23 @@ for (let i = 0; i < COUNT; i++) {
     }
   }
   const dt = Number(process.hrtime.bigint() - s) / 1e6;
-  if (dt > slowest) slowest = dt;
+  if (dt > slowest) {
+    slowest = dt;
+    slowestInput = b;
+  }
 }
 const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+// Re-time the slowest input alone: a pause on one input (GC, scheduling) is not a slow decode.
+const times: number[] = [];
+for (let i = 0; i < 1000; i++) {
+  const s = process.hrtime.bigint();
+  try {
+    decodeMessage(slowestInput);
+  } catch {}
+  times.push(Number(process.hrtime.bigint() - s) / 1e6);
+}
+times.sort((a, b) => a - b);
+const again = times[500]!;
 
 console.log(`# @tipcjs/codec fuzz run`);
 console.log(
@@ -95,7 +110,7 @@ console.log(
   `decoded: ${decoded.toLocaleString("en")}; rejected with TipcDecodeError: ${(COUNT - decoded - escapes).toLocaleString("en")}`,
 );
 console.log(
-  `other exceptions (must be 0): ${escapes}; re-encode mismatches (must be 0): ${mismatches} of ${rechecked} checked; slowest input: ${slowest.toFixed(2)} ms`,
+  `other exceptions (must be 0): ${escapes}; re-encode mismatches (must be 0): ${mismatches} of ${rechecked} checked; slowest input: ${slowest.toFixed(2)} ms (${slowestInput.length} bytes; the same input decoded 1000 more times: median ${(again * 1000).toFixed(1)} µs)`,
 );
 console.log(
   "codes:",
@@ -104,4 +119,4 @@ console.log(
     .map(([c, n]) => `${c} ${n}`)
     .join(", "),
 );
-if (escapes || mismatches || slowest > 1000) process.exitCode = 1;
+if (escapes || mismatches || again > 50) process.exitCode = 1;

@@ -395,10 +395,34 @@ export function memoryFabric(options: MemoryFabricOptions = {}): MemoryFabric {
           // one event for the whole fan-out: what makes a 1,000-member broadcast cheap
           clock.setTimer(0, () => {
             const list = open;
+            if (faulty || observers.length > 0) {
+              for (let i = 0; i < list.length; i++) {
+                const to = list[i] as Member;
+                if (to !== member) route(member, to, copy);
+              }
+              return;
+            }
+            // fast path (no faults, no observer): what route() + arrive() do, inlined
+            const size = copy.byteLength;
+            let delivered = 0;
             for (let i = 0; i < list.length; i++) {
               const to = list[i] as Member;
-              if (to !== member) route(member, to, copy);
+              if (to === member) continue;
+              if (to.closed) {
+                counters.drops.closed++;
+                continue;
+              }
+              if (size > to.mtu) {
+                counters.drops.mtu++;
+                continue;
+              }
+              delivered++;
+              to.counters.deliveries++;
+              to.counters.bytesDelivered += size;
+              to.handlers.deliver(copy, frozen);
             }
+            counters.deliveries += delivered;
+            counters.bytesDelivered += delivered * size;
           });
         },
         onReceive(handler: ReceiveHandler) {

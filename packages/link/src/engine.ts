@@ -1421,12 +1421,14 @@ class Engine implements LinkEngine {
       for (const e of this.bcTransmq) {
         if (more(e.seqno, to)) break;
         if (lessEq(e.seqno, after) || !e.pending.has(p.address)) continue;
-        const last = e.lastRetransmit.get(p.address) ?? Number.NEGATIVE_INFINITY;
+        // a real broadcast bearer retransmits once for every peer that lost the packet (one
+        // retransmission per 10 ms per packet, as the kernel); a replicast one only to the asker
+        const key = this.bearer.canBroadcast ? -1 : p.address;
+        const last = e.lastRetransmit.get(key) ?? Number.NEGATIVE_INFINITY;
         if (now - last < BC_RETRANSMIT_SPACING) continue;
-        e.lastRetransmit.set(p.address, now);
+        e.lastRetransmit.set(key, now);
         this.st.broadcastRetransmitted++;
-        // retransmit to the one peer that asked (the kernel's unicast broadcast retransmission)
-        this.transmit(p.mediaAddress, e.bytes);
+        this.transmit(this.bearer.canBroadcast ? "broadcast" : p.mediaAddress, e.bytes);
       }
     }
     this.bcAdvance(now);

@@ -123,7 +123,7 @@ function pcap(linkType: number, frames: Uint8Array[]): Uint8Array {
   return new Uint8Array(Buffer.concat(parts));
 }
 
-describe("tipc-decode on the kernel captures", () => {
+describe("tipc-decode on the kernel captures", { timeout: 60_000 }, () => {
   it("prints one line per hex file and exits 0", async () => {
     const dir = join(FIXTURES, "link-up");
     const files = readdirSync(dir)
@@ -228,7 +228,7 @@ describe("tipc-decode input handling", () => {
   });
 });
 
-describe("pcap reader", () => {
+describe("pcap reader", { timeout: 60_000 }, () => {
   const small = encodeMessage({ ...named });
   it("reads Ethernet (with a VLAN tag), Linux cooked and IPv6 frames", async () => {
     const vlan = ethernet(ipv4(ipv4Udp(small, 6118, 6118)), 0x8100);

@@ -48,7 +48,7 @@ describe("kernel captures: every hex datagram", () => {
   });
 });
 
-describe("kernel captures: every datagram of the pcaps", () => {
+describe("kernel captures: every datagram of the pcaps", { timeout: 60_000 }, () => {
   for (const dir of ["link-up", "passive"]) {
     it(`${dir}/capture.pcap: every UDP payload decodes and re-encodes byte for byte`, () => {
       const file = readPcap(readFileSync(join(FIXTURES, dir, "capture.pcap")));

@@ -77,7 +77,7 @@ function dataMsg(payloadSize: number, over: Partial<DataMessage> = {}): DataMess
   };
 }
 
-describe("node identity", () => {
+describe("node identity", { timeout: 60_000 }, () => {
   it("XOR-folds the id into the address, falling back to OR when the XOR is 0", () => {
     expect(nodeAddressFromId(nodeIdFromString("guest1"))).toBe(0x13446573);
     expect(nodeAddressFromId(nodeIdFromString("hostpeer"))).toBe(0x180a1606);
@@ -122,7 +122,7 @@ describe("capabilities", () => {
   });
 });
 
-describe("media addresses", () => {
+describe("media addresses", { timeout: 60_000 }, () => {
   it("encodes the protocol brief's worked IPv4 example", () => {
     const area = encodeMediaAddress({ family: "ipv4", address: "192.168.1.10", port: 6118 });
     expect(Buffer.from(area).toString("hex")).toBe(`00000003080017e6c0a8010a${"00".repeat(20)}`);
@@ -191,7 +191,7 @@ describe("header peeks", () => {
   });
 });
 
-describe("bundler", () => {
+describe("bundler", { timeout: 60_000 }, () => {
   it("bundles and unbundles with 4-byte alignment", () => {
     const a = encodeMessage(dataMsg(5)); // 45 bytes: next starts at 48
     const b = encodeMessage(dataMsg(3));
@@ -230,7 +230,7 @@ describe("bundler", () => {
   });
 });
 
-describe("fragmenter and reassembler", () => {
+describe("fragmenter and reassembler", { timeout: 60_000 }, () => {
   it("fragments as tipc_msg_build does: (maxPacket - 40)-byte chunks numbered from 1", () => {
     const original = encodeMessage(dataMsg(1000));
     const frags = fragmentMessage(original, 300);

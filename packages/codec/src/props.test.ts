@@ -32,7 +32,7 @@ const perUser: [string, fc.Arbitrary<TipcMessage>][] = [
   ["CONN_MANAGER / GROUP_PROTOCOL / MSG_CRYPTO", opaqueMessage],
 ];
 
-describe("decode(encode(m)) equals m", () => {
+describe("decode(encode(m)) equals m", { timeout: 60_000 }, () => {
   it.each(perUser)("%s", (_name, arb) => {
     fc.assert(
       fc.property(arb, (m) => {
@@ -71,7 +71,7 @@ function decodeOrCode(bytes: Uint8Array): TipcMessage | string {
   }
 }
 
-describe("bad bytes only ever give TipcDecodeError", () => {
+describe("bad bytes only ever give TipcDecodeError", { timeout: 60_000 }, () => {
   it("random byte strings", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (b) => {

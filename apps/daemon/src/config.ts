@@ -1,0 +1,347 @@
+/**
+ * tipcd configuration: a file (YAML or JSON), then TIPCD_* environment variables, then flags,
+ * merged in that order (flags win) and validated with zod. README.md "Configuration" lists every key.
+ */
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { DEFAULT_SOCKET_PATH } from "@tipcjs/client";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+
+/** A configuration that cannot be used; `issues` lists every problem, one `path: message` each. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(
+    message: string,
+    readonly issues: string[] = [],
+  ) {
+    super(issues.length ? `${message}\n${issues.map((i) => `  - ${i}`).join("\n")}` : message);
+  }
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const toNumber = (v: unknown) => (typeof v === "string" && v.trim() !== "" ? Number(v.trim()) : v);
+const toBool = (v: unknown) => {
+  if (typeof v !== "string") return v;
+  const s = v.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(s)) return true;
+  if (["0", "false", "no", "off", ""].includes(s)) return false;
+  return v;
+};
+const int = (min: number, max: number, what: string) =>
+  z.preprocess(
+    toNumber,
+    z
+      .number({ error: `${what} must be a number` })
+      .int(`${what} must be an integer`)
+      .min(min, `${what} must be ${min}..${max}`)
+      .max(max, `${what} must be ${min}..${max}`),
+  );
+const bool = z.preprocess(toBool, z.boolean({ error: "must be true or false" }));
+const ipLiteral = z
+  .string({ error: "an IP address literal is required" })
+  .refine((s) => isIP(s) !== 0, { error: "must be an IPv4 or IPv6 address literal" });
+
+/** "ip", "ip:port", "[ipv6]:port" -> { address, port? } */
+export function parseHostPort(text: string): { address: string; port?: number } | undefined {
+  const t = text.trim();
+  let address = t;
+  let port: string | undefined;
+  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(t);
+  if (bracket) {
+    address = bracket[1] ?? "";
+    port = bracket[2];
+  } else if (isIP(t) === 0) {
+    const i = t.lastIndexOf(":");
+    if (i > 0) {
+      address = t.slice(0, i);
+      port = t.slice(i + 1);
+    }
+  }
+  if (isIP(address) === 0) return undefined;
+  if (port === undefined) return { address };
+  if (!/^\d+$/.test(port) || Number(port) > 65535) return undefined;
+  return { address, port: Number(port) };
+}
+
+function isLoopback(address: string): boolean {
+  if (address === "localhost") return true;
+  if (isIP(address) === 4) return address.startsWith("127.");
+  if (isIP(address) === 6)
+    return address === "::1" || address === "0:0:0:0:0:0:0:1" || /^::ffff:127\./i.test(address);
+  return false;
+}
+
+function isMulticast(address: string): boolean {
+  if (isIP(address) === 4) {
+    const first = Number(address.split(".")[0]);
+    return first >= 224 && first <= 239;
+  }
+  return isIP(address) === 6 && /^ff/i.test(address);
+}
+
+const peers = z.preprocess(
+  (v) =>
+    typeof v === "string"
+      ? v
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : v,
+  z.array(
+    z.string().refine((s) => parseHostPort(s) !== undefined, {
+      error: (i) => `peer ${JSON.stringify(i.input)} is not "ip", "ip:port" or "[ipv6]:port"`,
+    }),
+    { error: "must be a list of peer addresses" },
+  ),
+);
+
+export const configSchema = z.strictObject({
+  /** `tipc node set identity`: up to 16 characters, or 17..32 hex digits */
+  nodeId: z
+    .string({ error: "nodeId is required (a node identity: up to 16 characters, or 17..32 hex digits)" })
+    .min(1, "nodeId must not be empty")
+    .refine((s) => s.length <= 16 || (s.length <= 32 && /^[0-9a-fA-F]+$/.test(s)), {
+      error: "nodeId must be up to 16 characters, or 17..32 hex digits",
+    }),
+  clusterId: int(1, 9999, "clusterId").default(4711),
+  legacy: bool.default(false),
+  tolerance: int(50, 30000, "tolerance (ms)").default(1500),
+  bearer: z
+    .strictObject({
+      name: z.string().min(1).max(15, "bearer name must be at most 15 characters").default("udp0"),
+      localAddress: z
+        .string({ error: "bearer.localAddress is required: the local IP of the UDP bearer (e.g. 127.0.0.1)" })
+        .pipe(ipLiteral),
+      localPort: int(0, 65535, "localPort").default(6118),
+      mode: z
+        .enum(["multicast", "replicast"], { error: 'mode must be "multicast" or "replicast"' })
+        .optional(),
+      group: ipLiteral.refine(isMulticast, { error: "group must be a multicast address" }).optional(),
+      groupPort: int(1, 65535, "groupPort").optional(),
+      multicastInterface: z.string().min(1).optional(),
+      multicastTtl: int(1, 255, "multicastTtl").optional(),
+      peers: peers.default([]),
+    })
+    .superRefine((b, ctx) => {
+      const mode = b.mode ?? (b.peers.length ? "replicast" : "multicast");
+      if (mode === "multicast" && b.peers.length) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["peers"],
+          message: "peers are for replicast; multicast mode takes a group",
+        });
+      }
+      if (mode === "replicast" && b.group) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["group"],
+          message: "group is for multicast; replicast mode takes peers",
+        });
+      }
+      for (const p of b.peers) {
+        const hp = parseHostPort(p);
+        if (hp && isIP(hp.address) !== isIP(b.localAddress)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["peers"],
+            message: `peer ${p} is not of localAddress's IP family`,
+          });
+        }
+      }
+      if (b.group && isIP(b.group) !== isIP(b.localAddress)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["group"],
+          message: "group is not of localAddress's IP family",
+        });
+      }
+    }),
+  control: z
+    .strictObject({
+      path: z.string().min(1, "control socket path must not be empty").default(DEFAULT_SOCKET_PATH),
+      /** file mode of the socket, octal text ("0600") or a number */
+      mode: z
+        .preprocess(
+          (v) =>
+            typeof v === "string" && /^0?o?[0-7]{3,4}$/.test(v.trim())
+              ? Number.parseInt(v.trim().replace(/^0?o?/, ""), 8)
+              : v,
+          z
+            .number({ error: 'control socket mode must be octal text such as "0600"' })
+            .int()
+            .min(0)
+            .max(0o777),
+        )
+        .default(0o600),
+    })
+    .default({ path: DEFAULT_SOCKET_PATH, mode: 0o600 }),
+  metrics: z
+    .strictObject({
+      /** "127.0.0.1:9464" style; loopback only. Absent: no metrics endpoint. */
+      address: z
+        .string()
+        .refine((s) => parseHostPort(s)?.port !== undefined || /^localhost:\d+$/.test(s), {
+          error: 'metrics address must be "ip:port" (e.g. 127.0.0.1:9464)',
+        })
+        .refine(
+          (s) => isLoopback(s.startsWith("localhost:") ? "localhost" : (parseHostPort(s)?.address ?? "")),
+          {
+            error:
+              "metrics address must be a loopback address (127.0.0.0/8 or ::1): metrics are not for the network",
+          },
+        )
+        .optional(),
+    })
+    .default({}),
+  log: z
+    .strictObject({
+      level: z
+        .enum(LOG_LEVELS, { error: `log level must be one of ${LOG_LEVELS.join(", ")}` })
+        .default("info"),
+      /** human-readable lines (default: when stdout is a terminal) */
+      pretty: bool.optional(),
+    })
+    .default({ level: "info" }),
+});
+
+export type DaemonConfig = z.output<typeof configSchema>;
+export type DaemonConfigInput = z.input<typeof configSchema>;
+
+type Raw = Record<string, unknown>;
+
+function isObject(v: unknown): v is Raw {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge of plain objects; later sources win, `undefined` never overrides. */
+export function mergeConfig(...sources: Raw[]): Raw {
+  const out: Raw = {};
+  for (const src of sources) {
+    for (const [k, v] of Object.entries(src)) {
+      if (v === undefined) continue;
+      out[k] = isObject(v) && isObject(out[k]) ? mergeConfig(out[k] as Raw, v) : v;
+    }
+  }
+  return out;
+}
+
+/** Reads a YAML or JSON file (YAML is a superset of JSON). */
+export function readConfigFile(path: string): Raw {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(
+      `cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  let data: unknown;
+  try {
+    data = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(
+      `config file ${path} is not valid ${path.endsWith(".json") ? "JSON" : "YAML"}: ${(e as Error).message.split("\n")[0]}`,
+    );
+  }
+  if (data === null || data === undefined) return {};
+  if (!isObject(data)) throw new ConfigError(`config file ${path} must hold an object (a mapping of keys)`);
+  return data;
+}
+
+/** TIPCD_* environment variables as a raw config (README lists them). */
+export function configFromEnv(env: Record<string, string | undefined>): Raw {
+  const e = (k: string) => (env[k] === undefined || env[k] === "" ? undefined : env[k]);
+  return {
+    nodeId: e("TIPCD_NODE_ID"),
+    clusterId: e("TIPCD_CLUSTER_ID"),
+    legacy: e("TIPCD_LEGACY"),
+    tolerance: e("TIPCD_TOLERANCE"),
+    bearer: {
+      name: e("TIPCD_BEARER_NAME"),
+      localAddress: e("TIPCD_LOCAL_ADDRESS"),
+      localPort: e("TIPCD_LOCAL_PORT"),
+      mode: e("TIPCD_MODE"),
+      group: e("TIPCD_GROUP"),
+      groupPort: e("TIPCD_GROUP_PORT"),
+      multicastInterface: e("TIPCD_MULTICAST_INTERFACE"),
+      peers: e("TIPCD_PEERS"),
+    },
+    control: { path: e("TIPCD_SOCKET"), mode: e("TIPCD_SOCKET_MODE") },
+    metrics: { address: e("TIPCD_METRICS") },
+    log: { level: e("TIPCD_LOG_LEVEL"), pretty: e("TIPCD_LOG_PRETTY") },
+  };
+}
+
+/** The flags of tipcd (as commander gives them) as a raw config. */
+export interface DaemonFlags {
+  config?: string;
+  nodeId?: string;
+  clusterId?: string;
+  legacy?: boolean;
+  tolerance?: string;
+  bearerName?: string;
+  localAddress?: string;
+  localPort?: string;
+  mode?: string;
+  group?: string;
+  groupPort?: string;
+  multicastInterface?: string;
+  peer?: string[];
+  socket?: string;
+  socketMode?: string;
+  metrics?: string;
+  logLevel?: string;
+  pretty?: boolean;
+}
+
+export function configFromFlags(f: DaemonFlags): Raw {
+  return {
+    nodeId: f.nodeId,
+    clusterId: f.clusterId,
+    legacy: f.legacy,
+    tolerance: f.tolerance,
+    bearer: {
+      name: f.bearerName,
+      localAddress: f.localAddress,
+      localPort: f.localPort,
+      mode: f.mode,
+      group: f.group,
+      groupPort: f.groupPort,
+      multicastInterface: f.multicastInterface,
+      peers: f.peer?.length
+        ? f.peer
+            .flatMap((p) => p.split(","))
+            .map((p) => p.trim())
+            .filter(Boolean)
+        : undefined,
+    },
+    control: { path: f.socket, mode: f.socketMode },
+    metrics: { address: f.metrics },
+    log: { level: f.logLevel, pretty: f.pretty },
+  };
+}
+
+/** Validates a merged raw config. Throws ConfigError listing every problem. */
+export function validateConfig(raw: unknown): DaemonConfig {
+  const r = configSchema.safeParse(raw);
+  if (r.success) return r.data;
+  const issues = r.error.issues.map((i) => {
+    const path = i.path.join(".");
+    if (i.code === "unrecognized_keys")
+      return `${path ? `${path}: ` : ""}unknown key(s) ${i.keys.join(", ")}`;
+    return `${path || "(config)"}: ${i.message}`;
+  });
+  throw new ConfigError("invalid tipcd configuration:", issues);
+}
+
+/** File (flags.config or TIPCD_CONFIG) < environment < flags, validated. */
+export function loadConfig(
+  flags: DaemonFlags,
+  env: Record<string, string | undefined> = process.env,
+): DaemonConfig {
+  const file = flags.config ?? env.TIPCD_CONFIG;
+  const fromFile = file ? readConfigFile(file) : {};
+  return validateConfig(mergeConfig(fromFile, configFromEnv(env), configFromFlags(flags)));
+}

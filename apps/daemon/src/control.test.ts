@@ -1,0 +1,223 @@
+import { statSync } from "node:fs";
+import { connect as netConnect } from "node:net";
+import { ClientError, connect, MAX_LINE_BYTES } from "@tipcjs/client";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Fixture, startFixture, waitFor } from "./test-helpers.js";
+
+let fx: Fixture;
+beforeEach(async () => {
+  fx = await startFixture(2);
+});
+afterEach(async () => {
+  await fx.close();
+});
+
+/** Sends raw text on a fresh connection and collects the response lines until `count` or close. */
+async function raw(
+  path: string,
+  text: string | Buffer,
+  count: number,
+): Promise<{ lines: unknown[]; closed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const s = netConnect({ path });
+    const lines: unknown[] = [];
+    let buf = "";
+    let closed = false;
+    s.setEncoding("utf8");
+    s.on("data", (d: string) => {
+      buf += d;
+      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+        lines.push(JSON.parse(buf.slice(0, nl)));
+        buf = buf.slice(nl + 1);
+      }
+      if (lines.length >= count) s.end();
+    });
+    s.on("close", () => {
+      closed = true;
+      resolve({ lines, closed });
+    });
+    s.on("error", reject);
+    s.write(text);
+  });
+}
+
+describe("control socket", () => {
+  it("is a socket file of mode 0600", () => {
+    const st = statSync(fx.path);
+    expect(st.isSocket()).toBe(true);
+    expect(st.mode & 0o777).toBe(0o600);
+  });
+
+  it("binds, looks up in every mode, lists and unbinds", async () => {
+    const [a, b] = fx.nodes;
+    const c = await connect(fx.path);
+    expect(c.info).toMatchObject({ protocol: 1, nodeId: "unit-1", address: a?.address });
+    const bound = await c.bind({ type: 1000, lower: 1, upper: 10, port: 77 });
+    expect(bound).toMatchObject({
+      type: 1000,
+      lower: 1,
+      upper: 10,
+      port: 77,
+      scope: "cluster",
+      owner: "connection",
+    });
+    expect(await c.lookup(1000, 5)).toEqual({ node: a?.address, port: 77 });
+    expect(await c.lookup(1000, 5, { mode: "closest" })).toEqual({ node: a?.address, port: 77 });
+    expect(await c.lookupOnNode(1000, 5, a?.address ?? 0)).toEqual({ node: a?.address, port: 77 });
+    expect(await c.lookup(1000, 11)).toBeUndefined();
+    expect(await c.lookupInstance(1000, 3)).toHaveLength(1);
+    expect(await c.lookupMulticast(1000, 0, 100)).toEqual([{ node: a?.address, port: 77 }]);
+    expect(await c.lookupMulticastNodes(1000, 0, 100)).toEqual([a?.address]);
+    expect((await c.bindings({ type: 1000 })).map((x) => x.key)).toEqual([bound.key]);
+    expect(await c.bindings({ own: true })).toEqual(expect.arrayContaining([{ ...bound }]));
+    await waitFor(() => b?.lookupAnycast(1000, 5) !== undefined, 3000, "peer sees the binding");
+    expect(await c.unbind({ type: 1000, lower: 1, upper: 10 })).toEqual([
+      expect.objectContaining({ key: bound.key }),
+    ]);
+    await expect(c.unbind({ type: 1000, lower: 1, upper: 10 })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect(a?.lookupAnycast(1000, 5)).toBeUndefined();
+    await c.close();
+  });
+
+  it("withdraws a connection's bindings when it closes, keeps the daemon's", async () => {
+    const [a, b] = fx.nodes;
+    const c = await connect(fx.path);
+    await c.bind({ type: 2000, lower: 1 });
+    await c.bind({ type: 2001, lower: 1, owner: "daemon" });
+    await waitFor(
+      () => b?.lookupAnycast(2000, 1) !== undefined && b?.lookupAnycast(2001, 1) !== undefined,
+      3000,
+      "peer sees both",
+    );
+    await c.close();
+    await waitFor(() => a?.lookupAnycast(2000, 1) === undefined, 3000, "connection binding withdrawn");
+    await waitFor(() => b?.lookupAnycast(2000, 1) === undefined, 3000, "peer sees the withdrawal");
+    expect(a?.lookupAnycast(2001, 1)).toBeDefined();
+    // another connection withdraws the daemon's binding
+    const d = await connect(fx.path);
+    expect(await d.unbind({ type: 2001, lower: 1 })).toHaveLength(1);
+    await d.close();
+    // but not another connection's
+    const e = await connect(fx.path);
+    const f = await connect(fx.path);
+    await e.bind({ type: 2002, lower: 1 });
+    await expect(f.unbind({ type: 2002, lower: 1 })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await e.close();
+    await f.close();
+  });
+
+  it("streams subscription events, ends them on cancel", async () => {
+    const [, b] = fx.nodes;
+    const c = await connect(fx.path);
+    await c.bind({ type: 3000, lower: 5, port: 1 });
+    const sub = await c.subscribe(3000, 0, 100);
+    const it = sub[Symbol.asyncIterator]();
+    expect((await it.next()).value).toMatchObject({
+      kind: "published",
+      found: { lower: 5, upper: 5 },
+      socket: { port: 1 },
+    });
+    const remote = b?.publish({ type: 3000, lower: 7, port: 2 });
+    expect((await it.next()).value).toMatchObject({
+      kind: "published",
+      socket: { node: b?.address, port: 2 },
+      scope: "cluster",
+    });
+    if (remote) b?.withdraw(remote);
+    expect((await it.next()).value).toMatchObject({ kind: "withdrawn", socket: { port: 2 } });
+    await sub.cancel();
+    expect((await it.next()).done).toBe(true);
+    const timed = await c.subscribe(3000, 0, 100, { timeout: 50, initialEvents: false });
+    const events = [];
+    for await (const ev of timed) events.push(ev.kind);
+    expect(events).toEqual(["timeout"]);
+    await c.close();
+  });
+
+  it("answers bad input with clear errors and keeps running with its table intact", async () => {
+    const c = await connect(fx.path);
+    await c.bind({ type: 4000, lower: 1, upper: 9 });
+    const before = await c.bindings();
+
+    const { lines } = await raw(
+      fx.path,
+      [
+        "{not json",
+        "[1,2]",
+        '{"id":1}',
+        '{"id":2,"method":"fly"}',
+        '{"id":3,"method":"bind","params":{"type":4001,"lower":9,"upper":1}}',
+        '{"id":4,"method":"bind","params":{"type":4001,"lower":-1}}',
+        '{"id":5,"method":"bind","params":{"type":"x","lower":1}}',
+        '{"id":6,"method":"bind","params":{"type":4001,"lower":4294967296}}',
+        '{"id":7,"method":"bind","params":{"type":4001,"lower":1.5}}',
+        '{"id":8,"method":"bind","params":{"type":10,"lower":1}}',
+        '{"id":9,"method":"bind","params":{"type":4000,"lower":1,"upper":9,"scope":"galaxy"}}',
+        '{"id":10,"method":"lookup","params":{"type":4000,"lower":1,"mode":"psychic"}}',
+        '{"id":11,"method":"bind","params":[]}',
+        '{"id":12,"method":"unsubscribe","params":{"subscription":999}}',
+        '{"id":13,"method":"hello"}',
+        "",
+      ].join("\n"),
+      14,
+    );
+    const codes = lines.map((l) => (l as { error?: { code: string } }).error?.code ?? "ok");
+    expect(codes).toEqual([
+      "PARSE_ERROR",
+      "INVALID_REQUEST",
+      "INVALID_REQUEST",
+      "UNKNOWN_METHOD",
+      "BAD_ARGUMENT",
+      "BAD_ARGUMENT",
+      "BAD_ARGUMENT",
+      "BAD_ARGUMENT",
+      "BAD_ARGUMENT",
+      "RESERVED_TYPE",
+      "BAD_ARGUMENT",
+      "BAD_ARGUMENT",
+      "INVALID_REQUEST",
+      "NOT_FOUND",
+      "ok",
+    ]);
+    expect((lines[4] as { error: { message: string } }).error.message).toBe(
+      "lower (9) is greater than upper (1)",
+    );
+    expect((lines[3] as { id: number }).id).toBe(2);
+
+    // a line over the limit: one error, the connection closed; the daemon goes on
+    const long = await raw(fx.path, Buffer.alloc(MAX_LINE_BYTES + 10, 0x61), 1);
+    expect(long.lines).toEqual([{ id: null, error: { code: "LINE_TOO_LONG", message: expect.any(String) } }]);
+    expect(long.closed).toBe(true);
+    // invalid UTF-8 and a NUL byte are a parse error, not a crash
+    const bin = await raw(fx.path, Buffer.from([0xff, 0xfe, 0x00, 0x0a]), 1);
+    expect(bin.lines).toEqual([{ id: null, error: { code: "PARSE_ERROR", message: expect.any(String) } }]);
+
+    expect(await c.bindings()).toEqual(before);
+    expect(fx.nodes[0]?.closed).toBe(false);
+    await expect(
+      c.bind({ type: 4000, lower: 1, upper: 9, port: before[1]?.port ?? 0 }),
+    ).resolves.toBeDefined();
+    await c.close();
+  });
+
+  it("gives typed client errors", async () => {
+    await expect(connect(`${fx.path}.missing`)).rejects.toMatchObject({
+      name: "ClientError",
+      code: "CONNECT_FAILED",
+    });
+    const c = await connect(fx.path);
+    const err = await c.bind({ type: 4000, lower: 2, upper: 1 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClientError);
+    expect(err).toMatchObject({ code: "BAD_ARGUMENT" });
+    await c.close();
+    await expect(c.stats()).rejects.toMatchObject({ code: "CONNECTION_CLOSED" });
+  });
+
+  it("refuses a second daemon on a live socket", async () => {
+    const { startControlServer } = await import("./control.js");
+    const { silent } = await import("./test-helpers.js");
+    await expect(startControlServer(fx.nodes[1] as never, { path: fx.path, logger: silent })).rejects.toThrow(
+      /in use/,
+    );
+  });
+});

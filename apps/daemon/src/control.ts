@@ -1,0 +1,468 @@
+/**
+ * The control socket: newline-delimited JSON requests on a local Unix socket (PROTOCOL.md).
+ * Bindings made through a connection belong to it and are withdrawn when it closes, unless
+ * made with `owner: "daemon"`.
+ */
+import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { dirname } from "node:path";
+import {
+  type BindingJSON,
+  type EventMessage,
+  MAX_LINE_BYTES,
+  METHODS,
+  type Method,
+  PROTOCOL_VERSION,
+  type ProtocolErrorCode,
+  type SubscriptionEventJSON,
+} from "@tipcjs/client";
+import type { Binding, Logger, SubscriptionEvent, TipcNode, TopologySubscription } from "@tipcjs/node";
+import { isNodeError } from "@tipcjs/node";
+
+/** A request the daemon refuses: answered with `{ error: { code, message } }`. */
+export class ProtocolError extends Error {
+  constructor(
+    readonly code: ProtocolErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A client that reads too slowly is disconnected once this much output waits for it. */
+const MAX_PENDING_OUTPUT = 16 * 1024 * 1024;
+
+export interface ControlServerOptions {
+  path: string;
+  /** file mode of the socket (default 0o600) */
+  mode?: number;
+  logger: Logger;
+  version?: string;
+}
+
+export interface ControlServer {
+  readonly path: string;
+  readonly connections: number;
+  /** bindings held by the daemon itself (owner "daemon") */
+  readonly daemonBindings: number;
+  close(): Promise<void>;
+}
+
+const bindingKey = (b: { type: number; lower: number; upper: number; key: number }) =>
+  `${b.type}:${b.lower}:${b.upper}:${b.key}`;
+
+function toJSON(b: Binding): BindingJSON {
+  return {
+    type: b.type,
+    lower: b.lower,
+    upper: b.upper,
+    node: b.node,
+    port: b.port,
+    scope: b.scope,
+    key: b.key,
+  };
+}
+
+function eventToJSON(ev: SubscriptionEvent): SubscriptionEventJSON {
+  const out: SubscriptionEventJSON = {
+    kind: ev.kind,
+    found: { lower: ev.found.lower, upper: ev.found.upper },
+    socket: { node: ev.socket.node, port: ev.socket.port },
+  };
+  if (ev.kind !== "timeout") {
+    out.scope = ev.scope;
+    out.binding = toJSON(ev.binding);
+  }
+  return out;
+}
+
+// --- parameter checks: every number a u32, every enum one of its values ---
+
+type Params = Record<string, unknown>;
+
+function u32(p: Params, name: string, optional: true): number | undefined;
+function u32(p: Params, name: string, optional?: false): number;
+function u32(p: Params, name: string, optional = false): number | undefined {
+  const v = p[name];
+  if (v === undefined || v === null) {
+    if (optional) return undefined;
+    throw new ProtocolError("BAD_ARGUMENT", `params.${name} is required`);
+  }
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+    throw new ProtocolError(
+      "BAD_ARGUMENT",
+      `params.${name} must be an integer 0..4294967295, got ${JSON.stringify(v)}`,
+    );
+  }
+  return v;
+}
+
+function oneOf<T extends string>(p: Params, name: string, values: readonly T[], fallback: T): T {
+  const v = p[name];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== "string" || !(values as readonly string[]).includes(v)) {
+    throw new ProtocolError(
+      "BAD_ARGUMENT",
+      `params.${name} must be one of ${values.join(", ")}, got ${JSON.stringify(v)}`,
+    );
+  }
+  return v as T;
+}
+
+function range(p: Params): { type: number; lower: number; upper: number } {
+  const type = u32(p, "type");
+  const lower = u32(p, "lower");
+  const upper = u32(p, "upper", true) ?? lower;
+  if (lower > upper)
+    throw new ProtocolError("BAD_ARGUMENT", `lower (${lower}) is greater than upper (${upper})`);
+  return { type, lower, upper };
+}
+
+interface Connection {
+  id: number;
+  socket: Socket;
+  bindings: Map<string, Binding>;
+  subscriptions: Map<number, TopologySubscription>;
+  closed: boolean;
+}
+
+/** Removes a stale socket file (no daemon answers on it); refuses one a live daemon listens on. */
+async function clearStaleSocket(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  const live = await new Promise<boolean>((resolve) => {
+    const s = createConnection({ path });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+  if (live) throw new Error(`control socket ${path} is in use by a running daemon`);
+  unlinkSync(path);
+}
+
+export async function startControlServer(
+  node: TipcNode,
+  options: ControlServerOptions,
+): Promise<ControlServer> {
+  const { path, logger } = options;
+  const mode = options.mode ?? 0o600;
+  const daemonOwned = new Map<string, Binding>();
+  const connections = new Set<Connection>();
+  let nextConnection = 1;
+  let closing = false;
+
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  await clearStaleSocket(path);
+
+  const send = (c: Connection, msg: object) => {
+    if (c.closed || c.socket.destroyed) return;
+    c.socket.write(`${JSON.stringify(msg)}\n`);
+    if (c.socket.writableLength > MAX_PENDING_OUTPUT) {
+      logger.warn({ connection: c.id }, "control client reads too slowly; disconnecting it");
+      c.socket.destroy();
+    }
+  };
+
+  const ownerOf = (b: Binding): "connection" | "daemon" | undefined => {
+    const k = bindingKey(b);
+    if (daemonOwned.has(k)) return "daemon";
+    for (const c of connections) if (c.bindings.has(k)) return "connection";
+    return undefined;
+  };
+
+  const pump = async (c: Connection, sub: TopologySubscription) => {
+    let endSent = false;
+    try {
+      for await (const ev of sub) {
+        const msg: EventMessage = { event: "subscription", subscription: sub.id, data: eventToJSON(ev) };
+        if (ev.kind === "timeout") msg.end = endSent = true;
+        send(c, msg);
+        if (endSent) break;
+      }
+    } finally {
+      c.subscriptions.delete(sub.id);
+      if (!endSent && !c.closed)
+        send(c, { event: "subscription", subscription: sub.id, end: true } satisfies EventMessage);
+    }
+  };
+
+  const handlers: Record<Method, (c: Connection, p: Params) => unknown> = {
+    hello: () => ({
+      protocol: PROTOCOL_VERSION,
+      daemon: `tipcd ${options.version ?? ""}`.trim(),
+      nodeId: node.nodeId,
+      address: node.address,
+      addressHex: node.address.toString(16).padStart(8, "0"),
+      netId: node.netId,
+      legacy: node.legacy,
+    }),
+    bind: (c, p) => {
+      const r = range(p);
+      const scope = oneOf(p, "scope", ["cluster", "node"] as const, "cluster");
+      const owner = oneOf(p, "owner", ["connection", "daemon"] as const, "connection");
+      const port = u32(p, "port", true);
+      const b = node.publish({ ...r, scope, ...(port !== undefined ? { port } : {}) });
+      (owner === "daemon" ? daemonOwned : c.bindings).set(bindingKey(b), b);
+      return { ...toJSON(b), owner };
+    },
+    unbind: (c, p) => {
+      const r = range(p);
+      const key = u32(p, "key", true);
+      const withdrawn: BindingJSON[] = [];
+      for (const map of [c.bindings, daemonOwned]) {
+        for (const [k, b] of map) {
+          if (b.type !== r.type || b.lower !== r.lower || b.upper !== r.upper) continue;
+          if (key !== undefined && b.key !== key) continue;
+          map.delete(k);
+          if (node.withdraw(b)) withdrawn.push(toJSON(b));
+        }
+      }
+      if (withdrawn.length === 0) {
+        throw new ProtocolError(
+          "NOT_FOUND",
+          `no binding {${r.type}, ${r.lower}, ${r.upper}}${key !== undefined ? ` with key ${key}` : ""} owned by this connection or the daemon`,
+        );
+      }
+      return { withdrawn };
+    },
+    lookup: (_c, p) => {
+      const mode = oneOf(
+        p,
+        "mode",
+        ["anycast", "closest", "node", "instance", "multicast", "nodes"] as const,
+        "anycast",
+      );
+      const type = u32(p, "type");
+      const lower = u32(p, "lower");
+      const upper = u32(p, "upper", true) ?? lower;
+      if (lower > upper)
+        throw new ProtocolError("BAD_ARGUMENT", `lower (${lower}) is greater than upper (${upper})`);
+      const one = (s: { node: number; port: number } | undefined) =>
+        s ? [{ node: s.node, port: s.port }] : [];
+      switch (mode) {
+        case "anycast":
+          return { mode, sockets: one(node.lookupAnycast(type, lower)) };
+        case "closest":
+          return { mode, sockets: one(node.lookupClosestFirst(type, lower)) };
+        case "node":
+          return { mode, sockets: one(node.lookupOnNode(type, lower, u32(p, "node"))) };
+        case "instance":
+          return { mode, bindings: node.lookupInstance(type, lower).map(toJSON) };
+        case "multicast":
+          return {
+            mode,
+            sockets: node.lookupMulticast(type, lower, upper).map((s) => ({ node: s.node, port: s.port })),
+          };
+        case "nodes":
+          return { mode, nodes: node.lookupMulticastNodes(type, lower, upper) };
+      }
+    },
+    bindings: (_c, p) => {
+      const type = u32(p, "type", true);
+      const own = p.own === true;
+      const list = own ? node.ownBindings() : node.bindings();
+      return {
+        bindings: list
+          .filter((b) => type === undefined || b.type === type)
+          .map((b) => {
+            const owner = b.node === node.address ? ownerOf(b) : undefined;
+            return owner ? { ...toJSON(b), owner } : toJSON(b);
+          }),
+      };
+    },
+    subscribe: (c, p) => {
+      const r = range(p);
+      if (p.upper === undefined) throw new ProtocolError("BAD_ARGUMENT", "params.upper is required");
+      const mode = oneOf(p, "mode", ["ports", "service"] as const, "ports");
+      const timeout = u32(p, "timeout", true);
+      if (p.initialEvents !== undefined && typeof p.initialEvents !== "boolean") {
+        throw new ProtocolError("BAD_ARGUMENT", "params.initialEvents must be true or false");
+      }
+      const sub = node.subscribe({
+        ...r,
+        mode,
+        ...(timeout !== undefined ? { timeout } : {}),
+        ...(p.initialEvents === false ? { initialEvents: false } : {}),
+      });
+      c.subscriptions.set(sub.id, sub);
+      // the response is written before the first event: pump awaits before it sends anything
+      queueMicrotask(() => void pump(c, sub));
+      return { subscription: sub.id };
+    },
+    unsubscribe: (c, p) => {
+      const id = u32(p, "subscription");
+      const sub = c.subscriptions.get(id);
+      if (!sub) throw new ProtocolError("NOT_FOUND", `no subscription ${id} on this connection`);
+      sub.cancel();
+      return { cancelled: true };
+    },
+    nodes: () => ({ nodes: node.nodes() }),
+    links: () => ({ links: node.links() }),
+    bearers: () => ({ bearers: node.bearers() }),
+    stats: () => node.stats(),
+  };
+
+  const handleLine = (c: Connection, line: string) => {
+    let req: unknown;
+    try {
+      req = JSON.parse(line);
+    } catch (e) {
+      send(c, { id: null, error: { code: "PARSE_ERROR", message: `not JSON: ${(e as Error).message}` } });
+      return;
+    }
+    const id =
+      typeof req === "object" &&
+      req !== null &&
+      (typeof (req as Params).id === "number" || typeof (req as Params).id === "string")
+        ? ((req as Params).id as number | string)
+        : null;
+    try {
+      if (typeof req !== "object" || req === null || Array.isArray(req)) {
+        throw new ProtocolError("INVALID_REQUEST", "a request is a JSON object {id, method, params}");
+      }
+      const r = req as Params;
+      if (id === null) throw new ProtocolError("INVALID_REQUEST", "id must be a number or a string");
+      if (typeof r.method !== "string") throw new ProtocolError("INVALID_REQUEST", "method must be a string");
+      if (!(METHODS as readonly string[]).includes(r.method)) {
+        throw new ProtocolError(
+          "UNKNOWN_METHOD",
+          `unknown method ${JSON.stringify(r.method)} (methods: ${METHODS.join(", ")})`,
+        );
+      }
+      const params = r.params ?? {};
+      if (typeof params !== "object" || params === null || Array.isArray(params)) {
+        throw new ProtocolError("INVALID_REQUEST", "params must be an object");
+      }
+      if (closing) throw new ProtocolError("CLOSED", "tipcd is stopping");
+      const result = handlers[r.method as Method](c, params as Params);
+      send(c, { id, result });
+    } catch (e) {
+      if (e instanceof ProtocolError) {
+        send(c, { id, error: { code: e.code, message: e.message } });
+      } else if (isNodeError(e)) {
+        const code = e.code === "BAD_OPTIONS" ? "BAD_ARGUMENT" : e.code;
+        send(c, { id, error: { code, message: e.message } });
+      } else {
+        logger.error({ err: e, connection: c.id }, "control request failed");
+        send(c, { id, error: { code: "INTERNAL", message: (e as Error)?.message ?? String(e) } });
+      }
+    }
+  };
+
+  const release = (c: Connection) => {
+    if (c.closed) return;
+    c.closed = true;
+    connections.delete(c);
+    for (const sub of c.subscriptions.values()) sub.cancel();
+    c.subscriptions.clear();
+    let withdrawn = 0;
+    if (!node.closed) {
+      for (const b of c.bindings.values()) {
+        try {
+          if (node.withdraw(b)) withdrawn++;
+        } catch (e) {
+          logger.warn({ err: e }, "withdraw on disconnect failed");
+        }
+      }
+    }
+    c.bindings.clear();
+    logger.debug({ connection: c.id, withdrawn }, "control connection closed");
+  };
+
+  const server: Server = createServer((socket) => {
+    const c: Connection = {
+      id: nextConnection++,
+      socket,
+      bindings: new Map(),
+      subscriptions: new Map(),
+      closed: false,
+    };
+    connections.add(c);
+    logger.debug({ connection: c.id }, "control connection");
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    socket.on("data", (chunk: Buffer) => {
+      let start = 0;
+      for (let nl = chunk.indexOf(10, start); nl >= 0; nl = chunk.indexOf(10, start)) {
+        const part = chunk.subarray(start, nl);
+        start = nl + 1;
+        if (pendingBytes + part.length > MAX_LINE_BYTES) {
+          tooLong();
+          return;
+        }
+        const line = pendingBytes
+          ? Buffer.concat([...pending, part]).toString("utf8")
+          : part.toString("utf8");
+        pending = [];
+        pendingBytes = 0;
+        if (line.trim() !== "") handleLine(c, line.replace(/\r$/, ""));
+        if (c.closed) return;
+      }
+      const rest = chunk.subarray(start);
+      if (pendingBytes + rest.length > MAX_LINE_BYTES) {
+        tooLong();
+        return;
+      }
+      if (rest.length) {
+        pending.push(Buffer.from(rest));
+        pendingBytes += rest.length;
+      }
+    });
+    const tooLong = () => {
+      send(c, {
+        id: null,
+        error: { code: "LINE_TOO_LONG", message: `a request line is limited to ${MAX_LINE_BYTES} bytes` },
+      });
+      pending = [];
+      pendingBytes = 0;
+      socket.end();
+      socket.removeAllListeners("data");
+      socket.resume();
+    };
+    socket.on("error", () => {});
+    socket.on("close", () => release(c));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    const oldMask = process.umask(0o177);
+    try {
+      server.listen(path, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    } finally {
+      process.umask(oldMask);
+    }
+  });
+  chmodSync(path, mode);
+  server.on("error", (e) => logger.error({ err: e }, "control socket error"));
+
+  return {
+    path,
+    get connections() {
+      return connections.size;
+    },
+    get daemonBindings() {
+      return daemonOwned.size;
+    },
+    close: async () => {
+      closing = true;
+      const done = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const c of [...connections]) {
+        for (const sub of c.subscriptions.values()) sub.cancel();
+        c.socket.end();
+      }
+      setTimeout(() => {
+        for (const c of connections) c.socket.destroy();
+      }, 200).unref();
+      await done;
+      try {
+        unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}

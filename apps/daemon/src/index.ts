@@ -1,0 +1,24 @@
+export {
+  ConfigError,
+  configFromEnv,
+  configFromFlags,
+  configSchema,
+  type DaemonConfig,
+  type DaemonConfigInput,
+  type DaemonFlags,
+  loadConfig,
+  mergeConfig,
+  parseHostPort,
+  readConfigFile,
+  validateConfig,
+} from "./config.js";
+export {
+  type ControlServer,
+  type ControlServerOptions,
+  ProtocolError,
+  startControlServer,
+} from "./control.js";
+export { type Daemon, type StartOptions, startDaemon } from "./daemon.js";
+export { formatNameTable } from "./format.js";
+export { createMetricsRegistry, type MetricsServer, startMetricsServer } from "./metrics.js";
+export { VERSION } from "./version.js";

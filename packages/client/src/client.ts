@@ -1,0 +1,351 @@
+import { connect as netConnect, type Socket } from "node:net";
+import {
+  type BindingJSON,
+  DEFAULT_SOCKET_PATH,
+  type EventMessage,
+  type HelloResult,
+  type LookupMode,
+  type Method,
+  type MethodParams,
+  type MethodResults,
+  type OwnBindingJSON,
+  type ProtocolErrorCode,
+  type ResponseMessage,
+  type SocketAddressJSON,
+  type SubscriptionEventJSON,
+} from "./protocol.js";
+
+/** Codes of {@link ClientError}: the daemon's protocol codes plus the client's own. */
+export type ClientErrorCode =
+  | ProtocolErrorCode
+  /** the socket could not be reached (no daemon, wrong path, no permission) */
+  | "CONNECT_FAILED"
+  /** the connection closed (or was closed) before the answer came */
+  | "CONNECTION_CLOSED"
+  /** no answer within the request timeout */
+  | "TIMEOUT"
+  /** the daemon sent something that is not protocol */
+  | "PROTOCOL";
+
+/** The one error type @tipcjs/client throws or rejects with. */
+export class ClientError extends Error {
+  override readonly name = "ClientError";
+  readonly code: ClientErrorCode;
+  constructor(code: ClientErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export function isClientError(e: unknown): e is ClientError {
+  return (
+    e instanceof ClientError ||
+    (typeof e === "object" && e !== null && (e as { name?: unknown }).name === "ClientError" && "code" in e)
+  );
+}
+
+export interface ConnectOptions {
+  /** ms to wait for the connection and each answer (default 10000; 0: no limit) */
+  timeout?: number;
+}
+
+export interface SubscribeOptions {
+  mode?: "ports" | "service";
+  /** ms; the subscription ends with a `timeout` event after it */
+  timeout?: number;
+  /** false: no events for bindings that already match (default true) */
+  initialEvents?: boolean;
+}
+
+/** A subscription's events as an async iterable. Ends after `timeout`, on `cancel()`, or when the connection closes. */
+export interface ClientSubscription extends AsyncIterable<SubscriptionEventJSON> {
+  readonly id: number;
+  cancel(): Promise<void>;
+}
+
+export interface TipcClient {
+  /** What `hello` said when connecting: the daemon's node id, address, protocol version. */
+  readonly info: HelloResult;
+  readonly closed: boolean;
+  /**
+   * Binds a service range. By default the binding belongs to this connection and is withdrawn
+   * when it closes (as a TIPC socket's); `owner: "daemon"` keeps it until `unbind`.
+   */
+  bind(request: MethodParams["bind"]): Promise<OwnBindingJSON>;
+  /** Withdraws own bindings with this type, lower, upper (default lower) and key (default any). */
+  unbind(request: MethodParams["unbind"]): Promise<BindingJSON[]>;
+  lookup(
+    type: number,
+    instance: number,
+    options?: { mode?: "anycast" | "closest" },
+  ): Promise<SocketAddressJSON | undefined>;
+  lookupOnNode(type: number, instance: number, node: number): Promise<SocketAddressJSON | undefined>;
+  lookupInstance(type: number, instance: number): Promise<BindingJSON[]>;
+  lookupMulticast(type: number, lower: number, upper: number): Promise<SocketAddressJSON[]>;
+  lookupMulticastNodes(type: number, lower: number, upper: number): Promise<number[]>;
+  /** The raw lookup request, every mode. */
+  request<M extends Method>(method: M, params?: MethodParams[M]): Promise<MethodResults[M]>;
+  /** The whole name table (or one type, or only own bindings), ordered as `tipc nametable show`. */
+  bindings(options?: MethodParams["bindings"]): Promise<(BindingJSON | OwnBindingJSON)[]>;
+  subscribe(
+    type: number,
+    lower: number,
+    upper: number,
+    options?: SubscribeOptions,
+  ): Promise<ClientSubscription>;
+  nodes(): Promise<MethodResults["nodes"]["nodes"]>;
+  links(): Promise<MethodResults["links"]["links"]>;
+  bearers(): Promise<MethodResults["bearers"]["bearers"]>;
+  stats(): Promise<MethodResults["stats"]>;
+  /** Closes the connection: the daemon withdraws this connection's bindings and ends its subscriptions. */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: ClientError): void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+class SubscriptionQueue implements ClientSubscription {
+  private readonly queue: SubscriptionEventJSON[] = [];
+  private waiter: ((r: IteratorResult<SubscriptionEventJSON>) => void) | undefined;
+  ended = false;
+  constructor(
+    readonly id: number,
+    private readonly onCancel: (id: number) => Promise<void>,
+  ) {}
+  push(ev: SubscriptionEventJSON): void {
+    if (this.ended) return;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w({ value: ev, done: false });
+    } else this.queue.push(ev);
+  }
+  end(): void {
+    this.ended = true;
+    if (this.waiter && this.queue.length === 0) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w({ value: undefined, done: true });
+    }
+  }
+  async cancel(): Promise<void> {
+    if (this.ended) return;
+    this.end();
+    this.queue.length = 0;
+    await this.onCancel(this.id);
+  }
+  [Symbol.asyncIterator](): AsyncIterator<SubscriptionEventJSON> {
+    return {
+      next: () => {
+        const v = this.queue.shift();
+        if (v) return Promise.resolve({ value: v, done: false });
+        if (this.ended) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((r) => {
+          this.waiter = r;
+        });
+      },
+      return: async () => {
+        await this.cancel().catch(() => {});
+        return { value: undefined, done: true };
+      },
+    };
+  }
+}
+
+/** Connects to tipcd's control socket (default {@link DEFAULT_SOCKET_PATH}) and says hello. */
+export async function connect(
+  path: string = DEFAULT_SOCKET_PATH,
+  options: ConnectOptions = {},
+): Promise<TipcClient> {
+  const timeout = options.timeout ?? 10_000;
+  const socket: Socket = await new Promise((resolve, reject) => {
+    const s = netConnect({ path });
+    const timer =
+      timeout > 0 ? setTimeout(() => s.destroy(new Error("connect timed out")), timeout) : undefined;
+    s.once("connect", () => {
+      clearTimeout(timer);
+      s.removeAllListeners("error");
+      resolve(s);
+    });
+    s.once("error", (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(
+        new ClientError("CONNECT_FAILED", `cannot connect to tipcd at ${path}: ${e.code ?? e.message}`, {
+          cause: e,
+        }),
+      );
+    });
+  });
+  const client = new Client(socket, timeout);
+  try {
+    client.info = await client.request("hello", {});
+  } catch (e) {
+    await client.close();
+    throw e;
+  }
+  return client;
+}
+
+class Client implements TipcClient {
+  info!: HelloResult;
+  closed = false;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly subscriptions = new Map<number, SubscriptionQueue>();
+  /** events that arrive before the subscribe response is read */
+  private readonly early = new Map<number, EventMessage[]>();
+  private buffer = "";
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly timeout: number,
+  ) {
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => this.onData(chunk));
+    socket.on("error", () => {});
+    socket.on("close", () => this.onClose());
+  }
+
+  private onData(chunk: string): void {
+    this.buffer += chunk;
+    for (let nl = this.buffer.indexOf("\n"); nl >= 0; nl = this.buffer.indexOf("\n")) {
+      const line = this.buffer.slice(0, nl);
+      this.buffer = this.buffer.slice(nl + 1);
+      if (line.trim() === "") continue;
+      let msg: unknown;
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        this.failAll(new ClientError("PROTOCOL", `tipcd sent a line that is not JSON: ${line.slice(0, 80)}`));
+        this.socket.destroy();
+        return;
+      }
+      this.dispatch(msg as ResponseMessage & EventMessage);
+    }
+  }
+
+  private dispatch(msg: ResponseMessage & EventMessage): void {
+    if (msg.event === "subscription") {
+      const sub = this.subscriptions.get(msg.subscription);
+      if (!sub) {
+        const list = this.early.get(msg.subscription) ?? [];
+        list.push(msg);
+        this.early.set(msg.subscription, list);
+        return;
+      }
+      this.deliver(sub, msg);
+      return;
+    }
+    if (typeof msg.id !== "number") return; // an error about a line we never sent
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    clearTimeout(p.timer);
+    if (msg.error) p.reject(new ClientError(msg.error.code, msg.error.message));
+    else p.resolve(msg.result);
+  }
+
+  private deliver(sub: SubscriptionQueue, msg: EventMessage): void {
+    if (msg.data) sub.push(msg.data);
+    if (msg.end) {
+      sub.end();
+      this.subscriptions.delete(sub.id);
+    }
+  }
+
+  private failAll(e: ClientError): void {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(e);
+    }
+    this.pending.clear();
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.failAll(new ClientError("CONNECTION_CLOSED", "the connection to tipcd closed"));
+    for (const s of this.subscriptions.values()) s.end();
+    this.subscriptions.clear();
+  }
+
+  request<M extends Method>(method: M, params?: MethodParams[M]): Promise<MethodResults[M]> {
+    if (this.closed) return Promise.reject(new ClientError("CONNECTION_CLOSED", "the client is closed"));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer =
+        this.timeout > 0
+          ? setTimeout(() => {
+              this.pending.delete(id);
+              reject(new ClientError("TIMEOUT", `tipcd did not answer ${method} within ${this.timeout} ms`));
+            }, this.timeout)
+          : undefined;
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.socket.write(`${JSON.stringify({ id, method, params: params ?? {} })}\n`);
+    });
+  }
+
+  bind(request: MethodParams["bind"]): Promise<OwnBindingJSON> {
+    return this.request("bind", request);
+  }
+  async unbind(request: MethodParams["unbind"]): Promise<BindingJSON[]> {
+    return (await this.request("unbind", request)).withdrawn;
+  }
+  async lookup(type: number, instance: number, options: { mode?: "anycast" | "closest" } = {}) {
+    return (await this.request("lookup", { type, lower: instance, mode: options.mode ?? "anycast" }))
+      .sockets?.[0];
+  }
+  async lookupOnNode(type: number, instance: number, node: number) {
+    return (await this.request("lookup", { type, lower: instance, mode: "node", node })).sockets?.[0];
+  }
+  async lookupInstance(type: number, instance: number) {
+    return (await this.request("lookup", { type, lower: instance, mode: "instance" })).bindings ?? [];
+  }
+  async lookupMulticast(type: number, lower: number, upper: number) {
+    return (
+      (await this.request("lookup", { type, lower, upper, mode: "multicast" as LookupMode })).sockets ?? []
+    );
+  }
+  async lookupMulticastNodes(type: number, lower: number, upper: number) {
+    return (await this.request("lookup", { type, lower, upper, mode: "nodes" })).nodes ?? [];
+  }
+  async bindings(options: MethodParams["bindings"] = {}) {
+    return (await this.request("bindings", options)).bindings;
+  }
+  async subscribe(type: number, lower: number, upper: number, options: SubscribeOptions = {}) {
+    const { subscription } = await this.request("subscribe", { type, lower, upper, ...options });
+    const sub = new SubscriptionQueue(subscription, async (id) => {
+      this.subscriptions.delete(id);
+      if (!this.closed) await this.request("unsubscribe", { subscription: id }).catch(() => {});
+    });
+    this.subscriptions.set(subscription, sub);
+    const early = this.early.get(subscription);
+    this.early.delete(subscription);
+    for (const m of early ?? []) this.deliver(sub, m);
+    return sub;
+  }
+  async nodes() {
+    return (await this.request("nodes", {})).nodes;
+  }
+  async links() {
+    return (await this.request("links", {})).links;
+  }
+  async bearers() {
+    return (await this.request("bearers", {})).bearers;
+  }
+  stats() {
+    return this.request("stats", {});
+  }
+  close(): Promise<void> {
+    if (this.socket.destroyed) {
+      this.onClose();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.socket.once("close", () => resolve());
+      this.socket.end();
+    });
+  }
+}

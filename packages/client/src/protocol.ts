@@ -1,0 +1,198 @@
+/**
+ * The tipcd control protocol, version 1: newline-delimited JSON over a Unix stream socket.
+ * PROTOCOL.md in apps/daemon describes it for other languages; these types are the reference.
+ */
+
+/** Protocol version tipcd speaks (`hello` returns it). */
+export const PROTOCOL_VERSION = 1;
+/** Longest request line tipcd accepts, in bytes (newline excluded). Longer: LINE_TOO_LONG, connection closed. */
+export const MAX_LINE_BYTES = 65536;
+/** The default control socket path of tipcd and tipcctl. */
+export const DEFAULT_SOCKET_PATH = "/run/tipcd/tipcd.sock";
+
+export type Scope = "node" | "cluster";
+
+/** One binding of a service range to a socket, as the name table holds it. */
+export interface BindingJSON {
+  type: number;
+  lower: number;
+  upper: number;
+  /** 32-bit TIPC address of the node that holds the socket */
+  node: number;
+  port: number;
+  scope: Scope;
+  /** publication key, unique per node */
+  key: number;
+}
+
+/** A binding this daemon published, with who owns it. */
+export interface OwnBindingJSON extends BindingJSON {
+  /** "connection": withdrawn when the client connection that made it closes; "daemon": kept until unbound */
+  owner: "connection" | "daemon";
+}
+
+export interface SocketAddressJSON {
+  node: number;
+  port: number;
+}
+
+/** Topology event of a subscription (`published`/`withdrawn` carry the binding; `timeout` ends it). */
+export interface SubscriptionEventJSON {
+  kind: "published" | "withdrawn" | "timeout";
+  /** the intersection with the subscribed range (the subscribed range for `timeout`) */
+  found: { lower: number; upper: number };
+  socket: SocketAddressJSON;
+  scope?: Scope;
+  binding?: BindingJSON;
+}
+
+export type LookupMode = "anycast" | "closest" | "node" | "instance" | "multicast" | "nodes";
+
+/** Request parameters, by method. */
+export interface MethodParams {
+  hello: Record<string, never>;
+  bind: {
+    type: number;
+    lower: number;
+    upper?: number;
+    scope?: Scope;
+    port?: number;
+    /** default "connection" */
+    owner?: "connection" | "daemon";
+  };
+  unbind: { type: number; lower: number; upper?: number; key?: number };
+  lookup: {
+    type: number;
+    /** the instance (anycast, closest, node, instance) or the lower bound (multicast, nodes) */
+    lower: number;
+    /** upper bound for multicast and nodes (default lower) */
+    upper?: number;
+    mode?: LookupMode;
+    /** node address, for mode "node" */
+    node?: number;
+  };
+  bindings: { type?: number; own?: boolean };
+  subscribe: {
+    type: number;
+    lower: number;
+    upper: number;
+    mode?: "ports" | "service";
+    timeout?: number;
+    initialEvents?: boolean;
+  };
+  unsubscribe: { subscription: number };
+  nodes: Record<string, never>;
+  links: Record<string, never>;
+  bearers: Record<string, never>;
+  stats: Record<string, never>;
+}
+
+export type Method = keyof MethodParams;
+export const METHODS: readonly Method[] = [
+  "hello",
+  "bind",
+  "unbind",
+  "lookup",
+  "bindings",
+  "subscribe",
+  "unsubscribe",
+  "nodes",
+  "links",
+  "bearers",
+  "stats",
+];
+
+export interface HelloResult {
+  protocol: number;
+  daemon: string;
+  nodeId: string;
+  address: number;
+  /** the address as 8 hex digits, as `tipc` prints node addresses */
+  addressHex: string;
+  netId: number;
+  legacy: boolean;
+}
+
+export interface PeerNodeJSON {
+  address: number;
+  nodeId: string;
+  capabilities: number;
+  namedBroadcast: boolean;
+  up: boolean;
+  mediaAddress: { family: "ipv4" | "ipv6"; address: string; port: number };
+}
+
+export interface LinkJSON {
+  peer: number;
+  name: string;
+  state: string;
+  mtu: number;
+  tolerance: number;
+  [k: string]: unknown;
+}
+
+export interface BearerJSON {
+  name: string;
+  mediaAddress: { family: "ipv4" | "ipv6"; address: string; port: number };
+  mtu: number;
+  canBroadcast: boolean;
+  discoveryPeers: { family: "ipv4" | "ipv6"; address: string; port: number }[];
+}
+
+/** Results, by method. `stats` is the node's `NodeStats` as JSON. */
+export interface MethodResults {
+  hello: HelloResult;
+  bind: OwnBindingJSON;
+  unbind: { withdrawn: BindingJSON[] };
+  lookup: { mode: LookupMode; sockets?: SocketAddressJSON[]; bindings?: BindingJSON[]; nodes?: number[] };
+  bindings: { bindings: (BindingJSON | OwnBindingJSON)[] };
+  subscribe: { subscription: number };
+  unsubscribe: { cancelled: boolean };
+  nodes: { nodes: PeerNodeJSON[] };
+  links: { links: LinkJSON[] };
+  bearers: { bearers: BearerJSON[] };
+  stats: Record<string, unknown>;
+}
+
+/** Error codes in responses. */
+export type ProtocolErrorCode =
+  /** the line is not JSON */
+  | "PARSE_ERROR"
+  /** JSON, but not {id, method, params?} */
+  | "INVALID_REQUEST"
+  | "UNKNOWN_METHOD"
+  /** a parameter is missing, not a u32, lower > upper, a bad mode... */
+  | "BAD_ARGUMENT"
+  /** service type below 64 */
+  | "RESERVED_TYPE"
+  | "DUPLICATE"
+  | "LIMIT"
+  /** unbind found nothing to withdraw, unsubscribe an unknown id */
+  | "NOT_FOUND"
+  /** a line longer than MAX_LINE_BYTES; the daemon closes the connection after this response */
+  | "LINE_TOO_LONG"
+  /** the daemon is stopping */
+  | "CLOSED"
+  | "INTERNAL";
+
+export interface RequestMessage {
+  id: number | string;
+  method: string;
+  params?: Record<string, unknown>;
+}
+
+export interface ResponseMessage {
+  id: number | string | null;
+  result?: unknown;
+  error?: { code: ProtocolErrorCode; message: string };
+}
+
+/** Pushed by the daemon for a subscription made on this connection. */
+export interface EventMessage {
+  event: "subscription";
+  subscription: number;
+  /** absent on an `end` message that carries no event (cancelled, daemon closing) */
+  data?: SubscriptionEventJSON;
+  /** true on the last message of this subscription (after a timeout, a cancel, or the daemon closing) */
+  end?: boolean;
+}

@@ -204,6 +204,12 @@ describe("sender", () => {
     d.nodeUp(B, MODERN);
     expect(code(() => d.nodeUp(B, MODERN))).toBe("ALREADY_UP");
     expect(code(() => createDistributor({ ownNode: 0, table: t }))).toBe("INVALID_OPTIONS");
+    expect(code(() => createDistributor(undefined as never))).toBe("INVALID_OPTIONS");
+    expect(code(() => createDistributor({ ownNode: A, table: t, flavor: "bsd" as never }))).toBe(
+      "INVALID_OPTIONS",
+    );
+    expect(code(() => d.withdraw(undefined as never))).toBe("INVALID_BINDING");
+    expect(code(() => d.publish(undefined as never))).toBe("INVALID_BINDING");
     const limited = createDistributor({ ownNode: A, table: new MapStore(A, 1) });
     expect(code(() => limited.publish(binding()))).toBe("LIMIT");
     expect(d.stats().sndNxt).toBe(1);

@@ -100,6 +100,8 @@ class NameDistributor implements Distributor {
   >;
 
   constructor(o: DistributorOptions) {
+    if (typeof o !== "object" || o === null)
+      throw new DistributorError("INVALID_OPTIONS", "options are required");
     if (!isU32(o.ownNode) || o.ownNode === 0)
       throw new DistributorError("INVALID_OPTIONS", "ownNode must be a non-zero u32");
     if (!o.table) throw new DistributorError("INVALID_OPTIONS", "table is required");
@@ -129,7 +131,8 @@ class NameDistributor implements Distributor {
     };
     if (o.publishNodeState ?? true) {
       // Like the kernel at address finalisation: {0, addr, addr}, cluster scope, port 0, key addr.
-      // There is no peer yet, so nothing is sent; every later bulk carries it.
+      // There is no peer yet, so nothing is sent; every later bulk carries it. (The kernel also
+      // spends a named seqno on it, sent to nobody; we do not, which no peer can tell.)
       this.table.insert({
         type: TIPC_NODE_STATE,
         lower: this.ownNode,
@@ -160,6 +163,8 @@ class NameDistributor implements Distributor {
   }
 
   withdraw(key: BindingKey): DistributorOutput[] {
+    if (typeof key !== "object" || key === null)
+      throw new DistributorError("INVALID_BINDING", "a binding key is required");
     if (key.node !== this.ownNode)
       throw new DistributorError("NOT_OWN_BINDING", `key.node ${key.node} is not ${this.ownNode}`);
     const removed = this.table.remove(key);

@@ -157,7 +157,7 @@ describe("media addresses", { timeout: 60_000 }, () => {
   });
 });
 
-describe("header peeks", () => {
+describe("header peeks", { timeout: 60_000 }, () => {
   it("read word 0..3 fields without decoding", () => {
     expect(peekUser(NAMED)).toBe("NAME_DISTRIBUTOR");
     expect(peekUserValue(NAMED)).toBe(11);
@@ -180,6 +180,31 @@ describe("header peeks", () => {
     expect(() => peekUser(new Uint8Array(1))).toThrow(TipcDecodeError);
     expect(() => peekHeader(NAMED.subarray(0, 50))).toThrow(TipcDecodeError);
   });
+  it("peeks agree with the full decoder, and in-place writes equal re-encoding", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(nameDistributorMessage, dataMessage),
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.integer({ min: 0, max: 0xffff }),
+        (m, seqno, ack, bcastAck) => {
+          const b = encodeMessage(m);
+          expect(peekHeader(b)).toMatchObject({
+            user: m.user,
+            type: m.type,
+            seqno: m.seqno,
+            ack: m.ack,
+            bcastAck: m.bcastAck,
+          });
+          writeSeqno(b, seqno);
+          writeAcks(b, ack, bcastAck);
+          expect(b).toEqual(encodeMessage({ ...m, seqno, ack, bcastAck }));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it("writes seqno and acks in place", () => {
     const b = NAMED.slice();
     writeSeqno(b, 0xbeef);

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   decodeMessage,
+  lessEq,
   type NameDistributorMessage,
   TIPC_NAMED_BCAST,
   type TipcMessage,
@@ -58,6 +59,45 @@ async function within(
     if (issued - since > deadlineMs) throw new Error(`${what}: not within ${deadlineMs} ms`);
     if (await probe()) return Date.now() - since;
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * ms from `since` until the kernel acknowledged the first message the node sent after `since`
+ * that carries a binding of `type`: its unicast link ack, or its broadcast ack for a packet on the
+ * broadcast link. The kernel applies NAME_DISTRIBUTOR messages as it accepts them in order
+ * (tipc_named_rcv runs in the same receive path), so this ack is the wire-exact moment the update
+ * is in its table. Fails when no such ack arrived within `deadlineMs`.
+ */
+async function kernelAcked(host: HostNode, since: number, type: number, deadlineMs: number): Promise<number> {
+  const carries = (m: TipcMessage): boolean =>
+    m.user === "NAME_DISTRIBUTOR"
+      ? m.items.some((i) => i.type === type)
+      : m.user === "MSG_BUNDLER" && m.messages.some((x) => carries(decodeMessage(x)));
+  let sent: { seqno: number; nonSeq: boolean } | undefined;
+  const acks = (m: TipcMessage): boolean => {
+    if (!sent) return false;
+    if (m.user === "LINK_PROTOCOL") {
+      if (m.type !== "STATE") return false;
+      return lessEq(sent.seqno, sent.nonSeq ? m.bcastAck : m.ack);
+    }
+    if (m.user === "LINK_CONFIG" || !("ack" in m) || !("bcastAck" in m) || m.nonSeq) return false;
+    return lessEq(sent.seqno, sent.nonSeq ? m.bcastAck : m.ack);
+  };
+  for (;;) {
+    if (!sent) {
+      const d = host.sent.find((x) => x.at >= since && carries(decodeMessage(x.data)));
+      const m = d && decodeMessage(d.data);
+      if (m && "seqno" in m) sent = { seqno: m.seqno, nonSeq: m.nonSeq };
+    }
+    const r = sent && host.received.find((x) => x.at >= since && acks(decodeMessage(x.data)));
+    if (r) return r.at - since;
+    if (Date.now() - since > deadlineMs) {
+      throw new Error(
+        `kernel ack of the type ${type} update (${JSON.stringify(sent)}): not within ${deadlineMs} ms`,
+      );
+    }
+    await new Promise((res) => setTimeout(res, 20));
   }
 }
 
@@ -144,11 +184,13 @@ describe("tipcjs node <-> Linux kernel: one name table", () => {
     // node -> kernel
     let t = Date.now();
     const b = host.node.publish({ type: 7000, lower: 1, upper: 9 });
+    latencies.bcastPublishAcked = await kernelAcked(host, t, 7000, 1000);
     latencies.bcastPublishToKernel = await within("publication in the kernel", t, 1000, async () => {
       return (await kernelCount(guest, '$1 == 7000 && $2 == 1 && $3 == 9 && $6 == "tipcjs-host"')) === 1;
     });
     t = Date.now();
     host.node.withdraw(b);
+    latencies.bcastWithdrawAcked = await kernelAcked(host, t, 7000, 1000);
     latencies.bcastWithdrawToKernel = await within("withdrawal in the kernel", t, 1000, async () => {
       return (await kernelCount(guest, "$1 == 7000")) === 0;
     });
@@ -222,11 +264,13 @@ describe("tipcjs node <-> Linux kernel: one name table", () => {
     });
     let t = Date.now();
     const b = host.node.publish({ type: 7000, lower: 20, upper: 29 });
+    latencies.legacyPublishAcked = await kernelAcked(host, t, 7000, 1000);
     latencies.legacyPublishToKernel = await within("legacy publication in the kernel", t, 1000, async () => {
       return (await kernelCount(guest, '$1 == 7000 && $2 == 20 && $6 == "tipcjs-legacy"')) === 1;
     });
     t = Date.now();
     host.node.withdraw(b);
+    latencies.legacyWithdrawAcked = await kernelAcked(host, t, 7000, 1000);
     latencies.legacyWithdrawToKernel = await within("legacy withdrawal in the kernel", t, 1000, async () => {
       return (await kernelCount(guest, "$1 == 7000")) === 0;
     });

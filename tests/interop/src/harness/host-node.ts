@@ -20,6 +20,8 @@ export interface HostNode {
   transport: Transport;
   /** every datagram received from the guest, in order, with host wall-clock time */
   received: Array<{ data: Uint8Array; at: number }>;
+  /** every datagram the node sent (and that left), in order, with host wall-clock time */
+  sent: Array<{ data: Uint8Array; at: number }>;
   /**
    * Silences the node as a killed process would: from now on nothing it sends leaves and
    * nothing reaches it. `node.close()` afterwards then only releases resources.
@@ -43,6 +45,7 @@ export async function startHostNode(o: HostNodeOptions): Promise<HostNode> {
   const translated = slirpTransport(inner, { hostPort, hostForwardPort, guestPort, pcap });
   let dead = false;
   const received: HostNode["received"] = [];
+  const sent: HostNode["sent"] = [];
   // outermost: a blackholed node sends nothing (so the pcap holds only what really left)
   const transport: Transport = {
     specificationVersion: translated.specificationVersion,
@@ -52,10 +55,14 @@ export async function startHostNode(o: HostNodeOptions): Promise<HostNode> {
     },
     canBroadcast: translated.canBroadcast,
     send: (to, d) => {
-      if (!dead) translated.send(to, d);
+      if (dead) return;
+      sent.push({ data: Uint8Array.from(d), at: Date.now() });
+      translated.send(to, d);
     },
     broadcast: (d) => {
-      if (!dead) translated.broadcast(d);
+      if (dead) return;
+      sent.push({ data: Uint8Array.from(d), at: Date.now() });
+      translated.broadcast(d);
     },
     onReceive: (h) =>
       translated.onReceive((d, from) => {
@@ -76,6 +83,7 @@ export async function startHostNode(o: HostNodeOptions): Promise<HostNode> {
     node,
     transport,
     received,
+    sent,
     blackhole: () => {
       dead = true;
     },

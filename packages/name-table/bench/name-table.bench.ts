@@ -265,6 +265,7 @@ const fmt1 = (x: number) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : `${(x / 1e
 const fmt = ([cpu, wall]: [number, number]) => `${fmt1(cpu)} (${fmt1(wall)})`;
 
 const sizesArg = process.argv.find((a) => a.startsWith("--sizes="));
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
 const sizes = sizesArg ? sizesArg.slice(8).split(",").map(Number) : [10_000, 1_000_000];
 if (!gc) console.warn("run with node --expose-gc for heap figures");
 console.log(
@@ -298,6 +299,7 @@ for (const n of sizes) {
     ["NameTable", () => new NameTable({ ownNode: w.ownNode })],
     ["naive", () => new NaiveTable()],
   ] as const) {
+    if (only !== undefined && name !== only) continue;
     const r = measure(name, w, make);
     const total = r.heapPerBinding + r.buffersPerBinding;
     console.log(

@@ -260,6 +260,8 @@ class Engine implements LinkEngine {
   private readonly st = emptyStats();
   private readonly peers = new Map<number, Peer>();
   private started = false;
+  private deadlineDirty = true;
+  private deadlineCache: number | undefined;
   private stopped = false;
 
   // discovery
@@ -312,6 +314,7 @@ class Engine implements LinkEngine {
       this.sendDiscovery("DSC_REQ");
     }
     this.discNextAt = now + TIPC_DISC_INIT;
+    this.lowerDeadline(this.discNextAt);
   }
 
   receive(bytes: Uint8Array, from: MediaAddress, now: number): void {
@@ -357,11 +360,13 @@ class Engine implements LinkEngine {
 
   tick(now: number): void {
     if (this.stopped || !this.started) return;
+    this.deadlineDirty = true;
     if (this.trial && now >= this.trialEnd) {
       this.trial = false;
       this.finalizeAddress();
       this.discInterval = TIPC_DISC_INIT;
       this.discNextAt = now + TIPC_DISC_INIT;
+      this.lowerDeadline(this.discNextAt);
     }
     if (this.discNextAt !== undefined && now >= this.discNextAt) {
       if (this.trial) {
@@ -397,6 +402,10 @@ class Engine implements LinkEngine {
 
   nextDeadline(): number | undefined {
     if (this.stopped || !this.started) return undefined;
+    // O(peers) only after a tick; between ticks deadlines only move earlier (lowerDeadline),
+    // and a deadline left stale-early merely costs one empty tick
+    if (!this.deadlineDirty) return this.deadlineCache;
+    this.deadlineDirty = false;
     let d = this.discNextAt;
     if (this.trial) d = d === undefined ? this.trialEnd : Math.min(d, this.trialEnd);
     for (const p of this.peers.values()) {
@@ -405,7 +414,12 @@ class Engine implements LinkEngine {
       d = d === undefined ? l.nextTimer : Math.min(d, l.nextTimer);
       if (l.nackAt !== undefined) d = Math.min(d, l.nackAt);
     }
+    this.deadlineCache = d;
     return d;
+  }
+
+  private lowerDeadline(t: number): void {
+    if (this.deadlineCache === undefined || t < this.deadlineCache) this.deadlineCache = t;
   }
 
   sendUnicast(peer: number, message: TipcMessage, now: number): void {
@@ -701,8 +715,10 @@ class Engine implements LinkEngine {
     }
     if (!accept) return respond;
     p.mediaAddress = m.mediaAddress;
-    if (!p.link) p.link = this.newLink(p, now);
-    else if (reset && p.link.state !== "RESET") this.linkDown(p, p.link, "rediscovered", now, true);
+    if (!p.link) {
+      p.link = this.newLink(p, now);
+      this.lowerDeadline(p.link.nextTimer);
+    } else if (reset && p.link.state !== "RESET") this.linkDown(p, p.link, "rediscovered", now, true);
     return respond;
   }
 
@@ -958,7 +974,10 @@ class Engine implements LinkEngine {
    * messages, which any kernel accepts, and no change to what is acked or retransmitted.
    */
   private armNack(l: Link, now: number): void {
-    if (l.nackAt === undefined) l.nackAt = now + NACK_RETRY;
+    if (l.nackAt === undefined) {
+      l.nackAt = now + NACK_RETRY;
+      this.lowerDeadline(l.nackAt);
+    }
   }
 
   private setTolerance(l: Link, tol: number): void {
@@ -1024,6 +1043,7 @@ class Engine implements LinkEngine {
       if (this.linksUp === 0 && this.discInterval > TIPC_DISC_FAST) {
         this.discInterval = TIPC_DISC_INIT;
         this.discNextAt = now + TIPC_DISC_INIT;
+        this.lowerDeadline(this.discNextAt);
       }
     }
     if (sendReset) {

@@ -321,7 +321,7 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
       io.out("broadcast-link: up\n");
       for (const l of links)
         io.out(
-          `${l.name}: ${l.state === "established" ? "up" : String(l.state)} (mtu ${l.mtu}, tolerance ${l.tolerance} ms)\n`,
+          `${l.name}: ${String(l.state).toUpperCase() === "ESTABLISHED" ? "up" : String(l.state).toLowerCase()} (mtu ${l.mtu}, tolerance ${l.tolerance} ms)\n`,
         );
     }
   });

@@ -1,0 +1,160 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createMetricsRegistry, startMetricsServer } from "./metrics.js";
+import { type Fixture, startFixture, waitFor } from "./test-helpers.js";
+import { EXIT, runCtl } from "./tipcctl.js";
+
+let fx: Fixture;
+beforeAll(async () => {
+  fx = await startFixture(2);
+});
+afterAll(async () => {
+  await fx.close();
+});
+
+async function ctl(...args: string[]) {
+  let out = "";
+  let err = "";
+  const code = await runCtl(["node", "tipcctl", "--socket", fx.path, ...args], {
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+    env: {},
+    readStdin: () => "",
+    interrupted: new Promise(() => {}),
+  });
+  return { code, out, err };
+}
+
+describe("tipcctl", () => {
+  it("publishes (held by the daemon after tipcctl exits), shows the table, looks up and withdraws", async () => {
+    const p = await ctl("publish", "1000", "1", "10", "--port", "42");
+    expect(p).toMatchObject({ code: EXIT.OK, err: "" });
+    expect(p.out).toMatch(/^\{1000, 1, 10\} scope cluster port 42 key \d+ owner daemon\n$/);
+    // the CLI's connection is closed; the binding stays, and reaches the peer
+    const [a, b] = fx.nodes;
+    await waitFor(() => b?.lookupAnycast(1000, 5) !== undefined, 3000, "peer sees the binding");
+    expect(a?.lookupAnycast(1000, 5)).toEqual({ node: a?.address, port: 42 });
+
+    const show = await ctl("nametable", "show");
+    expect(show.code).toBe(EXIT.OK);
+    const lines = show.out.trimEnd().split("\n");
+    expect(lines[0]).toBe(`Type       Lower      Upper      Scope    Port       ${"Node".padEnd(33)}`);
+    expect(lines).toContain(`1000       1          10         cluster  42         unit-1`);
+    const j = await ctl("nametable", "show", "--json", "--type", "1000");
+    expect(JSON.parse(j.out)).toEqual([
+      {
+        type: 1000,
+        lower: 1,
+        upper: 10,
+        scope: "cluster",
+        port: 42,
+        node: "unit-1",
+        address: a?.address,
+        key: expect.any(Number),
+      },
+    ]);
+
+    expect((await ctl("lookup", "1000", "5")).out).toBe(`<${a?.address.toString(16).padStart(8, "0")}:42>\n`);
+    expect((await ctl("lookup", "1000", "50")).code).toBe(EXIT.NOT_FOUND);
+    expect((await ctl("lookup", "1000", "0", "100", "--mode", "nodes")).out).toBe(
+      `${a?.address.toString(16).padStart(8, "0")}\n`,
+    );
+    expect((await ctl("withdraw", "1000", "1", "10")).code).toBe(EXIT.OK);
+    expect((await ctl("withdraw", "1000", "1", "10")).code).toBe(EXIT.NOT_FOUND);
+    expect(a?.lookupAnycast(1000, 5)).toBeUndefined();
+  });
+
+  it("exits 2 on usage errors, with a clear message, and changes nothing", async () => {
+    const before = fx.nodes[0]?.bindings();
+    for (const args of [
+      ["publish", "1000", "9", "1"],
+      ["publish", "abc", "1"],
+      ["publish", "1000", "-1"],
+      ["publish", "1000", "4294967296"],
+      ["publish", "1000", "1.5"],
+      ["publish", "1000", "1", "--scope", "galaxy"],
+      ["publish", "10", "1"], // reserved type: refused by the daemon as a bad argument
+      ["lookup", "1000", "1", "--mode", "node"],
+      ["frobnicate"],
+      ["nametable"],
+      ["publish"],
+    ]) {
+      const r = await ctl(...args);
+      expect(r.code, args.join(" ")).toBe(EXIT.USAGE);
+      expect(r.err, args.join(" ")).not.toBe("");
+    }
+    expect((await ctl("publish", "1000", "9", "1")).err).toBe(
+      "tipcctl: lower (9) is greater than upper (1)\n",
+    );
+    expect(fx.nodes[0]?.bindings()).toEqual(before);
+    expect((await ctl("--help")).code).toBe(EXIT.OK);
+    expect((await ctl("publish", "--help")).out).toMatch(/--owner/);
+  });
+
+  it("exits 3 when it cannot connect", async () => {
+    const r = await runCtl(["node", "tipcctl", "--socket", `${fx.path}.none`, "stats"], {
+      out: () => {},
+      err: () => {},
+      env: {},
+      readStdin: () => "",
+      interrupted: new Promise(() => {}),
+    });
+    expect(r).toBe(EXIT.CONNECT);
+  });
+
+  it("lists nodes, links, bearers and stats", async () => {
+    await waitFor(() => (fx.nodes[0]?.stats().nodes.up ?? 0) === 1, 3000, "link up");
+    expect((await ctl("node", "list")).out).toMatch(/unit-2 +[0-9a-f]{8} up +0x[0-9a-f]+ NAMED_BCAST/);
+    expect((await ctl("link", "list")).out).toMatch(/up \(mtu/);
+    expect(JSON.parse((await ctl("bearer", "list", "--json")).out)).toHaveLength(1);
+    const s = await ctl("stats", "--json");
+    expect(JSON.parse(s.out)).toMatchObject({ nodes: { up: 1 }, updates: { method: "broadcast" } });
+    expect((await ctl("stats")).out).toMatch(/^updates: total \d+ broadcast/m);
+  });
+
+  it("decodes hex with @tipcjs/codec, and refuses what is not hex", async () => {
+    const hex = readFileSync(
+      join(
+        import.meta.dirname,
+        "../../../packages/codec/src/__fixtures__/link-up/015-NAME_DISTRIBUTOR-type0.hex",
+      ),
+      "utf8",
+    ).trim();
+    const r = await ctl("decode", hex);
+    expect(r.code).toBe(EXIT.OK);
+    expect(r.out).toMatch(/^NAME_DISTRIBUTOR/);
+    expect(JSON.parse((await ctl("decode", "--json", hex)).out)).toMatchObject({ user: "NAME_DISTRIBUTOR" });
+    expect((await ctl("decode", "zz")).code).toBe(EXIT.USAGE);
+    expect((await ctl("decode", "00")).code).toBe(EXIT.DAEMON);
+  });
+
+  it("metrics: the node's figures in Prometheus text", async () => {
+    const m = await startMetricsServer(
+      createMetricsRegistry(fx.nodes[0] as never, { controlConnections: () => 0 }),
+      "127.0.0.1",
+      0,
+    );
+    try {
+      const text = await (await fetch(`http://${m.address}/metrics`)).text();
+      for (const name of [
+        'tipcd_bindings{kind="total"}',
+        'tipcd_nodes{state="up"} 1',
+        "tipcd_links_up 1",
+        'tipcd_updates_sent_total{method="broadcast"}',
+        'tipcd_held_out_of_order{kind="now"} 0',
+        "# TYPE tipcd_drops_total counter",
+        "# TYPE tipcd_retransmissions_total counter",
+      ]) {
+        expect(text).toContain(name);
+      }
+      expect((await fetch(`http://${m.address}/nope`)).status).toBe(404);
+    } finally {
+      await m.close();
+    }
+  });
+});

@@ -131,6 +131,27 @@ describe("UDP transport", () => {
     }
   });
 
+  it("reports an asynchronous socket failure as SOCKET and keeps working", async () => {
+    const [a, b] = await replicastMesh(2, "127.0.0.1");
+    if (!a || !b) throw new Error("unreachable");
+    try {
+      const errors: TransportError[] = [];
+      a.onError((e) => errors.push(e));
+      // the limited broadcast address without SO_BROADCAST: the kernel refuses it (EACCES)
+      a.send({ family: "ipv4", address: "255.255.255.255", port: 6118 }, Uint8Array.of(1));
+      let got = 0;
+      b.onReceive(() => got++);
+      a.send(b.localAddress, Uint8Array.of(2));
+      for (let i = 0; i < 200 && (errors.length < 1 || got < 1); i++)
+        await new Promise((r) => setTimeout(r, 5));
+      expect(errors.map((e) => e.code)).toEqual(["SOCKET"]);
+      expect(a.counters.sendErrors).toBe(1);
+      expect(got).toBe(1);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   it("learns replicast peers from discovery datagrams only, up to maxPeers", async () => {
     const t = await udpTransport({ localAddress: "127.0.0.1", localPort: 0, mode: "replicast", maxPeers: 1 });
     const raw = [dgram.createSocket("udp4"), dgram.createSocket("udp4"), dgram.createSocket("udp4")];

@@ -298,9 +298,9 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
     counters.datagramsSent++;
     counters.bytesSent += buf.byteLength;
     try {
-      // no callback: Node then tries a synchronous send first (uv_udp_try_send), which is
-      // faster; a later failure arrives as an "error" event (onSocketError)
-      socket.send(buf, to.port, to.address);
+      // with a callback: without one, Node 20 silently drops a failed synchronous send (EACCES,
+      // ENETUNREACH...), and the contract wants failures reported to onError
+      socket.send(buf, to.port, to.address, onSent);
     } catch (e) {
       onSent(e as Error);
     }
@@ -358,7 +358,6 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
   };
   const onSocketError = (e: Error) => {
     if (closed) return;
-    if ((e as { syscall?: string }).syscall === "send") return onSent(e);
     handlers.error(new TransportError("SOCKET", `socket error: ${e.message}`, { cause: e }));
   };
   for (const s of [socket, groupSocket]) {

@@ -48,7 +48,8 @@ describe("UDP multicast between namespaces", () => {
       const ts = await Promise.all(members.map((m, i) => m.open(options(i))));
       try {
         const got: string[] = [];
-        ts.forEach((t, i) => t.onReceive((_d, from) => got.push(`${i}<-${from.address}:${from.port}`)));
+        for (const [i, t] of ts.entries())
+          t.onReceive((_d, from) => got.push(`${i}<-${from.address}:${from.port}`));
         ts[0]?.broadcast(Uint8Array.of(1, 2, 3));
         for (let i = 0; i < 400 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
         await new Promise((r) => setTimeout(r, 50));

@@ -74,7 +74,7 @@ describe("the model finds the linux flavour's gaps by itself", () => {
     const converges = (flavor: Flavor) =>
       fc.check(
         fc.property(scenarioArb, (sc) => run(sc, "map", flavor).mismatches().length === 0),
-        { numRuns: 1000, seed: 7 },
+        { numRuns: 300, seed: 7 },
       );
     const linux = converges("linux");
     expect(linux.failed).toBe(true);

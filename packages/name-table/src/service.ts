@@ -68,6 +68,7 @@ export class RangePool {
 }
 
 const MIN_CAPACITY = 4;
+const SHRINK_ABOVE = 256;
 
 // Typical moves are a few dozen words: a plain loop beats a builtin call; long ones use memmove.
 /** d[from + 1 .. to] = d[from .. to - 1]. */
@@ -190,7 +191,9 @@ export class Service {
     }
     this.n = n;
     if (i < n) this.repair(i);
-    if (n * 4 <= c && c > MIN_CAPACITY) this.resize(c >>> 1);
+    // Only big segments give memory back: shrinking small ones would just churn the pool while a
+    // node's bindings are purged (an emptied type returns its whole segment anyway).
+    if (n * 4 <= c && c > SHRINK_ABOVE) this.resize(c >>> 1);
   }
 
   /** Gives the segment back to the pool (the service is being dropped). */

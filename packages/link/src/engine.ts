@@ -80,6 +80,11 @@ const BC_RETRANSMIT_SPACING = 10;
 const NODE_CLEANUP_AFTER = 300_000;
 /** Repeat a NACK for a gap still open after this long (ms); see armNack. */
 const NACK_RETRY = 20;
+/**
+ * Early packets held per link. The kernel's receive window is 8191 packets, but no sender's
+ * send window is above a few hundred (50 on UDP); the cap bounds memory against a bad peer.
+ */
+const MAX_DEFERRED = 1024;
 const SYSTEM_IMPORTANCE = 4;
 
 interface TxEntry {
@@ -1227,6 +1232,7 @@ class Engine implements LinkEngine {
     if (!p.up) return;
     if (seqno !== l.rcvNxt) {
       if (l.deferred.has(seqno)) this.st.duplicates++;
+      else if (l.deferred.size >= MAX_DEFERRED) this.drop("deferred-full");
       else {
         l.deferred.set(seqno, b);
         this.st.deferred++;
@@ -1349,6 +1355,7 @@ class Engine implements LinkEngine {
     }
     if (seqno !== r.rcvNxt) {
       if (r.deferred.has(seqno)) this.st.duplicates++;
+      else if (r.deferred.size >= MAX_DEFERRED) this.drop("deferred-full");
       else {
         r.deferred.set(seqno, b);
         this.st.deferred++;

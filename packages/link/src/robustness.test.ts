@@ -47,6 +47,28 @@ describe("bad input is a counted drop, never a crash", () => {
     );
   });
 
+  it("holds at most 1024 early packets per link, whatever a peer sends", () => {
+    const sim = new Sim({ nodes: 2, seed: 15 });
+    sim.start();
+    sim.run(5000, () => sim.allUp());
+    const e = sim.engines[0]!;
+    const peer = sim.engines[1]!.address;
+    const rcvNxt = e.links()[0]!.rcvNxt;
+    for (let k = 2; k < 3000; k++) {
+      const b = encodeMessage({
+        ...testMessage(1, k),
+        prevNode: peer,
+        destNode: e.address,
+        seqno: (rcvNxt + k) & 0xffff,
+      });
+      e.receive(b, mediaOf(1), sim.now);
+    }
+    e.poll();
+    expect(e.links()[0]!.deferred).toBe(1024);
+    expect(e.stats().drops["deferred-full"]).toBe(3000 - 2 - 1024);
+    expect(e.upPeers()).toHaveLength(1);
+  });
+
   it("typed errors for sends to unknown or down peers", () => {
     const sim = new Sim({ nodes: 2, seed: 14 });
     sim.start();

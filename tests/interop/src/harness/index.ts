@@ -23,6 +23,7 @@ export {
   type GuestOptions,
   HOST_IP_FROM_GUEST,
   KernelGuest,
+  netnsCommand,
   qemuArgs,
   type ServiceRange,
   withGuest,

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createWriteStream, type WriteStream } from "node:fs";
 import type { Writable } from "node:stream";
 import { buildGuest, type GuestImage } from "./guest-build.js";
@@ -29,6 +29,14 @@ export interface GuestOptions {
    * datagrams arrive at 127.0.0.1:hostPort. Required; take it from a socket bound to port 0.
    */
   hostPort: number;
+  /**
+   * Instead of QEMU's user-mode network: a TAP device `tap0` with 10.0.2.2/24 inside a network
+   * namespace of this name, which the harness creates and deletes (needs root). A process run in
+   * that namespace (`netnsCommand`) reaches the guest's 10.0.2.15 directly, without address
+   * translation: the way to peer a separate tipcd process with the kernel. `hostPort` is then
+   * the port on 10.0.2.2 in the namespace, and `hostForwardPort` is ignored.
+   */
+  tapNetns?: string;
   /** Forward 127.0.0.1:hostForwardPort to the guest's bearer port (a stable address for it). */
   hostForwardPort?: number;
   /** Guest UDP bearer port (default 6118). */
@@ -88,6 +96,25 @@ const LIFELINE = `"$@" <&0 &
 q=$!
 ( read -r _ <&3; kill -9 "$q" 2>/dev/null ) &
 wait "$q"`;
+
+// TAP mode: the same, inside a namespace made for this guest and deleted when QEMU is gone
+// (also when the test process dies: the lifeline kills QEMU, then this script goes on).
+const NETNS_LIFELINE = `ns=$1; shift
+ip netns add "$ns" || exit 1
+ip netns exec "$ns" sh -c 'ip link set lo up && ip tuntap add dev tap0 mode tap && ip addr add ${HOST_IP_FROM_GUEST}/24 dev tap0 && ip link set tap0 up' || { ip netns del "$ns"; exit 1; }
+trap '' INT TERM
+ip netns exec "$ns" "$@" <&0 &
+q=$!
+( read -r _ <&3; kill -9 "$q" 2>/dev/null ) &
+wait "$q"
+rc=$?
+ip netns del "$ns"
+exit $rc`;
+
+/** argv to run a command inside a guest's TAP namespace (e.g. a tipcd process). */
+export function netnsCommand(netns: string, argv: string[]): string[] {
+  return ["ip", "netns", "exec", netns, ...argv];
+}
 
 const live = new Set<KernelGuest>();
 let exitHookInstalled = false;
@@ -149,7 +176,9 @@ export function qemuArgs(image: GuestImage, o: GuestOptions): string[] {
   }
   if (o.append) append.push(o.append);
   let netdev = `user,id=n0,net=10.0.2.0/24,host=${HOST_IP_FROM_GUEST},restrict=off`;
-  if (o.hostForwardPort !== undefined) {
+  if (o.tapNetns !== undefined) {
+    netdev = "tap,id=n0,ifname=tap0,script=no,downscript=no";
+  } else if (o.hostForwardPort !== undefined) {
     netdev += `,hostfwd=udp:127.0.0.1:${o.hostForwardPort}-${GUEST_IP}:${o.guestPort ?? 6118}`;
   }
   return [
@@ -208,7 +237,16 @@ export class KernelGuest {
     const started = Date.now();
     this.child = spawn(
       "bash",
-      ["-c", LIFELINE, "qemu-lifeline", "qemu-system-x86_64", ...qemuArgs(image, options)],
+      options.tapNetns === undefined
+        ? ["-c", LIFELINE, "qemu-lifeline", "qemu-system-x86_64", ...qemuArgs(image, options)]
+        : [
+            "-c",
+            NETNS_LIFELINE,
+            "qemu-lifeline",
+            options.tapNetns,
+            "qemu-system-x86_64",
+            ...qemuArgs(image, options),
+          ],
       {
         stdio: ["pipe", "pipe", "pipe", "pipe"],
         detached: true,
@@ -400,20 +438,31 @@ export class KernelGuest {
     }
   }
 
-  /** Kills QEMU at once (SIGKILL to its process group) and waits until it is gone. */
+  /** Kills QEMU at once and waits until it is gone (and its TAP namespace, if any, deleted). */
   async close(): Promise<void> {
-    this.killNow();
+    if (this.options.tapNetns !== undefined && !this.isExited) {
+      // closing the lifeline makes the script kill QEMU and delete the namespace itself
+      this.child.stdio[3]?.destroy();
+      const fallback = setTimeout(() => this.killNow(), 10_000);
+      await this.exited;
+      clearTimeout(fallback);
+    } else {
+      this.killNow();
+    }
     await this.exited;
     this.log?.end();
   }
 
-  /** Synchronous kill, also used from the process exit hook. */
+  /** Synchronous kill (SIGKILL to the process group), also used from the process exit hook. */
   killNow(): void {
     if (this.isExited || this.child.pid === undefined) return;
     try {
       process.kill(-this.child.pid, "SIGKILL");
     } catch {
       // already gone
+    }
+    if (this.options.tapNetns !== undefined) {
+      spawnSync("ip", ["netns", "del", this.options.tapNetns], { stdio: "ignore" });
     }
   }
 

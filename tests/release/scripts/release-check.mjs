@@ -43,6 +43,7 @@ import {
   missingSmokePrograms,
   publicPackages,
   publishedManifestProblems,
+  requestPackage,
   shortName,
   smokePlan,
 } from "./workspace.mjs";
@@ -97,6 +98,8 @@ function parseArgs(argv) {
 
 // ---------------------------------------------------------------- process plumbing
 const children = new Set();
+/** Names of the public packages being released (set once the copy is made). */
+let publicNames = new Set();
 let pathPrefix = null;
 let deadline = Number.POSITIVE_INFINITY;
 
@@ -199,7 +202,13 @@ class Registry {
     this.child = null;
   }
 
-  async start() {
+  /**
+   * Starts Verdaccio. `localNames` (the public packages) are served only from what this run
+   * publishes: no uplink for them, nor for the @tipcjs scope. Every other package is proxied to
+   * `upstream` (the machine's usual npm registry), so a consumer can point npm at this registry
+   * alone, and an unscoped package of ours (say `tipcd`) can never come from the public one.
+   */
+  async start(localNames, upstream) {
     const bin = join(releaseDir, "node_modules", "verdaccio", "bin", "verdaccio");
     if (!existsSync(bin)) {
       throw new Error(
@@ -208,24 +217,29 @@ class Registry {
     }
     this.port = await freePort();
     this.url = `http://127.0.0.1:${this.port}/`;
-    // No uplinks at all: @tipcjs/* can only be what this run publishes. Consumers reach the
-    // registry for the @tipcjs scope only; third-party dependencies come from the machine's
-    // usual registry as they would for any user.
+    this.upstream = upstream;
+    const local = [...new Set(["@tipcjs/*", ...localNames])];
     const config = [
       `storage: ${JSON.stringify(join(this.dir, "storage"))}`,
       "auth:",
       "  htpasswd:",
       `    file: ${JSON.stringify(join(this.dir, "htpasswd"))}`,
       "    max_users: 10",
-      "uplinks: {}",
+      "uplinks:",
+      "  upstream:",
+      `    url: ${JSON.stringify(upstream)}`,
+      "    timeout: 60s",
       "packages:",
-      "  '@tipcjs/*':",
-      "    access: $all",
-      "    publish: $authenticated",
-      "    unpublish: $authenticated",
+      ...local.flatMap((name) => [
+        `  ${JSON.stringify(name)}:`,
+        "    access: $all",
+        "    publish: $authenticated",
+        "    unpublish: $authenticated",
+      ]),
       "  '**':",
       "    access: $all",
       "    publish: $authenticated",
+      "    proxy: upstream",
       "web:",
       "  enable: false",
       "publish:",
@@ -314,6 +328,22 @@ class Registry {
     await exited;
     clearTimeout(timer);
   }
+}
+
+/** Splits log lines into those about our packages (printed, kept) and a count of the others. */
+function ownRequests(lines) {
+  const own = lines.filter((l) => {
+    const name = requestPackage(l);
+    return name !== null && (publicNames.has(name) || name.startsWith("@tipcjs/"));
+  });
+  return { own, others: lines.length - own.length };
+}
+
+function printRequests(lines, upstream) {
+  const { own, others } = ownRequests(lines);
+  for (const l of own) log(`    ${l}`);
+  if (others) log(`    (+ ${others} requests for third-party packages, proxied to ${upstream})`);
+  return own;
 }
 
 // ---------------------------------------------------------------- the copy of the workspace
@@ -474,12 +504,20 @@ async function steps(tmp, registry, opts, result) {
   }
 
   heading("registry");
-  await registry.start();
-  result.registry = { url: registry.url, pid: registry.child.pid, publishes: [] };
-  log(`Verdaccio ${registry.url} (storage and config in ${registry.dir}; no uplinks)`);
-  // Consumers: the @tipcjs scope from the registry, anonymously; everything else as usual.
+  const upstream =
+    (await run("npm", ["config", "get", "registry"])).out.trim() || "https://registry.npmjs.org/";
+  await registry.start(
+    found.map((p) => p.name),
+    upstream,
+  );
+  result.registry = { url: registry.url, pid: registry.child.pid, upstream, publishes: [] };
+  log(`Verdaccio ${registry.url} (storage and config in ${registry.dir})`);
+  log(`  served only from this run's publishes: @tipcjs/*, ${found.map((p) => p.name).join(", ")}`);
+  log(`  any other package proxied to ${upstream}`);
+  publicNames = new Set(found.map((p) => p.name));
+  // Consumers: npm asks this registry for everything, anonymously.
   const npmrc = [
-    `@tipcjs:registry=${registry.url}`,
+    `registry=${registry.url}`,
     "omit-lockfile-registry-resolved=false",
     "fund=false",
     "audit=false",
@@ -811,13 +849,14 @@ async function consumer(pkg, plan, latest, consumersDir, npmrc, registry, env, r
       );
     }),
   );
-  for (const l of entry.log) log(`    ${l}`);
+  entry.proxied = ownRequests(entry.log).others;
+  entry.log = printRequests(entry.log, registry.upstream);
   // What got installed, and from where: npm's lockfile records each package's tarball URL.
   const lock = JSON.parse(readFileSync(join(dir, "package-lock.json"), "utf8"));
   for (const [path, info] of Object.entries(lock.packages ?? {})) {
     if (!path) continue;
     const name = path.slice(path.lastIndexOf("node_modules/") + "node_modules/".length);
-    if (!name.startsWith("@tipcjs/")) continue;
+    if (!publicNames.has(name) && !name.startsWith("@tipcjs/")) continue;
     entry.resolved[name] = { version: info.version, resolved: info.resolved ?? null };
     const fromRegistry = String(info.resolved ?? "").startsWith(registry.url);
     const tarballGet = entry.log.some(
@@ -869,8 +908,10 @@ async function binHelp(name, version, bin, consumersDir, npmrc, registry, env, r
     allowFail: true,
     timeout: 180,
   });
-  const lines = await registry.requestsSince(mark, (ls) => ls.some((l) => l.includes(`GET /${name}/-/`)));
-  for (const l of lines) log(`    ${l}`);
+  const lines = printRequests(
+    await registry.requestsSince(mark, (ls) => ls.some((l) => l.includes(`GET /${name}/-/`))),
+    registry.upstream,
+  );
   const out = r.out.trim();
   const ok = r.code === 0 && out.length > 0;
   log(`${ok ? "ok  " : "FAIL"} exit ${r.code}; ${out.split("\n").slice(0, 6).join(" | ")}`);

@@ -30,3 +30,5 @@ export function missingSmokePrograms(packages: WorkspacePackage[], smokeDir: str
 export function forbiddenFiles(files: string[]): string[];
 export function publishedManifestProblems(manifest: Manifest): string[];
 export function directDependents(packages: WorkspacePackage[], name: string): string[];
+/** The package a Verdaccio log line is about ("req: 'GET /@tipcjs%2fcodec'" -> "@tipcjs/codec"). */
+export function requestPackage(line: string): string | null;

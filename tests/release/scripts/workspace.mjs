@@ -183,3 +183,11 @@ export function publishedManifestProblems(manifest) {
 export function directDependents(packages, name) {
   return packages.filter((p) => runtimeDeps(p.manifest).has(name)).map((p) => p.name);
 }
+
+/** The package a registry log line is about ("req: 'GET /@tipcjs%2fcodec'" -> "@tipcjs/codec"). */
+export function requestPackage(line) {
+  const m = /req: '\S+ \/([^' ?]*)/.exec(line);
+  if (!m) return null;
+  const parts = decodeURIComponent(m[1].replace(/%2f/gi, "/")).split("/");
+  return parts[0].startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
+}

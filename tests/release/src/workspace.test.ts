@@ -10,6 +10,7 @@ import {
   missingSmokePrograms,
   publicPackages,
   publishedManifestProblems,
+  requestPackage,
   smokePlan,
 } from "../scripts/workspace.mjs";
 
@@ -158,5 +159,17 @@ describe("manifests and tarballs", () => {
       exports: { ".": { "@tipcjs/source": "./src/index.ts", default: "./dist/index.js" } },
     });
     expect(problems).toHaveLength(2);
+  });
+});
+
+describe("registry log lines", () => {
+  it("names the package a request is about, scoped or not", () => {
+    const line = (req: string) => `http <-- 200, user: null(127.0.0.1), req: '${req}', bytes: 0/957`;
+    expect(requestPackage(line("GET /@tipcjs%2fcodec"))).toBe("@tipcjs/codec");
+    expect(requestPackage(line("PUT /@tipcjs%2Fname-table"))).toBe("@tipcjs/name-table");
+    expect(requestPackage(line("GET /@tipcjs/codec/-/codec-1.0.0.tgz"))).toBe("@tipcjs/codec");
+    expect(requestPackage(line("GET /tipcd/-/tipcd-0.1.0.tgz"))).toBe("tipcd");
+    expect(requestPackage(line("GET /commander"))).toBe("commander");
+    expect(requestPackage("warn --- config file")).toBe(null);
   });
 });

@@ -3,7 +3,8 @@
  * @tipcjs/transport-memory's virtual clock, with loss, duplication, reordering and jitter;
  * checks exactly-once in-order delivery. Bounded: stops after --messages or --max-seconds.
  *
- *   npx tsx packages/link/bench/soak.ts [--nodes 16] [--messages 1000000] [--loss 0,0.3] [--max-seconds 600]
+ *   node --conditions=@tipcjs/source --import tsx packages/link/bench/soak.ts \
+ *     [--nodes 16] [--messages 1000000] [--loss 0,0.3] [--replicast] [--max-seconds 600]
  */
 import { parseArgs } from "node:util";
 import { MemoryCluster } from "../src/__helpers__/memory-cluster.js";
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     "broadcast-every": { type: "string", default: "5" },
     "max-seconds": { type: "string", default: "600" },
     seed: { type: "string", default: "1" },
+    replicast: { type: "boolean", default: false },
   },
 });
 const nodes = Number(values.nodes);
@@ -38,7 +40,13 @@ for (const loss of String(values.loss).split(",").map(Number)) {
   // kernel supervision at 30% loss would flap links (5 silent intervals of 375 ms are not rare):
   // the tolerance is a per-link setting, raised with the loss rate
   const tolerance = loss >= 0.2 ? 10_000 : loss > 0 ? 5000 : 1500;
-  const c = new MemoryCluster({ nodes, seed: Number(values.seed), faults, engine: { tolerance } });
+  const c = new MemoryCluster({
+    nodes,
+    seed: Number(values.seed),
+    faults,
+    engine: { tolerance },
+    replicast: values.replicast,
+  });
   c.keepEvents = false;
   c.start();
   c.run(60_000, () => c.allUp());
@@ -62,6 +70,7 @@ for (const loss of String(values.loss).split(",").map(Number)) {
   console.log(
     JSON.stringify({
       nodes,
+      bearer: values.replicast ? "replicast" : "broadcast",
       faults,
       tolerance,
       messagesSent: r.sentUnicast + r.sentBroadcast,

@@ -363,6 +363,24 @@ describe("kernel broadcast link (NAMED_BCAST)", () => {
       .map((o) => (o.kind === "transmit" ? decodeMessage(o.bytes) : undefined))
       .filter((m): m is LinkProtocolMessage => m?.user === "LINK_PROTOCOL");
     expect(st.at(-1)).toMatchObject({ bcastAck: 1, bcGap: 2 });
+
+    // packets 2 and 3 arrive; 5 and 6 are lost at the tail: only the kernel's STATE
+    // (last_bcast = 6) reveals them, and we answer at once with bc_gap = 2
+    e.receive(kernelBroadcast(2, 2), KERNEL, now);
+    e.receive(kernelBroadcast(3, 3), KERNEL, now);
+    e.poll();
+    const state = hex("016-LINK_PROTOCOL-STATE_MSG.hex");
+    const dv = new DataView(state.buffer);
+    dv.setUint16(10, 3); // next STATE counter
+    dv.setUint16(16, 6); // last_bcast
+    now += 1;
+    e.receive(state, KERNEL, now);
+    const reply = e
+      .poll()
+      .map((o) => (o.kind === "transmit" ? decodeMessage(o.bytes) : undefined))
+      .filter((m): m is LinkProtocolMessage => m?.user === "LINK_PROTOCOL");
+    expect(reply).toHaveLength(1);
+    expect(reply[0]).toMatchObject({ type: "STATE", bcastAck: 4, bcGap: 2 });
   });
 
   it("drops broadcast packets before the synch message and from another cluster", () => {

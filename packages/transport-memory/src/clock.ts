@@ -52,7 +52,6 @@ export function realClock(): Clock {
         return { cancel: () => clearImmediate(h) };
       }
       const h = setTimeout(callback, delayMs);
-      h.unref?.();
       return { cancel: () => clearTimeout(h) };
     },
   };

@@ -1,0 +1,132 @@
+/**
+ * Named scenarios: the default (the project's main job), the scale benchmark, and one replay
+ * of each of the four problems of the 2020 design (shared/docs/tipc-protocol.md §2.3). The race
+ * replays run with `shadows`: every arrival is also fed to a pre-2020 receiver and to Linux's
+ * own receive path, whose tables are checked against the truth too.
+ */
+import { parseScenario, type Scenario, type ScenarioInput } from "./scenario.js";
+
+// Initial bindings: key k is {1000 + k % 64, k, k} (see protocol.ts), so key 1 is {1001, 1, 1}.
+const X = { type: 1001, lower: 1 };
+
+export const NAMED: Record<string, ScenarioInput> = {
+  default: {
+    name: "default",
+    description:
+      "A mixed cluster of 300 nodes: one pre-2020 node joins at 4 s and leaves at 8 s, compared against all-broadcast and all-replicast (every node pre-2020).",
+    nodes: 300,
+    bindingsPerNode: 20,
+    duration: 12_000,
+    warmup: 500,
+    updates: { rate: 50, publishRatio: 0.5 },
+    link: { latency: 1, jitter: 0.5 },
+    joiners: [{ joinAt: 4000, leaveAt: 8000 }],
+    crashes: [{ node: 7, at: 9000, restartAt: 10_500 }],
+    sweep: { sizes: [25, 50, 100, 200, 300], duration: 1500, bindingsPerNode: 2 },
+  },
+  scale: {
+    name: "scale",
+    description: "1,000 nodes with 100 bindings each, 60 s of steady updates, every node broadcast-capable.",
+    nodes: 1000,
+    bindingsPerNode: 100,
+    duration: 60_000,
+    updates: { rate: 100 },
+    modes: ["all-broadcast"],
+    checks: { interval: 10_000, max: 5 },
+  },
+  "race1-bulk-overtaken": {
+    name: "race1-bulk-overtaken",
+    description:
+      "A broadcast withdrawal and publication overtake the bulk sent at link-up (sequence numbers from 40000, past the kernel's signed test). tipcjs holds them until lastBulk; a pre-2020 receiver keeps the withdrawn binding, Linux drops the early updates.",
+    nodes: 1,
+    bindingsPerNode: 2,
+    duration: 400,
+    startInterval: 0,
+    warmup: 0,
+    updates: { rate: 0 },
+    modes: ["all-broadcast"],
+    initialSndNxt: 40000,
+    joiners: [{ joinAt: 100 }],
+    delays: [{ from: 0, to: 1, kind: "unicast", extra: 20, start: 100, end: 101 }],
+    script: [
+      { at: 100.5, op: "withdraw", node: 0, ...X },
+      { at: 100.6, op: "publish", node: 0, type: 1000, lower: 3 },
+    ],
+    shadows: true,
+  },
+  "race2-method-switch": {
+    name: "race2-method-switch",
+    description:
+      "The first pre-2020 node joins while a broadcast publication is in flight: its withdrawal goes by replicast and arrives first. The node leaves while a replicast publication is in flight: its withdrawal goes by broadcast and arrives first.",
+    nodes: 2,
+    bindingsPerNode: 1,
+    duration: 400,
+    startInterval: 0,
+    warmup: 0,
+    updates: { rate: 0 },
+    modes: ["mixed"],
+    joiners: [{ joinAt: 100, leaveAt: 200 }],
+    delays: [
+      { from: 0, kind: "broadcast", extra: 30, start: 90, end: 100 },
+      { from: 0, kind: "unicast", extra: 30, start: 195, end: 200 },
+    ],
+    script: [
+      { at: 95, op: "publish", node: 0, type: 2000, lower: 1 },
+      { at: 101, op: "withdraw", node: 0, type: 2000, lower: 1 },
+      { at: 196, op: "publish", node: 0, type: 2000, lower: 2 },
+      { at: 202, op: "withdraw", node: 0, type: 2000, lower: 2 },
+    ],
+    shadows: true,
+  },
+  "race3-bulk-unsequenced": {
+    name: "race3-bulk-unsequenced",
+    description:
+      "The link flaps; the new session's bulk (several messages, none sequenced) is overtaken by a broadcast withdrawal of a binding it carries. tipcjs reset the gate at node down and holds the withdrawal; Linux kept the gate open with a stale rcvNxt and applies it first; a pre-2020 receiver too: both resurrect the binding.",
+    nodes: 2,
+    bindingsPerNode: 4,
+    duration: 400,
+    startInterval: 0,
+    warmup: 0,
+    updates: { rate: 0 },
+    modes: ["all-broadcast"],
+    link: { latency: 1, jitter: 0.5, mtu: 120 },
+    flaps: [{ a: 0, b: 1, at: 100, upAfter: 1 }],
+    delays: [{ from: 0, to: 1, kind: "unicast", extra: 20, start: 101, end: 102 }],
+    script: [{ at: 101.5, op: "withdraw", node: 0, ...X }],
+    shadows: true,
+  },
+  "race4-legacy-messages": {
+    name: "race4-legacy-messages",
+    description:
+      "A pre-2020 node's messages (no bits, no sequence numbers, no lastBulk) apply at once at a tipcjs node, whose gate for it never opens; meanwhile the modern node's reordered updates are held. A pre-2020 receiver loses the overtaken withdrawal.",
+    nodes: 2,
+    bindingsPerNode: 1,
+    duration: 400,
+    startInterval: 0,
+    warmup: 0,
+    updates: { rate: 0 },
+    modes: ["mixed"],
+    joiners: [{ joinAt: 100 }],
+    delays: [{ from: 0, kind: "broadcast", extra: 30, start: 90, end: 100 }],
+    script: [
+      { at: 95, op: "publish", node: 0, type: 4100, lower: 1 },
+      { at: 101, op: "withdraw", node: 0, type: 4100, lower: 1 },
+      { at: 110, op: "publish", node: 2, type: 4000, lower: 2 },
+      { at: 120, op: "withdraw", node: 2, ...X },
+    ],
+    shadows: true,
+  },
+};
+
+export const RACES = [
+  "race1-bulk-overtaken",
+  "race2-method-switch",
+  "race3-bulk-unsequenced",
+  "race4-legacy-messages",
+];
+
+export function namedScenario(name: string, overrides: Record<string, unknown> = {}): Scenario {
+  const s = NAMED[name];
+  if (!s) throw new Error(`no scenario named "${name}" (known: ${Object.keys(NAMED).join(", ")})`);
+  return parseScenario({ ...s, ...overrides }, `scenario ${name}`);
+}

@@ -197,6 +197,8 @@ class Client implements TipcClient {
   private readonly subscriptions = new Map<number, SubscriptionQueue>();
   /** events that arrive before the subscribe response is read */
   private readonly early = new Map<number, EventMessage[]>();
+  /** cancelled here, their `end` not yet received: late events for them are dropped */
+  private readonly cancelled = new Set<number>();
   private buffer = "";
 
   constructor(
@@ -230,6 +232,10 @@ class Client implements TipcClient {
   private dispatch(msg: ResponseMessage & EventMessage): void {
     if (msg.event === "subscription") {
       const sub = this.subscriptions.get(msg.subscription);
+      if (!sub && this.cancelled.has(msg.subscription)) {
+        if (msg.end) this.cancelled.delete(msg.subscription);
+        return;
+      }
       if (!sub) {
         const list = this.early.get(msg.subscription) ?? [];
         list.push(msg);
@@ -318,7 +324,11 @@ class Client implements TipcClient {
     const { subscription } = await this.request("subscribe", { type, lower, upper, ...options });
     const sub = new SubscriptionQueue(subscription, async (id) => {
       this.subscriptions.delete(id);
-      if (!this.closed) await this.request("unsubscribe", { subscription: id }).catch(() => {});
+      if (this.closed) return;
+      this.cancelled.add(id);
+      await this.request("unsubscribe", { subscription: id }).catch(() => {
+        this.cancelled.delete(id); // already ended on the daemon's side
+      });
     });
     this.subscriptions.set(subscription, sub);
     const early = this.early.get(subscription);

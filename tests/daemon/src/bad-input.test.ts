@@ -10,10 +10,12 @@ import {
   connectWhenUp,
   type DaemonProcess,
   freeUdpPorts,
+  spawnCtl,
   startTipcd,
   stopAll,
   tempDir,
   tipcctl,
+  waitFor,
 } from "./harness.js";
 
 const dir = tempDir("tipcd-bad");
@@ -117,6 +119,22 @@ describe("bad input to a running tipcd", () => {
     expect(await client.bindings()).toEqual(before);
     const ok = await tipcctl([...s, "lookup", "7000", "3"]);
     expect(ok.code).toBe(0);
+  });
+
+  it("tipcctl subscribe streams events until interrupted, then exits 0", async () => {
+    const child = spawnCtl(["--socket", d.socket, "subscribe", "7000", "0", "100"]);
+    let out = "";
+    child.stdout?.on("data", (b: Buffer) => {
+      out += b.toString();
+    });
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    await waitFor(() => /^published +\{7000, 1, 5\}/m.test(out) || undefined, 30_000, "the initial event");
+    const b = await client.bind({ type: 7000, lower: 50 });
+    await waitFor(() => /^published +\{7000, 50, 50\}/m.test(out) || undefined, 10_000, "a live event");
+    await client.unbind({ type: 7000, lower: 50, key: b.key });
+    await waitFor(() => /^withdrawn +\{7000, 50, 50\}/m.test(out) || undefined, 10_000, "the withdrawal");
+    child.kill("SIGINT");
+    expect(await exited).toBe(0);
   });
 
   it("tipcd refuses an invalid configuration with exit code 2 and says what is wrong", async () => {

@@ -105,6 +105,14 @@ export function tipcctl(args: string[], input?: string): Promise<CtlResult> {
   });
 }
 
+/** Starts tipcctl and returns the process (for `subscribe`, which runs until interrupted). */
+export function spawnCtl(args: string[]): ChildProcess {
+  return spawn(process.execPath, [...NODE_ARGS, TIPCCTL, ...args], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
 export async function waitFor<T>(
   probe: () => Promise<T | undefined | false> | T | undefined | false,
   ms: number,

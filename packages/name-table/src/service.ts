@@ -29,43 +29,60 @@ export class SubscriptionState implements Subscription {
 }
 
 /**
- * One Int32Array holding every type's ranges, in per-type segments (power-of-two capacities, with
- * free lists per size). A million ranges then live in a few large buffers instead of tens of
- * thousands of small typed arrays, which would each cost an allocation and GC work.
+ * Int32Array chunks holding every type's ranges, in per-type segments (power-of-two capacities,
+ * with free lists per size). A million ranges then live in a few large buffers instead of tens of
+ * thousands of small typed arrays, which would each cost an allocation and GC work; and since a
+ * full chunk is never copied (a new one is started), growing the table copies nothing but the
+ * segment that grows. A segment too big for a chunk gets a buffer of its own.
  * A segment of capacity c at offset o holds five blocks of c words: lower, upper, pmax, head,
  * localHead. u32 values are stored as int32 and read back with `>>> 0`.
  */
 export class RangePool {
-  d = new Int32Array(1 << 14);
-  private top = 0;
+  readonly chunks: Int32Array[] = [];
+  /** The chunk being filled, and how far. */
+  private current = -1;
+  private top = CHUNK_WORDS;
+  /** Free segments per capacity class, as chunk * CHUNK_WORDS + offset. */
   private readonly free: number[][] = [];
 
+  /** Returns the segment as chunk * CHUNK_WORDS + offset; chunk -1 is a buffer of its own. */
   alloc(capacity: number): number {
+    const words = 5 * capacity;
+    if (words > CHUNK_WORDS) {
+      this.chunks.push(new Int32Array(words));
+      return (this.chunks.length - 1) * CHUNK_WORDS;
+    }
     const fl = this.free[Math.clz32(capacity)];
     if (fl !== undefined && fl.length > 0) return fl.pop() as number;
-    const words = 5 * capacity;
-    if (this.top + words > this.d.length) {
-      let n = this.d.length * 2;
-      while (this.top + words > n) n *= 2;
-      const d = new Int32Array(n);
-      d.set(this.d.subarray(0, this.top));
-      this.d = d;
+    if (this.top + words > CHUNK_WORDS) {
+      this.chunks.push(new Int32Array(CHUNK_WORDS));
+      this.current = this.chunks.length - 1;
+      this.top = 0;
     }
     const o = this.top;
     this.top += words;
-    return o;
+    return this.current * CHUNK_WORDS + o;
   }
 
-  release(offset: number, capacity: number): void {
+  release(segment: number, capacity: number): void {
+    if (5 * capacity > CHUNK_WORDS) {
+      // A buffer of its own: let it go (the slot in `chunks` is left empty).
+      this.chunks[Math.floor(segment / CHUNK_WORDS)] = EMPTY;
+      return;
+    }
     const c = Math.clz32(capacity);
     let fl = this.free[c];
     if (fl === undefined) {
       fl = [];
       this.free[c] = fl;
     }
-    fl.push(offset);
+    fl.push(segment);
   }
 }
+
+/** Words per pool chunk (4 MiB). */
+const CHUNK_WORDS = 1 << 20;
+const EMPTY = new Int32Array(0);
 
 const MIN_CAPACITY = 4;
 const SHRINK_ABOVE = 256;
@@ -92,9 +109,11 @@ function shiftDown(d: Int32Array, from: number, to: number): void {
 export class Service {
   /** Number of ranges. */
   n = 0;
-  /** Capacity of the segment, and where it starts in the pool. */
+  /** Capacity of the segment, the pool chunk holding it and where it starts there. */
   cap = MIN_CAPACITY;
+  d: Int32Array;
   base: number;
+  private segment: number;
   /** Live subscriptions on this type, oldest first (events go newest first, as the kernel's list_add). */
   subs: SubscriptionState[] | null = null;
 
@@ -102,36 +121,38 @@ export class Service {
     readonly type: number,
     private readonly pool: RangePool,
   ) {
-    this.base = pool.alloc(MIN_CAPACITY);
+    this.segment = pool.alloc(MIN_CAPACITY);
+    this.d = pool.chunks[Math.floor(this.segment / CHUNK_WORDS)] as Int32Array;
+    this.base = this.segment % CHUNK_WORDS;
   }
 
   lower(i: number): number {
-    return (this.pool.d[this.base + i] as number) >>> 0;
+    return (this.d[this.base + i] as number) >>> 0;
   }
 
   upper(i: number): number {
-    return (this.pool.d[this.base + this.cap + i] as number) >>> 0;
+    return (this.d[this.base + this.cap + i] as number) >>> 0;
   }
 
   head(i: number): number {
-    return this.pool.d[this.base + 3 * this.cap + i] as number;
+    return this.d[this.base + 3 * this.cap + i] as number;
   }
 
   setHead(i: number, s: number): void {
-    this.pool.d[this.base + 3 * this.cap + i] = s;
+    this.d[this.base + 3 * this.cap + i] = s;
   }
 
   localHead(i: number): number {
-    return this.pool.d[this.base + 4 * this.cap + i] as number;
+    return this.d[this.base + 4 * this.cap + i] as number;
   }
 
   setLocalHead(i: number, s: number): void {
-    this.pool.d[this.base + 4 * this.cap + i] = s;
+    this.d[this.base + 4 * this.cap + i] = s;
   }
 
   /** Index of the range exactly {lower, upper}, or ~(where it would go). */
   find(lower: number, upper: number): number {
-    const d = this.pool.d;
+    const d = this.d;
     const lo = this.base;
     const up = this.base + this.cap;
     let a = 0;
@@ -149,7 +170,7 @@ export class Service {
 
   /** The first i whose pmax reaches x: where every search for ranges overlapping [x, ...] starts. */
   start(x: number): number {
-    const d = this.pool.d;
+    const d = this.d;
     const pm = this.base + 2 * this.cap;
     let a = 0;
     let b = this.n;
@@ -165,12 +186,12 @@ export class Service {
   firstContaining(x: number): number {
     const i = this.start(x);
     // pmax[i-1] < x <= pmax[i], so upper[i] = pmax[i] >= x: only lower[i] is left to check.
-    return i < this.n && (this.pool.d[this.base + i] as number) >>> 0 <= x ? i : NONE;
+    return i < this.n && (this.d[this.base + i] as number) >>> 0 <= x ? i : NONE;
   }
 
   insertAt(i: number, lower: number, upper: number): void {
     if (this.n === this.cap) this.resize(this.cap * 2);
-    const d = this.pool.d;
+    const d = this.d;
     const n = this.n;
     const c = this.cap;
     if (i < n) for (let f = this.base; f < this.base + 5 * c; f += c) shiftUp(d, f + i, f + n);
@@ -183,7 +204,7 @@ export class Service {
   }
 
   removeAt(i: number): void {
-    const d = this.pool.d;
+    const d = this.d;
     const n = this.n - 1;
     const c = this.cap;
     if (i < n) {
@@ -198,7 +219,7 @@ export class Service {
 
   /** Gives the segment back to the pool (the service is being dropped). */
   dispose(): void {
-    this.pool.release(this.base, this.cap);
+    this.pool.release(this.segment, this.cap);
   }
 
   /**
@@ -206,7 +227,7 @@ export class Service {
    * the change), every later value is unchanged too, so the loop stops there.
    */
   private repair(i: number): void {
-    const d = this.pool.d;
+    const d = this.d;
     const up = this.base + this.cap;
     const pm = this.base + 2 * this.cap;
     let m = i > 0 ? (d[pm + i - 1] as number) >>> 0 : 0;
@@ -219,11 +240,17 @@ export class Service {
   }
 
   private resize(capacity: number): void {
-    const base = this.pool.alloc(capacity);
-    const d = this.pool.d; // alloc may have replaced the pool's array
-    for (let f = 0; f < 5; f++)
-      d.copyWithin(base + f * capacity, this.base + f * this.cap, this.base + f * this.cap + this.n);
-    this.pool.release(this.base, this.cap);
+    const segment = this.pool.alloc(capacity);
+    const d = this.pool.chunks[Math.floor(segment / CHUNK_WORDS)] as Int32Array;
+    const base = segment % CHUNK_WORDS;
+    const from = this.d;
+    for (let f = 0; f < 5; f++) {
+      const o = this.base + f * this.cap;
+      d.set(from.subarray(o, o + this.n), base + f * capacity);
+    }
+    this.pool.release(this.segment, this.cap);
+    this.segment = segment;
+    this.d = d;
     this.base = base;
     this.cap = capacity;
   }

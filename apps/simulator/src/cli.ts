@@ -111,7 +111,7 @@ function write(path: string, text: string): void {
   writeFileSync(path, text);
 }
 
-try {
+async function main(): Promise<void> {
   const sc = build();
   const interactive = !o.quiet && process.stderr.isTTY && o.json !== true;
   const bar = interactive
@@ -123,7 +123,7 @@ try {
     : undefined;
   bar?.start(100, 0, { label: sc.modes[0] });
   const started = Date.now();
-  const result = runScenario(sc, {
+  const result = await runScenario(sc, {
     onProgress: (f, label) => bar?.update(Math.floor(f * 100), { label }),
   });
   bar?.update(100, { label: "done" });
@@ -144,9 +144,14 @@ try {
     if (jsonPath) process.stdout.write(`results: ${jsonPath}\n`);
   }
   process.exitCode = result.checksPassed ? 0 : 1;
-} catch (e) {
+}
+
+main().catch((e: unknown) => {
   if (e instanceof ScenarioError) {
     process.stderr.write(`tipcsim: ${e.message}\n`);
     process.exitCode = 2;
-  } else throw e;
-}
+  } else {
+    process.stderr.write(`tipcsim: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 1;
+  }
+});

@@ -31,11 +31,15 @@ export interface SimOptions {
   onProgress?: (fraction: number, label: string) => void;
 }
 
-export function runMode(sc: Scenario, mode: Mode, onProgress?: (f: number) => void): ModeResult {
+export async function runMode(
+  sc: Scenario,
+  mode: Mode,
+  onProgress?: (f: number) => void,
+): Promise<ModeResult> {
   return sc.fidelity === "full" ? runFull(sc, mode, { onProgress }) : runProtocol(sc, mode, { onProgress });
 }
 
-export function runScenario(sc: Scenario, opts: SimOptions = {}): SimResult {
+export async function runScenario(sc: Scenario, opts: SimOptions = {}): Promise<SimResult> {
   const sweepRuns = sc.sweep ? sc.sweep.sizes.length * sc.modes.length : 0;
   const weightMain = sc.nodes * Math.max(sc.duration, 1);
   const weightSweep = sc.sweep
@@ -46,7 +50,7 @@ export function runScenario(sc: Scenario, opts: SimOptions = {}): SimResult {
   const modes: ModeResult[] = [];
   for (const mode of sc.modes) {
     const w = weightMain;
-    modes.push(runMode(sc, mode, (f) => opts.onProgress?.((done + f * w) / totalWeight, mode)));
+    modes.push(await runMode(sc, mode, (f) => opts.onProgress?.((done + f * w) / totalWeight, mode)));
     done += w;
   }
   const sweep: SweepPoint[] = [];
@@ -69,7 +73,7 @@ export function runScenario(sc: Scenario, opts: SimOptions = {}): SimResult {
           sweep: undefined,
         };
         const w = size * Math.max(sc.sweep.duration, 1);
-        const r = runMode(small, mode, (f) =>
+        const r = await runMode(small, mode, (f) =>
           opts.onProgress?.((done + f * w) / totalWeight, `sweep ${size} ${mode}`),
         );
         done += w;

@@ -93,7 +93,8 @@ export async function captureLoopback(path: string, udpPorts: number[]): Promise
   for (let i = 0; i < 100 && !(existsSync(path) && statSync(path).size > 0); i++) {
     await new Promise((r) => setTimeout(r, 50));
   }
-  await new Promise((r) => setTimeout(r, 200));
+  // and a moment more: on a loaded machine the first packets were missed without it
+  await new Promise((r) => setTimeout(r, 1000));
   const killOnExit = () => child.kill("SIGKILL");
   process.once("exit", killOnExit);
   return {
@@ -102,7 +103,8 @@ export async function captureLoopback(path: string, udpPorts: number[]): Promise
         process.removeListener("exit", killOnExit);
         if (child.exitCode !== null) return resolve();
         child.once("exit", () => resolve());
-        child.kill("SIGINT");
+        // let the last packets reach dumpcap's buffer before it flushes and exits
+        setTimeout(() => child.kill("SIGINT"), 300);
       }),
   };
 }

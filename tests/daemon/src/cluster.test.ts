@@ -7,6 +7,7 @@ import {
   buildBins,
   connectWhenUp,
   type DaemonProcess,
+  freeTcpPort,
   freeUdpPorts,
   startTipcd,
   stopAll,
@@ -28,6 +29,7 @@ const CLIENT_TYPE = 5001;
 
 const dir = tempDir("tipcd-cluster");
 let ports: number[] = [];
+let metricsPort = 0;
 const daemons: (DaemonProcess | undefined)[] = [];
 const clients: (TipcClient | undefined)[] = [];
 
@@ -44,6 +46,7 @@ function flagsFor(i: number): string[] {
     "--log-level",
     "info",
     ...ports.flatMap((p, j) => (j === i ? [] : ["--peer", `127.0.0.1:${p}`])),
+    ...(i === 0 ? ["--metrics", `127.0.0.1:${metricsPort}`] : []),
   ];
 }
 
@@ -75,6 +78,7 @@ async function converged(expected: number[], type: number, on = live()): Promise
 beforeAll(async () => {
   await buildBins();
   ports = await freeUdpPorts(N);
+  metricsPort = await freeTcpPort();
   await Promise.all(Array.from({ length: N }, (_, i) => start(i)));
   await waitFor(
     async () => {
@@ -116,6 +120,12 @@ describe("five tipcd processes on loopback (replicast)", () => {
     expect(show.code).toBe(0);
     expect(show.stdout.split("\n").filter((l) => l.startsWith(`${CTL_TYPE} `))).toHaveLength(N);
     for (const i of all) expect(show.stdout).toContain(`daemon-${i + 1}`);
+    // the first daemon's Prometheus endpoint on loopback
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toContain(`tipcd_nodes{state="up"} ${N - 1}`);
+    expect(metrics).toContain(`tipcd_links_up ${N - 1}`);
+    expect(metrics).toMatch(/^tipcd_updates_sent_total\{method="broadcast"\} [1-9]/m);
+    expect(metrics).toContain("tipcd_control_connections 1");
   });
 
   it("SIGKILL: the others purge the node's bindings within its link tolerance", async () => {

@@ -4,6 +4,7 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { mkdtempSync, openSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { connect, type TipcClient } from "@tipcjs/client";
@@ -59,6 +60,18 @@ export async function freeUdpPorts(count: number): Promise<number[]> {
   const ports = sockets.map((s) => s.address().port);
   await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
   return ports;
+}
+
+/** A free TCP port on 127.0.0.1 (bound and released). */
+export function freeTcpPort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once("error", rej);
+    srv.listen(0, "127.0.0.1", () => {
+      const a = srv.address();
+      srv.close(() => res(typeof a === "object" && a ? a.port : 0));
+    });
+  });
 }
 
 export interface DaemonProcess {

@@ -81,6 +81,8 @@ async function capture(
   });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   await waitFor(() => /Capturing on/.test(err) || undefined, 20_000, `dumpcap to start (${err})`);
+  // dumpcap announces itself as it opens the interface; give the filter a moment to be in place
+  await new Promise((r) => setTimeout(r, 300));
   await action();
   // let the update and any retransmission leave before stopping
   await new Promise((r) => setTimeout(r, 500));
@@ -93,6 +95,11 @@ async function capture(
     out.push({ destination: dg.destination, messages });
   }
   return out;
+}
+
+/** What a capture held, for failure messages. */
+function summary(dgs: { destination: string; messages: TipcMessage[] }[]): string {
+  return `captured: ${JSON.stringify(dgs.map((d) => `${d.destination} ${d.messages.map((m) => `${m.user}/${m.type}`).join("+")}`))}`;
 }
 
 /** Datagrams carrying a publication of `type`. */
@@ -140,7 +147,10 @@ describe("eight tipcd in network namespaces, multicast bearer", () => {
       );
     });
     const sent = carrying(dgs, 8100);
-    expect(sent.map((d) => d.destination)).toEqual([GROUP]);
+    expect(
+      sent.map((d) => d.destination),
+      summary(dgs),
+    ).toEqual([GROUP]);
     const after = (await pub.stats()) as typeof before;
     expect(after.updates.broadcast - before.updates.broadcast).toBe(1);
     expect(after.updates.replicast - before.updates.replicast).toBe(0);
@@ -176,7 +186,7 @@ describe("eight tipcd in network namespaces, multicast bearer", () => {
       );
     });
     const sent = carrying(dgs, 8200);
-    expect(sent).toHaveLength(N - 1);
+    expect(sent, summary(dgs)).toHaveLength(N - 1);
     expect(new Set(sent.map((d) => d.destination))).toEqual(new Set(net.members.slice(1).map((m) => m.ipv4)));
     const after = (await pub.stats()) as typeof before;
     expect(after.updates.replicast - before.updates.replicast).toBe(N - 1);

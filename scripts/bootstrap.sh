@@ -15,6 +15,8 @@ declare -A SYSTEM_DEPS=(
   [binutils]=readelf
   [kmod]=/usr/sbin/modinfo
   [tshark]=tshark
+  # tests/daemon: dumpcap counts the datagrams a tipcd sends inside its network namespace.
+  [wireshark-common]=dumpcap
 )
 
 missing=()

@@ -255,3 +255,84 @@ export class Service {
     this.cap = capacity;
   }
 }
+
+/**
+ * The services by type: open addressing (linear probing, Fibonacci hashing, load <= 1/2) over one
+ * array of Service references, each compared by its own `type`. A lookup reads one array slot and
+ * the Service it needs anyway, where a `Map` first walks its own bucket and entry storage.
+ */
+export class ServiceIndex {
+  private slots: (Service | null)[] = new Array<Service | null>(16).fill(null);
+  private shift = 28; // 32 - log2(slots.length)
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  private home(type: number): number {
+    return Math.imul(type, 0x9e3779b1) >>> this.shift;
+  }
+
+  get(type: number): Service | undefined {
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    for (let i = this.home(type); ; i = (i + 1) & mask) {
+      const s = slots[i] as Service | null;
+      if (s === null) return undefined;
+      if (s.type === type) return s;
+    }
+  }
+
+  /** Adds a service whose type is not present. */
+  add(svc: Service): void {
+    if (2 * (this.count + 1) > this.slots.length) this.grow();
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    let i = this.home(svc.type);
+    while (slots[i] !== null) i = (i + 1) & mask;
+    slots[i] = svc;
+    this.count++;
+  }
+
+  /** Removes the service of `type` (backward-shift deletion: no tombstones). */
+  delete(type: number): void {
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    let i = this.home(type);
+    for (;;) {
+      const s = slots[i] as Service | null;
+      if (s === null) return;
+      if (s.type === type) break;
+      i = (i + 1) & mask;
+    }
+    slots[i] = null;
+    this.count--;
+    for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
+      const s = slots[j] as Service | null;
+      if (s === null) return;
+      const k = this.home(s.type);
+      // The entry at j stays if its home k lies cyclically in (i, j]; otherwise it fills the hole.
+      if (i <= j ? k <= i || k > j : k <= i && k > j) {
+        slots[i] = s;
+        slots[j] = null;
+        i = j;
+      }
+    }
+  }
+
+  /** Every type held, in no particular order. */
+  types(): number[] {
+    const out: number[] = [];
+    for (const s of this.slots) if (s !== null) out.push(s.type);
+    return out;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    this.slots = new Array<Service | null>(old.length * 2).fill(null);
+    this.shift--;
+    this.count = 0;
+    for (const s of old) if (s !== null) this.add(s);
+  }
+}

@@ -163,7 +163,6 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
     }
   }
 
-  let updateTx = 0;
   function update(
     m: Member,
     pub: boolean,
@@ -186,7 +185,6 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
     }
     const after = node.stats().updates;
     const tx = after.broadcast - before.broadcast + (after.replicast - before.replicast);
-    updateTx += tx;
     col.update(clock.now(), m.index, b, pub ? "bound" : "unbound", tx, expected);
   }
 

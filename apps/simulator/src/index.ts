@@ -1,6 +1,7 @@
 export { runFull } from "./full.js";
 export { NAMED, namedScenario, RACES } from "./named.js";
 export { type Difference, runProtocol } from "./protocol.js";
+export { htmlReport, summaryTable } from "./report.js";
 export type { CheckOutcome, MethodCount, ModeResult } from "./results.js";
 export {
   loadScenarioFile,

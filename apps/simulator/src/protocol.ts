@@ -43,8 +43,6 @@ export interface RunOptions {
   onProgress?: (fraction: number) => void;
 }
 
-const nextKeyBase = 1;
-
 export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): ModeResult {
   const clock: VirtualClock = createVirtualClock(sc.seed);
   const rnd = () => clock.random();
@@ -92,7 +90,13 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
   };
   const hasDelays = sc.delays.length > 0;
 
-  function schedule(from: SimNode, toIdx: number, m: NameDistributorMessage, kind: 0 | 1): void {
+  function schedule(
+    from: SimNode,
+    toIdx: number,
+    m: NameDistributorMessage,
+    kind: 0 | 1,
+    update: boolean,
+  ): void {
     const to = nodes[toIdx] as SimNode;
     const sess = from.session[toIdx] as number;
     const ch = (from.index * total + toIdx) * 2 + kind;
@@ -109,7 +113,7 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
       inFlight--;
       // The receiver must still be the same session with the sender (a link reset drops what was in flight).
       if (!to.alive || to.session[from.index] !== sess || sess === 0 || !to.d) return;
-      col.delivered(clock.now(), m);
+      if (update) col.delivered(clock.now(), m);
       route(to, to.d.receive(from.addr, m), from.index);
       if (to.shadowLegacy) to.shadowLegacy.d.receive(from.addr, m);
       if (to.shadowLinux) to.shadowLinux.d.receive(from.addr, m);
@@ -126,11 +130,11 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
           tx++;
           col.sent(clock.now(), o.method, bytes, o.message.items.length);
           const s = n.session;
-          for (let j = 0; j < total; j++) if (s[j] !== 0) schedule(n, j, o.message, 1);
+          for (let j = 0; j < total; j++) if (s[j] !== 0) schedule(n, j, o.message, 1, true);
         } else {
           tx++;
           col.sent(clock.now(), o.method, bytes, o.message.items.length);
-          schedule(n, indexOf(o.to), o.message, 0);
+          schedule(n, indexOf(o.to), o.message, 0, o.method !== "bulk");
         }
       } else if (fromIdx >= 0 && o.origin.source === "peer" && o.origin.via !== "bulk") {
         col.applied(clock.now(), o.kind, o.binding);
@@ -147,7 +151,7 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
     const db = b.d as Distributor;
     const capA = da.capabilities;
     const capB = db.capabilities;
-    const before = [da.stats().method, db.stats().method];
+    const before = anyLegacy ? [da.stats().method, db.stats().method] : ["", ""];
     // Bulk messages leave as both nodes see each other up.
     route(a, da.nodeUp(b.addr, { capabilities: capB, mtu }));
     route(b, db.nodeUp(a.addr, { capabilities: capA, mtu }));
@@ -162,7 +166,7 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
     if (a.session[b.index] === 0) return;
     a.session[b.index] = 0;
     if (!a.alive || !a.d) return;
-    const before = a.d.stats().method;
+    const before = anyLegacy ? a.d.stats().method : "";
     route(a, a.d.nodeDown(b.addr));
     a.shadowLegacy?.d.nodeDown(b.addr);
     a.shadowLinux?.d.nodeDown(b.addr);

@@ -32,7 +32,7 @@ export interface ModeResult {
     /** every transmission the updates caused: the publisher's at protocol fidelity; with acks and retransmissions at full */
     totalTransmissions: number;
     perUpdateTotal: number;
-    /** copies received by nodes */
+    /** copies of updates received by nodes (bulk messages not included) */
     deliveries: number;
     bytes: number;
   };

@@ -17,6 +17,8 @@ declare -A SYSTEM_DEPS=(
   [tshark]=tshark
   # tests/daemon: dumpcap counts the datagrams a tipcd sends inside its network namespace.
   [wireshark-common]=dumpcap
+  # tests/simulator: tipcsim's HTML report rendered in headless Chromium (playwright-core drives it).
+  [chromium]=/usr/bin/chromium
 )
 
 missing=()

@@ -64,7 +64,17 @@ describe("HTML report in headless Chromium", () => {
       await page.goto(`file://${file}`);
       await page.waitForSelector("body[data-rendered=yes]", { timeout: 30_000 });
       const canvases = await page.$$eval("canvas", (cs) =>
-        (cs as HTMLCanvasElement[]).map((c) => {
+        cs.map((el) => {
+          const c = el as unknown as {
+            id: string;
+            width: number;
+            height: number;
+            getContext(
+              k: "2d",
+            ): {
+              getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
+            } | null;
+          };
           // Non-empty: the chart drew pixels (axes, labels, data) on the canvas.
           const ctx = c.getContext("2d");
           const data = ctx?.getImageData(0, 0, c.width, c.height).data ?? new Uint8ClampedArray();

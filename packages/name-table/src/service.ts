@@ -32,8 +32,8 @@ export class SubscriptionState implements Subscription {
  * Int32Array chunks holding every type's ranges, in per-type segments (power-of-two capacities,
  * with free lists per size). A million ranges then live in a few large buffers instead of tens of
  * thousands of small typed arrays, which would each cost an allocation and GC work; and since a
- * full chunk is never copied (a new one is started), growing the table copies nothing but the
- * segment that grows. A segment too big for a chunk gets a buffer of its own.
+ * full chunk is never copied (a new, twice as large one is started, up to 4 MiB), growing the table
+ * copies nothing but the segment that grows. A segment too big for a chunk gets a buffer of its own.
  * A segment of capacity c at offset o holds five blocks of c words: lower, upper, pmax, head,
  * localHead. u32 values are stored as int32 and read back with `>>> 0`.
  */
@@ -41,11 +41,12 @@ export class RangePool {
   readonly chunks: Int32Array[] = [];
   /** The chunk being filled, and how far. */
   private current = -1;
-  private top = CHUNK_WORDS;
+  private currentWords = FIRST_CHUNK_WORDS / 2;
+  private top = this.currentWords;
   /** Free segments per capacity class, as chunk * CHUNK_WORDS + offset. */
   private readonly free: number[][] = [];
 
-  /** Returns the segment as chunk * CHUNK_WORDS + offset; chunk -1 is a buffer of its own. */
+  /** Returns the segment as chunk * CHUNK_WORDS + offset (a segment bigger than CHUNK_WORDS gets a chunk of its own). */
   alloc(capacity: number): number {
     const words = 5 * capacity;
     if (words > CHUNK_WORDS) {
@@ -54,9 +55,13 @@ export class RangePool {
     }
     const fl = this.free[Math.clz32(capacity)];
     if (fl !== undefined && fl.length > 0) return fl.pop() as number;
-    if (this.top + words > CHUNK_WORDS) {
-      this.chunks.push(new Int32Array(CHUNK_WORDS));
+    if (this.top + words > this.currentWords) {
+      // Chunks double from 64 KiB up to CHUNK_WORDS, so a small table stays small.
+      let size = Math.min(CHUNK_WORDS, this.currentWords * 2);
+      while (size < words) size *= 2;
+      this.chunks.push(new Int32Array(size));
       this.current = this.chunks.length - 1;
+      this.currentWords = size;
       this.top = 0;
     }
     const o = this.top;
@@ -80,8 +85,9 @@ export class RangePool {
   }
 }
 
-/** Words per pool chunk (4 MiB). */
+/** Words per pool chunk (4 MiB), once the table has grown; the first one has 64 KiB. */
 const CHUNK_WORDS = 1 << 20;
+const FIRST_CHUNK_WORDS = 1 << 14;
 const EMPTY = new Int32Array(0);
 
 const MIN_CAPACITY = 4;

@@ -17,7 +17,7 @@ import {
   tempDir,
   waitFor,
 } from "./harness.js";
-import { createNetwork, existingNamespaces, type Network } from "./netns.js";
+import { createNetwork, existingNamespaces, type Network } from "@tipcjs/netns-tests/netns";
 
 const N = 8;
 const GROUP = "228.0.18.103"; // the kernel tool's default group for cluster 4711

@@ -79,6 +79,7 @@ export function createNetwork(count: number): Network {
   const sw = `${PREFIX}-${id}-sw`;
   const created: string[] = [];
   const destroy = () => {
+    process.off("exit", destroy);
     for (const ns of created.splice(0).reverse()) {
       try {
         ip("netns", "del", ns);
@@ -87,6 +88,8 @@ export function createNetwork(count: number): Network {
       }
     }
   };
+  // also on an abrupt exit of the test process
+  process.once("exit", destroy);
   try {
     ip("netns", "add", sw);
     created.push(sw);

@@ -26,7 +26,9 @@ const r = await runMode(sc, "all-broadcast", (f) => {
   const pct = Math.floor(f * 10);
   if (pct !== lastPct) {
     lastPct = pct;
-    process.stderr.write(`  ${pct * 10}% virtual time, ${((performance.now() - t0) / 1000).toFixed(0)} s wall, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB\n`);
+    process.stderr.write(
+      `  ${pct * 10}% virtual time, ${((performance.now() - t0) / 1000).toFixed(0)} s wall, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB\n`,
+    );
   }
 });
 const wall = (performance.now() - t0) / 1000;

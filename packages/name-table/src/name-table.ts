@@ -1,5 +1,5 @@
 import { NameTableError } from "./errors.js";
-import { NONE, RangePool, Service, ServiceIndex, SubscriptionState } from "./service.js";
+import { NONE, RangePool, Service, SubscriptionState } from "./service.js";
 import type {
   Binding,
   BindingKey,
@@ -128,7 +128,7 @@ export class NameTable {
   private index = new Int32Array(2 * 1024);
   private indexMask = 1023;
 
-  private readonly services = new ServiceIndex();
+  private readonly services = new Map<number, Service>();
   private readonly pool = new RangePool();
   private readonly nodes = new Map<number, NodeList>();
 
@@ -240,7 +240,7 @@ export class NameTable {
     let svc = this.services.get(type);
     if (svc === undefined) {
       svc = new Service(type, this.pool);
-      this.services.add(svc);
+      this.services.set(type, svc);
     }
     let r = svc.find(lower, upper);
     const first = r < 0;
@@ -495,7 +495,7 @@ export class NameTable {
   /** Every binding, ordered by type, lower, upper, then publication (what `tipc nametable show` lists). */
   dump(): Binding[] {
     const out: Binding[] = [];
-    const types = this.services.types().sort((a, b) => a - b);
+    const types = [...this.services.keys()].sort((a, b) => a - b);
     for (const type of types) {
       const svc = this.services.get(type) as Service;
       for (let r = 0; r < svc.n; r++) for (const s of this.rangeSlots(svc, r)) out.push(this.bindingAt(s));
@@ -556,7 +556,7 @@ export class NameTable {
     let svc = this.services.get(type);
     if (svc === undefined) {
       svc = new Service(type, this.pool);
-      this.services.add(svc);
+      this.services.set(type, svc);
     }
     if (svc.subs === null) svc.subs = [];
     svc.subs.push(sub);

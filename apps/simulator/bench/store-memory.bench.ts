@@ -21,7 +21,15 @@ const PER = 101;
 const bindings: Binding[] = [];
 for (let p = 0; p < PUBS; p++)
   for (let k = 1; k <= PER; k++)
-    bindings.push({ type: 1000 + (k % 64), lower: k, upper: k, node: 0x01000001 + p, port: 1000 + k, key: k, scope: "cluster" });
+    bindings.push({
+      type: 1000 + (k % 64),
+      lower: k,
+      upper: k,
+      node: 0x01000001 + p,
+      port: 1000 + k,
+      key: k,
+      scope: "cluster",
+    });
 
 const h0 = heap();
 const registry = new BindingRegistry();

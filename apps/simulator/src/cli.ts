@@ -94,6 +94,11 @@ function build(): Scenario {
       `no scenario named "${arg}" and not a .yaml/.json file (known: ${Object.keys(NAMED).join(", ")})`,
     );
   const merged: Record<string, unknown> = { ...start, ...base };
+  if (!file && o.nodes !== undefined) {
+    // A named scenario resized with --nodes: drop its crashes that name nodes that no longer exist.
+    const total = o.nodes + ((merged.joiners as unknown[] | undefined)?.length ?? 0);
+    merged.crashes = ((start.crashes as { node: number }[] | undefined) ?? []).filter((c) => c.node < total);
+  }
   const upd = { ...((start.updates as object) ?? {}) } as Record<string, unknown>;
   if (o.rate !== undefined) merged.updates = { ...upd, rate: o.rate };
   const link = { ...((start.link as object) ?? {}) } as Record<string, unknown>;

@@ -19,6 +19,8 @@ import type { Binding, BindingKey, InsertResult } from "@tipcjs/name-table";
 interface Publisher {
   /** interned bindings in number order */
   bindings: Binding[];
+  /** the insert result for each, shared (read-only): no allocation per insert */
+  results: InsertResult[];
   /** small keys -> binding number + 1 (0: none), the rest in a map */
   byKey: number[];
   bigKeys: Map<number, number>;
@@ -41,7 +43,7 @@ export class BindingRegistry {
     if (s === undefined) {
       s = this.pubs.length;
       this.slots.set(node, s);
-      this.pubs.push({ bindings: [], byKey: [], bigKeys: new Map() });
+      this.pubs.push({ bindings: [], results: [], byKey: [], bigKeys: new Map() });
     }
     return s;
   }
@@ -58,7 +60,9 @@ export class BindingRegistry {
     const n = k < DENSE_KEYS ? (p.byKey[k] ?? 0) - 1 : (p.bigKeys.get(k) ?? -1);
     if (n >= 0) return same(p.bindings[n] as Binding, b) ? n : -1;
     const idx = p.bindings.length;
-    p.bindings.push({ ...b });
+    const copy = { ...b };
+    p.bindings.push(copy);
+    p.results.push({ ok: true, binding: copy });
     if (k < DENSE_KEYS) p.byKey[k] = idx + 1;
     else p.bigKeys.set(k, idx);
     return idx;
@@ -72,6 +76,10 @@ export class BindingRegistry {
     if (n < 0) return -1;
     const b = p.bindings[n] as Binding;
     return b.type === k.type && b.lower === k.lower && b.upper === k.upper ? n : -1;
+  }
+
+  okResult(slot: number, n: number): InsertResult {
+    return (this.pubs[slot] as Publisher).results[n] as InsertResult;
   }
 
   get(slot: number, n: number): Binding {
@@ -137,7 +145,7 @@ export class CompactStore implements BindingStore {
     if ((set[w] as number) & bit) return { ok: false, reason: "duplicate" };
     set[w] = (set[w] as number) | bit;
     this.count++;
-    return { ok: true, binding: this.registry.get(slot, n) };
+    return this.registry.okResult(slot, n);
   }
 
   remove(key: BindingKey): Binding | undefined {

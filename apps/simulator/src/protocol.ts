@@ -376,6 +376,21 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
     }
   };
 
+  // ---- progress: formation (N^2 bulk exchanges) and updates, weighted by their work
+  const updStart = formationEnd + sc.warmup;
+  const formationWork = sc.nodes * sc.nodes * (sc.bindingsPerNode + 2);
+  const updateWork = Math.max(0, ((sc.duration - updStart) / 1000) * sc.updates.rate * total);
+  const progress = () => {
+    let started = 0;
+    for (let i = 0; i < sc.nodes; i++) if ((nodes[i] as SimNode).d) started++;
+    const f = started / (sc.nodes || 1);
+    const upd =
+      sc.duration > updStart
+        ? Math.max(0, Math.min(1, (clock.now() - updStart) / (sc.duration - updStart)))
+        : 1;
+    return Math.min(1, (formationWork * f * f + updateWork * upd) / (formationWork + updateWork || 1));
+  };
+
   // ---- run
   let steps = 0;
   let lastCheck = 0;
@@ -396,8 +411,7 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
       lastCheck = clock.now();
       check(false);
     }
-    if (opts.onProgress && steps % progressEvery === 0)
-      opts.onProgress(Math.min(1, clock.now() / (sc.duration || 1)));
+    if (opts.onProgress && steps % progressEvery === 0) opts.onProgress(progress());
   }
   check(true);
   opts.onProgress?.(1);

@@ -7,7 +7,8 @@ export function packageBuild(entry: Record<string, string> | string[], extra: Op
     format: ["esm", "cjs"],
     target: "node20",
     platform: "node",
-    sourcemap: true,
+    // No source maps: with sources embedded they were two thirds of every tarball (BENCHMARKS.md, Package sizes).
+    sourcemap: false,
     clean: true,
     splitting: false,
     treeshake: true,

@@ -56,6 +56,9 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
   // FIFO per channel: last delivery time per (from, to, kind).
   const last = new Float64Array(total * total * 2);
   let sessionCounter = 0;
+  /** when each node's interface is free again */
+  const busy = new Float64Array(total);
+  const txMsPerByte = sc.link.bandwidth > 0 ? 8 / (sc.link.bandwidth * 1000) : 0;
   let inFlight = 0;
   const keys = new Int32Array(total).fill(0);
 
@@ -96,12 +99,13 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
     m: NameDistributorMessage,
     kind: 0 | 1,
     update: boolean,
+    departure: number,
   ): void {
     const to = nodes[toIdx] as SimNode;
     const sess = from.session[toIdx] as number;
     const ch = (from.index * total + toIdx) * 2 + kind;
     let t =
-      clock.now() +
+      departure +
       (kind === 1 ? bLat : lat) +
       (jit > 0 ? rnd() * jit : 0) +
       (hasDelays ? extraDelay(from.index, toIdx, kind === 1 ? "broadcast" : "unicast") : 0);
@@ -126,15 +130,17 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
     for (const o of outs) {
       if (o.kind === "send") {
         const bytes = INT_H_SIZE + ITEM_SIZE * o.message.items.length;
+        // The sender's interface sends one datagram after another: bytes / bandwidth each.
+        const now = clock.now();
+        const dep = Math.max(now, busy[n.index] as number) + bytes * txMsPerByte;
+        busy[n.index] = dep;
+        tx++;
+        col.sent(now, o.method, bytes, o.message.items.length);
         if (o.to === "broadcast") {
-          tx++;
-          col.sent(clock.now(), o.method, bytes, o.message.items.length);
           const s = n.session;
-          for (let j = 0; j < total; j++) if (s[j] !== 0) schedule(n, j, o.message, 1, true);
+          for (let j = 0; j < total; j++) if (s[j] !== 0) schedule(n, j, o.message, 1, true, dep);
         } else {
-          tx++;
-          col.sent(clock.now(), o.method, bytes, o.message.items.length);
-          schedule(n, indexOf(o.to), o.message, 0, o.method !== "bulk");
+          schedule(n, indexOf(o.to), o.message, 0, o.method !== "bulk", dep);
         }
       } else if (fromIdx >= 0 && o.origin.source === "peer" && o.origin.via !== "bulk") {
         col.applied(clock.now(), o.kind, o.binding);

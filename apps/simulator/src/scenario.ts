@@ -79,9 +79,14 @@ export const scenarioSchema = z
         /** loss probability per datagram (full fidelity only) */
         loss: z.number().min(0).max(0.5).default(0),
         mtu: z.number().int().min(120).max(66_000).default(1500),
+        /**
+         * Protocol fidelity: each node's interface rate, Mbit/s (0: infinite). A node sends one
+         * datagram after another, so N replicast copies leave over N times one copy's time.
+         */
+        bandwidth: z.number().nonnegative().default(100),
       })
       .strict()
-      .default({ latency: 1, jitter: 0.5, loss: 0, mtu: 1500 }),
+      .default({ latency: 1, jitter: 0.5, loss: 0, mtu: 1500, bandwidth: 100 }),
     modes: z
       .array(z.enum(MODES))
       .min(1)

@@ -10,8 +10,13 @@ const root = resolve(import.meta.dirname, "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
 const dir = mkdtempSync(join(tmpdir(), "tipcjs-pack-"));
 try {
-  execFileSync("npx", ["--yes", "pnpm@12.4.2", "pack", "--pack-destination", dir], { stdio: ["ignore", "ignore", "inherit"] });
-  const tarball = join(dir, readdirSync(dir).find((f) => f.endsWith(".tgz")));
+  execFileSync("npx", ["--yes", "pnpm@12.4.2", "pack", "--pack-destination", dir], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const tarball = join(
+    dir,
+    readdirSync(dir).find((f) => f.endsWith(".tgz")),
+  );
   execFileSync(bin("publint"), ["run", tarball, "--strict"], { stdio: "inherit" });
   execFileSync(bin("attw"), [tarball, "--profile", "node16", "--format", "ascii"], { stdio: "inherit" });
 } finally {

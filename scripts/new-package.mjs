@@ -59,5 +59,6 @@ for (const e of names) {
   const f = join(pkgDir, "src", `${e}.ts`);
   if (!existsSync(f)) writeFileSync(f, "export {};\n");
 }
-if (!existsSync(join(pkgDir, "README.md"))) writeFileSync(join(pkgDir, "README.md"), `# ${name}\n\n${description}\n`);
+if (!existsSync(join(pkgDir, "README.md")))
+  writeFileSync(join(pkgDir, "README.md"), `# ${name}\n\n${description}\n`);
 console.log(`scaffolded ${name} in ${dir}`);

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TipcClient } from "@tipcjs/client";
 import { decodeMessage, readPcap, type TipcMessage, udpDatagrams } from "@tipcjs/codec";
+import { createNetwork, existingNamespaces, type Network } from "@tipcjs/netns-tests/netns";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   buildBins,
@@ -17,7 +18,6 @@ import {
   tempDir,
   waitFor,
 } from "./harness.js";
-import { createNetwork, existingNamespaces, type Network } from "@tipcjs/netns-tests/netns";
 
 const N = 8;
 const GROUP = "228.0.18.103"; // the kernel tool's default group for cluster 4711

@@ -118,7 +118,8 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
       // The receiver must still be the same session with the sender (a link reset drops what was in flight).
       if (!to.alive || to.session[from.index] !== sess || sess === 0 || !to.d) return;
       if (update) col.delivered(clock.now(), m);
-      route(to, to.d.receive(from.addr, m), from.index);
+      // Arrival times count for updates only (a legacy bulk carries no bulk bit: go by the send).
+      route(to, to.d.receive(from.addr, m), update ? from.index : -1);
       if (to.shadowLegacy) to.shadowLegacy.d.receive(from.addr, m);
       if (to.shadowLinux) to.shadowLinux.d.receive(from.addr, m);
     });

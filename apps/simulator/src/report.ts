@@ -156,7 +156,7 @@ const col = (m) => D.colors[m] || "#555";
   const sizes = [...new Set(D.sweep.map((p) => p.size))].sort((a, b) => a - b);
   const modes = [...new Set(D.sweep.map((p) => p.mode))];
   const ds = modes.length
-    ? modes.map((m) => ({ label: m, borderColor: col(m), backgroundColor: col(m),
+    ? modes.map((m, i) => ({ label: m, borderColor: col(m), backgroundColor: col(m), borderDash: i % 2 ? [6, 4] : [], borderWidth: 3 - i * 0.7,
         data: sizes.map((s) => { const p = D.sweep.find((q) => q.size === s && q.mode === m); return p ? p.perUpdateAtPublisher : null; }) }))
     : D.modes.map((m) => ({ label: m.mode, borderColor: col(m.mode), backgroundColor: col(m.mode), data: [m.perUpdate] }));
   new Chart(document.getElementById("c-scale"), { type: "line", data: { labels: modes.length ? sizes : [D.modes[0]?.nodes], datasets: ds },

@@ -184,7 +184,7 @@ const col = (m) => D.colors[m] || "#555";
     ds.push({ label: m.mode + ": bulk", borderColor: col(m.mode), borderDash: [4, 4], pointRadius: 0, data: m.timeline.bulk });
   }
   new Chart(document.getElementById("c-timeline"), { type: "line", data: { labels, datasets: ds },
-    options: { scales: { x: { title: { display: true, text: "virtual time, ms" } }, y: { type: "logarithmic", title: { display: true, text: "transmissions" } } } } });
+    options: { scales: { x: { title: { display: true, text: "virtual time, ms" } }, y: { type: Math.max(...ds.flatMap((d) => d.data)) > 1000 ? "logarithmic" : "linear", title: { display: true, text: "transmissions" } } } } });
 }
 {
   const ds = [];

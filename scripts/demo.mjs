@@ -60,8 +60,17 @@ step(failed ? `${failed} decode run(s) failed` : "every capture decoded");
 
 // The main job proper: the simulator's default scenario, report written under reports/.
 step("tipcsim (default scenario: 300 nodes, mixed vs all-broadcast vs all-replicast) -> reports/");
-const sim = sh(process.execPath, [join("apps", "simulator", "dist", "cli.js"), "default", "--out", "reports"]);
+const sim = sh(process.execPath, [
+  join("apps", "simulator", "dist", "cli.js"),
+  "default",
+  "--out",
+  "reports",
+]);
 if (sim !== 0) failed++;
 
-step(failed ? `done: ${failed} step(s) failed` : "done: captures decoded, simulation checked, report in reports/tipcsim-report.html");
+step(
+  failed
+    ? `done: ${failed} step(s) failed`
+    : "done: captures decoded, simulation checked, report in reports/tipcsim-report.html",
+);
 process.exit(failed ? 1 : 0);

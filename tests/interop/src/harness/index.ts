@@ -29,4 +29,13 @@ export {
   withGuest,
 } from "./qemu.js";
 export { guestMediaAddress, type SlirpOptions, slirpTransport } from "./slirp.js";
+export {
+  connectTipcd,
+  createTapNetns,
+  startTipcd,
+  type TapNetns,
+  type Tipcd,
+  type TipcdOptions,
+} from "./tipcd.js";
 export { type Datagram, freeUdpPort, UdpPeer } from "./udp.js";
+export { within } from "./within.js";

@@ -64,10 +64,20 @@ function ipv4(address: string): Buffer {
 /**
  * Captures UDP on the loopback interface with dumpcap (needs root or capture capabilities),
  * e.g. everything a tipcd process sends to and receives from the guest. Stop it with `stop()`.
+ * `where` captures elsewhere: `{ netns, iface: "tap0" }` inside a guest's TAP namespace.
  */
-export async function captureLoopback(path: string, udpPorts: number[]): Promise<{ stop(): Promise<void> }> {
-  const filter = udpPorts.map((p) => `udp port ${p}`).join(" or ");
-  const child: ChildProcess = spawn("dumpcap", ["-q", "-i", "lo", "-f", filter, "-w", path], {
+export async function captureLoopback(
+  path: string,
+  udpPorts: number[],
+  where: { netns?: string; iface?: string } = {},
+): Promise<{ stop(): Promise<void> }> {
+  let filter = udpPorts.map((p) => `udp port ${p}`).join(" or ");
+  // on a real Ethernet (TAP) the kernel's larger datagrams come as IP fragments: the later ones
+  // carry no UDP header, so take every non-first fragment too (tshark reassembles them)
+  if (where.netns !== undefined) filter = `(${filter}) or (ip[6:2] & 0x1fff != 0)`;
+  const argv = ["dumpcap", "-q", "-i", where.iface ?? "lo", "-f", filter, "-w", path];
+  const [cmd, ...args] = where.netns === undefined ? argv : ["ip", "netns", "exec", where.netns, ...argv];
+  const child: ChildProcess = spawn(cmd as string, args, {
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
@@ -120,13 +130,17 @@ export interface TsharkFrame {
   malformed: boolean;
   /** expert messages of severity "error" (malformed data, bad lengths, ...) */
   errors: string[];
+  /** the UDP payload, hex */
+  payload: string;
+  /** an IP fragment: the frame number where tshark reassembled its datagram */
+  reassembledIn?: number;
 }
 
 export interface TsharkReport {
   frames: TsharkFrame[];
   /** frames tshark marked "[Malformed Packet]" or with an expert error */
   malformed: TsharkFrame[];
-  /** frames not decoded as TIPC at all */
+  /** frames not decoded as TIPC at all (IP fragments of a reassembled datagram aside) */
   notTipc: TsharkFrame[];
 }
 
@@ -147,8 +161,22 @@ export async function tsharkDecode(path: string, tipcPorts: number[]): Promise<T
     "_ws.malformed",
     "_ws.expert.severity",
     "_ws.expert.message",
+    "udp.payload",
+    "ip.reassembled_in",
   ];
-  const args = ["-n", "-r", path, ...decodeAs, "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a"];
+  const args = [
+    "-n",
+    "-2",
+    "-r",
+    path,
+    ...decodeAs,
+    "-T",
+    "fields",
+    "-E",
+    "separator=\t",
+    "-E",
+    "occurrence=a",
+  ];
   for (const f of fields) args.push("-e", f);
   const out = await new Promise<string>((resolve, reject) =>
     execFile("tshark", args, { maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) =>
@@ -174,11 +202,17 @@ export async function tsharkDecode(path: string, tipcPorts: number[]): Promise<T
       info: c[6] ?? "",
       malformed: (c[7] ?? "") !== "" || protocols.split(":").includes("_ws.malformed"),
       errors,
+      payload: (c[10] ?? "").replace(/:/g, ""),
+      ...(c[11] ? { reassembledIn: Number(c[11]) } : {}),
     });
   }
+  const isTipc = (f: TsharkFrame) => f.protocols.split(":").includes("tipc");
+  const tipcFrames = new Set(frames.filter(isTipc).map((f) => f.number));
   return {
     frames,
     malformed: frames.filter((f) => f.malformed || f.errors.length > 0),
-    notTipc: frames.filter((f) => !f.protocols.split(":").includes("tipc")),
+    notTipc: frames.filter(
+      (f) => !isTipc(f) && !(f.reassembledIn !== undefined && tipcFrames.has(f.reassembledIn)),
+    ),
   };
 }

@@ -37,6 +37,11 @@ export interface GuestOptions {
    * the port on 10.0.2.2 in the namespace, and `hostForwardPort` is ignored.
    */
   tapNetns?: string;
+  /**
+   * With `tapNetns`: the namespace and its `tap0` exist already (`createTapNetns`) and outlive
+   * this guest, so a tipcd in it keeps running while the guest is killed and booted again.
+   */
+  tapNetnsExternal?: boolean;
   /** Forward 127.0.0.1:hostForwardPort to the guest's bearer port (a stable address for it). */
   hostForwardPort?: number;
   /** Guest UDP bearer port (default 6118). */
@@ -237,8 +242,15 @@ export class KernelGuest {
     const started = Date.now();
     this.child = spawn(
       "bash",
-      options.tapNetns === undefined
-        ? ["-c", LIFELINE, "qemu-lifeline", "qemu-system-x86_64", ...qemuArgs(image, options)]
+      options.tapNetns === undefined || options.tapNetnsExternal
+        ? [
+            "-c",
+            LIFELINE,
+            "qemu-lifeline",
+            ...(options.tapNetns === undefined ? [] : netnsCommand(options.tapNetns, [])),
+            "qemu-system-x86_64",
+            ...qemuArgs(image, options),
+          ]
         : [
             "-c",
             NETNS_LIFELINE,
@@ -440,7 +452,7 @@ export class KernelGuest {
 
   /** Kills QEMU at once and waits until it is gone (and its TAP namespace, if any, deleted). */
   async close(): Promise<void> {
-    if (this.options.tapNetns !== undefined && !this.isExited) {
+    if (this.options.tapNetns !== undefined && !this.options.tapNetnsExternal && !this.isExited) {
       // closing the lifeline makes the script kill QEMU and delete the namespace itself
       this.child.stdio[3]?.destroy();
       const fallback = setTimeout(() => this.killNow(), 10_000);
@@ -461,7 +473,7 @@ export class KernelGuest {
     } catch {
       // already gone
     }
-    if (this.options.tapNetns !== undefined) {
+    if (this.options.tapNetns !== undefined && !this.options.tapNetnsExternal) {
       spawnSync("ip", ["netns", "del", this.options.tapNetns], { stdio: "ignore" });
     }
   }

@@ -46,7 +46,8 @@ export interface RunOptions {
 export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): ModeResult {
   const clock: VirtualClock = createVirtualClock(sc.seed);
   const rnd = () => clock.random();
-  const registry = new BindingRegistry();
+  // Inline words per publisher: its initial bindings plus the node-state one, and 32 spare numbers.
+  const registry = new BindingRegistry(Math.ceil((sc.bindingsPerNode + 1) / 32) + 1);
   const total = sc.nodes + sc.joiners.length;
   const col = new Collector(sc, mode, total);
   const mtu = sc.link.mtu;

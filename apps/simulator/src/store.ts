@@ -35,6 +35,11 @@ const DENSE_KEYS = 1 << 22;
  */
 export class BindingRegistry {
   private readonly slots = new Map<number, number>();
+  /**
+   * @param wordsPerPublisher 32-bit words each store keeps inline per publisher (its first
+   * 32 x this binding numbers); numbers beyond go to a per-publisher spill array.
+   */
+  constructor(readonly wordsPerPublisher = 4) {}
   private readonly pubs: Publisher[] = [];
 
   /** The dense number of publisher `node`, allocated on first use. */
@@ -107,10 +112,14 @@ function same(a: Binding, b: Binding): boolean {
 
 const okey = (b: BindingKey) => `${b.type}:${b.lower}:${b.upper}:${b.node}:${b.key}`;
 
-/** One node's table: a bitset per publisher over the registry's numbering. */
+/**
+ * One node's table: a bitset per publisher over the registry's numbering, all publishers' first
+ * W words in one flat array (slot * W), the rest of a busy publisher's bits in a spill array.
+ */
 export class CompactStore implements BindingStore {
-  /** bitset per publisher slot */
-  private readonly sets: (Uint32Array | undefined)[] = [];
+  private readonly W: number;
+  private flat = new Uint32Array(0);
+  private readonly spill: (Uint32Array | undefined)[] = [];
   /** own cluster bindings in publication order, rebuilt after an own change */
   private ownCache: Binding[] | undefined;
   private readonly overflow = new Map<string, Binding>();
@@ -119,31 +128,74 @@ export class CompactStore implements BindingStore {
   constructor(
     readonly ownNode: number,
     private readonly registry: BindingRegistry,
-  ) {}
+  ) {
+    this.W = Math.max(1, registry.wordsPerPublisher | 0);
+  }
+
+  private word(slot: number, w: number): number {
+    if (w < this.W) {
+      const i = slot * this.W + w;
+      return i < this.flat.length ? (this.flat[i] as number) : 0;
+    }
+    const sp = this.spill[slot];
+    const j = w - this.W;
+    return sp && j < sp.length ? (sp[j] as number) : 0;
+  }
+
+  private setWord(slot: number, w: number, v: number): void {
+    if (w < this.W) {
+      const i = slot * this.W + w;
+      if (i >= this.flat.length) {
+        const grown = new Uint32Array(Math.max((slot + 1) * this.W, this.flat.length * 2, 64 * this.W));
+        grown.set(this.flat);
+        this.flat = grown;
+      }
+      this.flat[i] = v;
+      return;
+    }
+    const j = w - this.W;
+    let sp = this.spill[slot];
+    if (!sp || j >= sp.length) {
+      const grown = new Uint32Array(Math.max(4, (j + 1) * 2));
+      if (sp) grown.set(sp);
+      sp = grown;
+      this.spill[slot] = sp;
+    }
+    sp[j] = v;
+  }
+
+  /** words in use for `slot` (inline plus spill) */
+  private wordCount(slot: number): number {
+    return this.W + (this.spill[slot]?.length ?? 0);
+  }
+
+  private clearSlot(slot: number): void {
+    const i = slot * this.W;
+    if (i < this.flat.length) this.flat.fill(0, i, i + this.W);
+    this.spill[slot] = undefined;
+  }
 
   insert(binding: Binding): InsertResult {
     const slot = this.registry.slot(binding.node);
     if (binding.node === this.ownNode) this.ownCache = undefined;
     const n = this.registry.intern(slot, binding);
+    // Identity is the kernel's (type, lower, upper, node, key): the port is not compared.
+    if (this.overflow.size > 0 && this.overflow.has(okey(binding))) return { ok: false, reason: "duplicate" };
     if (n < 0) {
       const k = okey(binding);
-      if (this.overflow.has(k)) return { ok: false, reason: "duplicate" };
+      const known = this.registry.find(slot, binding);
+      if (known >= 0 && this.word(slot, known >>> 5) & (1 << (known & 31)))
+        return { ok: false, reason: "duplicate" };
       const b = { ...binding };
       this.overflow.set(k, b);
       this.count++;
       return { ok: true, binding: b };
     }
-    let set = this.sets[slot];
     const w = n >>> 5;
-    if (!set || set.length <= w) {
-      const grown = new Uint32Array(Math.max(4, (w + 1) * 2));
-      if (set) grown.set(set);
-      set = grown;
-      this.sets[slot] = set;
-    }
     const bit = 1 << (n & 31);
-    if ((set[w] as number) & bit) return { ok: false, reason: "duplicate" };
-    set[w] = (set[w] as number) | bit;
+    const cur = this.word(slot, w);
+    if (cur & bit) return { ok: false, reason: "duplicate" };
+    this.setWord(slot, w, cur | bit);
     this.count++;
     return this.registry.okResult(slot, n);
   }
@@ -153,11 +205,11 @@ export class CompactStore implements BindingStore {
     const slot = this.registry.slotIfAny(key.node);
     const n = slot < 0 ? -1 : this.registry.find(slot, key);
     if (n >= 0) {
-      const set = this.sets[slot];
       const w = n >>> 5;
       const bit = 1 << (n & 31);
-      if (set && w < set.length && (set[w] as number) & bit) {
-        set[w] = (set[w] as number) & ~bit;
+      const cur = this.word(slot, w);
+      if (cur & bit) {
+        this.setWord(slot, w, cur & ~bit);
         this.count--;
         return this.registry.get(slot, n);
       }
@@ -176,7 +228,7 @@ export class CompactStore implements BindingStore {
     if (node === this.ownNode) this.ownCache = undefined;
     const out = this.bindingsOf(node);
     const slot = this.registry.slotIfAny(node);
-    if (slot >= 0) this.sets[slot] = undefined;
+    if (slot >= 0) this.clearSlot(slot);
     for (const [k, b] of this.overflow) if (b.node === node) this.overflow.delete(k);
     this.count -= out.length;
     return out;
@@ -194,15 +246,24 @@ export class CompactStore implements BindingStore {
   /** The bitset of `node`'s bindings held here (shared, do not modify), or undefined. */
   bitset(node: number): Uint32Array | undefined {
     const slot = this.registry.slotIfAny(node);
-    return slot < 0 ? undefined : this.sets[slot];
+    if (slot < 0) return undefined;
+    const n = this.wordCount(slot);
+    const out = new Uint32Array(n);
+    for (let w = 0; w < n; w++) out[w] = this.word(slot, w);
+    return out;
   }
 
   /** Publishers with at least one binding here (bitset or overflow). */
   publishers(): number[] {
     const s = new Set<number>();
-    this.sets.forEach((set, slot) => {
-      if (set?.some((w) => w !== 0)) s.add(this.registry.get(slot, 0).node);
-    });
+    const slots = Math.ceil(this.flat.length / this.W);
+    for (let slot = 0; slot < Math.max(slots, this.spill.length); slot++) {
+      for (let w = 0; w < this.wordCount(slot); w++)
+        if (this.word(slot, w) !== 0) {
+          s.add(this.registry.get(slot, 0).node);
+          break;
+        }
+    }
     for (const b of this.overflow.values()) s.add(b.node);
     return [...s].sort((a, b) => a - b);
   }
@@ -211,10 +272,10 @@ export class CompactStore implements BindingStore {
   bindingsOf(node: number): Binding[] {
     const out: Binding[] = [];
     const slot = this.registry.slotIfAny(node);
-    const set = slot < 0 ? undefined : this.sets[slot];
-    if (set) {
-      for (let w = 0; w < set.length; w++) {
-        let word = set[w] as number;
+    if (slot >= 0) {
+      const n = this.wordCount(slot);
+      for (let w = 0; w < n; w++) {
+        let word = this.word(slot, w);
         while (word !== 0) {
           const low = word & -word;
           const bit = 31 - Math.clz32(low);
@@ -243,7 +304,8 @@ export class CompactStore implements BindingStore {
   /** Bytes held by the bitsets (for the memory note in the results). */
   get bitsetBytes(): number {
     let n = 0;
-    for (const s of this.sets) n += s ? s.byteLength : 0;
+    n += this.flat.byteLength;
+    for (const s of this.spill) n += s ? s.byteLength : 0;
     return n;
   }
 }

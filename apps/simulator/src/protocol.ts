@@ -482,9 +482,10 @@ export function checkTables(
     for (let j = 0; j < total; j++) {
       if (j === o.index) continue;
       const p = nodes[j] as (typeof nodes)[number];
-      const truth = o.session[j] !== 0 && p.store ? p.store.bitset(p.addr) : undefined;
-      const seen = st.bitset(p.addr);
-      if (!equalSets(truth, seen) || hasOverflow(st, p.addr)) {
+      const truthStore = o.session[j] !== 0 ? p.store : undefined;
+      if (!st.sameBindingsOf(p.addr, truthStore) || hasOverflow(st, p.addr)) {
+        const truth = truthStore?.bitset(p.addr);
+        const seen = st.bitset(p.addr);
         const want = new Set(truth ? bitsOf(truth) : []);
         const have = new Set(seen ? bitsOf(seen) : []);
         const ownStore = p.store;
@@ -529,18 +530,6 @@ function bindingAt(_a: CompactStore, s: CompactStore, node: number, bit: number)
 
 function hasOverflow(st: CompactStore, node: number): boolean {
   return st.overflowCount(node) > 0;
-}
-
-function equalSets(a: Uint32Array | undefined, b: Uint32Array | undefined): boolean {
-  const la = a ? a.length : 0;
-  const lb = b ? b.length : 0;
-  const n = Math.max(la, lb);
-  for (let i = 0; i < n; i++) {
-    const x = a && i < la ? (a[i] as number) : 0;
-    const y = b && i < lb ? (b[i] as number) : 0;
-    if (x !== y) return false;
-  }
-  return true;
 }
 
 function bitsOf(set: Uint32Array): number[] {

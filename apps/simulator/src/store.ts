@@ -253,6 +253,26 @@ export class CompactStore implements BindingStore {
     return out;
   }
 
+  /**
+   * Whether this store holds exactly the bindings of `node` that `other` holds (nothing, when
+   * `other` is undefined), both over the same registry. No allocation: the table checks call
+   * it for every node pair.
+   */
+  sameBindingsOf(node: number, other: CompactStore | undefined): boolean {
+    const slot = this.registry.slotIfAny(node);
+    if (slot < 0) return !other || other.registry.slotIfAny(node) < 0 || other.emptyFor(node);
+    const n = Math.max(this.wordCount(slot), other ? other.wordCount(slot) : 0);
+    for (let w = 0; w < n; w++) if (this.word(slot, w) !== (other ? other.word(slot, w) : 0)) return false;
+    return true;
+  }
+
+  private emptyFor(node: number): boolean {
+    const slot = this.registry.slotIfAny(node);
+    if (slot < 0) return true;
+    for (let w = 0; w < this.wordCount(slot); w++) if (this.word(slot, w) !== 0) return false;
+    return true;
+  }
+
   /** Publishers with at least one binding here (bitset or overflow). */
   publishers(): number[] {
     const s = new Set<number>();

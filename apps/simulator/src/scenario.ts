@@ -83,10 +83,10 @@ export const scenarioSchema = z
          * Protocol fidelity: each node's interface rate, Mbit/s (0: infinite). A node sends one
          * datagram after another, so N replicast copies leave over N times one copy's time.
          */
-        bandwidth: z.number().nonnegative().default(100),
+        bandwidth: z.number().nonnegative().default(1000),
       })
       .strict()
-      .default({ latency: 1, jitter: 0.5, loss: 0, mtu: 1500, bandwidth: 100 }),
+      .default({ latency: 1, jitter: 0.5, loss: 0, mtu: 1500, bandwidth: 1000 }),
     modes: z
       .array(z.enum(MODES))
       .min(1)

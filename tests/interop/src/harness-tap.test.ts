@@ -4,6 +4,9 @@
  * with no address translation. Needs root, as CI has.
  */
 import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { decodeMessage, nodeIdToString } from "@tipcjs/codec";
 import { describe, expect, it } from "vitest";
 import { bootGuest, GUEST_IP, HOST_IP_FROM_GUEST, netnsCommand } from "./harness/index.js";
@@ -35,6 +38,35 @@ setTimeout(() => process.exit(2), 60000);`;
 }
 
 const namespaces = () => execFileSync("ip", ["netns", "list"], { encoding: "utf8" });
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * A separate test process that makes a namespace (createTapNetns) and starts tipcd in it, then
+ * hangs; the caller SIGKILLs it as a crashed vitest worker would be.
+ */
+function orphanMaker(netns: string, socketPath: string) {
+  const harness = join(import.meta.dirname, "harness/tipcd.ts");
+  const script = `import { createTapNetns, startTipcd } from ${JSON.stringify(harness)};
+const ns = await createTapNetns(${JSON.stringify(netns)});
+const t = await startTipcd({ netns: ns.name, nodeId: "orphan", hostPort: 6119, socketPath: ${JSON.stringify(socketPath)} });
+console.log("TIPCD " + t.child.pid);
+setInterval(() => {}, 1000);`;
+  return spawn(
+    process.execPath,
+    ["-C", "@tipcjs/source", "--import", "tsx", "--input-type=module", "-e", script],
+    {
+      cwd: join(import.meta.dirname, "../../.."),
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+}
 
 describe("interop harness, TAP mode", () => {
   it("puts the guest on a TAP device in its own namespace, reachable without translation, and removes it", async () => {
@@ -60,5 +92,36 @@ describe("interop harness, TAP mode", () => {
     }
     expect(namespaces()).not.toContain(netns);
     expect(() => process.kill(pid as number, 0)).toThrow();
+  });
+
+  it("tipcd and the namespace go with a test process that was SIGKILLed", async () => {
+    const netns = `tipcjs-orphan-${process.pid}`;
+    const dir = mkdtempSync(join(tmpdir(), "tipcjs-orphan-"));
+    const maker = orphanMaker(netns, join(dir, "tipcd.sock"));
+    try {
+      let out = "";
+      const pid = await new Promise<number>((resolve, reject) => {
+        maker.stdout.on("data", (d) => {
+          out += d;
+          const m = /TIPCD (\d+)/.exec(out);
+          if (m) resolve(Number(m[1]));
+        });
+        maker.stderr.on("data", (d) => {
+          out += d;
+        });
+        maker.on("exit", (code) => reject(new Error(`exited ${code}: ${out}`)));
+      });
+      expect(namespaces()).toContain(netns);
+      expect(alive(pid)).toBe(true);
+      maker.kill("SIGKILL");
+      for (let i = 0; i < 100 && (alive(pid) || namespaces().includes(netns)); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(alive(pid)).toBe(false);
+      expect(namespaces()).not.toContain(netns);
+    } finally {
+      maker.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

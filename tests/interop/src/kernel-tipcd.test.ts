@@ -40,6 +40,12 @@ const KERNEL_RANGE = { type: 8000, lower: 1, upper: 10 };
 /** the parts of tipcd's `stats` (NodeStats) the tests read */
 interface Stats {
   updates: { broadcast: number; replicast: number; bulk: number };
+  link: {
+    unicastSent: number;
+    broadcastSent: number;
+    broadcastTransmitQueue: number;
+    broadcastBacklog: number;
+  };
   distributor: {
     sent: { bulk: number; bulkItems: number };
     received: { bulk: number; legacy: number; sequenced: number };
@@ -87,6 +93,36 @@ describe("tipcd <-> Linux kernel (TAP mode, @tipcjs/client)", () => {
   const kernelPeer = async (): Promise<PeerNodeJSON | undefined> =>
     (await c().nodes()).find((n) => n.nodeId === "guest1");
   const countOf = async (type: number) => (await c().bindings({ type })).length;
+
+  /**
+   * ms from `since` until tipcd had sent a sequenced packet more than in `before` and the kernel
+   * acknowledged all: tipcd's unicast and broadcast links hold nothing unacknowledged (tipcd's
+   * `links` and `stats`). The kernel
+   * applies a NAME_DISTRIBUTOR message as it accepts it in order (tipc_named_rcv runs in the same
+   * receive path), so this ack is the wire-exact moment an update is in its table.
+   */
+  async function kernelAcked(since: number, before: Stats, deadlineMs: number): Promise<number> {
+    const sent = (x: Stats) => x.link.unicastSent + x.link.broadcastSent;
+    return within("the kernel's ack", since, deadlineMs, async () => {
+      const link = (await c().links()).find((l) => l.state === "ESTABLISHED");
+      const s = await stats();
+      return (
+        sent(s) > sent(before) &&
+        link?.transmitQueue === 0 &&
+        link.backlog === 0 &&
+        s.link.broadcastTransmitQueue === 0 &&
+        s.link.broadcastBacklog === 0
+      );
+    });
+  }
+
+  /** a guest probe confirming what the ack showed (a serial command: seconds under load) */
+  async function kernelShows(what: string, awkFilter: string, count: number): Promise<void> {
+    await guest.waitFor(what, async () => (await kernelCount(guest, awkFilter)) === count, {
+      timeoutMs: 30_000,
+      intervalMs: 20,
+    });
+  }
 
   async function start(nodeId: string, legacy = false): Promise<void> {
     tipcd = await startTipcd({ netns: ns.name, nodeId, hostPort: HOST_PORT, socketPath, legacy });
@@ -199,16 +235,22 @@ describe("tipcd <-> Linux kernel (TAP mode, @tipcjs/client)", () => {
   it("3a. updates after link-up, both ways, with TIPC_NAMED_BCAST", async () => {
     const s0 = await stats();
     // tipcd -> kernel
+    let b = s0;
     let t = Date.now();
     await c().bind({ type: 7000, lower: 1, upper: 9, owner: "daemon" });
-    latencies.bcastPublishToKernel = await within("publication in the kernel", t, 1000, async () => {
-      return (await kernelCount(guest, '$1 == 7000 && $2 == 1 && $3 == 9 && $6 == "tipcd-host"')) === 1;
-    });
+    latencies.bcastPublishAcked = await kernelAcked(t, b, 1000);
+    await kernelShows(
+      "publication in the kernel",
+      '$1 == 7000 && $2 == 1 && $3 == 9 && $6 == "tipcd-host"',
+      1,
+    );
+    latencies.bcastPublishToKernel = Date.now() - t;
+    b = await stats();
     t = Date.now();
     await c().unbind({ type: 7000, lower: 1, upper: 9 });
-    latencies.bcastWithdrawToKernel = await within("withdrawal in the kernel", t, 1000, async () => {
-      return (await kernelCount(guest, "$1 == 7000")) === 0;
-    });
+    latencies.bcastWithdrawAcked = await kernelAcked(t, b, 1000);
+    await kernelShows("withdrawal in the kernel", "$1 == 7000", 0);
+    latencies.bcastWithdrawToKernel = Date.now() - t;
     const s1 = await stats();
     expect(s1.updates.broadcast - s0.updates.broadcast).toBe(2);
     expect(s1.updates.replicast - s0.updates.replicast).toBe(0);
@@ -277,16 +319,22 @@ describe("tipcd <-> Linux kernel (TAP mode, @tipcjs/client)", () => {
       async () => (await countOf(5000)) === KERNEL_BULK,
     );
     const s0 = await stats();
+    let b = s0;
     let t = Date.now();
     await c().bind({ type: 7000, lower: 20, upper: 29, owner: "daemon" });
-    latencies.legacyPublishToKernel = await within("legacy publication in the kernel", t, 1000, async () => {
-      return (await kernelCount(guest, '$1 == 7000 && $2 == 20 && $6 == "tipcd-legacy"')) === 1;
-    });
+    latencies.legacyPublishAcked = await kernelAcked(t, b, 1000);
+    await kernelShows(
+      "legacy publication in the kernel",
+      '$1 == 7000 && $2 == 20 && $6 == "tipcd-legacy"',
+      1,
+    );
+    latencies.legacyPublishToKernel = Date.now() - t;
+    b = await stats();
     t = Date.now();
     await c().unbind({ type: 7000, lower: 20, upper: 29 });
-    latencies.legacyWithdrawToKernel = await within("legacy withdrawal in the kernel", t, 1000, async () => {
-      return (await kernelCount(guest, "$1 == 7000")) === 0;
-    });
+    latencies.legacyWithdrawAcked = await kernelAcked(t, b, 1000);
+    await kernelShows("legacy withdrawal in the kernel", "$1 == 7000", 0);
+    latencies.legacyWithdrawToKernel = Date.now() - t;
     const s1 = await stats();
     expect(s1.updates.broadcast).toBe(0);
     expect(s1.updates.replicast - s0.updates.replicast).toBe(2);

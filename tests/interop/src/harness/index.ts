@@ -1,9 +1,8 @@
 /**
  * The interop harness: a real Linux kernel TIPC node in QEMU (TCG, user-mode network), driven
- * over its serial console, plus UDP, pcap and tshark helpers. See ../../README.md.
+ * over its serial console, plus TAP namespaces, tipcd processes, UDP, pcap and tshark helpers. See ../../README.md.
  */
 export { buildGuest, GUEST_DIR, type GuestImage } from "./guest-build.js";
-export { type HostNode, type HostNodeOptions, startHostNode } from "./host-node.js";
 export {
   findLinkTo,
   type LinkEntry,
@@ -28,7 +27,6 @@ export {
   type ServiceRange,
   withGuest,
 } from "./qemu.js";
-export { guestMediaAddress, type SlirpOptions, slirpTransport } from "./slirp.js";
 export {
   connectTipcd,
   createTapNetns,

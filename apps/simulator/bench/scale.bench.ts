@@ -18,7 +18,14 @@ const bindings = arg("bindings", 100);
 const duration = arg("duration", 60_000);
 const rate = arg("rate", 100);
 
-const sc = namedScenario("scale", { nodes, bindingsPerNode: bindings, duration, updates: { rate } });
+const bandwidth = arg("bandwidth", 1000);
+const sc = namedScenario("scale", {
+  nodes,
+  bindingsPerNode: bindings,
+  duration,
+  updates: { rate },
+  link: { bandwidth },
+});
 const t0 = performance.now();
 const c0 = process.cpuUsage();
 let lastPct = -1;

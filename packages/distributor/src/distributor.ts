@@ -57,13 +57,18 @@ const DROP_CAUSES: readonly DropCause[] = [
   "tableLimit",
 ];
 
+const NOTHING_HELD: Map<number, NameDistributorMessage> = new Map();
+
 interface Peer {
   up: boolean;
   capabilities: number;
   mtu: number;
   open: boolean;
   rcvNxt: number;
-  /** sequenced messages waiting for their turn, keyed by namedSeqno */
+  /**
+   * Sequenced messages waiting for their turn, keyed by namedSeqno. `NOTHING_HELD` (shared, never
+   * written) until the peer first holds one: a 5,000-node cluster has 25 million peer records.
+   */
   held: Map<number, NameDistributorMessage>;
   /** the linux flavour's queue and gate instead */
   queue: KernelNamedQueue | undefined;
@@ -243,7 +248,7 @@ class NameDistributor implements Distributor {
         mtu,
         open: false,
         rcvNxt: 0,
-        held: new Map(),
+        held: NOTHING_HELD,
         queue: this.flavor === "linux" ? new KernelNamedQueue() : undefined,
       };
       this.peerMap.set(peer, p);
@@ -320,7 +325,7 @@ class NameDistributor implements Distributor {
     // Reset the gate: the next session starts closed and is opened by its own lastBulk.
     this.st.drops.flushedAtNodeDown += p.held.size;
     this.heldNow -= p.held.size;
-    p.held.clear();
+    p.held = NOTHING_HELD;
     p.open = false;
     p.rcvNxt = 0;
     const origin: ChangeOrigin = { source: "purge", peer };
@@ -369,6 +374,7 @@ class NameDistributor implements Distributor {
       // Early, or the gate is still shut: wait. While shut, nothing can be called stale yet.
       if (p.held.has(seqno)) return this.drop("duplicateSeqno", out);
       if (p.held.size >= this.maxHeld) return this.drop("heldOverflow", out);
+      if (p.held === NOTHING_HELD) p.held = new Map();
       p.held.set(seqno, message);
       this.heldNow++;
       if (p.held.size > this.st.heldPeak) this.st.heldPeak = p.held.size;

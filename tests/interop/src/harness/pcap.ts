@@ -1,5 +1,6 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, statSync, writeSync } from "node:fs";
+import { lifeline } from "./lifeline.js";
 
 interface Endpoint {
   address: string;
@@ -107,6 +108,8 @@ export async function captureLoopback(
   await new Promise((r) => setTimeout(r, 1000));
   const killOnExit = () => child.kill("SIGKILL");
   process.once("exit", killOnExit);
+  // and when this process is SIGKILLed (`ip netns exec` execs: child.pid is dumpcap's)
+  child.once("exit", lifeline(child.pid, "dumpcap-lifeline"));
   return {
     stop: () =>
       new Promise<void>((resolve) => {

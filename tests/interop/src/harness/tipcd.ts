@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { connect, type TipcClient } from "@tipcjs/client";
+import { lifeline } from "./lifeline.js";
 import { GUEST_IP, HOST_IP_FROM_GUEST, netnsCommand } from "./qemu.js";
 
 const REPO = resolve(import.meta.dirname, "../../../..");
@@ -136,20 +137,12 @@ export async function startTipcd(o: TipcdOptions): Promise<Tipcd> {
   const exited = new Promise<number | string>((res) =>
     child.on("exit", (code, signal) => res(code ?? signal ?? "unknown")),
   );
-  // the lifeline: SIGKILLs tipcd when this process's end of the pipe closes, however it dies
-  const lifeline = spawn(
-    "bash",
-    ["-c", 'read -r _ <&3; kill -9 "$1" 2>/dev/null', "tipcd-lifeline", String(child.pid)],
-    {
-      stdio: ["ignore", "ignore", "ignore", "pipe"],
-      detached: true,
-    },
-  );
-  lifeline.unref();
+  // SIGKILLs tipcd when this process ends, however it ends
+  const endLifeline = lifeline(child.pid, "tipcd-lifeline");
   const off = onExit(() => child.kill("SIGKILL"));
   void exited.then(() => {
     off();
-    lifeline.kill("SIGKILL");
+    endLifeline();
   });
   const t: Tipcd = {
     child,

@@ -102,7 +102,7 @@ export function restampAcks(b: Uint8Array, ack: number, bcastAck: number): void 
 }
 
 export function userOf(b: Uint8Array): number {
-  return (b[0]! >>> 1) & 0xf;
+  return ((b[0] ?? 0) >>> 1) & 0xf;
 }
 
 export function sizeOf(b: Uint8Array): number {

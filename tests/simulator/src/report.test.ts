@@ -69,9 +69,7 @@ describe("HTML report in headless Chromium", () => {
             id: string;
             width: number;
             height: number;
-            getContext(
-              k: "2d",
-            ): {
+            getContext(k: "2d"): {
               getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
             } | null;
           };

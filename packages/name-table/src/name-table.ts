@@ -183,34 +183,27 @@ export class NameTable {
     const list = this.nodes.get(old);
     if (list !== undefined) {
       for (const s of this.liveSlots(list, old)) {
-        const o = s * STRIDE;
-        const rec = this.rec;
-        this.indexRemove(
-          s,
-          hashOf(
-            rec[o + TYPE] as number,
-            rec[o + LOWER] as number,
-            rec[o + UPPER] as number,
-            old,
-            rec[o + KEY] as number,
-          ),
-        );
-        rec[o + NODE] = addr;
-        this.indexAdd(
-          s,
-          hashOf(
-            rec[o + TYPE] as number,
-            rec[o + LOWER] as number,
-            rec[o + UPPER] as number,
-            addr,
-            rec[o + KEY] as number,
-          ),
-        );
+        this.indexRemove(s, this.recordHash(s, old));
+        this.rec[s * STRIDE + NODE] = addr;
+        this.indexAdd(s, this.recordHash(s, addr));
       }
       this.nodes.delete(old);
       this.nodes.set(addr, list);
     }
     this._ownNode = addr;
+  }
+
+  /** The identity hash of the record in slot `s`, as if it belonged to `node`. */
+  private recordHash(s: number, node: number): number {
+    const o = s * STRIDE;
+    const rec = this.rec;
+    return hashOf(
+      rec[o + TYPE] as number,
+      rec[o + LOWER] as number,
+      rec[o + UPPER] as number,
+      node,
+      rec[o + KEY] as number,
+    );
   }
 
   // ---------------------------------------------------------------- bindings

@@ -2,7 +2,7 @@ import type { TipcMessage } from "@tipcjs/codec";
 import type { LinkInfo, LinkOutput, LinkStats, NodeInfo } from "./types.js";
 
 /**
- * One TIPC node's link layer on one bearer: discovery, a unicast link per peer and the
+ * One TIPC node's link layer on one or more bearers: discovery, a unicast link per peer and the
  * broadcast link. Sans-I/O: feed it datagrams and time, drain its outputs with `poll()`.
  */
 export interface LinkEngine {
@@ -17,8 +17,18 @@ export interface LinkEngine {
 
   /** Start discovery (first DSC_TRIAL/DSC_REQ at once). */
   start(now: number): void;
-  /** A datagram from the bearer. Bad or unwanted input is a counted drop, never a throw. */
-  receive(bytes: Uint8Array, from: import("./types.js").MediaAddress, now: number): void;
+  /**
+   * A datagram from bearer `bearer` (default 0). Bad or unwanted input is a counted drop,
+   * never a throw.
+   */
+  receive(bytes: Uint8Array, from: import("./types.js").MediaAddress, now: number, bearer?: number): void;
+  /**
+   * Take a bearer out of service (its transport failed, or an operator disabled it): every link
+   * on it goes down, failing its traffic over to the peer's other links, and discovery stops on
+   * it until `enableBearer`. Throws LinkEngineError BAD_OPTIONS for an unknown index.
+   */
+  disableBearer(bearer: number, now: number): void;
+  enableBearer(bearer: number, now: number): void;
   /** Run timers due at `now` (discovery, link supervision, retransmission). */
   tick(now: number): void;
   /** When `tick` should next be called, or undefined when nothing is pending. */

@@ -34,10 +34,12 @@ import {
   TIPC_NODE_ID128,
   TIPC_TRIAL_PERIOD,
   type TipcMessage,
+  type TunnelMessage,
 } from "@tipcjs/codec";
 import type { LinkEngine } from "./api.js";
 import { hash128to32, nodeIdString, padId } from "./identity.js";
 import {
+  type BearerInfo,
   type LinkDownReason,
   LinkEngineError,
   type LinkEngineOptions,
@@ -45,6 +47,7 @@ import {
   type LinkOutput,
   type LinkState,
   type LinkStats,
+  MAX_BEARERS,
   type MediaAddress,
   type MessageCodec,
   type NodeInfo,
@@ -110,7 +113,22 @@ interface BcEntry {
   lastRetransmit: Map<number, number>;
 }
 
+/** Receive side of a failover: the failed link's delivery point, kept while its tunnel drains. */
+interface FailoverRcv {
+  /** inner packets below this seqno were delivered on the failed link already */
+  dropPoint: number | undefined;
+  /** tunnel packets still to come (the sender's msgcnt), undefined until the first arrives */
+  remaining: number | undefined;
+  reasm: Uint8Array[] | undefined;
+}
+
 interface Link {
+  /** index of our bearer this link runs on */
+  bearer: number;
+  /** the peer's media address on that bearer */
+  mediaAddress: MediaAddress;
+  /** the peer's index of its bearer (told in RESET/ACTIVATE), named in FAILOVER tunnels */
+  peerBearerId: number;
   state: LinkState;
   name: string;
   peerIfName: string;
@@ -138,6 +156,8 @@ interface Link {
   peerLastBcast: number;
   /** when to repeat a NACK for a gap that is still open (see NACK_RETRY) */
   nackAt: number | undefined;
+  /** set while the peer's FAILOVER tunnel for this link's last session is being received */
+  fo: FailoverRcv | undefined;
 }
 
 interface BcRcv {
@@ -156,8 +176,10 @@ interface Peer {
   nodeId: Uint8Array;
   capabilities: number;
   signature: number;
-  mediaAddress: MediaAddress | undefined;
-  link: Link | undefined;
+  /** one link per bearer that has seen the peer (index = bearer) */
+  links: (Link | undefined)[];
+  /** the link that carries our traffic to the peer while it is up (the others are standby) */
+  active: Link | undefined;
   up: boolean;
   downSince: number;
   bc: BcRcv;
@@ -189,6 +211,11 @@ function isMulticast(a: MediaAddress): boolean {
     return first >= 224 && first <= 239;
   }
   return a.address.toLowerCase().startsWith("ff");
+}
+
+function hasLinks(p: Peer): boolean {
+  for (const l of p.links) if (l) return true;
+  return false;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -236,6 +263,9 @@ function emptyStats(): LinkStats {
     reassembled: 0,
     linkUps: 0,
     linkDowns: 0,
+    failovers: 0,
+    tunnelSent: 0,
+    tunnelReceived: 0,
     broadcastTransmitQueue: 0,
     broadcastBacklog: 0,
     drops: {},
@@ -256,7 +286,8 @@ class Engine implements LinkEngine {
 
   private readonly codec: MessageCodec;
   private readonly random: () => number;
-  private readonly bearer: LinkEngineOptions["bearer"];
+  private readonly bearers: BearerInfo[];
+  private readonly bearerOff: boolean[];
   private readonly tolerance: number;
   private readonly window: number;
   private readonly bcWindow: number;
@@ -268,6 +299,8 @@ class Engine implements LinkEngine {
   private deadlineDirty = true;
   private deadlineCache: number | undefined;
   private stopped = false;
+  /** inside stop(): links go down without failover */
+  private stopping = false;
 
   // discovery
   private trial: boolean;
@@ -290,7 +323,11 @@ class Engine implements LinkEngine {
     this.capabilities = caps & 0x1fff;
     this.random = o.random;
     this.signature = (o.signature ?? Math.floor(o.random() * 0x10000)) & 0xffff;
-    this.bearer = o.bearer;
+    const bearers = o.bearers ?? (o.bearer ? [o.bearer] : []);
+    if (bearers.length === 0 || bearers.length > MAX_BEARERS || (o.bearers && o.bearer))
+      throw new LinkEngineError("BAD_OPTIONS", `give one bearer or 1..${MAX_BEARERS} bearers`);
+    this.bearers = bearers.map((b) => ({ ...b }));
+    this.bearerOff = bearers.map(() => false);
     const tol = o.tolerance ?? TIPC_DEF_LINK_TOL;
     this.tolerance = Math.min(TIPC_MAX_LINK_TOL, Math.max(TIPC_MIN_LINK_TOL, tol));
     this.window = Math.max(1, Math.min(TIPC_MAX_LINK_WIN, o.window ?? TIPC_DEF_LINK_WIN));
@@ -322,9 +359,13 @@ class Engine implements LinkEngine {
     this.lowerDeadline(this.discNextAt);
   }
 
-  receive(bytes: Uint8Array, from: MediaAddress, now: number): void {
+  receive(bytes: Uint8Array, _from: MediaAddress, now: number, bearer = 0): void {
     if (this.stopped || !this.started) {
       this.drop("not-running");
+      return;
+    }
+    if (!Number.isInteger(bearer) || bearer < 0 || bearer >= this.bearers.length || this.bearerOff[bearer]) {
+      this.drop("bearer-disabled");
       return;
     }
     const h = peekHeader(bytes);
@@ -334,7 +375,7 @@ class Engine implements LinkEngine {
     }
     const b = h.size < bytes.byteLength ? bytes.subarray(0, h.size) : bytes;
     if (h.user === USER_LINK_CONFIG) {
-      this.discoveryRcv(b, from, now);
+      this.discoveryRcv(b, bearer, now);
       return;
     }
     if (!this.addressed) {
@@ -350,17 +391,50 @@ class Engine implements LinkEngine {
       return;
     }
     const p = this.peers.get(h.prevNode);
-    if (!p?.link) {
+    const l = p?.links[bearer];
+    if (!p || !l) {
       this.drop("unknown-node");
       return;
     }
     if (h.user === USER_LINK_PROTOCOL) {
       const m = this.tryDecode(b);
       if (m?.user !== "LINK_PROTOCOL") return;
-      this.protoRcv(p, p.link, m, now);
+      this.protoRcv(p, l, m, now);
       return;
     }
-    this.linkRcv(p, p.link, b, h, now);
+    this.linkRcv(p, l, b, h, now);
+  }
+
+  disableBearer(bearer: number, now: number): void {
+    this.checkBearer(bearer);
+    if (this.bearerOff[bearer]) return;
+    this.bearerOff[bearer] = true;
+    for (const p of this.peers.values()) {
+      const l = p.links[bearer];
+      if (!l) continue;
+      if (l.state === "ESTABLISHED") this.linkDown(p, l, "bearer-disabled", now, false);
+      else this.resetLink(l);
+      // the kernel deletes a disabled bearer's links; the peer learns at its next timeout
+      p.links[bearer] = undefined;
+    }
+    this.deadlineDirty = true;
+  }
+
+  enableBearer(bearer: number, now: number): void {
+    this.checkBearer(bearer);
+    if (!this.bearerOff[bearer]) return;
+    this.bearerOff[bearer] = false;
+    if (this.started && !this.stopped && this.addressed) {
+      this.sendDiscovery("DSC_REQ", bearer);
+      this.discInterval = TIPC_DISC_INIT;
+      this.discNextAt = now + TIPC_DISC_INIT;
+      this.lowerDeadline(this.discNextAt);
+    }
+  }
+
+  private checkBearer(bearer: number): void {
+    if (!Number.isInteger(bearer) || bearer < 0 || bearer >= this.bearers.length)
+      throw new LinkEngineError("BAD_OPTIONS", `no bearer ${bearer}`);
   }
 
   tick(now: number): void {
@@ -386,38 +460,44 @@ class Engine implements LinkEngine {
       this.discNextAt = now + this.discInterval;
     }
     for (const p of [...this.peers.values()]) {
-      const l = p.link;
-      if (!l) continue;
-      if (now >= l.nextTimer) {
-        l.nextTimer = now + l.interval;
-        this.linkTimeout(p, l, now);
-      }
-      if (l.nackAt !== undefined && now >= l.nackAt) {
-        l.nackAt = undefined;
-        if (l.state === "ESTABLISHED" && (l.deferred.size > 0 || this.bcRcvGap(p) > 0)) {
-          this.sendProto(p, l, "STATE");
-          this.armNack(l, now);
+      let idle = true;
+      for (const l of p.links) {
+        if (!l) continue;
+        if (now >= l.nextTimer) {
+          l.nextTimer = now + l.interval;
+          this.linkTimeout(p, l, now);
         }
+        if (l.nackAt !== undefined && now >= l.nackAt) {
+          l.nackAt = undefined;
+          if (
+            l.state === "ESTABLISHED" &&
+            (l.deferred.size > 0 || (p.active === l && this.bcRcvGap(p) > 0))
+          ) {
+            this.sendProto(p, l, "STATE");
+            this.armNack(l, now);
+          }
+        }
+        if (l.state !== "RESET") idle = false;
       }
-      if (!p.up && l.state === "RESET" && now - p.downSince > NODE_CLEANUP_AFTER)
-        this.peers.delete(p.address);
+      if (!p.up && idle && now - p.downSince > NODE_CLEANUP_AFTER) this.peers.delete(p.address);
     }
     this.bcCheckFailure(now);
   }
 
   nextDeadline(): number | undefined {
     if (this.stopped || !this.started) return undefined;
-    // O(peers) only after a tick; between ticks deadlines only move earlier (lowerDeadline),
+    // O(links) only after a tick; between ticks deadlines only move earlier (lowerDeadline),
     // and a deadline left stale-early merely costs one empty tick
     if (!this.deadlineDirty) return this.deadlineCache;
     this.deadlineDirty = false;
     let d = this.discNextAt;
     if (this.trial) d = d === undefined ? this.trialEnd : Math.min(d, this.trialEnd);
     for (const p of this.peers.values()) {
-      const l = p.link;
-      if (!l) continue;
-      d = d === undefined ? l.nextTimer : Math.min(d, l.nextTimer);
-      if (l.nackAt !== undefined) d = Math.min(d, l.nackAt);
+      for (const l of p.links) {
+        if (!l) continue;
+        d = d === undefined ? l.nextTimer : Math.min(d, l.nextTimer);
+        if (l.nackAt !== undefined) d = Math.min(d, l.nackAt);
+      }
     }
     this.deadlineCache = d;
     return d;
@@ -431,30 +511,33 @@ class Engine implements LinkEngine {
     if (this.stopped) throw new LinkEngineError("STOPPED", "engine stopped");
     const p = this.peers.get(peer);
     if (!p) throw new LinkEngineError("NO_SUCH_PEER", `no peer ${peer.toString(16)}`);
-    if (!p.up || !p.link) throw new LinkEngineError("PEER_DOWN", `peer ${peer.toString(16)} is down`);
+    const l = p.active;
+    if (!p.up || !l) throw new LinkEngineError("PEER_DOWN", `peer ${peer.toString(16)} is down`);
     const bytes = this.encodeForSend(message, peer, false);
-    this.linkXmit(p, p.link, this.fragment(bytes, p.link.mtu, peer, false), now);
+    this.linkXmit(p, l, this.fragment(bytes, l.mtu, peer, false), now);
   }
 
   sendBroadcast(message: TipcMessage, now: number): void {
     if (this.stopped) throw new LinkEngineError("STOPPED", "engine stopped");
     if (!this.addressed) throw new LinkEngineError("NOT_ADDRESSED", "address trial not finished");
     let mtu = Number.POSITIVE_INFINITY;
-    for (const p of this.peers.values()) if (p.up && p.link) mtu = Math.min(mtu, p.link.mtu);
-    if (mtu === Number.POSITIVE_INFINITY) mtu = this.bearer.mtu;
+    for (const p of this.peers.values()) if (p.up && p.active) mtu = Math.min(mtu, p.active.mtu);
+    if (mtu === Number.POSITIVE_INFINITY) for (const b of this.bearers) mtu = Math.min(mtu, b.mtu);
     const bytes = this.encodeForSend(message, 0, true);
     for (const pkt of this.fragment(bytes, mtu, 0, true)) this.bcXmit(pkt, mtu, now);
   }
 
   stop(now: number): void {
     if (this.stopped) return;
+    this.stopping = true;
     for (const p of this.peers.values()) {
-      const l = p.link;
-      if (!l) continue;
-      // reset first (new session), so that the peer accepts the RESET as news
-      if (l.state === "ESTABLISHED") this.linkDown(p, l, "stopped", now, false);
-      else this.resetLink(l);
-      this.sendProto(p, l, "RESET", { stopping: true });
+      for (const l of p.links) {
+        if (!l) continue;
+        // reset first (new session), so that the peer accepts the RESET as news
+        if (l.state === "ESTABLISHED") this.linkDown(p, l, "stopped", now, false);
+        else this.resetLink(l);
+        this.sendProto(p, l, "RESET", { stopping: true });
+      }
     }
     this.stopped = true;
   }
@@ -468,15 +551,17 @@ class Engine implements LinkEngine {
   nodes(): NodeInfo[] {
     const r: NodeInfo[] = [];
     for (const p of this.peers.values()) {
-      if (!p.mediaAddress) continue;
+      const l = p.active ?? p.links.find((x) => x !== undefined);
+      if (!l) continue;
       r.push({
         address: p.address,
         nodeId: p.nodeId,
         nodeIdString: nodeIdString(p.nodeId),
         capabilities: p.capabilities,
         signature: p.signature,
-        mediaAddress: p.mediaAddress,
+        mediaAddress: l.mediaAddress,
         up: p.up,
+        linksUp: p.links.filter((x) => x?.state === "ESTABLISHED").length,
         broadcastSynched: p.bc.synched,
       });
     }
@@ -486,22 +571,26 @@ class Engine implements LinkEngine {
   links(): LinkInfo[] {
     const r: LinkInfo[] = [];
     for (const p of this.peers.values()) {
-      const l = p.link;
-      if (!l) continue;
-      r.push({
-        peer: p.address,
-        name: l.name,
-        state: l.state,
-        mtu: l.mtu,
-        session: l.session,
-        peerSession: l.peerSession,
-        sndNxt: l.sndNxt,
-        rcvNxt: l.rcvNxt,
-        transmitQueue: l.transmq.length,
-        backlog: l.backlog.length,
-        deferred: l.deferred.size,
-        tolerance: l.tolerance,
-      });
+      for (const l of p.links) {
+        if (!l) continue;
+        r.push({
+          peer: p.address,
+          name: l.name,
+          bearer: l.bearer,
+          bearerName: (this.bearers[l.bearer] as BearerInfo).name,
+          state: l.state,
+          active: p.up && p.active === l,
+          mtu: l.mtu,
+          session: l.session,
+          peerSession: l.peerSession,
+          sndNxt: l.sndNxt,
+          rcvNxt: l.rcvNxt,
+          transmitQueue: l.transmq.length,
+          backlog: l.backlog.length,
+          deferred: l.deferred.size,
+          tolerance: l.tolerance,
+        });
+      }
     }
     return r;
   }
@@ -518,7 +607,7 @@ class Engine implements LinkEngine {
   upPeers(): { peer: number; capabilities: number; mtu: number }[] {
     const r: { peer: number; capabilities: number; mtu: number }[] = [];
     for (const p of this.peers.values()) {
-      if (p.up && p.link) r.push({ peer: p.address, capabilities: p.capabilities, mtu: p.link.mtu });
+      if (p.up && p.active) r.push({ peer: p.address, capabilities: p.capabilities, mtu: p.active.mtu });
     }
     return r;
   }
@@ -538,9 +627,9 @@ class Engine implements LinkEngine {
     }
   }
 
-  private transmit(to: MediaAddress | "broadcast", bytes: Uint8Array): void {
+  private transmit(bearer: number, to: MediaAddress | "broadcast", bytes: Uint8Array): void {
     this.st.transmitted++;
-    this.out.push({ kind: "transmit", to, bytes });
+    this.out.push({ kind: "transmit", bearer, to, bytes });
   }
 
   private randomU32(): number {
@@ -554,7 +643,7 @@ class Engine implements LinkEngine {
 
   // ---------------------------------------------------------------- discovery (§5)
 
-  private discoveryMsg(type: LinkConfigType, destDomain: number, suggested = 0): Uint8Array {
+  private discoveryMsg(type: LinkConfigType, bearer: number, destDomain: number, suggested = 0): Uint8Array {
     const m: LinkConfigMessage = {
       user: "LINK_CONFIG",
       type,
@@ -563,7 +652,7 @@ class Engine implements LinkEngine {
       destDomain,
       prevNode: this.address,
       netId: this.netId,
-      mediaAddress: this.bearer.mediaAddress,
+      mediaAddress: (this.bearers[bearer] as BearerInfo).mediaAddress,
       peerNetHash: 0,
       suggestedAddress: suggested,
       nodeId: this.nodeId,
@@ -571,37 +660,40 @@ class Engine implements LinkEngine {
     return this.codec.encode(m);
   }
 
-  private sendDiscovery(type: LinkConfigType): void {
-    const bytes = this.discoveryMsg(type, 0);
-    if (this.bearer.canBroadcast) {
-      this.transmit("broadcast", bytes);
-      return;
-    }
-    const seen = new Set<string>();
-    const targets: MediaAddress[] = [];
-    for (const a of this.bearer.discoveryPeers ?? []) {
-      if (!seen.has(mediaKey(a))) {
+  /** Discovery on every enabled bearer (or only on `only`). */
+  private sendDiscovery(type: LinkConfigType, only?: number): void {
+    for (let i = 0; i < this.bearers.length; i++) {
+      if (this.bearerOff[i] || (only !== undefined && i !== only)) continue;
+      const bearer = this.bearers[i] as BearerInfo;
+      const bytes = this.discoveryMsg(type, i, 0);
+      if (bearer.canBroadcast) {
+        this.transmit(i, "broadcast", bytes);
+        continue;
+      }
+      const seen = new Set<string>();
+      const targets: MediaAddress[] = [];
+      const add = (a: MediaAddress) => {
+        if (seen.has(mediaKey(a))) return;
         seen.add(mediaKey(a));
         targets.push(a);
+      };
+      for (const a of bearer.discoveryPeers ?? []) add(a);
+      for (const p of this.peers.values()) {
+        const l = p.links[i];
+        if (l) add(l.mediaAddress);
       }
+      for (const t of targets) this.transmit(i, t, bytes);
     }
-    for (const p of this.peers.values()) {
-      if (p.mediaAddress && !seen.has(mediaKey(p.mediaAddress))) {
-        seen.add(mediaKey(p.mediaAddress));
-        targets.push(p.mediaAddress);
-      }
-    }
-    for (const t of targets) this.transmit(t, bytes);
   }
 
-  private discoveryRcv(b: Uint8Array, _from: MediaAddress, now: number): void {
+  private discoveryRcv(b: Uint8Array, bearer: number, now: number): void {
     const m = this.tryDecode(b);
     if (m?.user !== "LINK_CONFIG") return;
     if (isMulticast(m.mediaAddress)) {
       this.drop("corrupt-discovery");
       return;
     }
-    if (mediaEq(m.mediaAddress, this.bearer.mediaAddress)) {
+    if (this.bearers.some((x) => mediaEq(m.mediaAddress, x.mediaAddress))) {
       this.drop("own-discovery");
       return;
     }
@@ -620,7 +712,7 @@ class Engine implements LinkEngine {
     if (m.type === "DSC_TRIAL") {
       const sugg = this.tryAddress(m.nodeId, src);
       if (sugg) {
-        this.transmit(m.mediaAddress, this.discoveryMsg("DSC_TRIAL_FAIL", src, sugg));
+        this.transmit(bearer, m.mediaAddress, this.discoveryMsg("DSC_TRIAL_FAIL", bearer, src, sugg));
       }
       return;
     }
@@ -641,23 +733,25 @@ class Engine implements LinkEngine {
       this.drop("malformed");
       return;
     }
-    const respond = this.checkDest(m, src, now);
-    if (respond && m.type === "DSC_REQ") this.transmit(m.mediaAddress, this.discoveryMsg("DSC_RESP", src));
+    const respond = this.checkDest(m, src, bearer, now);
+    if (respond && m.type === "DSC_REQ")
+      this.transmit(bearer, m.mediaAddress, this.discoveryMsg("DSC_RESP", bearer, src));
     // The kernel backs its RESETs off to one per ~6 s and never answers discovery with one:
     // send ours as soon as discovery sees the peer, so re-linking takes one round trip.
     const p = this.peers.get(src);
-    if (p?.link && p.link.state === "RESET") this.sendProto(p, p.link, "RESET");
+    const l = p?.links[bearer];
+    if (p && l && l.state === "RESET" && !l.fo?.remaining) this.sendProto(p, l, "RESET");
   }
 
   /** The kernel's tipc_node_try_addr: 0 if `addr` is fine for `id`, else a suggestion. */
   private tryAddress(id: Uint8Array, addr: number): number {
     const n = this.peers.get(addr);
-    if (n?.mediaAddress) {
+    if (n && hasLinks(n)) {
       if (idEq(n.nodeId, id)) return 0;
       return this.suggestAddress(addr);
     }
     for (const p of this.peers.values()) {
-      if (p.mediaAddress && idEq(p.nodeId, id) && p.address !== addr) return p.address;
+      if (hasLinks(p) && idEq(p.nodeId, id) && p.address !== addr) return p.address;
     }
     if (addr === this.address && !idEq(id, this.nodeId)) return this.suggestAddress(addr);
     return 0;
@@ -669,8 +763,8 @@ class Engine implements LinkEngine {
     return a;
   }
 
-  /** The kernel's tipc_node_check_dest for a single bearer: returns whether to respond. */
-  private checkDest(m: LinkConfigMessage, src: number, now: number): boolean {
+  /** The kernel's tipc_node_check_dest, for the link on one bearer: returns whether to respond. */
+  private checkDest(m: LinkConfigMessage, src: number, bearer: number, now: number): boolean {
     let p = this.peers.get(src);
     const nodeId = padId(m.nodeId);
     if (p && !idEq(p.nodeId, nodeId)) {
@@ -688,8 +782,8 @@ class Engine implements LinkEngine {
         nodeId,
         capabilities: m.capabilities,
         signature: INVALID_NODE_SIG,
-        mediaAddress: undefined,
-        link: undefined,
+        links: this.bearers.map(() => undefined),
+        active: undefined,
         up: false,
         downSince: now,
         bc: newBcRcv(),
@@ -699,9 +793,10 @@ class Engine implements LinkEngine {
       this.peers.set(src, p);
     }
     if (!p.up) p.capabilities = m.capabilities;
+    const l = p.links[bearer];
     const signMatch = m.signature === p.signature;
-    const addrMatch = !!p.link && mediaEq(p.mediaAddress, m.mediaAddress);
-    const linkUp = p.link?.state === "ESTABLISHED";
+    const addrMatch = !!l && mediaEq(l.mediaAddress, m.mediaAddress);
+    const linkUp = l?.state === "ESTABLISHED";
     let respond = false;
     let accept = false;
     let reset = false;
@@ -719,11 +814,14 @@ class Engine implements LinkEngine {
       accept = respond = reset = true;
     }
     if (!accept) return respond;
-    p.mediaAddress = m.mediaAddress;
-    if (!p.link) {
-      p.link = this.newLink(p, now);
-      this.lowerDeadline(p.link.nextTimer);
-    } else if (reset && p.link.state !== "RESET") this.linkDown(p, p.link, "rediscovered", now, true);
+    if (!l) {
+      const nl = this.newLink(p, bearer, m.mediaAddress, now);
+      p.links[bearer] = nl;
+      this.lowerDeadline(nl.nextTimer);
+    } else {
+      l.mediaAddress = m.mediaAddress;
+      if (reset && l.state !== "RESET") this.linkDown(p, l, "rediscovered", now, true);
+    }
     return respond;
   }
 
@@ -734,16 +832,20 @@ class Engine implements LinkEngine {
 
   // ---------------------------------------------------------------- link endpoint (§7)
 
-  private newLink(p: Peer, now: number): Link {
+  private newLink(p: Peer, bearer: number, mediaAddress: MediaAddress, now: number): Link {
     const interval = Math.min(Math.floor(this.tolerance / 4), 500);
+    const b = this.bearers[bearer] as BearerInfo;
     return {
+      bearer,
+      mediaAddress,
+      peerBearerId: 0,
       state: "RESET",
-      name: `${this.nodeIdText}:${this.bearer.name}-${nodeIdString(p.nodeId)}:unknown`,
+      name: `${this.nodeIdText}:${b.name}-${nodeIdString(p.nodeId)}:unknown`,
       peerIfName: "unknown",
       session: Math.floor(this.random() * 0x10000) & 0xffff,
       peerSession: 0,
       inSession: false,
-      mtu: this.bearer.mtu,
+      mtu: b.mtu,
       tolerance: this.tolerance,
       interval,
       abortLimit: Math.floor(this.tolerance / interval),
@@ -762,6 +864,7 @@ class Engine implements LinkEngine {
       reasm: undefined,
       peerLastBcast: 0,
       nackAt: undefined,
+      fo: undefined,
     };
   }
 
@@ -771,7 +874,7 @@ class Engine implements LinkEngine {
     l.peerSession = mod16(l.peerSession - 1);
     l.inSession = false;
     l.state = "RESET";
-    l.mtu = this.bearer.mtu;
+    l.mtu = (this.bearers[l.bearer] as BearerInfo).mtu;
     l.sndNxt = 1;
     l.rcvNxt = 1;
     l.transmq = [];
@@ -793,7 +896,7 @@ class Engine implements LinkEngine {
         this.linkDown(p, l, "tolerance", now, true);
         return;
       }
-      const state = p.bc.unacked > 0 || l.rcvUnacked > 0 || l.transmq.length > 0;
+      const state = (p.active === l && p.bc.unacked > 0) || l.rcvUnacked > 0 || l.transmq.length > 0;
       let probe = l.silentIntvCnt > 0;
       // below the monitor threshold every tick counts as silent until something arrives
       l.silentIntvCnt++;
@@ -803,7 +906,8 @@ class Engine implements LinkEngine {
       if (state || probe) this.sendProto(p, l, "STATE", { probe });
     } else if (l.state === "RESET") {
       const setup = l.rstCnt++ <= 4 || l.rstCnt % 16 === 0;
-      if (setup) this.sendProto(p, l, "RESET");
+      // a link whose failover tunnel is still draining stays down (the kernel's FAILINGOVER)
+      if (setup && !l.fo?.remaining) this.sendProto(p, l, "RESET");
     } else {
       this.sendProto(p, l, "ACTIVATE");
     }
@@ -815,7 +919,6 @@ class Engine implements LinkEngine {
     type: LinkProtocolType,
     o: { probe?: boolean; probeReply?: boolean; seqGap?: number; stopping?: boolean } = {},
   ): void {
-    if (!p.mediaAddress) return;
     const isState = type === "STATE";
     if (isState && l.state !== "ESTABLISHED") return;
     let seqGap = o.seqGap ?? 0;
@@ -847,17 +950,17 @@ class Engine implements LinkEngine {
       bcAckInvalid: !nodeUp,
       peerStopping: !!o.stopping,
       redundantLink: nodeUp,
-      bearerId: 0,
+      bearerId: l.bearer,
       priority: 0,
       netPlane: 0,
       probe: isState && !!o.probe,
       origNode: this.address,
       destNode: p.address,
       bcGap: isState ? Math.min(this.bcRcvGap(p), 0x3ff) : 0,
-      maxPacket: isState ? 0 : this.bearer.mtu,
+      maxPacket: isState ? 0 : (this.bearers[l.bearer] as BearerInfo).mtu,
       tolerance: 0,
     };
-    if (!isState) m.bearerName = this.bearer.name;
+    if (!isState) m.bearerName = (this.bearers[l.bearer] as BearerInfo).name;
     else if (this.capabilities & p.capabilities & TIPC_GAP_ACK_BLOCK) {
       // one block per side, the same information as seq_gap / bc_gap (unicast only when seq_gap != 0)
       m.gapAcks = {
@@ -872,7 +975,7 @@ class Engine implements LinkEngine {
       l.rcvUnacked = 0;
       if (p.bc.synched) p.bc.unacked = 0;
     }
-    this.transmit(p.mediaAddress, this.codec.encode(m));
+    this.transmit(l.bearer, l.mediaAddress, this.codec.encode(m));
   }
 
   private protoRcv(p: Peer, l: Link, m: LinkProtocolMessage, now: number): void {
@@ -917,8 +1020,14 @@ class Engine implements LinkEngine {
         if (less(l.session, m.destSession)) l.session = mod16(m.destSession + 1);
         return;
       }
+      if (l.fo?.remaining) {
+        // still receiving the peer's FAILOVER tunnel for the last session (LINK_FAILINGOVER)
+        this.drop("failing-over");
+        return;
+      }
       l.peerIfName = m.bearerName || "unknown";
-      l.name = `${this.nodeIdText}:${this.bearer.name}-${nodeIdString(p.nodeId)}:${l.peerIfName}`;
+      l.peerBearerId = m.bearerId;
+      l.name = `${this.nodeIdText}:${(this.bearers[l.bearer] as BearerInfo).name}-${nodeIdString(p.nodeId)}:${l.peerIfName}`;
       l.peerLastBcast = m.lastBcast;
       let goUp = false;
       if (m.type === "RESET" || l.state !== "ESTABLISHED") {
@@ -950,7 +1059,7 @@ class Engine implements LinkEngine {
       return;
     }
     // broadcast: the peer's last_bcast tells us what we may be missing (tipc_link_bc_sync_rcv)
-    this.bcSyncRcv(p, m, now);
+    this.bcSyncRcv(p, l, m, now);
     let rcvgap = 0;
     const reply = m.probe;
     if ((reply || m.isKeepalive) && more(m.nextSent, l.rcvNxt) && l.deferred.size === 0) {
@@ -960,7 +1069,7 @@ class Engine implements LinkEngine {
     this.advanceTransmq(p, l, m.ack, m.seqGap, now);
     // gap-ACK blocks (TIPC_GAP_ACK_BLOCK): every block's gap is a NACK too
     for (const blk of m.gapAcks?.unicast ?? []) {
-      if (p.link !== l || l.state !== "ESTABLISHED") break;
+      if (l.state !== "ESTABLISHED") break;
       if (blk.gap > 0 && blk.ack !== m.ack) this.retransmitRange(p, l, blk.ack, blk.gap, now);
     }
     if (!m.bcAckInvalid && p.up) {
@@ -995,9 +1104,17 @@ class Engine implements LinkEngine {
     l.state = "ESTABLISHED";
     l.silentIntvCnt = 0;
     l.checkpoint = l.sndNxt;
-    p.up = true;
     this.linksUp++;
     this.st.linkUps++;
+    this.sendProto(p, l, "STATE");
+    if (p.up) {
+      // another link to a node that is up: a standby, until the active one fails
+      if (!p.active) p.active = l;
+      this.out.push({ kind: "linkUp", peer: p.address, name: l.name, bearer: l.bearer });
+      return;
+    }
+    p.up = true;
+    p.active = l;
     // the peer becomes a broadcast acker from our current broadcast snd_nxt
     p.bcAcked = mod16(this.bcSndNxt - 1);
     p.bcPeerUp = false;
@@ -1006,24 +1123,17 @@ class Engine implements LinkEngine {
       p.bc.synched = true;
       p.bc.rcvNxt = mod16(l.peerLastBcast + 1);
     }
-    this.sendProto(p, l, "STATE");
     // the broadcast synch message, unicast seqno 1 (§8)
     const init: BcastProtocolMessage = {
       user: "BCAST_PROTOCOL",
       type: "STATE",
-      nonSeq: false,
-      bcastAck: 0,
-      ack: 0,
-      seqno: 0,
-      prevNode: this.address,
-      origNode: this.address,
-      destNode: p.address,
+      ...this.msgHeader(p.address),
       lastBcast: mod16(this.bcSndNxt - 1),
       nextSent: 0,
       bcAckInvalid: true,
     };
     this.linkXmit(p, l, [this.codec.encode(init)], now);
-    this.out.push({ kind: "linkUp", peer: p.address, name: l.name });
+    this.out.push({ kind: "linkUp", peer: p.address, name: l.name, bearer: l.bearer });
     this.out.push({
       kind: "nodeUp",
       peer: p.address,
@@ -1033,28 +1143,189 @@ class Engine implements LinkEngine {
     });
   }
 
+  /**
+   * Header fields of a message of ours to `dest` (0 and `broadcast` for the broadcast link,
+   * which carries the net id); the link stamps seqno and acks when it sends.
+   */
+  private msgHeader(dest: number, broadcast = false) {
+    return {
+      nonSeq: broadcast,
+      bcastAck: 0,
+      ack: 0,
+      seqno: 0,
+      prevNode: this.address,
+      origNode: this.address,
+      destNode: dest,
+      ...(broadcast ? { netId: this.netId } : {}),
+    };
+  }
+
+  /** The established link that should take over from `failed`: highest priority, then lowest index. */
+  private successor(p: Peer, failed: Link): Link | undefined {
+    let best: Link | undefined;
+    for (const x of p.links) {
+      if (!x || x === failed || x.state !== "ESTABLISHED") continue;
+      if (!best || this.priority(x) > this.priority(best)) best = x;
+    }
+    return best;
+  }
+
+  private priority(l: Link): number {
+    return (this.bearers[l.bearer] as BearerInfo).priority ?? 10;
+  }
+
   private linkDown(p: Peer, l: Link, reason: LinkDownReason, now: number, sendReset: boolean): void {
     const wasUp = l.state === "ESTABLISHED";
+    const next = wasUp && !this.stopping && reason !== "broadcast-failure" ? this.successor(p, l) : undefined;
+    let pending: Uint8Array[] = [];
+    if (next) {
+      // keep where this link's delivery stands, so the peer's tunnel delivers nothing twice
+      if (!l.fo?.remaining) l.fo = { dropPoint: l.rcvNxt, remaining: undefined, reasm: l.reasm };
+      pending = this.takeSendQueue(p, l);
+    }
     this.resetLink(l);
     if (wasUp) {
-      p.up = false;
-      p.downSince = now;
       this.linksUp--;
       this.st.linkDowns++;
-      this.bcRemovePeer(p.address, now);
-      p.bc = newBcRcv();
-      this.out.push({ kind: "linkDown", peer: p.address, name: l.name, reason });
-      this.out.push({ kind: "nodeDown", peer: p.address });
-      if (this.linksUp === 0 && this.discInterval > TIPC_DISC_FAST) {
-        this.discInterval = TIPC_DISC_INIT;
-        this.discNextAt = now + TIPC_DISC_INIT;
-        this.lowerDeadline(this.discNextAt);
+      if (next) {
+        this.out.push({
+          kind: "linkDown",
+          peer: p.address,
+          name: l.name,
+          bearer: l.bearer,
+          reason,
+          failoverTo: next.bearer,
+        });
+        if (p.active === l) p.active = next;
+        this.failover(p, l, next, pending, reason, now);
+      } else {
+        p.up = false;
+        p.active = undefined;
+        p.downSince = now;
+        this.bcRemovePeer(p.address, now);
+        p.bc = newBcRcv();
+        this.out.push({ kind: "linkDown", peer: p.address, name: l.name, bearer: l.bearer, reason });
+        // the node is gone: its other links (standby) go down with it, and no tunnel is coming
+        for (const x of p.links) {
+          if (!x) continue;
+          x.fo = undefined;
+          if (x !== l && x.state === "ESTABLISHED") {
+            this.resetLink(x);
+            this.linksUp--;
+            this.st.linkDowns++;
+            this.out.push({ kind: "linkDown", peer: p.address, name: x.name, bearer: x.bearer, reason });
+            this.sendProto(p, x, "RESET");
+          }
+        }
+        this.out.push({ kind: "nodeDown", peer: p.address });
+        if (this.linksUp === 0 && this.discInterval > TIPC_DISC_FAST) {
+          this.discInterval = TIPC_DISC_INIT;
+          this.discNextAt = now + TIPC_DISC_INIT;
+          this.lowerDeadline(this.discNextAt);
+        }
       }
     }
     if (sendReset) {
       l.rstCnt++;
       this.sendProto(p, l, "RESET");
     }
+  }
+
+  // ---------------------------------------------------------------- failover (tunnel)
+
+  /**
+   * A failing link's packets that the peer may not have: the unacked transmit queue as it is,
+   * then the backlog numbered on from snd_nxt (bundled as it would have been sent).
+   */
+  private takeSendQueue(p: Peer, l: Link): Uint8Array[] {
+    const r = l.transmq.map((e) => e.bytes);
+    let seqno = l.sndNxt;
+    for (const e of l.backlog) {
+      const pkt = e.msgs.length === 1 ? (e.msgs[0] as Uint8Array) : this.bundle(e.msgs, p.address, false);
+      stampHeader(pkt, { nonSeq: false, seqno, ack: 0, bcastAck: 0, prevNode: this.address });
+      seqno = mod16(seqno + 1);
+      r.push(pkt);
+    }
+    return r;
+  }
+
+  /**
+   * Move a failed link's traffic to `next`: every packet the peer may lack goes, in order and
+   * with its old seqno, inside a TUNNEL_PROTOCOL FAILOVER message on `next`, ahead of anything
+   * sent later, so the peer delivers each once and in order (it drops inner seqnos it already
+   * has). With nothing pending, one empty FAILOVER still tells the peer at once.
+   */
+  private failover(
+    p: Peer,
+    failed: Link,
+    next: Link,
+    pending: Uint8Array[],
+    reason: LinkDownReason,
+    now: number,
+  ): void {
+    this.st.failovers++;
+    // the peer told us (it is failing over itself, or it reset the link): nothing to announce
+    const announce = reason !== "failover" && reason !== "peer-reset" && reason !== "peer-stopping";
+    if (pending.length === 0 && !announce) return;
+    const inner = pending.length > 0 ? pending : [new Uint8Array(0)];
+    for (const data of inner) {
+      const t: TunnelMessage = {
+        user: "TUNNEL_PROTOCOL",
+        type: "FAILOVER",
+        ...this.msgHeader(p.address),
+        bearerId: failed.peerBearerId,
+        msgCount: pending.length,
+        data,
+      };
+      this.st.tunnelSent++;
+      const bytes = this.codec.encode(t);
+      this.linkXmit(p, next, this.fragment(bytes, next.mtu, p.address, false), now);
+    }
+  }
+
+  /** A TUNNEL_PROTOCOL message delivered in order on one of the peer's links. */
+  private tunnelRcv(p: Peer, m: TunnelMessage, now: number): void {
+    this.st.tunnelReceived++;
+    const x = p.links[m.bearerId];
+    if (!x) {
+      this.drop("tunnel-unknown-link");
+      return;
+    }
+    if (m.type === "SYNCH") {
+      // a kernel peer bringing up a second link sends copies of the first link's queue:
+      // deliver what the first link has not delivered yet, in its order
+      if (x.state === "ESTABLISHED" && m.data.length > 0) this.tunnelInner(p, x, m.data, now);
+      return;
+    }
+    if (x.state === "ESTABLISHED") this.linkDown(p, x, "failover", now, false);
+    if (!p.up) return;
+    let fo = x.fo;
+    if (!fo) {
+      fo = { dropPoint: undefined, remaining: undefined, reasm: undefined };
+      x.fo = fo;
+    }
+    if (fo.remaining === undefined) fo.remaining = m.msgCount;
+    if (m.data.length > 0) {
+      const h = peekHeader(m.data);
+      if (!h || h.nonSeq) this.drop("malformed-tunnel");
+      else if (fo.dropPoint !== undefined && less(h.seqno, fo.dropPoint)) this.st.duplicates++;
+      else {
+        fo.dropPoint = mod16(h.seqno + 1);
+        this.deliverPacket(p, m.data.subarray(0, h.size), "unicast", fo, now);
+      }
+      fo.remaining--;
+    }
+    if (fo.remaining <= 0) x.fo = undefined;
+  }
+
+  /** An inner packet of a SYNCH tunnel, received as if it came on its own link `x`. */
+  private tunnelInner(p: Peer, x: Link, data: Uint8Array, now: number): void {
+    const h = peekHeader(data);
+    if (!h || h.nonSeq || h.user === USER_LINK_PROTOCOL) {
+      this.drop("malformed-tunnel");
+      return;
+    }
+    this.linkRcv(p, x, data.subarray(0, h.size), h, now);
   }
 
   // ---------------------------------------------------------------- reliable unicast (§7.3, §7.4)
@@ -1097,18 +1368,11 @@ class Engine implements LinkEngine {
       const f: FragmenterMessage = {
         user: "MSG_FRAGMENTER",
         type: i === 0 ? "FIRST_FRAGMENT" : i === n - 1 ? "LAST_FRAGMENT" : "FRAGMENT",
-        nonSeq: broadcast,
-        bcastAck: 0,
-        ack: 0,
-        seqno: 0,
-        prevNode: this.address,
-        origNode: this.address,
-        destNode: dest,
+        ...this.msgHeader(dest, broadcast),
         fragmentNumber: i + 1,
         fragmentCount: 0,
         importance,
         data: bytes.subarray(i * chunk, Math.min(bytes.length, (i + 1) * chunk)),
-        ...(broadcast ? { netId: this.netId } : {}),
       };
       out.push(this.codec.encode(f));
       this.st.fragmentsSent++;
@@ -1120,16 +1384,9 @@ class Engine implements LinkEngine {
     const b: BundlerMessage = {
       user: "MSG_BUNDLER",
       type: "BUNDLE",
-      nonSeq: broadcast,
-      bcastAck: 0,
-      ack: 0,
-      seqno: 0,
-      prevNode: this.address,
-      origNode: this.address,
-      destNode: dest,
+      ...this.msgHeader(dest, broadcast),
       importance: SYSTEM_IMPORTANCE,
       messages: msgs,
-      ...(broadcast ? { netId: this.netId } : {}),
     };
     this.st.bundlesSent++;
     this.st.bundledMessages += msgs.length;
@@ -1171,7 +1428,7 @@ class Engine implements LinkEngine {
     l.transmq.push({ seqno, bytes: pkt, lastRetransmit: Number.NEGATIVE_INFINITY, firstRetransmit: -1 });
     l.rcvUnacked = 0;
     this.st.unicastSent++;
-    if (p.mediaAddress) this.transmit(p.mediaAddress, pkt);
+    this.transmit(l.bearer, l.mediaAddress, pkt);
   }
 
   private advanceBacklog(p: Peer, l: Link): void {
@@ -1195,7 +1452,6 @@ class Engine implements LinkEngine {
 
   /** Retransmits (after, after + gap]; false if the link failed (retransmission failure). */
   private retransmitRange(p: Peer, l: Link, after: number, gap: number, now: number): boolean {
-    if (!p.mediaAddress) return true;
     const to = mod16(after + gap);
     for (const e of l.transmq) {
       if (more(e.seqno, to)) break;
@@ -1210,7 +1466,7 @@ class Engine implements LinkEngine {
       const copy = e.bytes.slice();
       restampAcks(copy, mod16(l.rcvNxt - 1), this.bcAckValue(p));
       this.st.unicastRetransmitted++;
-      this.transmit(p.mediaAddress, copy);
+      this.transmit(l.bearer, l.mediaAddress, copy);
     }
     return true;
   }
@@ -1245,22 +1501,29 @@ class Engine implements LinkEngine {
     let next: Uint8Array | undefined = b;
     while (next) {
       l.rcvNxt = mod16(l.rcvNxt + 1);
-      this.deliverPacket(p, next, "unicast");
-      if (!p.up || p.link !== l || l.state !== "ESTABLISHED") return;
+      this.deliverPacket(p, next, "unicast", l, now);
+      if (!p.up || l.state !== "ESTABLISHED") return;
       if (++l.rcvUnacked >= TIPC_MIN_LINK_WIN) this.sendProto(p, l, "STATE");
       next = l.deferred.get(l.rcvNxt);
       if (next) l.deferred.delete(l.rcvNxt);
     }
   }
 
-  /** Unbundle, reassemble, consume the broadcast init, deliver the rest. */
-  private deliverPacket(p: Peer, b: Uint8Array, via: "unicast" | "broadcast"): void {
+  /**
+   * Unbundle, reassemble (in `holder`: the link, the broadcast receiver or a failover context),
+   * consume the broadcast init and tunnels, deliver the rest.
+   */
+  private deliverPacket(
+    p: Peer,
+    b: Uint8Array,
+    via: "unicast" | "broadcast",
+    holder: { reasm: Uint8Array[] | undefined },
+    now: number,
+  ): void {
     const u = userOf(b);
     if (u === USER_MSG_FRAGMENTER) {
       const m = this.tryDecode(b);
       if (m?.user !== "MSG_FRAGMENTER") return;
-      const holder = via === "unicast" ? p.link : p.bc;
-      if (!holder) return;
       if (m.type === "FIRST_FRAGMENT") holder.reasm = [m.data.slice()];
       else if (!holder.reasm) {
         this.drop("fragment-out-of-order");
@@ -1270,14 +1533,14 @@ class Engine implements LinkEngine {
         const whole = concat(holder.reasm);
         holder.reasm = undefined;
         this.st.reassembled++;
-        this.deliverPacket(p, whole, via);
+        this.deliverPacket(p, whole, via, holder, now);
       }
       return;
     }
     const m = this.tryDecode(b);
     if (!m) return;
     if (m.user === "MSG_BUNDLER") {
-      for (const inner of m.messages) this.deliverPacket(p, inner, via);
+      for (const inner of m.messages) this.deliverPacket(p, inner, via, holder, now);
       return;
     }
     if (m.user === "BCAST_PROTOCOL") {
@@ -1289,7 +1552,11 @@ class Engine implements LinkEngine {
       }
       return;
     }
-    if (m.user === "LINK_PROTOCOL" || m.user === "LINK_CONFIG") {
+    if (m.user === "TUNNEL_PROTOCOL" && via === "unicast") {
+      this.tunnelRcv(p, m, now);
+      return;
+    }
+    if (m.user === "LINK_PROTOCOL" || m.user === "LINK_CONFIG" || m.user === "TUNNEL_PROTOCOL") {
       this.drop("unexpected-user");
       return;
     }
@@ -1312,16 +1579,16 @@ class Engine implements LinkEngine {
     return 0;
   }
 
-  private bcSyncRcv(p: Peer, m: LinkProtocolMessage, now: number): void {
+  private bcSyncRcv(p: Peer, l: Link, m: LinkProtocolMessage, now: number): void {
     const r = p.bc;
     if (!r.synched) return;
     const peersSndNxt = mod16(m.lastBcast + 1);
     if (more(peersSndNxt, mod16(r.rcvNxt + this.bcWindowLimit()))) return;
     r.peerSndNxt = peersSndNxt;
     // the caller answers probes with a STATE carrying bc_gap; without a probe, ask now
-    if (!m.probe && this.bcRcvGap(p) && p.link) {
-      this.sendProto(p, p.link, "STATE");
-      this.armNack(p.link, now);
+    if (!m.probe && this.bcRcvGap(p)) {
+      this.sendProto(p, l, "STATE");
+      this.armNack(l, now);
     }
   }
 
@@ -1335,11 +1602,12 @@ class Engine implements LinkEngine {
       return;
     }
     const p = this.peers.get(h.prevNode);
-    if (!p?.link) {
+    if (!p || !hasLinks(p)) {
       this.drop("unknown-node");
       return;
     }
-    if (!p.up) {
+    const l = p.active;
+    if (!p.up || !l) {
       this.drop("link-not-up");
       return;
     }
@@ -1359,10 +1627,10 @@ class Engine implements LinkEngine {
       else {
         r.deferred.set(seqno, b);
         this.st.deferred++;
-        this.armNack(p.link, now);
+        this.armNack(l, now);
       }
       // staggered NACKs: about one in 16 deferrals, offset by our address
-      if ((++r.defCnt & 0xf) === (this.address & 0xf)) this.sendProto(p, p.link, "STATE");
+      if ((++r.defCnt & 0xf) === (this.address & 0xf)) this.sendProto(p, l, "STATE");
       return;
     }
     let sendState = false;
@@ -1370,14 +1638,13 @@ class Engine implements LinkEngine {
     while (next) {
       r.rcvNxt = mod16(r.rcvNxt + 1);
       r.unacked++;
-      this.deliverPacket(p, next, "broadcast");
+      this.deliverPacket(p, next, "broadcast", r, now);
       if (!p.up || p.bc !== r) return;
       if (((r.rcvNxt ^ this.address) & 0xf) === 0xf) sendState = true;
       next = r.deferred.get(r.rcvNxt);
       if (next) r.deferred.delete(r.rcvNxt);
     }
-    if (sendState) this.sendProto(p, p.link, "STATE");
-    void now;
+    if (sendState && p.active) this.sendProto(p, p.active, "STATE");
   }
 
   private bcXmit(pkt: Uint8Array, mtu: number, now: number): void {
@@ -1402,13 +1669,34 @@ class Engine implements LinkEngine {
     this.st.broadcastSent++;
     if (pending.size === 0) return;
     this.bcTransmq.push({ seqno, bytes: pkt, sentAt: now, pending, lastRetransmit: new Map() });
-    if (this.bearer.canBroadcast) this.transmit("broadcast", pkt);
-    else {
-      for (const a of pending) {
-        const p = this.peers.get(a);
-        if (p?.mediaAddress) this.transmit(p.mediaAddress, pkt);
-      }
+    if (this.bearers.length === 1 && (this.bearers[0] as BearerInfo).canBroadcast) {
+      this.transmit(0, "broadcast", pkt);
+      return;
     }
+    // one datagram per broadcast bearer that reaches someone, one copy per peer reached by none
+    let viaBearers = 0;
+    const copies: Peer[] = [];
+    for (const a of pending) {
+      const p = this.peers.get(a);
+      if (!p) continue;
+      const b = this.bcBearer(p);
+      if (b >= 0) viaBearers |= 1 << b;
+      else copies.push(p);
+    }
+    for (let b = 0; b < this.bearers.length; b++)
+      if (viaBearers & (1 << b)) this.transmit(b, "broadcast", pkt);
+    for (const p of copies) if (p.active) this.transmit(p.active.bearer, p.active.mediaAddress, pkt);
+  }
+
+  /**
+   * The broadcast bearer a peer gets broadcast-link packets on: the first enabled bearer that
+   * can broadcast and has an established link to it, or -1 (then a copy goes on its active link).
+   */
+  private bcBearer(p: Peer): number {
+    for (let b = 0; b < this.bearers.length; b++) {
+      if ((this.bearers[b] as BearerInfo).canBroadcast && p.links[b]?.state === "ESTABLISHED") return b;
+    }
+    return -1;
   }
 
   private bcAdvance(now: number): void {
@@ -1443,19 +1731,22 @@ class Engine implements LinkEngine {
   }
 
   private bcRetransmit(p: Peer, after: number, gap: number, now: number): void {
-    if (p.mediaAddress) {
+    const l = p.active;
+    if (l) {
       const to = mod16(after + gap);
+      const viaBearer = this.bcBearer(p);
       for (const e of this.bcTransmq) {
         if (more(e.seqno, to)) break;
         if (lessEq(e.seqno, after) || !e.pending.has(p.address)) continue;
         // a real broadcast bearer retransmits once for every peer that lost the packet (one
         // retransmission per 10 ms per packet, as the kernel); a replicast one only to the asker
-        const key = this.bearer.canBroadcast ? -1 : p.address;
+        const key = viaBearer >= 0 ? -1 - viaBearer : p.address;
         const last = e.lastRetransmit.get(key) ?? Number.NEGATIVE_INFINITY;
         if (now - last < BC_RETRANSMIT_SPACING) continue;
         e.lastRetransmit.set(key, now);
         this.st.broadcastRetransmitted++;
-        this.transmit(this.bearer.canBroadcast ? "broadcast" : p.mediaAddress, e.bytes);
+        if (viaBearer >= 0) this.transmit(viaBearer, "broadcast", e.bytes);
+        else this.transmit(l.bearer, l.mediaAddress, e.bytes);
       }
     }
     this.bcAdvance(now);
@@ -1473,7 +1764,7 @@ class Engine implements LinkEngine {
     if (!head || now - head.sentAt <= this.tolerance * 10) return;
     for (const a of [...head.pending]) {
       const p = this.peers.get(a);
-      if (p?.link && p.up) this.linkDown(p, p.link, "broadcast-failure", now, true);
+      if (p?.active && p.up) this.linkDown(p, p.active, "broadcast-failure", now, true);
     }
   }
 }

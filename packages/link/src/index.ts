@@ -13,4 +13,4 @@ export type {
   MessageCodec,
   NodeInfo,
 } from "./types.js";
-export { LinkEngineError } from "./types.js";
+export { LinkEngineError, MAX_BEARERS } from "./types.js";

@@ -21,7 +21,16 @@ export interface BearerInfo {
    * Peers discovered later are added automatically.
    */
   discoveryPeers?: MediaAddress[];
+  /**
+   * Link selection priority on this bearer, 0..31 (default 10). When a peer's active link fails,
+   * traffic fails over to the peer's established link with the highest priority (then the lowest
+   * bearer index). Only used locally: it is not advertised.
+   */
+  priority?: number;
 }
+
+/** At most this many bearers per engine (the kernel's MAX_BEARERS). */
+export const MAX_BEARERS = 3;
 
 export interface LinkEngineOptions {
   /** 128-bit node id (16 bytes; shorter is zero-padded) */
@@ -38,7 +47,15 @@ export interface LinkEngineOptions {
   signature?: number;
   /** random source in [0, 1): sessions, signature, address suggestions. Inject a seeded one in tests. */
   random: () => number;
-  bearer: BearerInfo;
+  /** The one bearer (UDP socket, memory port...). Give either `bearer` or `bearers`. */
+  bearer?: BearerInfo;
+  /**
+   * Several bearers (at most MAX_BEARERS), indexed from 0 in this order: the engine forms a link
+   * to a peer on every bearer that reaches it, sends on one active link per peer and fails over
+   * to another when it fails (FAILOVER tunnel, nothing lost, nothing twice). `receive` and
+   * `transmit` outputs carry the bearer index.
+   */
+  bearers?: BearerInfo[];
   /** link tolerance in ms (50..30000), default 1500 */
   tolerance?: number;
   /** unicast send window in packets, default 50 (the kernel's UDP window) */
@@ -65,7 +82,9 @@ export interface MessageCodec {
 export type LinkOutput =
   | {
       kind: "transmit";
-      /** a peer's media address, or "broadcast" (only when `bearer.canBroadcast`) */
+      /** index of the bearer to send on (0 with a single `bearer`) */
+      bearer: number;
+      /** a peer's media address, or "broadcast" (only when that bearer `canBroadcast`) */
       to: MediaAddress | "broadcast";
       bytes: Uint8Array;
     }
@@ -85,8 +104,20 @@ export type LinkOutput =
       mtu: number;
     }
   | { kind: "nodeDown"; peer: number }
-  | { kind: "linkUp"; peer: number; name: string }
-  | { kind: "linkDown"; peer: number; name: string; reason: LinkDownReason }
+  /** a link (one per peer and bearer) is up; the first one also brings `nodeUp` */
+  | { kind: "linkUp"; peer: number; name: string; bearer: number }
+  /**
+   * a link is down; `nodeDown` follows only when it was the peer's last link, otherwise its
+   * traffic has failed over to another link (`failoverTo`, a bearer index)
+   */
+  | {
+      kind: "linkDown";
+      peer: number;
+      name: string;
+      bearer: number;
+      reason: LinkDownReason;
+      failoverTo?: number;
+    }
   /** our 32-bit address is final (after the trial) */
   | { kind: "addressAssigned"; address: number }
   /** another node claims our address, or a peer's address changed while its link is up */
@@ -99,6 +130,8 @@ export type LinkDownReason =
   | "retransmit-failure" // a packet went unacked for tolerance x 10
   | "priority-change" // a STATE with a different non-zero priority
   | "broadcast-failure" // the peer never acked a broadcast packet
+  | "failover" // the peer failed this link over to another one (FAILOVER tunnel)
+  | "bearer-disabled" // disableBearer() on our side
   | "stopped" // we stopped
   | "rediscovered"; // discovery saw the peer with a new address/identity
 
@@ -107,7 +140,12 @@ export type LinkState = "RESET" | "ESTABLISHING" | "ESTABLISHED";
 export interface LinkInfo {
   peer: number;
   name: string;
+  /** the bearer's index and name */
+  bearer: number;
+  bearerName: string;
   state: LinkState;
+  /** carries the traffic to this peer (the others are standby) */
+  active: boolean;
   mtu: number;
   session: number;
   peerSession: number;
@@ -126,8 +164,11 @@ export interface NodeInfo {
   nodeIdString: string;
   capabilities: number;
   signature: number;
+  /** the peer's address on its active link's bearer (else on the first bearer it was seen on) */
   mediaAddress: MediaAddress;
   up: boolean;
+  /** links to this peer that are up (one per bearer at most) */
+  linksUp: number;
   /** the broadcast receive link from this peer is synchronised (BCAST_PROTOCOL init seen) */
   broadcastSynched: boolean;
 }
@@ -154,6 +195,11 @@ export interface LinkStats {
   reassembled: number;
   linkUps: number;
   linkDowns: number;
+  /** links whose traffic moved to another link of the same peer */
+  failovers: number;
+  /** FAILOVER tunnel packets sent and received */
+  tunnelSent: number;
+  tunnelReceived: number;
   /** broadcast packets sent but not yet acked by every peer */
   broadcastTransmitQueue: number;
   broadcastBacklog: number;
@@ -162,7 +208,14 @@ export interface LinkStats {
 }
 
 export class LinkEngineError extends Error {
-  readonly code: "NOT_ADDRESSED" | "NO_SUCH_PEER" | "PEER_DOWN" | "BAD_MESSAGE" | "STOPPED" | "TOO_LARGE";
+  readonly code:
+    | "NOT_ADDRESSED"
+    | "NO_SUCH_PEER"
+    | "PEER_DOWN"
+    | "BAD_MESSAGE"
+    | "STOPPED"
+    | "TOO_LARGE"
+    | "BAD_OPTIONS";
   constructor(code: LinkEngineError["code"], message: string) {
     super(message);
     this.name = "LinkEngineError";

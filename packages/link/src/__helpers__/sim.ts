@@ -32,6 +32,8 @@ export interface SimOptions {
   /** uniform extra delay in [0, jitter) ms: reorders packets */
   jitter?: number;
   canBroadcast?: boolean;
+  /** bearers per node (default 1): bearer b of node i is at mediaOf(i, b), a network of its own */
+  bearers?: number;
   engine?: Partial<LinkEngineOptions>;
   /** per-node overrides */
   engineFor?: (i: number) => Partial<LinkEngineOptions>;
@@ -44,6 +46,7 @@ interface Ev {
   /** undefined for a timer event */
   bytes?: Uint8Array;
   from?: MediaAddress;
+  bearer?: number;
   version?: number;
 }
 
@@ -92,8 +95,8 @@ function lt(x: Ev, y: Ev): boolean {
   return x.at < y.at || (x.at === y.at && x.seq < y.seq);
 }
 
-export function mediaOf(i: number): MediaAddress {
-  return { family: "ipv4", address: `10.1.${(i >> 8) & 255}.${i & 255}`, port: 6118 };
+export function mediaOf(i: number, bearer = 0): MediaAddress {
+  return { family: "ipv4", address: `10.${1 + bearer}.${(i >> 8) & 255}.${i & 255}`, port: 6118 };
 }
 
 export class Sim {
@@ -101,8 +104,12 @@ export class Sim {
   readonly engines: LinkEngine[] = [];
   readonly events: { node: number; out: LinkOutput; at: number }[][] = [];
   onOutput: ((node: number, out: LinkOutput) => void) | undefined;
-  /** pairs "i-j" (i<j) that cannot talk */
+  /** pairs "i-j" (i<j) that cannot talk, on any bearer */
   readonly blocked = new Set<string>();
+  /** "b:i-j": pairs that cannot talk on bearer b */
+  readonly blockedOn = new Set<string>();
+  /** datagrams sent per bearer */
+  readonly sentOn: number[] = [];
   transmissions = 0;
   private readonly heap = new Heap();
   private seq = 0;
@@ -121,22 +128,27 @@ export class Sim {
       jitter: o.jitter ?? 0,
       canBroadcast: o.canBroadcast ?? true,
     };
+    const nb = o.bearers ?? 1;
+    for (let b = 0; b < nb; b++) this.sentOn.push(0);
     for (let i = 0; i < o.nodes; i++) {
-      const media = mediaOf(i);
-      this.byKey.set(`${media.address}:${media.port}`, i);
-      const e = createLinkEngine({
-        nodeId: nodeIdFromString(`n${i}`),
-        random: prng((o.seed ?? 1) * 1000 + i),
-        skipTrial: true,
-        bearer: {
-          name: "sim0",
+      const bearers = [...Array(nb).keys()].map((b) => {
+        const media = mediaOf(i, b);
+        this.byKey.set(`${media.address}:${media.port}`, i);
+        return {
+          name: `sim${b}`,
           mediaAddress: media,
           mtu: 1400,
           canBroadcast: this.opts.canBroadcast,
           discoveryPeers: this.opts.canBroadcast
             ? undefined
-            : [...Array(o.nodes).keys()].filter((j) => j !== i).map(mediaOf),
-        },
+            : [...Array(o.nodes).keys()].filter((j) => j !== i).map((j) => mediaOf(j, b)),
+        };
+      });
+      const e = createLinkEngine({
+        nodeId: nodeIdFromString(`n${i}`),
+        random: prng((o.seed ?? 1) * 1000 + i),
+        skipTrial: true,
+        ...(nb === 1 ? { bearer: bearers[0] } : { bearers }),
         ...o.engine,
         ...o.engineFor?.(i),
       });
@@ -166,20 +178,33 @@ export class Sim {
     for (const a of groupA) for (const b of groupB) this.blocked.add(a < b ? `${a}-${b}` : `${b}-${a}`);
   }
 
-  heal(): void {
-    this.blocked.clear();
+  /** Cut bearer `bearer` only between the two groups (the other bearers still carry traffic). */
+  partitionBearer(bearer: number, groupA: number[], groupB: number[]): void {
+    for (const a of groupA)
+      for (const b of groupB) this.blockedOn.add(`${bearer}:${a < b ? `${a}-${b}` : `${b}-${a}`}`);
   }
 
-  private send(from: number, to: number, bytes: Uint8Array): void {
+  heal(): void {
+    this.blocked.clear();
+    this.blockedOn.clear();
+  }
+
+  private send(from: number, to: number, bytes: Uint8Array, bearer: number): void {
     this.transmissions++;
+    this.sentOn[bearer] = (this.sentOn[bearer] ?? 0) + 1;
     if (this.blockedPair(from, to)) return;
+    if (
+      this.blockedOn.size > 0 &&
+      this.blockedOn.has(`${bearer}:${from < to ? `${from}-${to}` : `${to}-${from}`}`)
+    )
+      return;
     const o = this.opts;
     let copies = 1;
     if (o.loss > 0 && this.rnd() < o.loss) copies = 0;
     else if (o.duplicate > 0 && this.rnd() < o.duplicate) copies = 2;
     for (let c = 0; c < copies; c++) {
       const at = this.now + o.delay + (o.jitter > 0 ? this.rnd() * o.jitter : 0);
-      this.heap.push({ at, seq: this.seq++, node: to, bytes, from: mediaOf(from) });
+      this.heap.push({ at, seq: this.seq++, node: to, bytes, from: mediaOf(from, bearer), bearer });
     }
   }
 
@@ -188,10 +213,10 @@ export class Sim {
     for (const out of e.poll()) {
       if (out.kind === "transmit") {
         if (out.to === "broadcast") {
-          for (let j = 0; j < this.engines.length; j++) if (j !== i) this.send(i, j, out.bytes);
+          for (let j = 0; j < this.engines.length; j++) if (j !== i) this.send(i, j, out.bytes, out.bearer);
         } else {
           const j = this.byKey.get(`${out.to.address}:${out.to.port}`);
-          if (j !== undefined) this.send(i, j, out.bytes);
+          if (j !== undefined) this.send(i, j, out.bytes, out.bearer);
         }
       } else {
         if (this.keepEvents && out.kind !== "deliver")
@@ -217,7 +242,7 @@ export class Sim {
       if (ev.bytes === undefined && ev.version !== this.versions[ev.node]) continue;
       this.now = Math.max(this.now, ev.at);
       const e = this.engines[ev.node] as LinkEngine;
-      if (ev.bytes) e.receive(ev.bytes, ev.from as MediaAddress, this.now);
+      if (ev.bytes) e.receive(ev.bytes, ev.from as MediaAddress, this.now, ev.bearer ?? 0);
       else e.tick(this.now);
       this.drain(ev.node);
       if (stop?.()) return;
@@ -309,6 +334,8 @@ export function runTraffic(
     /** soak scripts only: stop sending once this returns true (e.g. a wall-clock budget) */
     stopSending?: () => boolean;
     onProgress?: (sent: number, r: TrafficResult) => void;
+    /** called before every sending step with the number sent so far (e.g. to cut a link mid-stream) */
+    onStep?: (sent: number) => void;
   },
 ): TrafficResult {
   const n = sim.engines.length;
@@ -367,6 +394,7 @@ export function runTraffic(
   while (sent < o.total) {
     if (o.stopSending?.()) break;
     if (o.onProgress && turn % 100_000 < n) o.onProgress(sent, res);
+    o.onStep?.(sent);
     for (let i = 0; i < n && sent < o.total; i++) {
       const e = sim.engines[i] as LinkEngine;
       if (++turn % bcEvery === 0) {

@@ -469,10 +469,7 @@ class Engine implements LinkEngine {
         }
         if (l.nackAt !== undefined && now >= l.nackAt) {
           l.nackAt = undefined;
-          if (
-            l.state === "ESTABLISHED" &&
-            (l.deferred.size > 0 || (p.active === l && this.bcRcvGap(p) > 0))
-          ) {
+          if (l.state === "ESTABLISHED" && (l.deferred.size > 0 || this.bcRcvGap(p) > 0)) {
             this.sendProto(p, l, "STATE");
             this.armNack(l, now);
           }
@@ -1584,9 +1581,13 @@ class Engine implements LinkEngine {
     if (!r.synched) return;
     const peersSndNxt = mod16(m.lastBcast + 1);
     if (more(peersSndNxt, mod16(r.rcvNxt + this.bcWindowLimit()))) return;
+    const news = more(peersSndNxt, r.peerSndNxt);
     r.peerSndNxt = peersSndNxt;
-    // the caller answers probes with a STATE carrying bc_gap; without a probe, ask now
-    if (!m.probe && this.bcRcvGap(p)) {
+    // the caller answers probes with a STATE carrying bc_gap; without a probe, ask now when the
+    // STATE told us of packets we did not know of, else at most once per NACK_RETRY: two peers
+    // that both miss broadcast packets would otherwise answer each other's STATE with a STATE,
+    // at once and forever, while the gaps stay open (a storm when retransmissions cannot pass)
+    if (!m.probe && this.bcRcvGap(p) && (news || l.nackAt === undefined)) {
       this.sendProto(p, l, "STATE");
       this.armNack(l, now);
     }

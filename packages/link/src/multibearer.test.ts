@@ -108,6 +108,23 @@ describe("several bearers", () => {
     }
   });
 
+  it("keeps broadcast NACKs to one per 20 ms per link while retransmissions cannot pass (no STATE storm)", () => {
+    const sim = twoBearerCluster(2, 7);
+    sim.run(3000);
+    const before = sim.engines.map((e) => e.stats().statesSent);
+    // bearer 0 (the broadcast bearer and the active links) dies; both sides broadcast into it
+    sim.partitionBearer(0, [0], [1]);
+    for (let k = 0; k < 10; k++) for (const e of sim.engines) e.sendBroadcast(testMessage(2, k), sim.now);
+    sim.poke(0);
+    sim.poke(1);
+    sim.run(1000); // less than the tolerance: the links on bearer 0 still count as up
+    for (const [i, e] of sim.engines.entries()) {
+      expect(e.links().every((l) => l.state === "ESTABLISHED")).toBe(true);
+      // STATE on the standby link answers the peer's; one per 20 ms per link is 100 a second
+      expect(e.stats().statesSent - before[i]!).toBeLessThan(150);
+    }
+  });
+
   it("takes the node down only when its last link goes", () => {
     const sim = twoBearerCluster(2, 3);
     sim.partitionBearer(1, [0], [1]);

@@ -19,6 +19,7 @@ import {
   LinkEngineError,
   type LinkInfo,
   type LinkOutput,
+  MAX_BEARERS,
 } from "@tipcjs/link";
 import { NameTable, NameTableError, type Subscription } from "@tipcjs/name-table";
 import { isTransportError, type MediaAddress, type Transport } from "@tipcjs/transport";
@@ -27,6 +28,7 @@ import { NodeError } from "./errors.js";
 import { TopologySubscriptionImpl } from "./subscription.js";
 import type {
   BearerDescription,
+  BearerOptions,
   Binding,
   Clock,
   Logger,
@@ -102,27 +104,32 @@ function parseNodeId(id: unknown): Uint8Array {
 
 function validateOptions(o: NodeOptions): void {
   if (typeof o !== "object" || o === null) badOptions("options must be an object");
-  const t = o.transport as Partial<Transport> | undefined;
-  if (
-    typeof t !== "object" ||
-    t === null ||
-    t.specificationVersion !== "v1" ||
-    typeof t.send !== "function" ||
-    typeof t.onReceive !== "function"
-  ) {
-    badOptions("transport must be a v1 Transport");
-  }
+  if ((o.transport === undefined) === (o.bearers === undefined))
+    badOptions("give either transport or bearers");
+  if (o.bearers !== undefined) {
+    if (!Array.isArray(o.bearers) || o.bearers.length === 0 || o.bearers.length > MAX_BEARERS)
+      badOptions(`bearers must be a list of 1..${MAX_BEARERS} bearers`);
+    const names = new Set<string>();
+    o.bearers.forEach((b, i) => {
+      if (typeof b !== "object" || b === null) badOptions(`bearers[${i}] must be an object`);
+      checkTransport(b.transport, `bearers[${i}].transport`);
+      checkBearerName(b.name, `bearers[${i}].name`);
+      const name = b.name ?? `udp${i}`;
+      if (names.has(name)) badOptions(`bearer name ${name} is used twice`);
+      names.add(name);
+      if (b.priority !== undefined && !(Number.isInteger(b.priority) && b.priority >= 0 && b.priority <= 31))
+        badOptions(`bearers[${i}].priority must be 0..31`);
+    });
+    if (o.bearerName !== undefined || o.discoveryPeers !== undefined)
+      badOptions("bearerName and discoveryPeers go inside each of bearers");
+  } else checkTransport(o.transport, "transport");
   if (o.netId !== undefined && !isU32(o.netId)) badOptions("netId must be a u32");
   if (
     o.tolerance !== undefined &&
     !(typeof o.tolerance === "number" && o.tolerance >= 50 && o.tolerance <= 30000)
   )
     badOptions("tolerance must be 50..30000 ms");
-  if (
-    o.bearerName !== undefined &&
-    (typeof o.bearerName !== "string" || o.bearerName.length === 0 || o.bearerName.length > 15)
-  )
-    badOptions("bearerName must be 1..15 characters");
+  checkBearerName(o.bearerName, "bearerName");
   if (o.address !== undefined && (!isU32(o.address) || o.address === 0))
     badOptions("address must be a non-zero u32");
   if (o.closeTimeout !== undefined && !(typeof o.closeTimeout === "number" && o.closeTimeout >= 0))
@@ -135,8 +142,32 @@ function validateOptions(o: NodeOptions): void {
   if (o.random !== undefined && typeof o.random !== "function") badOptions("random must be a function");
 }
 
+function checkTransport(t: unknown, what: string): void {
+  const x = t as Partial<Transport> | undefined;
+  if (
+    typeof x !== "object" ||
+    x === null ||
+    x.specificationVersion !== "v1" ||
+    typeof x.send !== "function" ||
+    typeof x.onReceive !== "function"
+  ) {
+    badOptions(`${what} must be a v1 Transport`);
+  }
+}
+
+function checkBearerName(name: unknown, what: string): void {
+  if (name !== undefined && (typeof name !== "string" || name.length === 0 || name.length > 15))
+    badOptions(`${what} must be 1..15 characters`);
+}
+
+/** One bearer as the node runs it. */
+interface NodeBearer {
+  transport: Transport;
+  desc: BearerDescription;
+}
+
 /**
- * Starts a TIPC node on one transport: discovery, links, the name table and its distribution.
+ * Starts a TIPC node on one transport or several: discovery, links, the name table and its distribution.
  * Resolves once the node has its final address (after the 1 s address trial unless `skipTrial`
  * or `address` is given). Throws NodeError BAD_OPTIONS.
  */
@@ -155,12 +186,11 @@ class Node implements TipcNode {
   readonly netId: number;
   readonly legacy: boolean;
   private readonly nodeIdBytes: Uint8Array;
-  private readonly transport: Transport;
+  private readonly bearerList: NodeBearer[];
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly log: Logger;
   private readonly link: LinkEngine;
-  private readonly bearer: BearerDescription;
   private readonly closeTimeout: number;
   private readonly maxBindings: number | undefined;
   private table: NameTable | undefined;
@@ -189,30 +219,41 @@ class Node implements TipcNode {
     this.nodeId = nodeIdToString(this.nodeIdBytes);
     this.netId = o.netId ?? DEFAULT_NET_ID;
     this.legacy = o.legacy === true;
-    this.transport = o.transport;
     this.clock = o.clock ?? realTimeClock();
     this.random = o.random ?? Math.random;
     this.log = o.logger ?? silentLogger;
     this.closeTimeout = o.closeTimeout ?? o.tolerance ?? DEFAULT_TOLERANCE;
     this.maxBindings = o.maxBindings;
-    const discoveryPeers =
-      o.discoveryPeers ??
-      (this.transport.canBroadcast
-        ? []
-        : ((this.transport as Transport & { peers?: () => MediaAddress[] }).peers?.() ?? []));
-    this.bearer = {
-      name: o.bearerName ?? "udp0",
-      mediaAddress: this.transport.localAddress,
-      mtu: this.transport.mtu,
-      canBroadcast: this.transport.canBroadcast,
-      discoveryPeers,
-    };
+    const specs: BearerOptions[] = o.bearers ?? [
+      {
+        transport: o.transport as Transport,
+        name: o.bearerName,
+        discoveryPeers: o.discoveryPeers,
+      },
+    ];
+    this.bearerList = specs.map((b, i) => {
+      const t = b.transport;
+      const discoveryPeers =
+        b.discoveryPeers ??
+        (t.canBroadcast ? [] : ((t as Transport & { peers?: () => MediaAddress[] }).peers?.() ?? []));
+      return {
+        transport: t,
+        desc: {
+          name: b.name ?? `udp${i}`,
+          mediaAddress: t.localAddress,
+          mtu: t.mtu,
+          canBroadcast: t.canBroadcast,
+          discoveryPeers,
+          ...(b.priority !== undefined ? { priority: b.priority } : {}),
+        },
+      };
+    });
     this.link = createLinkEngine({
       nodeId: this.nodeIdBytes,
       netId: this.netId,
       legacy: this.legacy,
       random: this.random,
-      bearer: { ...this.bearer, discoveryPeers: [...discoveryPeers] },
+      bearers: this.bearerList.map((b) => ({ ...b.desc, discoveryPeers: [...b.desc.discoveryPeers] })),
       tolerance: o.tolerance,
       skipTrial: o.skipTrial,
       address: o.address,
@@ -222,15 +263,17 @@ class Node implements TipcNode {
   }
 
   start(): Promise<TipcNode> {
-    this.unsubscribeTransport.push(
-      this.transport.onReceive((bytes, from) => this.onDatagram(bytes, from)),
-      this.transport.onError((error) => {
-        this.countTransportDrop(error.code);
-        this.log.warn({ err: error, code: error.code }, "transport error");
-        this.queueEmit("transportError", { error });
-        this.flushEmits();
-      }),
-    );
+    this.bearerList.forEach(({ transport, desc }, i) => {
+      this.unsubscribeTransport.push(
+        transport.onReceive((bytes, from) => this.onDatagram(bytes, from, i)),
+        transport.onError((error) => {
+          this.countTransportDrop(error.code);
+          this.log.warn({ err: error, code: error.code, bearer: desc.name }, "transport error");
+          this.queueEmit("transportError", { error, bearer: desc.name });
+          this.flushEmits();
+        }),
+      );
+    });
     const ready = new Promise<TipcNode>((resolve) => {
       this.onAddressed.push(() => resolve(this));
     });
@@ -455,16 +498,16 @@ class Node implements TipcNode {
   }
 
   bearers(): BearerDescription[] {
-    const peers = (this.transport as Transport & { peers?: () => MediaAddress[] }).peers;
-    return [
-      {
-        ...this.bearer,
+    return this.bearerList.map(({ transport, desc }) => {
+      const peers = (transport as Transport & { peers?: () => MediaAddress[] }).peers;
+      return {
+        ...desc,
         discoveryPeers:
-          !this.bearer.canBroadcast && typeof peers === "function"
-            ? peers.call(this.transport)
-            : [...this.bearer.discoveryPeers],
-      },
-    ];
+          !desc.canBroadcast && typeof peers === "function"
+            ? peers.call(transport)
+            : [...desc.discoveryPeers],
+      };
+    });
   }
 
   stats(): NodeStats {
@@ -532,10 +575,10 @@ class Node implements TipcNode {
     return this.dist;
   }
 
-  private onDatagram(bytes: Uint8Array, from: MediaAddress): void {
+  private onDatagram(bytes: Uint8Array, from: MediaAddress, bearer: number): void {
     if (this.stopped) return;
     this.guarded("receive", () => {
-      this.link.receive(bytes, from, this.clock.now());
+      this.link.receive(bytes, from, this.clock.now(), bearer);
       this.pump();
     });
   }
@@ -611,7 +654,7 @@ class Node implements TipcNode {
   private handleLinkOutput(o: LinkOutput): void {
     switch (o.kind) {
       case "transmit":
-        this.transmit(o.to, o.bytes);
+        this.transmit(o.bearer, o.to, o.bytes);
         return;
       case "deliver": {
         if (o.message.user !== "NAME_DISTRIBUTOR") return; // no sockets here: data is not ours to take
@@ -639,12 +682,20 @@ class Node implements TipcNode {
         return;
       case "linkUp":
         this.log.info({ peer: hex(o.peer), link: o.name }, "link up");
-        this.queueEmit("linkUp", { peer: o.peer, name: o.name });
+        this.queueEmit("linkUp", { peer: o.peer, name: o.name, bearer: this.bearerName(o.bearer) });
         return;
-      case "linkDown":
-        this.log.info({ peer: hex(o.peer), link: o.name, reason: o.reason }, "link down");
-        this.queueEmit("linkDown", { peer: o.peer, name: o.name, reason: o.reason });
+      case "linkDown": {
+        const failoverTo = o.failoverTo === undefined ? undefined : this.bearerName(o.failoverTo);
+        this.log.info({ peer: hex(o.peer), link: o.name, reason: o.reason, failoverTo }, "link down");
+        this.queueEmit("linkDown", {
+          peer: o.peer,
+          name: o.name,
+          bearer: this.bearerName(o.bearer),
+          reason: o.reason,
+          ...(failoverTo !== undefined ? { failoverTo } : {}),
+        });
         return;
+      }
       case "addressAssigned":
         this.addressAssigned(o.address);
         return;
@@ -692,10 +743,16 @@ class Node implements TipcNode {
     }
   }
 
-  private transmit(to: MediaAddress | "broadcast", bytes: Uint8Array): void {
+  private bearerName(i: number): string {
+    return this.bearerList[i]?.desc.name ?? String(i);
+  }
+
+  private transmit(bearer: number, to: MediaAddress | "broadcast", bytes: Uint8Array): void {
+    const transport = this.bearerList[bearer]?.transport;
+    if (transport === undefined) return;
     try {
-      if (to === "broadcast") this.transport.broadcast(bytes);
-      else this.transport.send(to, bytes);
+      if (to === "broadcast") transport.broadcast(bytes);
+      else transport.send(to, bytes);
     } catch (e) {
       if (isTransportError(e)) {
         this.countTransportDrop(e.code);
@@ -774,7 +831,7 @@ class Node implements TipcNode {
     return new Promise<void>((resolve, reject) => {
       this.clock.setTimer(0, () => {
         for (const u of this.unsubscribeTransport.splice(0)) u();
-        this.transport.close().then(() => {
+        Promise.all(this.bearerList.map((b) => b.transport.close())).then(() => {
           this.log.info({ address: hex(this.address) }, "closed");
           resolve();
         }, reject);

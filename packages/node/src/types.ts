@@ -61,8 +61,11 @@ export interface NodeOptions {
    * distributor (no sequence numbers, always replicast). For mixed-cluster tests. Default false.
    */
   legacy?: boolean;
-  /** The one bearer's transport (the daemon passes a `udpTransport`). The node closes it in `close()`. */
-  transport: Transport;
+  /**
+   * The one bearer's transport (the daemon passes a `udpTransport`). The node closes it in
+   * `close()`. Give either `transport` (with `bearerName`, `discoveryPeers`) or `bearers`.
+   */
+  transport?: Transport;
   /** Bearer name put in link names and RESET/ACTIVATE, at most 15 characters. Default "udp0". */
   bearerName?: string;
   /**
@@ -70,6 +73,12 @@ export interface NodeOptions {
    * Default: the transport's `peers()` if it has one (as `udpTransport` in replicast mode), else none.
    */
   discoveryPeers?: MediaAddress[];
+  /**
+   * Several bearers (at most 3), each on its own transport: the node links to a peer on every
+   * bearer that reaches it, sends on one link and fails over to another when it fails, without
+   * losing or repeating a binding update. Bearer names default to "udp0", "udp1"... and must differ.
+   */
+  bearers?: BearerOptions[];
   /** Link tolerance, ms (50..30000), default 1500: a silent peer is declared down after it. */
   tolerance?: number;
   /** Time source. Default real time; tests pass `createVirtualClock(seed)`. */
@@ -149,6 +158,17 @@ export interface PeerNode {
   mediaAddress: MediaAddress;
 }
 
+/** One bearer of a node with several (`NodeOptions.bearers`). */
+export interface BearerOptions {
+  transport: Transport;
+  /** at most 15 characters; default "udp<index>" */
+  name?: string;
+  /** as `NodeOptions.discoveryPeers`, for this bearer */
+  discoveryPeers?: MediaAddress[];
+  /** link selection priority 0..31 (default 10): failover prefers the highest */
+  priority?: number;
+}
+
 export interface BearerDescription {
   name: string;
   mediaAddress: MediaAddress;
@@ -156,6 +176,8 @@ export interface BearerDescription {
   /** true: one broadcast reaches all (multicast, memory fabric); false: replicast */
   canBroadcast: boolean;
   discoveryPeers: MediaAddress[];
+  /** link selection priority, when one was given */
+  priority?: number;
 }
 
 export interface NodeStats {
@@ -205,14 +227,16 @@ export interface NodeStats {
 export interface NodeEvents {
   nodeUp: { address: number; nodeId: string; capabilities: number; mtu: number };
   nodeDown: { address: number };
-  linkUp: { peer: number; name: string };
-  linkDown: { peer: number; name: string; reason: LinkDownReason };
+  /** `bearer` is the bearer's name */
+  linkUp: { peer: number; name: string; bearer: string };
+  /** `failoverTo`: the bearer now carrying the peer's traffic (the node stays up) */
+  linkDown: { peer: number; name: string; bearer: string; reason: LinkDownReason; failoverTo?: string };
   /** a binding entered ("bound") or left ("unbound") the table */
   bindingChange: { kind: "bound" | "unbound"; binding: Binding; origin: ChangeOrigin };
   /** another node claims our address, or a peer's address changed while its link is up */
   duplicateAddress: { address: number; mediaAddress: MediaAddress };
   /** a transport failure (never fatal: the datagram counts as lost) */
-  transportError: { error: Error };
+  transportError: { error: Error; bearer: string };
 }
 
 export type NodeEventName = keyof NodeEvents;

@@ -31,6 +31,45 @@ describe("tipcd configuration", () => {
     });
   });
 
+  it("takes several bearers from a list, named udp0, udp1... unless named", () => {
+    const c = validateConfig({
+      nodeId: "n1",
+      bearers: [
+        { localAddress: "127.0.0.1" },
+        { name: "lan1", localAddress: "127.0.0.2", peers: ["127.0.0.3"] },
+      ],
+    });
+    expect(c.bearers.map((b) => [b.name, b.localAddress, b.peers])).toEqual([
+      ["udp0", "127.0.0.1", []],
+      ["lan1", "127.0.0.2", ["127.0.0.3"]],
+    ]);
+    expect(c.bearer.name).toBe("udp0");
+    expect(validateConfig(base).bearers).toHaveLength(1);
+    // from a file, with the environment and flags giving no bearer setting
+    const dir = mkdtempSync(join(tmpdir(), "tipcd-config-"));
+    const file = join(dir, "two.yaml");
+    writeFileSync(file, "nodeId: n2\nbearers:\n  - localAddress: 127.0.0.1\n  - localAddress: 127.0.0.2\n");
+    expect(loadConfig({ config: file }, {}).bearers.map((b) => b.name)).toEqual(["udp0", "udp1"]);
+    expect(problems({ ...base, bearers: [{ localAddress: "127.0.0.1" }] })).toEqual([
+      "bearers: give bearer (one) or bearers (a list), not both",
+    ]);
+    expect(
+      problems({
+        nodeId: "n",
+        bearers: [{ localAddress: "127.0.0.1" }, { name: "udp0", localAddress: "127.0.0.2" }],
+      }),
+    ).toEqual(["bearers.1.name: bearer name udp0 is used twice"]);
+    expect(problems({ nodeId: "n", bearers: [] })).toEqual([
+      "bearers: bearers must list at least one bearer",
+    ]);
+    expect(problems({ nodeId: "n", bearers: [{ localAddress: "nope" }] })[0]).toMatch(
+      /^bearers\.0\.localAddress: /,
+    );
+    expect(problems({ nodeId: "n", bearers: Array(4).fill({ localAddress: "127.0.0.1" }) })).toEqual([
+      "bearers: at most 3 bearers",
+    ]);
+  });
+
   it("merges file < environment < flags", () => {
     const dir = mkdtempSync(join(tmpdir(), "tipcd-config-"));
     const file = join(dir, "tipcd.yaml");

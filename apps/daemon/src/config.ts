@@ -97,7 +97,59 @@ const peers = z.preprocess(
   ),
 );
 
-export const configSchema = z.strictObject({
+const MISSING_BEARER = "bearer.localAddress is required: the local IP of the UDP bearer (e.g. 127.0.0.1)";
+
+const bearerSchema = z
+  .strictObject({
+    /** default "udp0" (with `bearers`: "udp<index>") */
+    name: z.string().min(1).max(15, "bearer name must be at most 15 characters").optional(),
+    localAddress: z
+      .string({ error: "bearer.localAddress is required: the local IP of the UDP bearer (e.g. 127.0.0.1)" })
+      .pipe(ipLiteral),
+    localPort: int(0, 65535, "localPort").default(6118),
+    mode: z.enum(["multicast", "replicast"], { error: 'mode must be "multicast" or "replicast"' }).optional(),
+    group: ipLiteral.refine(isMulticast, { error: "group must be a multicast address" }).optional(),
+    groupPort: int(1, 65535, "groupPort").optional(),
+    multicastInterface: z.string().min(1).optional(),
+    multicastTtl: int(1, 255, "multicastTtl").optional(),
+    peers: peers.default([]),
+  })
+  .superRefine((b, ctx) => {
+    const mode = b.mode ?? (b.peers.length ? "replicast" : "multicast");
+    if (mode === "multicast" && b.peers.length) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["peers"],
+        message: "peers are for replicast; multicast mode takes a group",
+      });
+    }
+    if (mode === "replicast" && b.group) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["group"],
+        message: "group is for multicast; replicast mode takes peers",
+      });
+    }
+    for (const p of b.peers) {
+      const hp = parseHostPort(p);
+      if (hp && isIP(hp.address) !== isIP(b.localAddress)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["peers"],
+          message: `peer ${p} is not of localAddress's IP family`,
+        });
+      }
+    }
+    if (b.group && isIP(b.group) !== isIP(b.localAddress)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["group"],
+        message: "group is not of localAddress's IP family",
+      });
+    }
+  });
+
+const baseSchema = z.strictObject({
   /** `tipc node set identity`: up to 16 characters, or 17..32 hex digits */
   nodeId: z
     .string({ error: "nodeId is required (a node identity: up to 16 characters, or 17..32 hex digits)" })
@@ -108,56 +160,14 @@ export const configSchema = z.strictObject({
   clusterId: int(1, 9999, "clusterId").default(4711),
   legacy: bool.default(false),
   tolerance: int(50, 30000, "tolerance (ms)").default(1500),
-  bearer: z
-    .strictObject({
-      name: z.string().min(1).max(15, "bearer name must be at most 15 characters").default("udp0"),
-      localAddress: z
-        .string({ error: "bearer.localAddress is required: the local IP of the UDP bearer (e.g. 127.0.0.1)" })
-        .pipe(ipLiteral),
-      localPort: int(0, 65535, "localPort").default(6118),
-      mode: z
-        .enum(["multicast", "replicast"], { error: 'mode must be "multicast" or "replicast"' })
-        .optional(),
-      group: ipLiteral.refine(isMulticast, { error: "group must be a multicast address" }).optional(),
-      groupPort: int(1, 65535, "groupPort").optional(),
-      multicastInterface: z.string().min(1).optional(),
-      multicastTtl: int(1, 255, "multicastTtl").optional(),
-      peers: peers.default([]),
-    })
-    .superRefine((b, ctx) => {
-      const mode = b.mode ?? (b.peers.length ? "replicast" : "multicast");
-      if (mode === "multicast" && b.peers.length) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["peers"],
-          message: "peers are for replicast; multicast mode takes a group",
-        });
-      }
-      if (mode === "replicast" && b.group) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["group"],
-          message: "group is for multicast; replicast mode takes peers",
-        });
-      }
-      for (const p of b.peers) {
-        const hp = parseHostPort(p);
-        if (hp && isIP(hp.address) !== isIP(b.localAddress)) {
-          ctx.addIssue({
-            code: "custom",
-            path: ["peers"],
-            message: `peer ${p} is not of localAddress's IP family`,
-          });
-        }
-      }
-      if (b.group && isIP(b.group) !== isIP(b.localAddress)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["group"],
-          message: "group is not of localAddress's IP family",
-        });
-      }
-    }),
+  bearer: bearerSchema.optional(),
+  /** several bearers (at most 3), instead of `bearer`: names default to udp0, udp1... */
+  bearers: z
+    .array(bearerSchema, { error: "bearers must be a list of bearers" })
+    .min(1, "bearers must list at least one bearer")
+    .max(3, "at most 3 bearers")
+    .optional(),
+
   control: z
     .strictObject({
       path: z.string().min(1, "control socket path must not be empty").default(DEFAULT_SOCKET_PATH),
@@ -206,6 +216,43 @@ export const configSchema = z.strictObject({
     .default({ level: "info" }),
 });
 
+/** The validated config: `bearers` always lists every bearer (named), `bearer` is the first. */
+export const configSchema = baseSchema
+  .superRefine((c, ctx) => {
+    if (c.bearer === undefined && c.bearers === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["bearer"],
+        message: MISSING_BEARER,
+      });
+    }
+    if (c.bearer !== undefined && c.bearers !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["bearers"],
+        message: "give bearer (one) or bearers (a list), not both",
+      });
+    }
+    const names = new Set<string>();
+    (c.bearers ?? []).forEach((b, i) => {
+      const name = b.name ?? `udp${i}`;
+      if (names.has(name))
+        ctx.addIssue({
+          code: "custom",
+          path: ["bearers", i, "name"],
+          message: `bearer name ${name} is used twice`,
+        });
+      names.add(name);
+    });
+  })
+  .transform((c) => {
+    const bearers = (c.bearers ?? (c.bearer ? [c.bearer] : [])).map((b, i) => ({
+      ...b,
+      name: b.name ?? `udp${i}`,
+    }));
+    return { ...c, bearers, bearer: bearers[0] as (typeof bearers)[number] };
+  });
+
 export type DaemonConfig = z.output<typeof configSchema>;
 export type DaemonConfigInput = z.input<typeof configSchema>;
 
@@ -215,13 +262,19 @@ function isObject(v: unknown): v is Raw {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** Deep merge of plain objects; later sources win, `undefined` never overrides. */
+/**
+ * Deep merge of plain objects; later sources win, `undefined` never overrides, and an object
+ * left with nothing defined in it (an environment or flags group that was not used) is dropped.
+ */
 export function mergeConfig(...sources: Raw[]): Raw {
   const out: Raw = {};
   for (const src of sources) {
     for (const [k, v] of Object.entries(src)) {
       if (v === undefined) continue;
-      out[k] = isObject(v) && isObject(out[k]) ? mergeConfig(out[k] as Raw, v) : v;
+      if (isObject(v)) {
+        const merged = mergeConfig(isObject(out[k]) ? (out[k] as Raw) : {}, v);
+        if (Object.keys(merged).length > 0) out[k] = merged;
+      } else out[k] = v;
     }
   }
   return out;
@@ -333,6 +386,14 @@ export function validateConfig(raw: unknown): DaemonConfig {
       return `${path ? `${path}: ` : ""}unknown key(s) ${i.keys.join(", ")}`;
     return `${path || "(config)"}: ${i.message}`;
   });
+  // zod skips the whole-object check when a field is invalid: name a missing bearer anyway
+  const rawObj = isObject(raw) ? raw : {};
+  if (
+    rawObj.bearer === undefined &&
+    rawObj.bearers === undefined &&
+    !issues.some((i) => i.startsWith("bearer"))
+  )
+    issues.push(`bearer: ${MISSING_BEARER}`);
   throw new ConfigError("invalid tipcd configuration:", issues);
 }
 

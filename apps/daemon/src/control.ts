@@ -187,6 +187,23 @@ export async function startControlServer(
     }
   };
 
+  /** bearerDisable / bearerEnable: by name, NOT_FOUND for a name the node does not have */
+  const switchBearer = (p: Params, enable: boolean) => {
+    const name = p.name;
+    if (typeof name !== "string" || name.length === 0)
+      throw new ProtocolError("BAD_ARGUMENT", "params.name must be a bearer name");
+    if (!node.bearers().some((b) => b.name === name)) {
+      const names = node
+        .bearers()
+        .map((b) => b.name)
+        .join(", ");
+      throw new ProtocolError("NOT_FOUND", `no bearer ${JSON.stringify(name)} (bearers: ${names})`);
+    }
+    if (enable) node.enableBearer(name);
+    else node.disableBearer(name);
+    return node.bearers().find((b) => b.name === name);
+  };
+
   const handlers: Record<Method, (c: Connection, p: Params) => unknown> = {
     hello: () => ({
       protocol: PROTOCOL_VERSION,
@@ -300,6 +317,8 @@ export async function startControlServer(
     nodes: () => ({ nodes: node.nodes() }),
     links: () => ({ links: node.links() }),
     bearers: () => ({ bearers: node.bearers() }),
+    bearerDisable: (_c, p) => ({ bearer: switchBearer(p, false) }),
+    bearerEnable: (_c, p) => ({ bearer: switchBearer(p, true) }),
     stats: () => node.stats(),
   };
 

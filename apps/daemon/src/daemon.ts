@@ -20,41 +20,26 @@ export interface StartOptions {
 
 export async function startDaemon(config: DaemonConfig, options: StartOptions): Promise<Daemon> {
   const { logger } = options;
-  const b = config.bearer;
-  const mode = b.mode ?? (b.peers.length ? "replicast" : "multicast");
-  const transport = await udpTransport({
-    localAddress: b.localAddress,
-    localPort: b.localPort,
-    mode,
-    clusterId: config.clusterId,
-    ...(b.group ? { group: b.group } : {}),
-    ...(b.groupPort ? { groupPort: b.groupPort } : {}),
-    ...(b.multicastInterface ? { multicastInterface: b.multicastInterface } : {}),
-    ...(b.multicastTtl ? { multicastTtl: b.multicastTtl } : {}),
-    ...(mode === "replicast"
-      ? {
-          peers: b.peers.map((p) => {
-            const hp = parseHostPort(p);
-            if (!hp) throw new Error(`bad peer ${p}`);
-            const family = hp.address.includes(":") ? ("ipv6" as const) : ("ipv4" as const);
-            return { family, address: hp.address, port: hp.port ?? 6118 };
-          }),
-        }
-      : {}),
-  });
+  const transports: Transport[] = [];
+  const described: string[] = [];
   let node: TipcNode;
   try {
+    for (const b of config.bearers) {
+      const mode = b.mode ?? (b.peers.length ? "replicast" : "multicast");
+      const t = await openBearer(b, mode, config.clusterId);
+      transports.push(t);
+      described.push(`${b.name} ${t.localAddress.address}:${t.localAddress.port} ${mode}`);
+    }
     node = await createNode({
       nodeId: config.nodeId,
       netId: config.clusterId,
       legacy: config.legacy,
       tolerance: config.tolerance,
-      bearerName: b.name,
-      transport,
+      bearers: config.bearers.map((b, i) => ({ name: b.name, transport: transports[i] as Transport })),
       logger,
     });
   } catch (e) {
-    await transport.close().catch(() => {});
+    await Promise.all(transports.map((t) => t.close().catch(() => {})));
     throw e;
   }
   node.on("nodeUp", (n) =>
@@ -62,7 +47,9 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions): 
   );
   node.on("nodeDown", (n) => logger.info({ peer: hex(n.address) }, "node down"));
   node.on("linkUp", (l) => logger.info({ link: l.name }, "link up"));
-  node.on("linkDown", (l) => logger.info({ link: l.name, reason: l.reason }, "link down"));
+  node.on("linkDown", (l) =>
+    logger.info({ link: l.name, reason: l.reason, failoverTo: l.failoverTo }, "link down"),
+  );
   node.on("duplicateAddress", (d) =>
     logger.warn({ address: hex(d.address), from: d.mediaAddress }, "duplicate address"),
   );
@@ -104,7 +91,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions): 
       address: hex(node.address),
       netId: node.netId,
       legacy: node.legacy,
-      bearer: `${b.name} ${transport.localAddress.address}:${transport.localAddress.port} ${mode}`,
+      bearers: described,
       control: control.path,
       metrics: metrics?.address,
     },
@@ -125,6 +112,33 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions): 
       return closing;
     },
   };
+}
+
+type BearerConfig = DaemonConfig["bearers"][number];
+type Transport = Awaited<ReturnType<typeof udpTransport>>;
+
+/** One UDP bearer's transport, as the config describes it. */
+function openBearer(b: BearerConfig, mode: "multicast" | "replicast", clusterId: number): Promise<Transport> {
+  return udpTransport({
+    localAddress: b.localAddress,
+    localPort: b.localPort,
+    mode,
+    clusterId,
+    ...(b.group ? { group: b.group } : {}),
+    ...(b.groupPort ? { groupPort: b.groupPort } : {}),
+    ...(b.multicastInterface ? { multicastInterface: b.multicastInterface } : {}),
+    ...(b.multicastTtl ? { multicastTtl: b.multicastTtl } : {}),
+    ...(mode === "replicast"
+      ? {
+          peers: b.peers.map((p) => {
+            const hp = parseHostPort(p);
+            if (!hp) throw new Error(`bad peer ${p}`);
+            const family = hp.address.includes(":") ? ("ipv6" as const) : ("ipv4" as const);
+            return { family, address: hp.address, port: hp.port ?? 6118 };
+          }),
+        }
+      : {}),
+  });
 }
 
 const hex = (a: number) => a.toString(16).padStart(8, "0");

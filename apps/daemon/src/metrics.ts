@@ -140,6 +140,22 @@ export function createMetricsRegistry(node: TipcNode, extra: { controlConnection
       [{ link: "broadcast" }, stats().retransmissions.broadcast],
     ],
   );
+  gauge(registry, "tipcd_bearer_links_up", "Links established on each bearer", ["bearer"], () => {
+    const links = node.links();
+    return node
+      .bearers()
+      .map((b) => [
+        { bearer: b.name },
+        links.filter((l) => l.bearerName === b.name && l.state === "ESTABLISHED").length,
+      ]);
+  });
+  mirroredCounter(
+    registry,
+    "tipcd_link_failovers_total",
+    "Links that failed while another link to the same peer carried on (traffic failed over)",
+    [],
+    () => [[{}, stats().link.failovers]],
+  );
   return registry;
 }
 

@@ -110,11 +110,25 @@ describe("tipcctl", () => {
   it("lists nodes, links, bearers and stats", async () => {
     await waitFor(() => (fx.nodes[0]?.stats().nodes.up ?? 0) === 1, 3000, "link up");
     expect((await ctl("node", "list")).out).toMatch(/unit-2 +[0-9a-f]{8} up +0x[0-9a-f]+ NAMED_BCAST/);
-    expect((await ctl("link", "list")).out).toMatch(/up \(mtu/);
+    expect((await ctl("link", "list")).out).toMatch(/: active \(mtu/);
     expect(JSON.parse((await ctl("bearer", "list", "--json")).out)).toHaveLength(1);
     const s = await ctl("stats", "--json");
     expect(JSON.parse(s.out)).toMatchObject({ nodes: { up: 1 }, updates: { method: "broadcast" } });
     expect((await ctl("stats")).out).toMatch(/^updates: total \d+ broadcast/m);
+  });
+
+  it("disables and enables a bearer by name, and says when there is no such bearer", async () => {
+    await waitFor(() => (fx.nodes[0]?.stats().nodes.up ?? 0) === 1, 3000, "link up");
+    const off = await ctl("bearer", "disable", "udp0");
+    expect(off.code).toBe(EXIT.OK);
+    expect(off.out).toMatch(/^udp:udp0 .* disabled$/m);
+    expect(fx.nodes[0]?.links()).toEqual([]);
+    const on = await ctl("bearer", "enable", "udp0", "--json");
+    expect(JSON.parse(on.out)).toMatchObject({ name: "udp0", enabled: true });
+    const none = await ctl("bearer", "disable", "nope");
+    expect(none.code).toBe(EXIT.NOT_FOUND);
+    expect(none.err).toMatch(/no bearer "nope"/);
+    await waitFor(() => (fx.nodes[0]?.stats().nodes.up ?? 0) === 1, 5000, "link up again");
   });
 
   it("decodes hex with @tipcjs/codec, and refuses what is not hex", async () => {

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import {
+  type BearerJSON,
   type BindingJSON,
   type ClientError,
   connect,
@@ -319,23 +320,49 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
     if (j) json(links);
     else {
       io.out("broadcast-link: up\n");
-      for (const l of links)
-        io.out(
-          `${l.name}: ${String(l.state).toUpperCase() === "ESTABLISHED" ? "up" : String(l.state).toLowerCase()} (mtu ${l.mtu}, tolerance ${l.tolerance} ms)\n`,
-        );
+      for (const l of links) {
+        const up = String(l.state).toUpperCase() === "ESTABLISHED";
+        // as `tipc link list`: ACTIVE, STANDBY (up, not carrying traffic) or the state
+        const status = up ? (l.active === false ? "standby" : "active") : String(l.state).toLowerCase();
+        io.out(`${l.name}: ${status} (mtu ${l.mtu}, tolerance ${l.tolerance} ms)\n`);
+      }
     }
   });
-  listCommand(program.command("bearer").description("bearers of this node"), "bearers", async (c, j) => {
+  const bearer = program.command("bearer").description("bearers of this node");
+  const printBearer = (b: BearerJSON) => {
+    const peers = b.discoveryPeers.map((p) => `${p.address}:${p.port}`).join(",");
+    io.out(
+      `udp:${b.name} ${b.mediaAddress.address}:${b.mediaAddress.port} ${b.canBroadcast ? "multicast" : "replicast"} mtu ${b.mtu}${peers ? ` peers ${peers}` : ""}${b.enabled === false ? " disabled" : ""}\n`,
+    );
+  };
+  listCommand(bearer, "bearers", async (c, j) => {
     const bearers = await c.bearers();
     if (j) json(bearers);
-    else
-      for (const b of bearers) {
-        const peers = b.discoveryPeers.map((p) => `${p.address}:${p.port}`).join(",");
-        io.out(
-          `udp:${b.name} ${b.mediaAddress.address}:${b.mediaAddress.port} ${b.canBroadcast ? "multicast" : "replicast"} mtu ${b.mtu}${peers ? ` peers ${peers}` : ""}\n`,
-        );
-      }
+    else for (const b of bearers) printBearer(b);
   });
+  for (const [verb, enable] of [
+    ["disable", false],
+    ["enable", true],
+  ] as const) {
+    bearer
+      .command(verb)
+      .description(
+        enable
+          ? "put a bearer back in service: discovery resumes and its links re-form"
+          : "take a bearer out of service: its links go down and their traffic fails over to other bearers",
+      )
+      .argument("<name>", "bearer name (see `bearer list`)")
+      .option("-j, --json", "JSON output")
+      .action((name: string, o: { json?: boolean }) =>
+        run(
+          withClient(async (c) => {
+            const b = enable ? await c.enableBearer(name) : await c.disableBearer(name);
+            if (o.json) json(b);
+            else printBearer(b);
+          }),
+        ),
+      );
+  }
 
   program
     .command("stats")

@@ -96,6 +96,9 @@ export interface TipcClient {
   nodes(): Promise<MethodResults["nodes"]["nodes"]>;
   links(): Promise<MethodResults["links"]["links"]>;
   bearers(): Promise<MethodResults["bearers"]["bearers"]>;
+  /** `tipc bearer disable`: the daemon's links on it go down and fail over. NOT_FOUND for an unknown name. */
+  disableBearer(name: string): Promise<MethodResults["bearerDisable"]["bearer"]>;
+  enableBearer(name: string): Promise<MethodResults["bearerEnable"]["bearer"]>;
   stats(): Promise<MethodResults["stats"]>;
   /** Closes the connection: the daemon withdraws this connection's bindings and ends its subscriptions. */
   close(): Promise<void>;
@@ -344,6 +347,12 @@ class Client implements TipcClient {
   }
   async bearers() {
     return (await this.request("bearers", {})).bearers;
+  }
+  async disableBearer(name: string) {
+    return (await this.request("bearerDisable", { name })).bearer;
+  }
+  async enableBearer(name: string) {
+    return (await this.request("bearerEnable", { name })).bearer;
   }
   stats() {
     return this.request("stats", {});

@@ -84,6 +84,9 @@ export interface MethodParams {
   nodes: Record<string, never>;
   links: Record<string, never>;
   bearers: Record<string, never>;
+  /** `tipc bearer disable` / `enable`, by bearer name */
+  bearerDisable: { name: string };
+  bearerEnable: { name: string };
   stats: Record<string, never>;
 }
 
@@ -99,6 +102,8 @@ export const METHODS: readonly Method[] = [
   "nodes",
   "links",
   "bearers",
+  "bearerDisable",
+  "bearerEnable",
   "stats",
 ];
 
@@ -137,6 +142,8 @@ export interface BearerJSON {
   mtu: number;
   canBroadcast: boolean;
   discoveryPeers: { family: "ipv4" | "ipv6"; address: string; port: number }[];
+  enabled: boolean;
+  priority?: number;
 }
 
 /** Results, by method. `stats` is the node's `NodeStats` as JSON. */
@@ -151,6 +158,8 @@ export interface MethodResults {
   nodes: { nodes: PeerNodeJSON[] };
   links: { links: LinkJSON[] };
   bearers: { bearers: BearerJSON[] };
+  bearerDisable: { bearer: BearerJSON };
+  bearerEnable: { bearer: BearerJSON };
   stats: Record<string, unknown>;
 }
 

@@ -128,6 +128,24 @@ describe("a node with two bearers", () => {
     for (const n of nodes) expect(n.bindings().filter((b) => b.node !== n.address)).toEqual([]);
   });
 
+  it("disableBearer fails traffic over at once; enableBearer brings the links back", async () => {
+    const c = await twoLanCluster(2, 2);
+    const [a, b] = c.nodes as [TipcNode, TipcNode];
+    for (let k = 0; k < 10; k++) a.publish({ type: 500, lower: k });
+    a.disableBearer("lan0");
+    expect(a.bearers().map((x) => x.enabled)).toEqual([false, true]);
+    expect(a.links().map((l) => l.bearerName)).toEqual(["lan1"]);
+    for (let k = 10; k < 20; k++) a.publish({ type: 500, lower: k });
+    b.publish({ type: 501, lower: 1 });
+    expect(c.runUntil(c.converged, 5000)).toBe(true);
+    expect(b.lookupInstance(500, 15)).toHaveLength(1);
+    expect(c.events.filter((e) => e.kind === "nodeDown")).toEqual([]);
+    expect(() => a.disableBearer("nope")).toThrow(expect.objectContaining({ code: "BAD_ARGUMENT" }));
+    a.enableBearer("lan0");
+    expect(c.runUntil(c.linksUp, 15_000)).toBe(true);
+    expect(a.bearers().every((x) => x.enabled)).toBe(true);
+  });
+
   it("rejects bad bearer lists with a typed error", async () => {
     const clock = createVirtualClock(1);
     const lan = memoryFabric({ clock });

@@ -244,6 +244,7 @@ class Node implements TipcNode {
           mtu: t.mtu,
           canBroadcast: t.canBroadcast,
           discoveryPeers,
+          enabled: true,
           ...(b.priority !== undefined ? { priority: b.priority } : {}),
         },
       };
@@ -253,7 +254,14 @@ class Node implements TipcNode {
       netId: this.netId,
       legacy: this.legacy,
       random: this.random,
-      bearers: this.bearerList.map((b) => ({ ...b.desc, discoveryPeers: [...b.desc.discoveryPeers] })),
+      bearers: this.bearerList.map(({ desc }) => ({
+        name: desc.name,
+        mediaAddress: desc.mediaAddress,
+        mtu: desc.mtu,
+        canBroadcast: desc.canBroadcast,
+        discoveryPeers: [...desc.discoveryPeers],
+        ...(desc.priority !== undefined ? { priority: desc.priority } : {}),
+      })),
       tolerance: o.tolerance,
       skipTrial: o.skipTrial,
       address: o.address,
@@ -495,6 +503,29 @@ class Node implements TipcNode {
 
   links(): LinkInfo[] {
     return this.link.links();
+  }
+
+  disableBearer(name: string): void {
+    this.switchBearer(name, false);
+  }
+
+  enableBearer(name: string): void {
+    this.switchBearer(name, true);
+  }
+
+  private switchBearer(name: string, enabled: boolean): void {
+    const i = this.bearerList.findIndex((b) => b.desc.name === name);
+    if (i < 0)
+      throw new NodeError(
+        "BAD_ARGUMENT",
+        `no bearer ${JSON.stringify(name)} (bearers: ${this.bearerList.map((b) => b.desc.name).join(", ")})`,
+      );
+    this.live();
+    (this.bearerList[i] as NodeBearer).desc.enabled = enabled;
+    if (enabled) this.link.enableBearer(i, this.clock.now());
+    else this.link.disableBearer(i, this.clock.now());
+    this.log.info({ bearer: name }, enabled ? "bearer enabled" : "bearer disabled");
+    this.pump();
   }
 
   bearers(): BearerDescription[] {

@@ -178,6 +178,8 @@ export interface BearerDescription {
   discoveryPeers: MediaAddress[];
   /** link selection priority, when one was given */
   priority?: number;
+  /** false after `disableBearer` */
+  enabled: boolean;
 }
 
 export interface NodeStats {
@@ -289,6 +291,14 @@ export interface TipcNode {
   nodes(): PeerNode[];
   links(): LinkInfo[];
   bearers(): BearerDescription[];
+  /**
+   * `tipc bearer disable`: take a bearer out of service. Its links go down at once and their
+   * traffic fails over to the peers' other links (a peer with no other link goes down); peers
+   * notice by supervision. Throws NodeError BAD_ARGUMENT for an unknown name.
+   */
+  disableBearer(name: string): void;
+  /** `tipc bearer enable`: discovery resumes on the bearer and its links re-form. */
+  enableBearer(name: string): void;
   stats(): NodeStats;
 
   /** Adds an event handler; returns a function that removes it. Handler exceptions are logged, never thrown. */

@@ -1,6 +1,7 @@
 import {
   type BcastProtocolMessage,
   type BundlerMessage,
+  type DataMessage,
   decodeMessage,
   encodeMessage,
   type FragmenterMessage,
@@ -89,6 +90,8 @@ const NACK_RETRY = 20;
  */
 const MAX_DEFERRED = 1024;
 const SYSTEM_IMPORTANCE = 4;
+/** TIPC_ERR_NO_PORT, the error code of the kernel's dummy tunnel packet */
+const TIPC_ERR_NO_PORT = 2;
 
 interface TxEntry {
   seqno: number;
@@ -1264,20 +1267,51 @@ class Engine implements LinkEngine {
     // the peer told us (it is failing over itself, or it reset the link): nothing to announce
     const announce = reason !== "failover" && reason !== "peer-reset" && reason !== "peer-stopping";
     if (pending.length === 0 && !announce) return;
-    const inner = pending.length > 0 ? pending : [new Uint8Array(0)];
+    // nothing pending: one dummy packet, as the kernel's tipc_link_create_dummy_tnl_msg (a
+    // 32-byte DIRECT_MSG with TIPC_ERR_NO_PORT and seqno 0), so a kernel peer finds an inner
+    // header to take its synch point from; receivers drop it (below their delivery point)
+    const inner = pending.length > 0 ? pending : [this.dummyTunnelInner(p.address)];
     for (const data of inner) {
       const t: TunnelMessage = {
         user: "TUNNEL_PROTOCOL",
         type: "FAILOVER",
         ...this.msgHeader(p.address),
         bearerId: failed.peerBearerId,
-        msgCount: pending.length,
+        msgCount: inner.length,
         data,
       };
       this.st.tunnelSent++;
       const bytes = this.codec.encode(t);
       this.linkXmit(p, next, this.fragment(bytes, next.mtu, p.address, false), now);
     }
+  }
+
+  private dummyTunnelInner(dest: number): Uint8Array {
+    const m: DataMessage = {
+      user: "LOW_IMPORTANCE",
+      type: "DIRECT_MSG",
+      headerSize: 32,
+      nonSeq: false,
+      destDroppable: false,
+      srcDroppable: false,
+      syn: false,
+      errorCode: TIPC_ERR_NO_PORT,
+      rerouteCount: 0,
+      lookupScope: 0,
+      bcastAck: 0,
+      ack: 0,
+      seqno: 0,
+      prevNode: this.address,
+      origPort: 0,
+      destPort: 0,
+      origNode: this.address,
+      destNode: dest,
+      nameType: 0,
+      nameInstance: 0,
+      nameUpper: 0,
+      payload: new Uint8Array(0),
+    };
+    return this.codec.encode(m);
   }
 
   /** A TUNNEL_PROTOCOL message delivered in order on one of the peer's links. */
@@ -1289,9 +1323,12 @@ class Engine implements LinkEngine {
       return;
     }
     if (m.type === "SYNCH") {
-      // a kernel peer bringing up a second link sends copies of the first link's queue:
-      // deliver what the first link has not delivered yet, in its order
-      if (x.state === "ESTABLISHED" && m.data.length > 0) this.tunnelInner(p, x, m.data, now);
+      // A kernel peer that brings up a second link to us tunnels copies of the first link's
+      // queue (or a dummy) with a synch point. Like the kernel's own receiver we do not deliver
+      // those copies (the first link delivers its packets itself); unlike it we do not hold the
+      // new link back until the first has reached the synch point (we never load-share, and
+      // NAME_DISTRIBUTOR updates are ordered by their named seqno anyway).
+      this.drop("tunnel-synch");
       return;
     }
     if (x.state === "ESTABLISHED") this.linkDown(p, x, "failover", now, false);
@@ -1313,16 +1350,6 @@ class Engine implements LinkEngine {
       fo.remaining--;
     }
     if (fo.remaining <= 0) x.fo = undefined;
-  }
-
-  /** An inner packet of a SYNCH tunnel, received as if it came on its own link `x`. */
-  private tunnelInner(p: Peer, x: Link, data: Uint8Array, now: number): void {
-    const h = peekHeader(data);
-    if (!h || h.nonSeq || h.user === USER_LINK_PROTOCOL) {
-      this.drop("malformed-tunnel");
-      return;
-    }
-    this.linkRcv(p, x, data.subarray(0, h.size), h, now);
   }
 
   // ---------------------------------------------------------------- reliable unicast (§7.3, §7.4)

@@ -219,6 +219,29 @@ describe("several bearers", () => {
     expect(kinds(sim, 1, "nodeDown")).toEqual([]);
   });
 
+  it("announces a failover with nothing pending by the kernel's dummy tunnel packet", () => {
+    const sim = twoBearerCluster(2, 8);
+    sim.run(3000); // everything acked
+    const [a] = sim.engines as [ReturnType<typeof createLinkEngine>];
+    a.disableBearer(0, sim.now);
+    const tunnels = a
+      .poll()
+      .filter((o) => o.kind === "transmit" && o.bearer === 1)
+      .map((o) => decodeMessage((o as { bytes: Uint8Array }).bytes))
+      .filter((m) => m.user === "TUNNEL_PROTOCOL");
+    expect(tunnels).toHaveLength(1);
+    const t = tunnels[0]!;
+    expect(t).toMatchObject({ type: "FAILOVER", bearerId: 0, msgCount: 1 });
+    const inner = decodeMessage(t.user === "TUNNEL_PROTOCOL" ? t.data : new Uint8Array());
+    expect(inner).toMatchObject({
+      user: "LOW_IMPORTANCE",
+      type: "DIRECT_MSG",
+      headerSize: 32,
+      errorCode: 2,
+      seqno: 0,
+    });
+  });
+
   it("rejects bad bearer options and datagrams from unknown bearers", () => {
     const base = { nodeId: nodeIdFromString("x"), random: Math.random, skipTrial: true };
     const bearer = { name: "b", mediaAddress: mediaOf(1), mtu: 1400, canBroadcast: true };

@@ -80,6 +80,8 @@ export interface TipcdOptions {
   legacy?: boolean;
   tolerance?: number;
   extraArgs?: string[];
+  /** a tipcd config file holding the bearers (then no bearer flags are given; `hostPort` is unused) */
+  configFile?: string;
 }
 
 export interface Tipcd {
@@ -107,12 +109,16 @@ export async function startTipcd(o: TipcdOptions): Promise<Tipcd> {
     resolve(REPO, "apps/daemon/src/tipcd.ts"),
     "--node-id",
     o.nodeId,
-    "--local-address",
-    HOST_IP_FROM_GUEST,
-    "--local-port",
-    String(o.hostPort),
-    "--peer",
-    `${GUEST_IP}:6118`,
+    ...(o.configFile !== undefined
+      ? ["--config", o.configFile]
+      : [
+          "--local-address",
+          HOST_IP_FROM_GUEST,
+          "--local-port",
+          String(o.hostPort),
+          "--peer",
+          `${GUEST_IP}:6118`,
+        ]),
     "--socket",
     o.socketPath,
     "--log-level",

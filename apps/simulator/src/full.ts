@@ -20,7 +20,7 @@ import type { Mode, Scenario } from "./scenario.js";
 interface Member {
   index: number;
   node: TipcNode | undefined;
-  transport: MemoryTransport | undefined;
+  transports: MemoryTransport[];
   legacy: boolean;
   alive: boolean;
   own: Binding[];
@@ -34,17 +34,19 @@ const fmt = (b: Binding) => `{${b.type},${b.lower},${b.upper}} key ${b.key} port
 export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): Promise<ModeResult> {
   const clock = createVirtualClock(sc.seed);
   const rnd = seededRandom(sc.seed ^ 0x5eed);
-  const fabric = memoryFabric({
-    clock,
-    mtu: Math.max(sc.link.mtu, 1500),
-    faults: { loss: sc.link.loss, delay: sc.link.latency, jitter: sc.link.jitter },
-  });
+  const faults = { loss: sc.link.loss, delay: sc.link.latency, jitter: sc.link.jitter };
+  // one network per bearer: nodes link on each and fail over between them
+  const fabrics = Array.from({ length: sc.link.bearers }, () =>
+    memoryFabric({ clock, mtu: Math.max(sc.link.mtu, 1500), faults }),
+  );
+  const fabricSum = (f: (x: (typeof fabrics)[number]) => number) => fabrics.reduce((s, x) => s + f(x), 0);
+  let nodeDowns = 0;
   const total = sc.nodes + sc.joiners.length;
   const col = new Collector(sc, mode, total);
   const members: Member[] = Array.from({ length: total }, (_, i) => ({
     index: i,
     node: undefined,
-    transport: undefined,
+    transports: [],
     legacy: mode === "all-legacy" || (mode === "mixed" && i >= sc.nodes),
     alive: false,
     own: [],
@@ -54,25 +56,31 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
   let keyNext = 1;
 
   // Time series of fabric transmissions: to the broadcast address vs to one peer.
-  fabric.observe((ev) => {
-    if (ev.kind !== "transmit") return;
-    col.sent(ev.time, ev.to === "broadcast" ? "broadcast" : "replicast", ev.datagram.length, 0);
-  });
+  for (const f of fabrics)
+    f.observe((ev) => {
+      if (ev.kind !== "transmit") return;
+      col.sent(ev.time, ev.to === "broadcast" ? "broadcast" : "replicast", ev.datagram.length, 0);
+    });
 
   const liveMembers = () => members.filter((m) => m.alive && m.node);
 
   async function start(m: Member): Promise<void> {
-    const transport = fabric.join();
+    const transports = fabrics.map((f) => f.join());
     const node = await createNode({
       nodeId: `sim-node-${m.index}`,
-      transport,
+      ...(transports.length === 1
+        ? { transport: transports[0] as MemoryTransport }
+        : { bearers: transports.map((transport, b) => ({ transport, name: `lan${b}` })) }),
       clock,
       random: seededRandom(sc.seed * 1000 + m.index * 17 + m.starts++),
       skipTrial: true,
       legacy: m.legacy,
     });
     m.node = node;
-    m.transport = transport;
+    m.transports = transports;
+    node.on("nodeDown", () => {
+      if (m.alive) nodeDowns++;
+    });
     m.alive = true;
     m.own = [];
     node.on("bindingChange", (ev) => {
@@ -132,10 +140,15 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
         if (!m.alive) return;
         m.alive = false;
         // A crash: the node's datagrams stop (its transport closes); peers notice through supervision.
-        m.transport?.close();
+        for (const t of m.transports) t.close();
       },
     });
     if (c.restartAt !== undefined) actions.push({ at: formed + c.restartAt, run: () => start(m) });
+  }
+  for (const o of sc.bearerOutages) {
+    const f = fabrics[o.bearer] as (typeof fabrics)[number];
+    actions.push({ at: formed + o.at, run: () => f.setFaults({ ...faults, loss: 1 }) });
+    if (o.restoreAt !== undefined) actions.push({ at: formed + o.restoreAt, run: () => f.setFaults(faults) });
   }
   for (const e of sc.script) {
     actions.push({
@@ -188,7 +201,8 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
     col.update(clock.now(), m.index, b, pub ? "bound" : "unbound", tx, expected);
   }
 
-  const txAtUpdates = fabric.counters.transmissions;
+  const txAtUpdates = fabricSum((f) => f.counters.transmissions);
+  const downsAtUpdates = nodeDowns;
   const endAt = formed + sc.duration;
   const rate = sc.updates.rate;
   let nextUpdate = formed + sc.warmup;
@@ -218,7 +232,7 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
   }
   // Let the last updates, acks and purges settle.
   await runFor(sc.detectionDelay + 3000);
-  const txTotal = fabric.counters.transmissions - txAtUpdates;
+  const txTotal = fabricSum((f) => f.counters.transmissions) - txAtUpdates;
 
   // ---- final check: every live table equals the truth (the live nodes' cluster bindings)
   const live = liveMembers();
@@ -256,18 +270,21 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
   let heldPeak = 0;
   const released = 0;
   const sent = { broadcast: 0, replicast: 0, bulk: 0 };
+  let failovers = 0;
   for (const m of members) {
     if (!m.node) continue;
     const s = m.node.stats();
+    failovers += s.link.failovers;
     switches += s.updates.methodSwitches;
     heldPeak = Math.max(heldPeak, s.held.peak);
     sent.broadcast += s.updates.broadcast;
     sent.replicast += s.updates.replicast;
     sent.bulk += s.updates.bulk;
   }
+  const downsDuringRun = nodeDowns - downsAtUpdates; // before the closes below take every node down
   for (const m of live) await settle((m.node as TipcNode).close());
   return col.finish({
-    events: fabric.counters.deliveries,
+    events: fabricSum((f) => f.counters.deliveries),
     endTime: clock.now(),
     methodSwitches: switches,
     heldPeak,
@@ -275,9 +292,12 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
     interned: 0,
     totalTransmissions: txTotal,
     extra: {
-      fabricTransmissions: fabric.counters.transmissions,
-      fabricDeliveries: fabric.counters.deliveries,
-      fabricLoss: fabric.counters.drops.loss,
+      fabricTransmissions: fabricSum((f) => f.counters.transmissions),
+      fabricDeliveries: fabricSum((f) => f.counters.deliveries),
+      fabricLoss: fabricSum((f) => f.counters.drops.loss),
+      // node-down events seen by live nodes after formation, and link failovers to another bearer
+      nodeDowns: downsDuringRun,
+      linkFailovers: failovers,
       distributorBroadcast: sent.broadcast,
       distributorReplicast: sent.replicast,
       distributorBulk: sent.bulk,

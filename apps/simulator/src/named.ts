@@ -35,6 +35,21 @@ export const NAMED: Record<string, ScenarioInput> = {
     modes: ["all-broadcast"],
     checks: { interval: 10_000, max: 5 },
   },
+  "bearer-failover": {
+    name: "bearer-failover",
+    description:
+      "60 complete nodes on two LANs (full fidelity): LAN 0, which every node's traffic and the broadcast link use, goes dark at 2 s and comes back at 5 s, while updates continue; links fail over to LAN 1 and back to standby, no node goes down, every table stays whole.",
+    fidelity: "full",
+    nodes: 60,
+    bindingsPerNode: 10,
+    duration: 8000,
+    updates: { rate: 40 },
+    link: { latency: 1, jitter: 0.5, loss: 0.01, bearers: 2 },
+    bearerOutages: [{ bearer: 0, at: 2000, restoreAt: 5000 }],
+    modes: ["all-broadcast", "mixed"],
+    joiners: [{ joinAt: 1000 }],
+    checks: { interval: 2000, max: 4 },
+  },
   "race1-bulk-overtaken": {
     name: "race1-bulk-overtaken",
     description:

@@ -84,9 +84,14 @@ export const scenarioSchema = z
          * datagram after another, so N replicast copies leave over N times one copy's time.
          */
         bandwidth: z.number().nonnegative().default(1000),
+        /**
+         * Full fidelity: bearers per node (1..3), each its own network with the same latency and
+         * loss; nodes link on each and fail over between them (see `bearerOutages`).
+         */
+        bearers: z.number().int().min(1).max(3).default(1),
       })
       .strict()
-      .default({ latency: 1, jitter: 0.5, loss: 0, mtu: 1500, bandwidth: 1000 }),
+      .default({ latency: 1, jitter: 0.5, loss: 0, mtu: 1500, bandwidth: 1000, bearers: 1 }),
     modes: z
       .array(z.enum(MODES))
       .min(1)
@@ -97,6 +102,10 @@ export const scenarioSchema = z
     /** a link between two live nodes goes down (both see the peer down) and comes back `upAfter` ms later */
     flaps: z
       .array(z.object({ a: nodeIndex, b: nodeIndex, at: ms, upAfter: ms.default(1) }).strict())
+      .default([]),
+    /** full fidelity: a whole bearer network drops every datagram from `at` until `restoreAt` */
+    bearerOutages: z
+      .array(z.object({ bearer: z.number().int().nonnegative(), at: ms, restoreAt: ms.optional() }).strict())
       .default([]),
     /** protocol fidelity: time for peers to notice a crash (link tolerance), ms */
     detectionDelay: ms.default(1500),
@@ -168,6 +177,26 @@ export const scenarioSchema = z
           message: `no node ${e.node} (${total} nodes)`,
         });
     });
+    s.bearerOutages.forEach((o, i) => {
+      if (o.bearer >= s.link.bearers)
+        ctx.addIssue({
+          code: "custom",
+          path: ["bearerOutages", i, "bearer"],
+          message: `no bearer ${o.bearer} (link.bearers is ${s.link.bearers})`,
+        });
+      if (o.restoreAt !== undefined && o.restoreAt <= o.at)
+        ctx.addIssue({
+          code: "custom",
+          path: ["bearerOutages", i, "restoreAt"],
+          message: "must be after `at`",
+        });
+    });
+    if (s.fidelity !== "full" && (s.link.bearers > 1 || s.bearerOutages.length > 0))
+      ctx.addIssue({
+        code: "custom",
+        path: ["link", "bearers"],
+        message: "several bearers and bearer outages need fidelity: full",
+      });
     if (s.fidelity === "full" && total > 500)
       ctx.addIssue({ code: "custom", path: ["nodes"], message: "full fidelity runs at most 500 nodes" });
   });

@@ -163,4 +163,28 @@ describe("full fidelity", () => {
     expect(bc?.updates.perUpdateTotal).toBeGreaterThan(1);
     expect(bc?.extra?.fabricTransmissions).toBeGreaterThan(0);
   }, 120_000);
+
+  it("two bearers, one dark for a while: links fail over, no node goes down, every table stays whole", async () => {
+    const sc = namedScenario("bearer-failover", {
+      nodes: 8,
+      duration: 6000,
+      updates: { rate: 20 },
+      joiners: [],
+    });
+    expect(sc.link.bearers).toBe(2);
+    const r = await runScenario(sc);
+    expect(r.checksPassed).toBe(true);
+    for (const m of r.modes) {
+      expect(m.checks.final.differences).toBe(0);
+      expect(m.extra?.nodeDowns).toBe(0);
+      // every node's links on LAN 0 failed over: 8 nodes x 7 peers
+      expect(m.extra?.linkFailovers).toBeGreaterThanOrEqual(8 * 7);
+      expect(m.updates.count).toBeGreaterThan(50);
+    }
+    // one bearer only with protocol fidelity
+    expect(() => parseScenario({ nodes: 3, link: { bearers: 2 } })).toThrow(/fidelity: full/);
+    expect(() =>
+      parseScenario({ nodes: 3, fidelity: "full", bearerOutages: [{ bearer: 1, at: 5 }] }),
+    ).toThrow(/no bearer 1/);
+  }, 120_000);
 });

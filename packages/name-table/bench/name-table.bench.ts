@@ -3,10 +3,17 @@
  * scanned linearly), in the same run, at 10,000 and 1,000,000 bindings spread over 1,000 nodes and
  * 10,000 service types.
  *
- *   node --expose-gc --import tsx packages/name-table/bench/name-table.bench.ts [--sizes=10000,1000000]
+ *   node --expose-gc --max-old-space-size=4096 --import tsx packages/name-table/bench/name-table.bench.ts
+ *     [--sizes=10000,1000000] [--only=naive] [--inputs=prebuilt]
  *
  * Figures: inserts/s, removes/s, anycast lookups/s, and heap bytes per binding after a forced GC
  * (V8 heap + ArrayBuffer backing stores, since NameTable keeps its records in typed arrays).
+ * NameTable is measured twice: through `insert`/`remove` with default options, and through the
+ * allocation-free `add`/`delete` with `expectedBindings` set to the size loaded.
+ * The input bindings and withdrawal keys are made as they are inserted or removed, as a distributor
+ * decoding items makes them (young garbage for NameTable; the naive table keeps each binding, so
+ * it pays for their promotion). With --inputs=prebuilt they are made before the timed loops
+ * instead, for every table alike; then every full GC of the run marks those two million objects.
  * Rates are given per second of process CPU time and, in brackets, per second of wall-clock time:
  * on a shared, oversubscribed machine the wall-clock figure mostly measures the other tenants.
  * Each phase runs REPEAT times at 10,000 bindings (best kept) and once at 1,000,000, after a warm-up.
@@ -27,6 +34,20 @@ interface Table {
   insert(b: Binding): unknown;
   remove(k: BindingKey): unknown;
   lookupAnycast(type: number, instance: number): SocketAddress | undefined;
+}
+
+/** NameTable through its allocation-free calls. */
+class FastNameTable implements Table {
+  constructor(private readonly t: NameTable) {}
+  insert(b: Binding): unknown {
+    return this.t.add(b) === "added" ? true : undefined;
+  }
+  remove(k: BindingKey): unknown {
+    return this.t.delete(k) ? true : undefined;
+  }
+  lookupAnycast(type: number, instance: number): SocketAddress | undefined {
+    return this.t.lookupAnycast(type, instance);
+  }
 }
 
 /** The baseline: one array per type, every operation a linear scan. */
@@ -198,6 +219,8 @@ interface Result {
 function measure(name: string, w: Workload, make: () => Table): Result {
   const sampled: string[] = [];
   const naive = name === "naive";
+  // The naive table keeps the input objects themselves; so its heap is measured with inputs made
+  // as they are inserted, and the same for NameTable (which keeps none of them).
   // Heap: build from the typed-array workload so the inputs are not counted, and keep the table.
   const m0 = memory();
   const holder: { table?: Table } = {};
@@ -210,8 +233,10 @@ function measure(name: string, w: Workload, make: () => Table): Result {
   keepAlive.pop();
   memory();
 
-  // Bindings and keys are made as they arrive (as a distributor decoding items makes them), not
-  // prebuilt: a million prebuilt input objects would make every full GC of the run mark them.
+  // With --inputs=prebuilt, the inputs are made before the clock starts, for every table alike:
+  // the bindings in insertion order, the keys in removal order.
+  const inputs = prebuilt ? Array.from({ length: w.n }, (_, i) => bindingAt(w, i)) : [];
+  const keys = prebuilt ? Array.from({ length: w.n }, (_, i) => keyAt(w, w.removeOrder[i] as number)) : [];
   const lookups = naive && w.n > 10_000 ? NAIVE_SAMPLE : LOOKUPS;
   if (lookups < LOOKUPS)
     sampled.push(`lookups sampled: ${lookups.toLocaleString("en")} of ${LOOKUPS.toLocaleString("en")}`);
@@ -225,7 +250,8 @@ function measure(name: string, w: Workload, make: () => Table): Result {
     const t = make();
     inserts = best(
       rate(w.n, () => {
-        for (let i = 0; i < w.n; i++) t.insert(bindingAt(w, i));
+        if (prebuilt) for (let i = 0; i < w.n; i++) t.insert(inputs[i] as Binding);
+        else for (let i = 0; i < w.n; i++) t.insert(bindingAt(w, i));
       }),
       inserts,
     );
@@ -244,8 +270,12 @@ function measure(name: string, w: Workload, make: () => Table): Result {
     let removed = 0;
     removeRate = best(
       rate(removes, () => {
-        for (let i = 0; i < removes; i++)
-          if (t.remove(keyAt(w, w.removeOrder[i] as number)) !== undefined) removed++;
+        if (prebuilt) {
+          for (let i = 0; i < removes; i++) if (t.remove(keys[i] as BindingKey) !== undefined) removed++;
+        } else {
+          for (let i = 0; i < removes; i++)
+            if (t.remove(keyAt(w, w.removeOrder[i] as number)) !== undefined) removed++;
+        }
       }),
       removeRate,
     );
@@ -266,10 +296,11 @@ const fmt = ([cpu, wall]: [number, number]) => `${fmt1(cpu)} (${fmt1(wall)})`;
 
 const sizesArg = process.argv.find((a) => a.startsWith("--sizes="));
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
+const prebuilt = process.argv.includes("--inputs=prebuilt");
 const sizes = sizesArg ? sizesArg.slice(8).split(",").map(Number) : [10_000, 1_000_000];
 if (!gc) console.warn("run with node --expose-gc for heap figures");
 console.log(
-  `node ${process.version}, ${NODES} nodes, ${TYPES} types, ${LOOKUPS.toLocaleString("en")} lookups`,
+  `node ${process.version}, ${NODES} nodes, ${TYPES} types, ${LOOKUPS.toLocaleString("en")} lookups, inputs ${prebuilt ? "prebuilt" : "made inline"}`,
 );
 console.log(
   `load average at start: ${loadavg()
@@ -280,7 +311,11 @@ console.log(
   // Warm-up: let the JIT see every path before anything is measured.
   const w = workload(20_000);
   for (let k = 0; k < 3; k++) {
-    for (const t of [new NameTable({ ownNode: w.ownNode }), new NaiveTable()] as Table[]) {
+    for (const t of [
+      new NameTable({ ownNode: w.ownNode }),
+      new FastNameTable(new NameTable({ ownNode: w.ownNode, expectedBindings: w.n })),
+      new NaiveTable(),
+    ] as Table[]) {
       for (let i = 0; i < w.n; i++) t.insert(bindingAt(w, i));
       for (let i = 0; i < w.n; i++) t.lookupAnycast(w.lookupType[i] as number, w.lookupInstance[i] as number);
       for (let i = 0; i < w.n; i++) t.remove(keyAt(w, w.removeOrder[i] as number));
@@ -297,6 +332,10 @@ for (const n of sizes) {
   const w = workload(n);
   for (const [name, make] of [
     ["NameTable", () => new NameTable({ ownNode: w.ownNode })],
+    [
+      "NameTable add/delete, expectedBindings",
+      () => new FastNameTable(new NameTable({ ownNode: w.ownNode, expectedBindings: n })),
+    ],
     ["naive", () => new NaiveTable()],
   ] as const) {
     if (only !== undefined && name !== only) continue;

@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Binding, BindingKey, Scope, SocketAddress, SubscriptionMode } from "./index.js";
+import type { Binding, BindingKey, InsertResult, Scope, SocketAddress, SubscriptionMode } from "./index.js";
 import { NameTable, NameTableError } from "./index.js";
 
 interface Entry {
@@ -92,7 +92,7 @@ class Model {
     }
   }
 
-  insert(b: Binding): unknown {
+  insert(b: Binding): InsertResult {
     const r0 = this.exact(b.type, b.lower, b.upper);
     if (r0?.all.some((e) => e.b.key === b.key && e.b.node === b.node))
       return { ok: false, reason: "duplicate" };
@@ -261,19 +261,30 @@ const value = fc.integer({ min: 0, max: 4 });
 const rangeArb = fc
   .record({ type: fc.constantFrom(...TYPES), a: value, b: value })
   .map(({ type, a, b }) => ({ type, lower: Math.min(a, b), upper: Math.max(a, b) }));
-const bindingArb = fc
-  .record({
-    range: rangeArb,
-    node: fc.constantFrom(...NODES),
-    port: fc.integer({ min: 0, max: 3 }),
-    key: fc.integer({ min: 0, max: 3 }),
-    scope: fc.constantFrom<Scope>("node", "cluster"),
-  })
-  .map(({ range, ...rest }) => ({ ...range, ...rest }));
+const bindingOf = (ranges: typeof rangeArb, maxKey: number) =>
+  fc
+    .record({
+      range: ranges,
+      node: fc.constantFrom(...NODES),
+      port: fc.integer({ min: 0, max: 3 }),
+      key: fc.integer({ min: 0, max: maxKey }),
+      scope: fc.constantFrom<Scope>("node", "cluster"),
+    })
+    .map(({ range, ...rest }) => ({ ...range, ...rest }));
+const bindingArb = bindingOf(rangeArb, 3);
+const multicastOf = (ranges: typeof rangeArb) =>
+  fc.record({
+    op: fc.constant("multicast" as const),
+    range: ranges,
+    nodes: fc.option(fc.subarray(NODES), { nil: undefined }),
+    scope: fc.option(fc.constantFrom<Scope>("node", "cluster"), { nil: undefined }),
+  });
 
 const opArb = fc.oneof(
   { weight: 6, arbitrary: bindingArb.map((b) => ({ op: "insert" as const, b })) },
+  { weight: 2, arbitrary: bindingArb.map((b) => ({ op: "add" as const, b })) },
   { weight: 1, arbitrary: fc.nat().map((i) => ({ op: "reinsert" as const, i })) },
+  { weight: 2, arbitrary: fc.nat().map((i) => ({ op: "deleteExisting" as const, i })) },
   { weight: 3, arbitrary: fc.nat().map((i) => ({ op: "removeExisting" as const, i })) },
   { weight: 1, arbitrary: bindingArb.map((b) => ({ op: "remove" as const, b })) },
   { weight: 1, arbitrary: fc.constantFrom(...NODES).map((node) => ({ op: "purge" as const, node })) },
@@ -294,15 +305,7 @@ const opArb = fc.oneof(
       node: fc.constantFrom(...NODES),
     }),
   },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      op: fc.constant("multicast" as const),
-      range: rangeArb,
-      nodes: fc.option(fc.subarray(NODES), { nil: undefined }),
-      scope: fc.option(fc.constantFrom<Scope>("node", "cluster"), { nil: undefined }),
-    }),
-  },
+  { weight: 1, arbitrary: multicastOf(rangeArb) },
   { weight: 1, arbitrary: fc.constant({ op: "dump" as const }) },
   { weight: 1, arbitrary: fc.constant({ op: "own" as const }) },
   {
@@ -338,6 +341,14 @@ function normalize(table: NameTable): Ev[] {
 
 type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
 
+/** The withdrawal key of the model's i-th binding (mod its size), or undefined when it is empty. */
+function existingKey(model: Model, i: number): BindingKey | undefined {
+  const es = model.entries();
+  if (es.length === 0) return undefined;
+  const { type, lower, upper, node, key } = (es[i % es.length] as Entry).b;
+  return { type, lower, upper, node, key };
+}
+
 function run(ops: readonly Op[], maxBindings: number): void {
   const table = new NameTable({ ownNode: OWN, maxBindings });
   const model = new Model(OWN, maxBindings);
@@ -348,6 +359,18 @@ function run(ops: readonly Op[], maxBindings: number): void {
       case "insert":
         expect(table.insert(op.b)).toEqual(model.insert(op.b));
         break;
+      case "add": {
+        const r = model.insert(op.b);
+        expect(table.add(op.b)).toBe(r.ok ? "added" : r.reason);
+        break;
+      }
+      case "deleteExisting": {
+        const k = existingKey(model, op.i);
+        if (k === undefined) break;
+        expect(table.delete(k)).toBe(model.remove(k) !== undefined);
+        expect(table.delete(k)).toBe(false);
+        break;
+      }
       case "reinsert": {
         const es = model.entries();
         if (es.length === 0) break;
@@ -356,10 +379,9 @@ function run(ops: readonly Op[], maxBindings: number): void {
         break;
       }
       case "removeExisting": {
-        const es = model.entries();
-        if (es.length === 0) break;
-        const { type, lower, upper, node, key } = (es[op.i % es.length] as Entry).b;
-        const k = { type, lower, upper, node, key };
+        const k = existingKey(model, op.i);
+        if (k === undefined) break;
+        const { type, lower, upper, node, key } = k;
         expect(table.get(k)).toEqual(
           model.exact(type, lower, upper)?.all.find((e) => e.b.key === key && e.b.node === node)?.b,
         );
@@ -456,6 +478,37 @@ function run(ops: readonly Op[], maxBindings: number): void {
   );
 }
 
+// A wide domain: a type gets dozens of distinct ranges, so its blocks of 16 split and merge.
+const wide = fc.integer({ min: 0, max: 120 });
+const wideRangeArb = fc
+  .record({ type: fc.constant(0), a: wide, b: fc.integer({ min: 0, max: 3 }) })
+  .map(({ type, a, b }) => ({ type, lower: a, upper: a + b }));
+const wideBindingArb = bindingOf(wideRangeArb, 1);
+const wideOpArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 10, arbitrary: wideBindingArb.map((b) => ({ op: "insert" as const, b })) },
+  { weight: 6, arbitrary: fc.nat().map((i) => ({ op: "removeExisting" as const, i })) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constantFrom("anycast" as const, "closest" as const, "instance" as const),
+      type: fc.constant(0),
+      inst: fc.integer({ min: 0, max: 125 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("onNode" as const),
+      type: fc.constant(0),
+      inst: fc.integer({ min: 0, max: 125 }),
+      node: fc.constantFrom(...NODES),
+    }),
+  },
+  { weight: 1, arbitrary: multicastOf(wideRangeArb) },
+  { weight: 1, arbitrary: fc.constant({ op: "dump" as const }) },
+  { weight: 1, arbitrary: fc.constantFrom(...NODES).map((node) => ({ op: "purge" as const, node })) },
+);
+
 describe("NameTable against the reference model", () => {
   it("agrees on every answer and every event for any sequence of operations", () => {
     fc.assert(
@@ -470,6 +523,15 @@ describe("NameTable against the reference model", () => {
         run(ops, max),
       ),
       { numRuns: 100 },
+    );
+  });
+
+  it("agrees with dozens of distinct ranges in one type (blocks split, merge and empty)", () => {
+    fc.assert(
+      fc.property(fc.array(wideOpArb, { minLength: 200, maxLength: 500 }), (ops) =>
+        run(ops, Number.MAX_SAFE_INTEGER),
+      ),
+      { numRuns: 20, endOnFailure: true },
     );
   });
 

@@ -50,6 +50,49 @@ describe("identity, duplicates and withdrawals (tipc-protocol.md §2.3)", () => 
     expect(t.insert(b({ key: 3 })).ok).toBe(true);
   });
 
+  it("add and delete: the same effects as insert and remove, with constant results and no objects", () => {
+    const t = new NameTable({ ownNode: OWN, maxBindings: 2 });
+    expect(t.add(b())).toBe("added");
+    expect(t.add(b({ port: 999 }))).toBe("duplicate");
+    expect(t.add(b({ key: 8 }))).toBe("added");
+    expect(t.add(b({ key: 9 }))).toBe("limit");
+    expect(t.get({ type: 1000, lower: 1, upper: 10, node: 2, key: 7 })).toEqual(b());
+    expect(t.lookupAnycast(1000, 5)).toEqual({ node: 2, port: 100 });
+    expect(t.delete({ type: 1000, lower: 1, upper: 10, node: 2, key: 8 })).toBe(true);
+    expect(t.delete({ type: 1000, lower: 1, upper: 10, node: 2, key: 8 })).toBe(false);
+    expect(() => t.add(b({ lower: 11 }))).toThrow(NameTableError);
+    expect(() => t.delete({ type: 1000, lower: 1, upper: 10, node: -2, key: 7 })).toThrow(NameTableError);
+    expect(t.dump()).toEqual([b()]);
+    // Subscribers still get their events, with the binding as insert would store it.
+    const sub = t.subscribe({ type: 1000, lower: 0, upper: 100, mode: "ports", initialEvents: false });
+    expect(t.add(b({ key: 3, port: 5 }))).toBe("added");
+    expect(t.delete({ type: 1000, lower: 1, upper: 10, node: 2, key: 7 })).toBe(true);
+    expect(t.takeEvents().map((e) => [e.kind, e.subscription, e.kind === "timeout" ? 0 : e.binding])).toEqual(
+      [
+        ["published", sub, b({ key: 3, port: 5 })],
+        ["withdrawn", sub, b()],
+      ],
+    );
+  });
+
+  it("expectedBindings sizes the table up front and changes nothing else", () => {
+    expect(() => new NameTable({ ownNode: OWN, expectedBindings: -1 })).toThrow(NameTableError);
+    expect(() => new NameTable({ ownNode: OWN, expectedBindings: 1.5 })).toThrow(NameTableError);
+    expect(() => new NameTable({ ownNode: OWN, expectedBindings: "9" as never })).toThrow(NameTableError);
+    const sized = new NameTable({ ownNode: OWN, expectedBindings: 3000, maxBindings: 2500 });
+    const plain = new NameTable({ ownNode: OWN, maxBindings: 2500 });
+    for (let i = 0; i < 3000; i++) {
+      const x = b({ type: i % 5, lower: i, upper: i, key: i });
+      expect(sized.insert(x)).toEqual(plain.insert(x));
+    }
+    expect(sized.size).toBe(2500);
+    expect(sized.dump()).toEqual(plain.dump());
+    // A hint, not a cap: a small one lets the table grow as usual.
+    const small = new NameTable({ ownNode: OWN, expectedBindings: 0 });
+    for (let i = 0; i < 600; i++) expect(small.add(b({ lower: i, upper: i, key: i }))).toBe("added");
+    expect(small.size).toBe(600);
+  });
+
   it("purges one node's bindings in publication order and leaves the others", () => {
     const t = new NameTable({ ownNode: OWN });
     t.insert(b({ key: 1, lower: 50, upper: 50 }));

@@ -1,6 +1,7 @@
 import { NameTableError } from "./errors.js";
 import { NONE, RangePool, Service, SubscriptionState } from "./service.js";
 import type {
+  AddStatus,
   Binding,
   BindingKey,
   InsertResult,
@@ -18,31 +19,41 @@ export const TIPC_WAIT_FOREVER = 0xffffffff;
 export const TIPC_MAX_SUBSCR = 65535;
 /** Default cap on bindings held by one table. */
 export const DEFAULT_MAX_BINDINGS = 1 << 24;
+/** Binding records allocated up front when no larger `expectedBindings` is given. */
+const MIN_SLOTS = 256;
 
-// A binding record: 16 int32 words (64 bytes, one cache line) in one Int32Array, so everything an
-// operation needs about a binding comes with a single memory access. u32 fields are stored as int32
-// (`x | 0`) and read back with `>>> 0`.
-const STRIDE = 16;
+// A binding record: 12 int32 words (48 bytes) in one Int32Array, so everything an operation needs
+// about a binding comes with one or two adjacent cache lines. u32 fields are stored as int32
+// (`x | 0`) and read back with `>>> 0`. (48 rather than 64 bytes: at a million bindings every byte
+// is a byte of memory first touched while the table is loaded, and on this project's VMs a first
+// touch of a page costs about 15 us.)
+const STRIDE = 12;
 const TYPE = 0;
 const LOWER = 1;
 const UPPER = 2;
 const NODE = 3;
 const PORT = 4;
 const KEY = 5;
-const FLAGS = 6;
 /** Next/previous binding in the exact range's `all_publ` circular list. */
-const NEXT = 7;
-const PREV = 8;
+const NEXT = 6;
+const PREV = 7;
 /** Next/previous binding in the range's `local_publ` circular list (this node's bindings only). */
-const LNEXT = 9;
-const LPREV = 10;
-/** Position in the node's slot list (NONE once removed). */
-const NPOS = 11;
+const LNEXT = 8;
+const LPREV = 9;
+/**
+ * The position in the node's slot list, shifted left by 2, with the CLUSTER and LOCAL flags in the
+ * low bits (NONE once removed). Positions stay below 2^29: a node list is at most twice its live bindings.
+ */
+const META = 10;
 /** Publication order (the kernel's publication id), a u32 counter renumbered before it wraps. */
-const SEQ = 12;
+const SEQ = 11;
+const FLAG_BITS = 3;
 
 const CLUSTER = 1;
 const LOCAL = 2;
+
+const DUPLICATE: InsertResult = Object.freeze({ ok: false, reason: "duplicate" });
+const LIMIT: InsertResult = Object.freeze({ ok: false, reason: "limit" });
 
 /** One node's bindings in publication order: append-only, removals are skipped lazily and compacted. */
 class NodeList {
@@ -117,6 +128,9 @@ export class NameTable {
   private readonly maxSubscriptions: number;
   private _size = 0;
   private nextSeq = 0;
+  /** The slot of the last binding {@link add} stored, and the binding object made for its events, if any. */
+  private lastSlot = NONE;
+  private lastAdded: Binding | undefined = undefined;
 
   /** Binding records, STRIDE words per slot. */
   private rec = new Int32Array(0);
@@ -141,7 +155,11 @@ export class NameTable {
   constructor(options: NameTableOptions) {
     checkObject(options, "options");
     checkU32(options.ownNode, "ownNode");
-    const { maxBindings = DEFAULT_MAX_BINDINGS, maxSubscriptions = TIPC_MAX_SUBSCR } = options;
+    const {
+      maxBindings = DEFAULT_MAX_BINDINGS,
+      maxSubscriptions = TIPC_MAX_SUBSCR,
+      expectedBindings = MIN_SLOTS,
+    } = options;
     if (typeof maxBindings !== "number" || !(maxBindings >= 0) || !Number.isInteger(maxBindings)) {
       throw new NameTableError("bad_argument", "maxBindings must be a non-negative integer", "maxBindings");
     }
@@ -152,10 +170,30 @@ export class NameTable {
         "maxSubscriptions",
       );
     }
+    if (
+      typeof expectedBindings !== "number" ||
+      !(expectedBindings >= 0) ||
+      !Number.isInteger(expectedBindings)
+    ) {
+      throw new NameTableError(
+        "bad_argument",
+        "expectedBindings must be a non-negative integer",
+        "expectedBindings",
+      );
+    }
     this._ownNode = options.ownNode;
     this.maxBindings = maxBindings;
     this.maxSubscriptions = maxSubscriptions;
-    this.growSlots(256);
+    const expected = Math.min(expectedBindings, maxBindings);
+    this.growSlots(Math.max(MIN_SLOTS, expected));
+    // The index rehashes once more than a quarter of its words are taken: 2 words per bucket,
+    // buckets at least twice the bindings.
+    let buckets = 1024;
+    while (buckets < 2 * expected) buckets *= 2;
+    if (buckets > 1024) {
+      this.index = new Int32Array(2 * buckets);
+      this.indexMask = buckets - 1;
+    }
   }
 
   /** Number of bindings held. */
@@ -214,6 +252,18 @@ export class NameTable {
    * {@link NameTableError} for invalid input (the table is then unchanged).
    */
   insert(binding: Binding): InsertResult {
+    const status = this.add(binding);
+    if (status !== "added") return status === "duplicate" ? DUPLICATE : LIMIT;
+    return { ok: true, binding: this.lastAdded ?? this.bindingAt(this.lastSlot) };
+  }
+
+  /**
+   * {@link insert} without allocating: the same checks and effects, but the outcome is a constant
+   * string, `"added"`, `"duplicate"` or `"limit"`, and no result or stored binding object is made
+   * (unless a subscription on the type needs one for its event). For bulk loads, such as a
+   * distributor applying a peer's publications.
+   */
+  add(binding: Binding): AddStatus {
     checkObject(binding, "binding");
     const { type, lower, upper, node, port, key, scope } = binding;
     checkU32(type, "type");
@@ -226,9 +276,8 @@ export class NameTable {
     checkScope(scope);
 
     const hash = hashOf(type, lower, upper, node, key);
-    if (this.findSlot(hash, type, lower, upper, node, key) !== NONE)
-      return { ok: false, reason: "duplicate" };
-    if (this._size >= this.maxBindings) return { ok: false, reason: "limit" };
+    if (this.findSlot(hash, type, lower, upper, node, key) !== NONE) return "duplicate";
+    if (this._size >= this.maxBindings) return "limit";
 
     let svc = this.services.get(type);
     if (svc === undefined) {
@@ -236,11 +285,8 @@ export class NameTable {
       this.services.set(type, svc);
     }
     let r = svc.find(lower, upper);
-    const first = r < 0;
-    if (first) {
-      r = ~r;
-      svc.insertAt(r, lower, upper);
-    }
+    const first = r === NONE;
+    if (first) r = svc.insertAt(lower, upper);
 
     if (this.nextSeq === 0xffffffff) this.renumber();
     const s = this.allocSlot();
@@ -253,7 +299,7 @@ export class NameTable {
     rec[o + NODE] = node;
     rec[o + PORT] = port;
     rec[o + KEY] = key;
-    rec[o + FLAGS] = (scope === "cluster" ? CLUSTER : 0) | (local ? LOCAL : 0);
+    rec[o + META] = (scope === "cluster" ? CLUSTER : 0) | (local ? LOCAL : 0);
     rec[o + SEQ] = this.nextSeq++;
 
     // The kernel's list_add: the newest binding goes to the head, so round-robin picks it next.
@@ -285,9 +331,15 @@ export class NameTable {
 
     this.indexAdd(s, hash);
     this._size++;
-    const stored: Binding = { type, lower, upper, scope, node, port, key };
-    if (svc.subs !== null) this.report(svc.subs, stored, "published", first);
-    return { ok: true, binding: stored };
+    this.lastSlot = s;
+    if (svc.subs !== null) {
+      const stored: Binding = { type, lower, upper, scope, node, port, key };
+      this.lastAdded = stored;
+      this.report(svc.subs, stored, "published", first);
+    } else {
+      this.lastAdded = undefined;
+    }
+    return "added";
   }
 
   /**
@@ -296,7 +348,18 @@ export class NameTable {
    */
   remove(key: BindingKey): Binding | undefined {
     const s = this.slotOf(key);
-    return s === NONE ? undefined : this.removeSlot(s);
+    return s === NONE ? undefined : this.removeSlot(s, true);
+  }
+
+  /**
+   * {@link remove} without allocating: removes the binding `key` names and says whether there was
+   * one (no binding object is made unless a subscription on the type needs one for its event).
+   */
+  delete(key: BindingKey): boolean {
+    const s = this.slotOf(key);
+    if (s === NONE) return false;
+    this.removeSlot(s, false);
+    return true;
   }
 
   /** The binding `key` names, or `undefined`. */
@@ -315,7 +378,7 @@ export class NameTable {
     checkU32(node, "node");
     const list = this.nodes.get(node);
     if (list === undefined) return [];
-    return this.liveSlots(list, node).map((s) => this.removeSlot(s));
+    return this.liveSlots(list, node).map((s) => this.removeSlot(s, true) as Binding);
   }
 
   /** Every binding of `node`, in publication order. */
@@ -335,7 +398,7 @@ export class NameTable {
     const list = this.nodes.get(this._ownNode);
     if (list !== undefined) {
       for (const s of this.liveSlots(list, this._ownNode)) {
-        if ((this.rec[s * STRIDE + FLAGS] as number) & CLUSTER) out.push(this.bindingAt(s));
+        if ((this.rec[s * STRIDE + META] as number) & CLUSTER) out.push(this.bindingAt(s));
       }
     }
     return out.values();
@@ -396,7 +459,7 @@ export class NameTable {
     const svc = this.services.get(type);
     if (svc === undefined) return undefined;
     const rec = this.rec;
-    for (let r = svc.start(instance); r < svc.n && svc.lower(r) <= instance; r++) {
+    for (let r = svc.start(instance); r !== NONE && svc.lower(r) <= instance; r = svc.next(r)) {
       if (svc.upper(r) < instance) continue;
       if (node === this._ownNode) {
         const l = svc.localHead(r);
@@ -491,7 +554,8 @@ export class NameTable {
     const types = [...this.services.keys()].sort((a, b) => a - b);
     for (const type of types) {
       const svc = this.services.get(type) as Service;
-      for (let r = 0; r < svc.n; r++) for (const s of this.rangeSlots(svc, r)) out.push(this.bindingAt(s));
+      for (let r = svc.first(); r !== NONE; r = svc.next(r))
+        for (const s of this.rangeSlots(svc, r)) out.push(this.bindingAt(s));
     }
     return out;
   }
@@ -556,7 +620,7 @@ export class NameTable {
 
     if (initialEvents) {
       const slots: number[] = [];
-      for (let r = svc.start(lower); r < svc.n && svc.lower(r) <= upper; r++) {
+      for (let r = svc.start(lower); r !== NONE && svc.lower(r) <= upper; r = svc.next(r)) {
         if (svc.upper(r) < lower) continue;
         const inRange = this.rangeSlots(svc, r);
         if (mode === "ports") slots.push(...inRange);
@@ -651,23 +715,27 @@ export class NameTable {
       type: (rec[o + TYPE] as number) >>> 0,
       lower: (rec[o + LOWER] as number) >>> 0,
       upper: (rec[o + UPPER] as number) >>> 0,
-      scope: (rec[o + FLAGS] as number) & CLUSTER ? "cluster" : "node",
+      scope: (rec[o + META] as number) & CLUSTER ? "cluster" : "node",
       node: (rec[o + NODE] as number) >>> 0,
       port: (rec[o + PORT] as number) >>> 0,
       key: (rec[o + KEY] as number) >>> 0,
     };
   }
 
-  private removeSlot(s: number): Binding {
-    const binding = this.bindingAt(s);
-    const { type, lower, upper, node } = binding;
+  /** Removes slot `s`; returns its binding if `want` (made only then, or for a subscriber's event). */
+  private removeSlot(s: number, want: boolean): Binding | undefined {
     const rec = this.rec;
     const o = s * STRIDE;
+    const type = (rec[o + TYPE] as number) >>> 0;
+    const lower = (rec[o + LOWER] as number) >>> 0;
+    const upper = (rec[o + UPPER] as number) >>> 0;
+    const node = (rec[o + NODE] as number) >>> 0;
     const svc = this.services.get(type) as Service;
+    const binding = want || svc.subs !== null ? this.bindingAt(s) : undefined;
     const r = svc.find(lower, upper);
     const n = unlink(rec, NEXT, s);
     if (svc.head(r) === s) svc.setHead(r, n);
-    if ((rec[o + FLAGS] as number) & LOCAL) {
+    if ((rec[o + META] as number) & LOCAL) {
       const ln = unlink(rec, LNEXT, s);
       if (svc.localHead(r) === s) svc.setLocalHead(r, ln);
     }
@@ -677,13 +745,12 @@ export class NameTable {
     const list = this.nodes.get(node) as NodeList;
     if (--list.live === 0) this.nodes.delete(node);
 
-    this.indexRemove(s, hashOf(type, lower, upper, node, binding.key));
-    rec[o + FLAGS] = 0;
-    rec[o + NPOS] = NONE;
+    this.indexRemove(s, hashOf(type, lower, upper, node, (rec[o + KEY] as number) >>> 0));
+    rec[o + META] = NONE;
     rec[o + NEXT] = this.freeSlots;
     this.freeSlots = s;
     this._size--;
-    if (svc.subs !== null) this.report(svc.subs, binding, "withdrawn", last);
+    if (svc.subs !== null) this.report(svc.subs, binding as Binding, "withdrawn", last);
     else if (svc.n === 0) this.dropService(svc);
     return binding;
   }
@@ -758,7 +825,7 @@ export class NameTable {
   /** Before the u32 publication counter wraps: renumber live bindings 0..n-1, keeping their order. */
   private renumber(): void {
     const live: number[] = [];
-    for (let s = 0; s < this.slotsUsed; s++) if (this.rec[s * STRIDE + NPOS] !== NONE) live.push(s);
+    for (let s = 0; s < this.slotsUsed; s++) if (this.rec[s * STRIDE + META] !== NONE) live.push(s);
     this.sortBySeq(live);
     for (let i = 0; i < live.length; i++) this.rec[(live[i] as number) * STRIDE + SEQ] = i;
     this.nextSeq = live.length;
@@ -777,12 +844,12 @@ export class NameTable {
     if (svc === undefined) return out;
     const rec = this.rec;
     const want = scope === undefined ? -1 : scope === "cluster" ? CLUSTER : 0;
-    for (let r = svc.start(lower); r < svc.n && svc.lower(r) <= upper; r++) {
+    for (let r = svc.start(lower); r !== NONE && svc.lower(r) <= upper; r = svc.next(r)) {
       if (svc.upper(r) < lower) continue;
       for (const s of this.rangeSlots(svc, r)) {
         const o = s * STRIDE;
         if (nodes !== undefined && !nodes.has((rec[o + NODE] as number) >>> 0)) continue;
-        if (want !== -1 && ((rec[o + FLAGS] as number) & CLUSTER) !== want) continue;
+        if (want !== -1 && ((rec[o + META] as number) & CLUSTER) !== want) continue;
         out.push(s);
       }
     }
@@ -796,7 +863,7 @@ export class NameTable {
         const live = this.liveSlots(list, node);
         list.slots.set(live);
         list.len = live.length;
-        for (let i = 0; i < live.length; i++) this.rec[(live[i] as number) * STRIDE + NPOS] = i;
+        for (let i = 0; i < live.length; i++) this.setPos(live[i] as number, i);
       } else {
         const slots = new Int32Array(list.slots.length * 2);
         slots.set(list.slots);
@@ -804,14 +871,14 @@ export class NameTable {
       }
     }
     list.slots[list.len] = s;
-    this.rec[s * STRIDE + NPOS] = list.len;
+    this.setPos(s, list.len);
     list.len++;
     list.live++;
   }
 
   /**
    * The live slots of a node's list, in publication order. An entry is stale once its binding is
-   * removed (NPOS no longer points back at it, or its slot now holds another node's binding).
+   * removed (its position no longer points back at it, or its slot now holds another node's binding).
    */
   private liveSlots(list: NodeList, node: number): number[] {
     const out: number[] = [];
@@ -820,9 +887,15 @@ export class NameTable {
     for (let i = 0; i < list.len; i++) {
       const s = list.slots[i] as number;
       const o = s * STRIDE;
-      if (rec[o + NPOS] === i && rec[o + NODE] === nodeI32) out.push(s);
+      if ((rec[o + META] as number) >> 2 === i && rec[o + NODE] === nodeI32) out.push(s);
     }
     return out;
+  }
+
+  /** Records `pos` as slot s's position in its node's list, keeping its flags. */
+  private setPos(s: number, pos: number): void {
+    const m = s * STRIDE + META;
+    this.rec[m] = (pos << 2) | ((this.rec[m] as number) & FLAG_BITS);
   }
 
   private allocSlot(): number {

@@ -35,6 +35,9 @@ export interface BindingKey extends ServiceRange {
 
 export type InsertResult = { ok: true; binding: Binding } | { ok: false; reason: "duplicate" | "limit" };
 
+/** The outcome of {@link NameTable.add}: {@link InsertResult} without the objects. */
+export type AddStatus = "added" | "duplicate" | "limit";
+
 /** Options of {@link NameTable}'s constructor. */
 export interface NameTableOptions {
   /** This node's 32-bit address (0 while the node is not yet addressed). */
@@ -43,6 +46,12 @@ export interface NameTableOptions {
   maxBindings?: number;
   /** Cap on live subscriptions (the kernel's `TIPC_MAX_SUBSCR`, 65535, by default). */
   maxSubscriptions?: number;
+  /**
+   * How many bindings the table is expected to hold (a hint, not a cap). The binding records and
+   * the hash index are allocated for that many at once, so they are not grown (and copied) again
+   * and again while a large table is loaded. Default 256; at most `maxBindings` is used.
+   */
+  expectedBindings?: number;
 }
 
 /**

@@ -131,6 +131,9 @@ export class NameTable {
   /** The slot of the last binding {@link add} stored, and the binding object made for its events, if any. */
   private lastSlot = NONE;
   private lastAdded: Binding | undefined = undefined;
+  /** The type and exact range of the binding being removed (see {@link locate}). */
+  private located: Service | undefined = undefined;
+  private locatedRange = NONE;
 
   /** Binding records, STRIDE words per slot. */
   private rec = new Int32Array(0);
@@ -276,15 +279,21 @@ export class NameTable {
     checkScope(scope);
 
     const hash = hashOf(type, lower, upper, node, key);
-    if (this.findSlot(hash, type, lower, upper, node, key) !== NONE) return "duplicate";
+    // Read the index's home bucket first: its cache miss then overlaps the type's lookups below.
+    const home = this.index[2 * (hash & this.indexMask)] as number;
+    let svc = this.services.get(type);
+    let r = svc === undefined ? NONE : svc.find(lower, upper);
+    // Only an exact range already held can hold a duplicate; an empty home bucket holds none.
+    if (r !== NONE && home !== 0 && this.findSlot(hash, type, lower, upper, node, key) !== NONE) {
+      return "duplicate";
+    }
     if (this._size >= this.maxBindings) return "limit";
 
-    let svc = this.services.get(type);
     if (svc === undefined) {
       svc = new Service(type, this.pool);
       this.services.set(type, svc);
+      svc.find(lower, upper);
     }
-    let r = svc.find(lower, upper);
     const first = r === NONE;
     if (first) r = svc.insertAt(lower, upper);
 
@@ -347,8 +356,8 @@ export class NameTable {
    * is not compared). Returns it, or `undefined` when nothing matches (an expected miss).
    */
   remove(key: BindingKey): Binding | undefined {
-    const s = this.slotOf(key);
-    return s === NONE ? undefined : this.removeSlot(s, true);
+    const s = this.locate(key);
+    return s === NONE ? undefined : this.removeLocated(s, true);
   }
 
   /**
@@ -356,9 +365,9 @@ export class NameTable {
    * one (no binding object is made unless a subscription on the type needs one for its event).
    */
   delete(key: BindingKey): boolean {
-    const s = this.slotOf(key);
+    const s = this.locate(key);
     if (s === NONE) return false;
-    this.removeSlot(s, false);
+    this.removeLocated(s, false);
     return true;
   }
 
@@ -703,6 +712,32 @@ export class NameTable {
     return this.findSlot(hashOf(type, lower, upper, node, k), type, lower, upper, node, k);
   }
 
+  /**
+   * {@link slotOf} for a removal: also finds the binding's type and exact range, left in
+   * `located` for {@link removeLocated}. The index's home bucket is read first, so that its cache
+   * miss overlaps the type's lookups; a type or exact range not held means no such binding.
+   */
+  private locate(key: BindingKey): number {
+    checkObject(key, "key");
+    const { type, lower, upper, node } = key;
+    const k = key.key;
+    checkU32(type, "type");
+    checkU32(lower, "lower");
+    checkU32(upper, "upper");
+    checkU32(node, "node");
+    checkU32(k, "key");
+    checkRange(lower, upper);
+    const hash = hashOf(type, lower, upper, node, k);
+    const home = this.index[2 * (hash & this.indexMask)] as number;
+    const svc = this.services.get(type);
+    if (svc === undefined) return NONE;
+    const r = svc.find(lower, upper);
+    if (r === NONE || home === 0) return NONE;
+    this.located = svc;
+    this.locatedRange = r;
+    return this.findSlot(hash, type, lower, upper, node, k);
+  }
+
   private socketAt(s: number): SocketAddress {
     const o = s * STRIDE;
     return { node: (this.rec[o + NODE] as number) >>> 0, port: (this.rec[o + PORT] as number) >>> 0 };
@@ -724,15 +759,28 @@ export class NameTable {
 
   /** Removes slot `s`; returns its binding if `want` (made only then, or for a subscriber's event). */
   private removeSlot(s: number, want: boolean): Binding | undefined {
+    const o = s * STRIDE;
+    const svc = this.services.get((this.rec[o + TYPE] as number) >>> 0) as Service;
+    this.located = svc;
+    this.locatedRange = svc.find(
+      (this.rec[o + LOWER] as number) >>> 0,
+      (this.rec[o + UPPER] as number) >>> 0,
+    );
+    return this.removeLocated(s, want);
+  }
+
+  /** {@link removeSlot} once `located` and `locatedRange` name slot s's type and exact range. */
+  private removeLocated(s: number, want: boolean): Binding | undefined {
     const rec = this.rec;
     const o = s * STRIDE;
     const type = (rec[o + TYPE] as number) >>> 0;
     const lower = (rec[o + LOWER] as number) >>> 0;
     const upper = (rec[o + UPPER] as number) >>> 0;
     const node = (rec[o + NODE] as number) >>> 0;
-    const svc = this.services.get(type) as Service;
+    const svc = this.located as Service;
+    const r = this.locatedRange;
+    this.located = undefined;
     const binding = want || svc.subs !== null ? this.bindingAt(s) : undefined;
-    const r = svc.find(lower, upper);
     const n = unlink(rec, NEXT, s);
     if (svc.head(r) === s) svc.setHead(r, n);
     if ((rec[o + META] as number) & LOCAL) {

@@ -125,20 +125,26 @@ const SHRINK_ABOVE = 8;
 /** The next segment capacity: half as much again (a doubled one would be a quarter empty on average). */
 const grown = (c: number): number => c + Math.max(1, c >>> 1);
 
+/**
+ * Where the last missed {@link Service.find} would put the range (block index, position), for the
+ * {@link Service.insertAt} that follows it. Kept outside the services so they stay small.
+ */
+let insBlock = 0;
+let insPos = 0;
+
 export class Service {
-  /** Number of ranges. */
-  n = 0;
-  /** Number of blocks, capacity in blocks, the pool chunk holding the segment, where it starts there, and its pool name. */
-  private nb = 0;
-  private dcap = MIN_DCAP;
+  // The fields every lookup reads come first, so they share a cache line.
+  /** The pool chunk holding the segment, where it starts there, its capacity in blocks, the number of blocks. */
   private dd: Int32Array;
   private db: number;
-  private dseg: number;
-  /** Where the last missed {@link find} would put the range (block index, position). */
-  private insBlock = 0;
-  private insPos = 0;
+  private dcap = MIN_DCAP;
+  private nb = 0;
+  /** Number of ranges. */
+  n = 0;
   /** Live subscriptions on this type, oldest first (events go newest first, as the kernel's list_add). */
   subs: SubscriptionState[] | null = null;
+  /** The segment's name in the pool. */
+  private dseg: number;
 
   constructor(
     readonly type: number,
@@ -211,8 +217,8 @@ export class Service {
   find(lower: number, upper: number): number {
     const nb = this.nb;
     if (nb === 0) {
-      this.insBlock = 0;
-      this.insPos = 0;
+      insBlock = 0;
+      insPos = 0;
       return NONE;
     }
     // The last block whose first range is <= {lower, upper} (block 0 if none is).
@@ -244,8 +250,8 @@ export class Service {
       const p = o + RW * x;
       if ((c[p] as number) >>> 0 === lower && (c[p + UP] as number) >>> 0 === upper) return (j << LOG_B) | x;
     }
-    this.insBlock = j;
-    this.insPos = x;
+    insBlock = j;
+    insPos = x;
     return NONE;
   }
 
@@ -279,8 +285,8 @@ export class Service {
   /** Adds {lower, upper} where the last (missed) {@link find} for it would have it; returns its handle. */
   insertAt(lower: number, upper: number): number {
     if (this.nb === 0) this.dirInsert(0);
-    let j = this.insBlock;
-    let p = this.insPos;
+    let j = insBlock;
+    let p = insPos;
     let n = this.dget(D_COUNT, j);
     if (n === B) {
       this.split(j);

@@ -478,7 +478,7 @@ function run(ops: readonly Op[], maxBindings: number): void {
   );
 }
 
-// A wide domain: a type gets dozens of distinct ranges, so its blocks of 16 split and merge.
+// A wide domain: a type gets dozens of distinct ranges, so its segment grows and shifts a lot.
 const wide = fc.integer({ min: 0, max: 120 });
 const wideRangeArb = fc
   .record({ type: fc.constant(0), a: wide, b: fc.integer({ min: 0, max: 3 }) })
@@ -526,7 +526,7 @@ describe("NameTable against the reference model", () => {
     );
   });
 
-  it("agrees with dozens of distinct ranges in one type (blocks split, merge and empty)", () => {
+  it("agrees with dozens of distinct ranges in one type (segment growth and shifts)", () => {
     fc.assert(
       fc.property(fc.array(wideOpArb, { minLength: 200, maxLength: 500 }), (ops) =>
         run(ops, Number.MAX_SAFE_INTEGER),

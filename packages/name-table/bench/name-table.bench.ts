@@ -8,8 +8,9 @@
  *
  * Figures: inserts/s, removes/s, anycast lookups/s, and heap bytes per binding after a forced GC
  * (V8 heap + ArrayBuffer backing stores, since NameTable keeps its records in typed arrays).
- * NameTable is measured twice: through `insert`/`remove` with default options, and through the
- * allocation-free `add`/`delete` with `expectedBindings` set to the size loaded.
+ * NameTable is measured three times: through `insert`/`remove` with default options, through the
+ * allocation-free `add`/`delete` with `expectedBindings` set to the size loaded, and through
+ * `addMany`/`deleteMany` in calls of 64 items (lookups one at a time in every case).
  * The input bindings and withdrawal keys are made as they are inserted or removed, as a distributor
  * decoding items makes them (young garbage for NameTable; the naive table keeps each binding, so
  * it pays for their promotion). With --inputs=prebuilt they are made before the timed loops
@@ -36,9 +37,29 @@ interface Table {
   lookupAnycast(type: number, instance: number): SocketAddress | undefined;
 }
 
+/** NameTable through addMany/deleteMany, BATCH items a call (as a distributor applies a bulk). */
+class BatchNameTable {
+  constructor(readonly t: NameTable) {}
+  /** Calls `fn` with items from..to-1, BATCH at a time (one array, refilled); returns the sum. */
+  run<T>(from: number, to: number, item: (i: number) => T, fn: (items: T[]) => number): number {
+    const items: T[] = [];
+    let sum = 0;
+    for (let i = from; i < to; i += BATCH) {
+      items.length = 0;
+      for (let k = i; k < Math.min(to, i + BATCH); k++) items.push(item(k));
+      sum += fn(items);
+    }
+    return sum;
+  }
+}
+const BATCH = 64;
+
 /** NameTable through its allocation-free calls. */
 class FastNameTable implements Table {
-  constructor(private readonly t: NameTable) {}
+  constructor(
+    private readonly t: NameTable,
+    readonly batch?: BatchNameTable,
+  ) {}
   insert(b: Binding): unknown {
     return this.t.add(b) === "added" ? true : undefined;
   }
@@ -277,9 +298,12 @@ function measure(name: string, w: Workload, make: () => Table): Result {
   let reinsertRate: [number, number] | undefined;
   for (let rep = 0; rep < (w.n <= 10_000 ? REPEAT : 1); rep++) {
     const t = make();
+    const many = t instanceof FastNameTable && t.batch !== undefined ? t.batch : undefined;
+    const input = prebuilt ? (i: number) => inputs[i] as Binding : (i: number) => bindingAt(w, i);
     inserts = best(
       rate(w.n, () => {
-        if (prebuilt) for (let i = 0; i < w.n; i++) t.insert(inputs[i] as Binding);
+        if (many) many.run(0, w.n, input, (bs) => many.t.addMany(bs));
+        else if (prebuilt) for (let i = 0; i < w.n; i++) t.insert(inputs[i] as Binding);
         else for (let i = 0; i < w.n; i++) t.insert(bindingAt(w, i));
       }),
       inserts,
@@ -299,7 +323,10 @@ function measure(name: string, w: Workload, make: () => Table): Result {
     let removed = 0;
     removeRate = best(
       rate(removes, () => {
-        if (prebuilt) {
+        if (many) {
+          const key = prebuilt ? (i: number) => keys[i] as BindingKey : (i: number) => keyAt(w.removal, i);
+          removed = many.run(0, removes, key, (ks) => many.t.deleteMany(ks));
+        } else if (prebuilt) {
           for (let i = 0; i < removes; i++) if (t.remove(keys[i] as BindingKey) !== undefined) removed++;
         } else {
           for (let i = 0; i < removes; i++) if (t.remove(keyAt(w.removal, i)) !== undefined) removed++;
@@ -312,7 +339,12 @@ function measure(name: string, w: Workload, make: () => Table): Result {
     // long-running node whose peers come and go (no first touch of fresh pages, no growth).
     reinsertRate = best(
       rate(removes, () => {
-        if (prebuilt) {
+        if (many) {
+          const again = prebuilt
+            ? (i: number) => inputs[w.removeOrder[i] as number] as Binding
+            : (i: number) => bindingAt(w.removal, i);
+          many.run(0, removes, again, (bs) => many.t.addMany(bs));
+        } else if (prebuilt) {
           for (let i = 0; i < removes; i++) t.insert(inputs[w.removeOrder[i] as number] as Binding);
         } else {
           for (let i = 0; i < removes; i++) t.insert(bindingAt(w.removal, i));
@@ -361,6 +393,19 @@ console.log(
       for (let i = 0; i < w.n; i++) t.lookupAnycast(w.lookupType[i] as number, w.lookupInstance[i] as number);
       for (let i = 0; i < w.n; i++) t.remove(keyAt(w.removal, i));
     }
+    const many = new BatchNameTable(new NameTable({ ownNode: w.ownNode }));
+    many.run(
+      0,
+      w.n,
+      (i) => bindingAt(w, i),
+      (bs) => many.t.addMany(bs),
+    );
+    many.run(
+      0,
+      w.n,
+      (i) => keyAt(w.removal, i),
+      (ks) => many.t.deleteMany(ks),
+    );
   }
 }
 console.log("rates per CPU second (per wall-clock second)");
@@ -376,6 +421,13 @@ for (const n of sizes) {
     [
       "NameTable add/delete, expectedBindings",
       () => new FastNameTable(new NameTable({ ownNode: w.ownNode, expectedBindings: n })),
+    ],
+    [
+      `NameTable addMany/deleteMany (${BATCH} a call), expectedBindings`,
+      () => {
+        const table = new NameTable({ ownNode: w.ownNode, expectedBindings: n });
+        return new FastNameTable(table, new BatchNameTable(table));
+      },
     ],
     ["naive", () => new NaiveTable()],
   ] as const) {

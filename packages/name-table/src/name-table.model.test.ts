@@ -285,6 +285,14 @@ const opArb = fc.oneof(
   { weight: 2, arbitrary: bindingArb.map((b) => ({ op: "add" as const, b })) },
   { weight: 1, arbitrary: fc.nat().map((i) => ({ op: "reinsert" as const, i })) },
   { weight: 2, arbitrary: fc.nat().map((i) => ({ op: "deleteExisting" as const, i })) },
+  {
+    weight: 1,
+    arbitrary: fc.array(bindingArb, { maxLength: 40 }).map((bs) => ({ op: "addMany" as const, bs })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.array(fc.nat(), { maxLength: 40 }).map((is) => ({ op: "deleteMany" as const, is })),
+  },
   { weight: 3, arbitrary: fc.nat().map((i) => ({ op: "removeExisting" as const, i })) },
   { weight: 1, arbitrary: bindingArb.map((b) => ({ op: "remove" as const, b })) },
   { weight: 1, arbitrary: fc.constantFrom(...NODES).map((node) => ({ op: "purge" as const, node })) },
@@ -362,6 +370,18 @@ function run(ops: readonly Op[], maxBindings: number): void {
       case "add": {
         const r = model.insert(op.b);
         expect(table.add(op.b)).toBe(r.ok ? "added" : r.reason);
+        break;
+      }
+      case "addMany": {
+        const added = op.bs.filter((b) => model.insert(b).ok).length;
+        expect(table.addMany(op.bs)).toBe(added);
+        break;
+      }
+      case "deleteMany": {
+        // Some keys twice, some of bindings already gone: each counts once, as with delete.
+        const keys = op.is.map((i) => existingKey(model, i)).filter((k) => k !== undefined);
+        const removed = keys.filter((k) => model.remove(k) !== undefined).length;
+        expect(table.deleteMany(keys)).toBe(removed);
         break;
       }
       case "deleteExisting": {

@@ -75,6 +75,35 @@ describe("identity, duplicates and withdrawals (tipc-protocol.md §2.3)", () => 
     );
   });
 
+  it("addMany and deleteMany: add and delete for each item, in order, counting successes", () => {
+    const t = new NameTable({ ownNode: OWN, maxBindings: 3 });
+    const sub = t.subscribe({ type: 1000, lower: 0, upper: 100, mode: "service", initialEvents: false });
+    const items = [
+      b({ key: 1 }),
+      b({ key: 1, port: 5 }),
+      b({ key: 2, type: 7 }),
+      b({ key: 3 }),
+      b({ key: 4 }),
+    ];
+    expect(t.addMany(items)).toBe(3); // a duplicate and one over the limit
+    expect(t.dump().map((x) => x.key)).toEqual([2, 1, 3]); // by type, then range, then publication
+    expect(
+      t.takeEvents().map((e) => [e.kind, e.subscription, e.kind === "timeout" ? 0 : e.binding.key]),
+    ).toEqual([["published", sub, 1]]);
+    const k = (key: number, type = 1000) => ({ type, lower: 1, upper: 10, node: 2, key });
+    expect(t.deleteMany([k(1), k(1), k(9), k(2, 7)])).toBe(2);
+    expect(t.dump().map((x) => x.key)).toEqual([3]);
+    expect(t.addMany([])).toBe(0);
+    expect(t.deleteMany([])).toBe(0);
+    // Invalid input throws at that item: the items before it are applied, the ones after it are not.
+    expect(() => t.addMany([b({ key: 5 }), b({ key: 6, lower: 20 }), b({ key: 7 })])).toThrow(NameTableError);
+    expect(t.dump().map((x) => x.key)).toEqual([3, 5]);
+    expect(() => t.addMany(null as never)).toThrow(NameTableError);
+    expect(() => t.deleteMany([k(3), null as never, k(5)])).toThrow(NameTableError);
+    expect(t.dump().map((x) => x.key)).toEqual([5]);
+    expect(() => t.deleteMany("x" as never)).toThrow(NameTableError);
+  });
+
   it("expectedBindings sizes the table up front and changes nothing else", () => {
     expect(() => new NameTable({ ownNode: OWN, expectedBindings: -1 })).toThrow(NameTableError);
     expect(() => new NameTable({ ownNode: OWN, expectedBindings: 1.5 })).toThrow(NameTableError);

@@ -163,6 +163,17 @@ export class Service {
     this.d[this.base + 4 * this.cap + i] = s;
   }
 
+  /**
+   * Reads one word in each cache line of the `lower` run (what a search reads first), for
+   * {@link NameTable.addMany}: independent reads whose misses overlap. Returns their XOR.
+   */
+  warm(): number {
+    const d = this.d;
+    let x = 0;
+    for (let i = this.base; i < this.base + this.n; i += 16) x ^= d[i] as number;
+    return x;
+  }
+
   /** The first range in (lower, upper) order, or NONE. */
   first(): number {
     return this.n > 0 ? 0 : NONE;

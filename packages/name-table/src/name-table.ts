@@ -122,7 +122,7 @@ function unlink(rec: Int32Array, next: number, s: number): number {
  * (shared/docs/tipc-protocol.md §2.3, §3, §4). A pure data structure: no I/O, no timers; time is
  * passed in. Subscription events are queued and handed out by {@link takeEvents}.
  *
- * Layout (see README): each binding is a 64-byte record in one Int32Array, linked into its exact
+ * Layout (see README): each binding is a 48-byte record in one Int32Array, linked into its exact
  * range's circular `all`/`local` lists; each type keeps its ranges in sorted arrays with a prefix
  * max of `upper` ({@link Service}); each node keeps its bindings' slots in publication order; a hash
  * index on (type, lower, upper, node, key) makes duplicate checks and withdrawals O(1).

@@ -92,6 +92,17 @@ function checkRange(lower: number, upper: number): void {
   }
 }
 
+/** A withdrawal's key: an object of u32 fields with lower <= upper (the port is not part of it). */
+function checkKey(key: BindingKey): void {
+  checkObject(key, "key");
+  checkU32(key.type, "type");
+  checkU32(key.lower, "lower");
+  checkU32(key.upper, "upper");
+  checkU32(key.node, "node");
+  checkU32(key.key, "key");
+  checkRange(key.lower, key.upper);
+}
+
 function checkScope(v: unknown, field = "scope"): asserts v is Scope {
   if (v !== "node" && v !== "cluster") {
     throw new NameTableError("bad_scope", `${field} must be "node" or "cluster", got ${describe(v)}`, field);
@@ -779,15 +790,9 @@ export class NameTable {
   // ---------------------------------------------------------------- internals
 
   private slotOf(key: BindingKey): number {
-    checkObject(key, "key");
+    checkKey(key);
     const { type, lower, upper, node } = key;
     const k = key.key;
-    checkU32(type, "type");
-    checkU32(lower, "lower");
-    checkU32(upper, "upper");
-    checkU32(node, "node");
-    checkU32(k, "key");
-    checkRange(lower, upper);
     return this.findSlot(hashOf(type, lower, upper, node, k), type, lower, upper, node, k);
   }
 
@@ -797,15 +802,9 @@ export class NameTable {
    * miss overlaps the type's lookups; a type or exact range not held means no such binding.
    */
   private locate(key: BindingKey): number {
-    checkObject(key, "key");
+    checkKey(key);
     const { type, lower, upper, node } = key;
     const k = key.key;
-    checkU32(type, "type");
-    checkU32(lower, "lower");
-    checkU32(upper, "upper");
-    checkU32(node, "node");
-    checkU32(k, "key");
-    checkRange(lower, upper);
     const hash = hashOf(type, lower, upper, node, k);
     const home = this.index[2 * (hash & this.indexMask)] as number;
     const svc = this.services.get(type);

@@ -463,6 +463,8 @@ function decodeTunnel(f: Frame): TunnelMessage {
     origNode: dv.getUint32(24),
     destNode: dv.getUint32(28),
     msgCount: dv.getUint32(36) >>> 16,
+    fragmentNumber: dv.getUint32(16) >>> 16,
+    fragmentCount: dv.getUint32(16) & 0xffff,
     data: view(f, INT_H, size),
   };
 }

@@ -367,7 +367,7 @@ function writeTunnel(msg: TunnelMessage, dv: DataView, out: Uint8Array, o: numbe
   dv.setUint32(0, word0(USER.TUNNEL_PROTOCOL, INT_H, msg.nonSeq, 0, size));
   dv.setUint32(4, ((t << 29) | (msg.bcastAck & 0xffff)) >>> 0);
   writeLinkWords(dv, msg);
-  dv.setUint32(16, 0);
+  dv.setUint32(16, (((msg.fragmentNumber & 0xffff) << 16) | (msg.fragmentCount & 0xffff)) >>> 0);
   dv.setUint32(20, (msg.bearerId & 7) << 9);
   dv.setUint32(32, 0);
   dv.setUint32(36, ((msg.msgCount & 0xffff) << 16) >>> 0);

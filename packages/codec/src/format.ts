@@ -150,6 +150,7 @@ export function formatMessage(msg: TipcMessage, options: FormatOptions = {}): st
       link(msg);
       nodes(msg);
       parts.push(`bearerId=${msg.bearerId}`, `msgCount=${msg.msgCount}`, `data=${msg.data.length}B`);
+      if (msg.fragmentCount > 0) parts.push(`fragment=${msg.fragmentNumber}/${msg.fragmentCount}`);
       break;
     case "CONN_MANAGER":
     case "GROUP_PROTOCOL":

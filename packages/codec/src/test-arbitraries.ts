@@ -271,10 +271,27 @@ export const fragmenterMessage: fc.Arbitrary<FragmenterMessage> = fc
   );
 
 export const tunnelMessage: fc.Arbitrary<TunnelMessage> = fc
-  .tuple(linkHeader, fc.constantFrom(...TUNNEL_TYPES), fc.integer({ min: 0, max: 7 }), u16, bytes(120))
-  .map(([h, type, bearerId, msgCount, data]) => {
+  .tuple(
+    linkHeader,
+    fc.constantFrom(...TUNNEL_TYPES),
+    fc.integer({ min: 0, max: 7 }),
+    u16,
+    u16,
+    u16,
+    bytes(120),
+  )
+  .map(([h, type, bearerId, msgCount, fragmentNumber, fragmentCount, data]) => {
     const { netId: _n, bcAckInvalid: _b, ...rest } = h;
-    return { user: "TUNNEL_PROTOCOL" as const, type, ...rest, bearerId, msgCount, data };
+    return {
+      user: "TUNNEL_PROTOCOL" as const,
+      type,
+      ...rest,
+      bearerId,
+      msgCount,
+      fragmentNumber,
+      fragmentCount,
+      data,
+    };
   });
 
 export const opaqueMessage: fc.Arbitrary<OpaqueMessage> = fc

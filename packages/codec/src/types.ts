@@ -234,7 +234,13 @@ export interface TunnelMessage extends LinkHeader {
   bearerId: number;
   /** word 9 bits 16..31: msgcnt, or the synch point */
   msgCount: number;
-  /** the inner (tunnelled) message bytes */
+  /**
+   * word 4 bits 16..31 and 0..15: a FAILOVER packet too large for the tunnel link is sent in
+   * fragments (`tipc_msg_fragment`, numbered from 1, each with the count); 0 and 0 otherwise
+   */
+  fragmentNumber: number;
+  fragmentCount: number;
+  /** the inner (tunnelled) message bytes, or this fragment's share of them */
   data: Uint8Array;
 }
 

@@ -34,6 +34,7 @@ import {
   TIPC_NAMED_BCAST,
   TIPC_NODE_ID128,
   TIPC_TRIAL_PERIOD,
+  TIPC_TUNNEL_ENHANCED,
   type TipcMessage,
   type TunnelMessage,
 } from "@tipcjs/codec";
@@ -71,11 +72,17 @@ import {
 /**
  * What this engine implements and therefore advertises by default: the broadcast synch
  * message (BCAST_SYNCH), broadcast NACKs in STATE (BCAST_STATE_NACK), 128-bit ids, STATE
- * counters (LINK_PROTO_SEQNO) and broadcast-link name updates (NAMED_BCAST).
+ * counters (LINK_PROTO_SEQNO), broadcast-link name updates (NAMED_BCAST) and fragmented
+ * FAILOVER tunnels with a header-only SYNCH (TUNNEL_ENHANCED).
  * Gap-ACK blocks are understood only as plain seq_gap/bc_gap, so they are not advertised.
  */
 export const DEFAULT_CAPABILITIES =
-  TIPC_BCAST_SYNCH | TIPC_BCAST_STATE_NACK | TIPC_NODE_ID128 | TIPC_LINK_PROTO_SEQNO | TIPC_NAMED_BCAST;
+  TIPC_BCAST_SYNCH |
+  TIPC_BCAST_STATE_NACK |
+  TIPC_NODE_ID128 |
+  TIPC_LINK_PROTO_SEQNO |
+  TIPC_NAMED_BCAST |
+  TIPC_TUNNEL_ENHANCED;
 
 const INVALID_NODE_SIG = 0x10000;
 /** Unicast and broadcast retransmission spacing per packet (ms), §7.4. */
@@ -123,6 +130,10 @@ interface FailoverRcv {
   /** tunnel packets still to come (the sender's msgcnt), undefined until the first arrives */
   remaining: number | undefined;
   reasm: Uint8Array[] | undefined;
+  /** a fragmented tunnel packet being put together */
+  tnlReasm: Uint8Array[] | undefined;
+  /** when the last tunnel packet came: a tunnel that stops short is given up after the tolerance */
+  lastAt: number;
 }
 
 interface Link {
@@ -476,6 +487,12 @@ class Engine implements LinkEngine {
             this.sendProto(p, l, "STATE");
             this.armNack(l, now);
           }
+        }
+        if (l.fo?.remaining && now - l.fo.lastAt > l.tolerance) {
+          // the peer's tunnel stopped short (a kernel gives up on a packet too large for the
+          // tunnel link): let the link re-form rather than wait for packets that will not come
+          l.fo = undefined;
+          this.drop("failover-incomplete");
         }
         if (l.state !== "RESET") idle = false;
       }
@@ -1180,7 +1197,14 @@ class Engine implements LinkEngine {
     let pending: Uint8Array[] = [];
     if (next) {
       // keep where this link's delivery stands, so the peer's tunnel delivers nothing twice
-      if (!l.fo?.remaining) l.fo = { dropPoint: l.rcvNxt, remaining: undefined, reasm: l.reasm };
+      if (!l.fo?.remaining)
+        l.fo = {
+          dropPoint: l.rcvNxt,
+          remaining: undefined,
+          reasm: l.reasm,
+          tnlReasm: undefined,
+          lastAt: now,
+        };
       pending = this.takeSendQueue(p, l);
     }
     this.resetLink(l);
@@ -1271,18 +1295,33 @@ class Engine implements LinkEngine {
     // 32-byte DIRECT_MSG with TIPC_ERR_NO_PORT and seqno 0), so a kernel peer finds an inner
     // header to take its synch point from; receivers drop it (below their delivery point)
     const inner = pending.length > 0 ? pending : [this.dummyTunnelInner(p.address)];
+    // A packet too large for the tunnel link goes in tunnel fragments, as the kernel's
+    // tipc_msg_fragment makes them (each a FAILOVER packet with fragment number and count, its
+    // data a share of the packet); msgcnt then counts every tunnel packet.
+    const chunk = next.mtu - INT_H_SIZE;
+    const parts: { data: Uint8Array; no: number; count: number }[] = [];
     for (const data of inner) {
+      if (data.length <= chunk) {
+        parts.push({ data, no: 0, count: 0 });
+        continue;
+      }
+      const count = Math.ceil(data.length / chunk);
+      for (let k = 0; k < count; k++)
+        parts.push({ data: data.subarray(k * chunk, (k + 1) * chunk), no: k + 1, count });
+    }
+    for (const part of parts) {
       const t: TunnelMessage = {
         user: "TUNNEL_PROTOCOL",
         type: "FAILOVER",
         ...this.msgHeader(p.address),
         bearerId: failed.peerBearerId,
-        msgCount: inner.length,
-        data,
+        msgCount: parts.length,
+        fragmentNumber: part.no,
+        fragmentCount: part.count,
+        data: part.data,
       };
       this.st.tunnelSent++;
-      const bytes = this.codec.encode(t);
-      this.linkXmit(p, next, this.fragment(bytes, next.mtu, p.address, false), now);
+      this.linkXmit(p, next, [this.codec.encode(t)], now);
     }
   }
 
@@ -1335,20 +1374,33 @@ class Engine implements LinkEngine {
     if (!p.up) return;
     let fo = x.fo;
     if (!fo) {
-      fo = { dropPoint: undefined, remaining: undefined, reasm: undefined };
+      fo = { dropPoint: undefined, remaining: undefined, reasm: undefined, tnlReasm: undefined, lastAt: now };
       x.fo = fo;
     }
     if (fo.remaining === undefined) fo.remaining = m.msgCount;
-    if (m.data.length > 0) {
-      const h = peekHeader(m.data);
+    fo.lastAt = now;
+    let data: Uint8Array | undefined = m.data;
+    if (m.fragmentCount > 0) {
+      // a tunnel fragment: the inner packet is whole at the last one
+      if (m.fragmentNumber === 1) fo.tnlReasm = [m.data.slice()];
+      else if (fo.tnlReasm === undefined) this.drop("tunnel-fragment-out-of-order");
+      else fo.tnlReasm.push(m.data.slice());
+      data = undefined;
+      if (m.fragmentNumber >= m.fragmentCount && fo.tnlReasm !== undefined) {
+        data = concat(fo.tnlReasm);
+        fo.tnlReasm = undefined;
+      }
+    }
+    if (data !== undefined && data.length > 0) {
+      const h = peekHeader(data);
       if (!h || h.nonSeq) this.drop("malformed-tunnel");
       else if (fo.dropPoint !== undefined && less(h.seqno, fo.dropPoint)) this.st.duplicates++;
       else {
         fo.dropPoint = mod16(h.seqno + 1);
-        this.deliverPacket(p, m.data.subarray(0, h.size), "unicast", fo, now);
+        this.deliverPacket(p, data.subarray(0, h.size), "unicast", fo, now);
       }
-      fo.remaining--;
     }
+    if (m.msgCount > 0) fo.remaining--;
     if (fo.remaining <= 0) x.fo = undefined;
   }
 

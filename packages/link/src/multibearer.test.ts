@@ -1,4 +1,4 @@
-import { decodeMessage } from "@tipcjs/codec";
+import { decodeMessage, encodeMessage } from "@tipcjs/codec";
 import { describe, expect, it } from "vitest";
 import { mediaOf, runTraffic, Sim, testMessage } from "./__helpers__/sim.js";
 import { createLinkEngine } from "./engine.js";
@@ -253,5 +253,71 @@ describe("several bearers", () => {
     e.receive(new Uint8Array(64), mediaOf(2), 1, 5);
     e.receive(new Uint8Array(64), mediaOf(2), 1, -1);
     expect(e.stats().drops["bearer-disabled"]).toBe(2);
+  });
+});
+
+describe("failover tunnels that need care", () => {
+  it("splits packets too large for the tunnel link into the kernel's tunnel fragments", () => {
+    // bearer 1 carries 700-byte packets only: bearer 0's 1,300-byte packets must be fragmented
+    const sim = new Sim({ nodes: 2, seed: 21, bearers: 2, mtus: [1400, 700], loss: 0.05, jitter: 2 });
+    sim.start();
+    sim.run(20_000, () =>
+      sim.engines.every((e) => e.links().filter((l) => l.state === "ESTABLISHED").length === 2),
+    );
+    const [a, b] = sim.engines as [ReturnType<typeof createLinkEngine>, ReturnType<typeof createLinkEngine>];
+    const fragments: number[] = [];
+    const orig = a.poll.bind(a);
+    a.poll = () => {
+      const o = orig();
+      for (const x of o) {
+        if (x.kind !== "transmit" || x.bearer !== 1) continue;
+        const m = decodeMessage(x.bytes);
+        if (m.user === "TUNNEL_PROTOCOL" && m.fragmentCount > 0) fragments.push(m.fragmentCount);
+      }
+      return o;
+    };
+    const got: number[] = [];
+    sim.onOutput = (node, out) => {
+      if (node === 1 && out.kind === "deliver" && out.message.user === "NAME_DISTRIBUTOR")
+        got.push(out.message.items[0]!.lower);
+    };
+    // 60 items: one 1,240-byte packet each, in flight when bearer 0 is cut
+    sim.partitionBearer(0, [0], [1]);
+    for (let k = 0; k < 30; k++) a.sendUnicast(b.address, testMessage(1, k, 60), sim.now);
+    sim.poke(0);
+    sim.run(10_000);
+    expect(got).toEqual([...Array(30).keys()]);
+    expect(fragments.length).toBeGreaterThan(0);
+    expect(fragments.every((n) => n === 2)).toBe(true);
+    expect(kinds(sim, 1, "nodeDown")).toEqual([]);
+  });
+
+  it("gives up on a tunnel that stops short after the tolerance, so the failed link re-forms", () => {
+    // a's codec claims three more tunnel packets than it sends (a kernel aborts a tunnel this way)
+    const lying = {
+      encode: (m: Parameters<typeof encodeMessage>[0]) =>
+        encodeMessage(m.user === "TUNNEL_PROTOCOL" ? { ...m, msgCount: m.msgCount + 3 } : m),
+      decode: decodeMessage,
+    };
+    const sim = new Sim({
+      nodes: 2,
+      seed: 22,
+      bearers: 2,
+      engineFor: (i) => (i === 0 ? { codec: lying } : {}),
+    });
+    sim.start();
+    const both = () =>
+      sim.engines.every((e) => e.links().filter((l) => l.state === "ESTABLISHED").length === 2);
+    sim.run(20_000, both);
+    const [a, b] = sim.engines as [ReturnType<typeof createLinkEngine>, ReturnType<typeof createLinkEngine>];
+    a.disableBearer(0, sim.now);
+    sim.poke(0);
+    sim.run(100);
+    expect(b.links().find((l) => l.bearer === 0)?.state).toBe("RESET");
+    a.enableBearer(0, sim.now);
+    sim.poke(0);
+    sim.run(20_000, both);
+    expect(both()).toBe(true);
+    expect(b.stats().drops["failover-incomplete"]).toBe(1);
   });
 });

@@ -34,6 +34,8 @@ export interface SimOptions {
   canBroadcast?: boolean;
   /** bearers per node (default 1): bearer b of node i is at mediaOf(i, b), a network of its own */
   bearers?: number;
+  /** MTU of each bearer (default 1400 for all) */
+  mtus?: number[];
   engine?: Partial<LinkEngineOptions>;
   /** per-node overrides */
   engineFor?: (i: number) => Partial<LinkEngineOptions>;
@@ -137,7 +139,7 @@ export class Sim {
         return {
           name: `sim${b}`,
           mediaAddress: media,
-          mtu: 1400,
+          mtu: o.mtus?.[b] ?? 1400,
           canBroadcast: this.opts.canBroadcast,
           discoveryPeers: this.opts.canBroadcast
             ? undefined

@@ -1,6 +1,7 @@
 import {
   type BcastProtocolMessage,
   type BundlerMessage,
+  canBundle,
   type DataMessage,
   decodeMessage,
   encodeMessage,
@@ -61,7 +62,6 @@ import {
   peekHeader,
   restampAcks,
   stampHeader,
-  USER_BCAST_PROTOCOL,
   USER_LINK_CONFIG,
   USER_LINK_PROTOCOL,
   USER_MSG_BUNDLER,
@@ -1472,7 +1472,9 @@ class Engine implements LinkEngine {
   /** Queue for the backlog, bundling small messages into the tail when they fit (tipc_msg_try_bundle). */
   private toBacklog(backlog: BacklogEntry[], pkt: Uint8Array, mtu: number): void {
     const u = userOf(pkt);
-    const bundleable = u !== USER_MSG_FRAGMENTER && u !== USER_MSG_BUNDLER && u !== USER_BCAST_PROTOCOL;
+    // never a fragment, a tunnel packet (the kernel does not open a tunnel found in a bundle) or
+    // a BCAST_PROTOCOL message (the codec's canBundle), nor a bundle
+    const bundleable = u !== USER_MSG_BUNDLER && canBundle(pkt);
     const size = align4(pkt.length);
     const tail = backlog[backlog.length - 1];
     if (bundleable && tail?.bundleable && INT_H_SIZE + tail.size + size <= mtu) {

@@ -292,6 +292,47 @@ describe("failover tunnels that need care", () => {
     expect(kinds(sim, 1, "nodeDown")).toEqual([]);
   });
 
+  it("never puts a tunnel packet in a bundle (a kernel would not open it), even with the window full", () => {
+    const sim = twoBearerCluster(2, 23);
+    sim.run(3000);
+    const [a, b] = sim.engines as [ReturnType<typeof createLinkEngine>, ReturnType<typeof createLinkEngine>];
+    let tunnelsInBundles = 0;
+    let bundles = 0;
+    let tunnels = 0;
+    const orig = a.poll.bind(a);
+    a.poll = () => {
+      const o = orig();
+      for (const x of o) {
+        if (x.kind !== "transmit" || x.bearer !== 1) continue;
+        const m = decodeMessage(x.bytes);
+        if (m.user === "TUNNEL_PROTOCOL") tunnels++;
+        if (m.user !== "MSG_BUNDLER") continue;
+        bundles++;
+        for (const inner of m.messages)
+          if (decodeMessage(inner).user === "TUNNEL_PROTOCOL") tunnelsInBundles++;
+      }
+      return o;
+    };
+    const got: number[] = [];
+    sim.onOutput = (node, out) => {
+      if (node === 1 && out.kind === "deliver" && out.message.user === "NAME_DISTRIBUTOR")
+        got.push(out.message.items[0]!.lower);
+    };
+    // 120 small messages: 50 in the window, the rest bundled in the backlog; then bearer 0 goes,
+    // the tunnel (more than a window) queues behind the new link's window, and more traffic follows
+    sim.partitionBearer(0, [0], [1]);
+    for (let k = 0; k < 120; k++) a.sendUnicast(b.address, testMessage(1, k), sim.now);
+    sim.poke(0);
+    a.disableBearer(0, sim.now);
+    for (let k = 120; k < 200; k++) a.sendUnicast(b.address, testMessage(1, k), sim.now);
+    sim.poke(0);
+    sim.run(5000);
+    expect(got).toEqual([...Array(200).keys()]);
+    expect(tunnels).toBeGreaterThan(50);
+    expect(bundles).toBeGreaterThan(0);
+    expect(tunnelsInBundles).toBe(0);
+  });
+
   it("gives up on a tunnel that stops short after the tolerance, so the failed link re-forms", () => {
     // a's codec claims three more tunnel packets than it sends (a kernel aborts a tunnel this way)
     const lying = {

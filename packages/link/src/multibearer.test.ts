@@ -1,12 +1,23 @@
-import { decodeMessage, encodeMessage } from "@tipcjs/codec";
+import { decodeMessage, encodeMessage, type TipcMessage } from "@tipcjs/codec";
 import { describe, expect, it } from "vitest";
 import { mediaOf, runTraffic, Sim, testMessage } from "./__helpers__/sim.js";
+import type { LinkEngine } from "./api.js";
 import { createLinkEngine } from "./engine.js";
 import { nodeIdFromString } from "./identity.js";
 import { LinkEngineError, type LinkOutput } from "./types.js";
 
 const kinds = (sim: Sim, node: number, kind: LinkOutput["kind"]) =>
   (sim.events[node] ?? []).filter((e) => e.out.kind === kind).map((e) => e.out);
+
+/** Calls `see` with every message `engine` transmits on `bearer` (its poll() wrapped). */
+function watchSent(engine: LinkEngine, bearer: number, see: (m: TipcMessage) => void): void {
+  const poll = engine.poll.bind(engine);
+  engine.poll = () => {
+    const out = poll();
+    for (const x of out) if (x.kind === "transmit" && x.bearer === bearer) see(decodeMessage(x.bytes));
+    return out;
+  };
+}
 
 function twoBearerCluster(
   nodes: number,
@@ -197,17 +208,9 @@ describe("several bearers", () => {
     for (let k = 0; k < 5; k++) a.sendUnicast(b.address, testMessage(1, k), sim.now);
     sim.poke(0);
     // let the partition be detected by supervision, watching what a sends on bearer 1
-    const orig = a.poll.bind(a);
-    a.poll = () => {
-      const o = orig();
-      for (const x of o) {
-        if (x.kind === "transmit" && x.bearer === 1) {
-          const m = decodeMessage(x.bytes);
-          if (m.user === "TUNNEL_PROTOCOL") tunnels.push(m);
-        }
-      }
-      return o;
-    };
+    watchSent(a, 1, (m) => {
+      if (m.user === "TUNNEL_PROTOCOL") tunnels.push(m);
+    });
     sim.run(5000);
     expect(tunnels.length).toBe(5);
     for (const t of tunnels) expect(t).toMatchObject({ type: "FAILOVER", bearerId: 0, msgCount: 5 });
@@ -266,16 +269,9 @@ describe("failover tunnels that need care", () => {
     );
     const [a, b] = sim.engines as [ReturnType<typeof createLinkEngine>, ReturnType<typeof createLinkEngine>];
     const fragments: number[] = [];
-    const orig = a.poll.bind(a);
-    a.poll = () => {
-      const o = orig();
-      for (const x of o) {
-        if (x.kind !== "transmit" || x.bearer !== 1) continue;
-        const m = decodeMessage(x.bytes);
-        if (m.user === "TUNNEL_PROTOCOL" && m.fragmentCount > 0) fragments.push(m.fragmentCount);
-      }
-      return o;
-    };
+    watchSent(a, 1, (m) => {
+      if (m.user === "TUNNEL_PROTOCOL" && m.fragmentCount > 0) fragments.push(m.fragmentCount);
+    });
     const got: number[] = [];
     sim.onOutput = (node, out) => {
       if (node === 1 && out.kind === "deliver" && out.message.user === "NAME_DISTRIBUTOR")
@@ -299,20 +295,12 @@ describe("failover tunnels that need care", () => {
     let tunnelsInBundles = 0;
     let bundles = 0;
     let tunnels = 0;
-    const orig = a.poll.bind(a);
-    a.poll = () => {
-      const o = orig();
-      for (const x of o) {
-        if (x.kind !== "transmit" || x.bearer !== 1) continue;
-        const m = decodeMessage(x.bytes);
-        if (m.user === "TUNNEL_PROTOCOL") tunnels++;
-        if (m.user !== "MSG_BUNDLER") continue;
-        bundles++;
-        for (const inner of m.messages)
-          if (decodeMessage(inner).user === "TUNNEL_PROTOCOL") tunnelsInBundles++;
-      }
-      return o;
-    };
+    watchSent(a, 1, (m) => {
+      if (m.user === "TUNNEL_PROTOCOL") tunnels++;
+      if (m.user !== "MSG_BUNDLER") return;
+      bundles++;
+      for (const inner of m.messages) if (decodeMessage(inner).user === "TUNNEL_PROTOCOL") tunnelsInBundles++;
+    });
     const got: number[] = [];
     sim.onOutput = (node, out) => {
       if (node === 1 && out.kind === "deliver" && out.message.user === "NAME_DISTRIBUTOR")

@@ -428,8 +428,8 @@ class Engine implements LinkEngine {
       if (!l) continue;
       if (l.state === "ESTABLISHED") this.linkDown(p, l, "bearer-disabled", now, false);
       else this.resetLink(l);
-      // the kernel deletes a disabled bearer's links; the peer learns at its next timeout
-      p.links[bearer] = undefined;
+      // The link stays, silent, until enableBearer (the peer learns at its next timeout): it
+      // keeps its delivery point, so the peer's FAILOVER tunnel for it is still taken in.
     }
     this.deadlineDirty = true;
   }
@@ -477,9 +477,10 @@ class Engine implements LinkEngine {
       let idle = true;
       for (const l of p.links) {
         if (!l) continue;
+        const off = this.bearerOff[l.bearer] === true;
         if (now >= l.nextTimer) {
           l.nextTimer = now + l.interval;
-          this.linkTimeout(p, l, now);
+          if (!off) this.linkTimeout(p, l, now);
         }
         if (l.nackAt !== undefined && now >= l.nackAt) {
           l.nackAt = undefined;
@@ -589,7 +590,7 @@ class Engine implements LinkEngine {
     const r: LinkInfo[] = [];
     for (const p of this.peers.values()) {
       for (const l of p.links) {
-        if (!l) continue;
+        if (!l || this.bearerOff[l.bearer]) continue;
         r.push({
           peer: p.address,
           name: l.name,
@@ -645,6 +646,7 @@ class Engine implements LinkEngine {
   }
 
   private transmit(bearer: number, to: MediaAddress | "broadcast", bytes: Uint8Array): void {
+    if (this.bearerOff[bearer]) return; // a disabled bearer sends nothing
     this.st.transmitted++;
     this.out.push({ kind: "transmit", bearer, to, bytes });
   }

@@ -288,6 +288,26 @@ describe("failover tunnels that need care", () => {
     expect(kinds(sim, 1, "nodeDown")).toEqual([]);
   });
 
+  it("still takes in the peer's FAILOVER for a link on a bearer it disabled itself", () => {
+    const sim = twoBearerCluster(2, 24);
+    sim.run(3000);
+    const [a, b] = sim.engines as [ReturnType<typeof createLinkEngine>, ReturnType<typeof createLinkEngine>];
+    const got: number[] = [];
+    sim.onOutput = (node, out) => {
+      if (node === 0 && out.kind === "deliver" && out.message.user === "NAME_DISTRIBUTOR")
+        got.push(out.message.items[0]!.lower);
+    };
+    a.disableBearer(0, sim.now);
+    sim.poke(0);
+    // b does not know yet: these go on its link on bearer 0, which a no longer hears
+    for (let k = 0; k < 20; k++) b.sendUnicast(a.address, testMessage(1, k), sim.now);
+    sim.poke(1);
+    sim.run(5000); // b's supervision fails that link and tunnels the 20 over bearer 1
+    expect(b.stats().tunnelSent).toBeGreaterThanOrEqual(20);
+    expect(got).toEqual([...Array(20).keys()]);
+    expect(kinds(sim, 0, "nodeDown")).toEqual([]);
+  });
+
   it("never puts a tunnel packet in a bundle (a kernel would not open it), even with the window full", () => {
     const sim = twoBearerCluster(2, 23);
     sim.run(3000);

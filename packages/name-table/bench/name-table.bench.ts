@@ -150,12 +150,9 @@ interface Workload extends Items {
   ownNode: number;
 }
 
-function workload(n: number): Workload {
-  const rnd = mulberry32(0x7199 + n);
-  const nodes = Array.from({ length: NODES }, () => (rnd() | 1) >>> 0);
-  const types = Array.from({ length: TYPES }, (_, i) => 64 + i);
-  const w: Workload = {
-    n,
+/** Empty item columns for n bindings. */
+function items(n: number): Items {
+  return {
     type: new Uint32Array(n),
     lower: new Uint32Array(n),
     upper: new Uint32Array(n),
@@ -163,16 +160,18 @@ function workload(n: number): Workload {
     port: new Uint32Array(n),
     key: new Uint32Array(n),
     cluster: new Uint8Array(n),
+  };
+}
+
+function workload(n: number): Workload {
+  const rnd = mulberry32(0x7199 + n);
+  const nodes = Array.from({ length: NODES }, () => (rnd() | 1) >>> 0);
+  const types = Array.from({ length: TYPES }, (_, i) => 64 + i);
+  const w: Workload = {
+    n,
+    ...items(n),
     removeOrder: new Uint32Array(n),
-    removal: {
-      type: new Uint32Array(n),
-      lower: new Uint32Array(n),
-      upper: new Uint32Array(n),
-      node: new Uint32Array(n),
-      port: new Uint32Array(n),
-      key: new Uint32Array(n),
-      cluster: new Uint8Array(n),
-    },
+    removal: items(n),
     lookupType: new Uint32Array(LOOKUPS),
     lookupInstance: new Uint32Array(LOOKUPS),
     ownNode: nodes[0] as number,

@@ -571,7 +571,7 @@ async function steps(tmp, registry, opts, result) {
   } else log(`pending changesets: ${pending.join(", ")}`);
   const before1 = versions();
   const plan1 = await releasePlan(work, env);
-  await run(join(work, "node_modules", ".bin", "changeset"), ["version"], { cwd: work, env });
+  await changesetVersion(work, env);
   const after1 = versions();
   printVersions(before1, after1, plan1);
   await buildAll(work, env);
@@ -599,7 +599,7 @@ async function steps(tmp, registry, opts, result) {
   );
   const before2 = versions();
   const plan2 = await releasePlan(work, env);
-  await run(join(work, "node_modules", ".bin", "changeset"), ["version"], { cwd: work, env });
+  await changesetVersion(work, env);
   const after2 = versions();
   printVersions(before2, after2, plan2);
   result.breaking = checkBreaking(majorName, all, before2, after2, plan2, result);
@@ -635,6 +635,20 @@ async function steps(tmp, registry, opts, result) {
 
   heading("summary");
   summarize(result);
+}
+
+/**
+ * `changeset version`, then one `pnpm install` so the workspace agrees with the new manifests.
+ * Without it pnpm (which checks dependencies before `pnpm run`) starts an install inside every
+ * build task turbo runs in parallel, and those installs race on the same node_modules.
+ */
+async function changesetVersion(work, env) {
+  await run(join(work, "node_modules", ".bin", "changeset"), ["version"], { cwd: work, env });
+  await run(PNPM[0], [...PNPM.slice(1), "install", "--offline", "--no-frozen-lockfile"], {
+    cwd: work,
+    env,
+    timeout: 300,
+  });
 }
 
 /** Finds the pnpm that `npx --yes pnpm@12.4.2` runs, to call it directly (npx costs a second a call). */

@@ -155,7 +155,12 @@ export class NameTable {
   private rec = new Int32Array(0);
   private capacity = 0;
   private slotsUsed = 0;
-  private freeSlots = NONE;
+  /**
+   * Freed slots, a stack of their own rather than a list threaded through the records: taking one
+   * then reads nothing from the (random, likely uncached) record it hands out.
+   */
+  private freeSlots = new Int32Array(0);
+  private freeCount = 0;
 
   /** Open addressing, linear probing, pairs [slot + 1, hash]; 0 = empty. Load factor <= 1/2. */
   private index = new Int32Array(2 * 1024);
@@ -873,8 +878,7 @@ export class NameTable {
 
     this.indexRemove(s, hashOf(type, lower, upper, node, (rec[o + KEY] as number) >>> 0));
     rec[o + META] = NONE;
-    rec[o + NEXT] = this.freeSlots;
-    this.freeSlots = s;
+    this.freeSlot(s);
     this._size--;
     if (svc.subs !== null) this.report(svc.subs, binding as Binding, "withdrawn", last);
     else if (svc.n === 0) this.dropService(svc);
@@ -1025,13 +1029,18 @@ export class NameTable {
   }
 
   private allocSlot(): number {
-    const s = this.freeSlots;
-    if (s !== NONE) {
-      this.freeSlots = this.rec[s * STRIDE + NEXT] as number;
-      return s;
-    }
+    if (this.freeCount > 0) return this.freeSlots[--this.freeCount] as number;
     if (this.slotsUsed === this.capacity) this.growSlots(this.capacity * 2);
     return this.slotsUsed++;
+  }
+
+  private freeSlot(s: number): void {
+    if (this.freeCount === this.freeSlots.length) {
+      const grown = new Int32Array(Math.max(MIN_SLOTS, 2 * this.freeCount));
+      grown.set(this.freeSlots);
+      this.freeSlots = grown;
+    }
+    this.freeSlots[this.freeCount++] = s;
   }
 
   private growSlots(n: number): void {

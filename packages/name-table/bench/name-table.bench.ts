@@ -4,10 +4,13 @@
  * 10,000 service types.
  *
  *   node --expose-gc --max-old-space-size=4096 --import tsx packages/name-table/bench/name-table.bench.ts
- *     [--sizes=10000,1000000] [--only=naive] [--inputs=prebuilt]
+ *     [--sizes=10000,1000000] [--types=10000] [--only=naive] [--inputs=prebuilt]
  *
- * Figures: inserts/s, removes/s, anycast lookups/s, and heap bytes per binding after a forced GC
- * (V8 heap + ArrayBuffer backing stores, since NameTable keeps its records in typed arrays).
+ * Figures: inserts/s filling an empty table, removes/s emptying it, anycast lookups/s, re-inserts/s
+ * (the removed bindings again, into memory the table has held), inserts/s and removes/s at size (the
+ * table held at n bindings: one removed, one new inserted, in turn), the minor page faults per
+ * binding while filling (first touches of fresh memory), and heap bytes per binding after a forced
+ * GC (V8 heap + ArrayBuffer backing stores, since NameTable keeps its records in typed arrays).
  * NameTable is measured three times: through `insert`/`remove` with default options, through the
  * allocation-free `add`/`delete` with `expectedBindings` set to the size loaded, and through
  * `addMany`/`deleteMany` in calls of 64 items (lookups one at a time in every case).
@@ -25,11 +28,24 @@ import type { Binding, BindingKey, SocketAddress } from "../src/index.js";
 import { NameTable } from "../src/index.js";
 
 const NODES = 1000;
-const TYPES = 10_000;
+/**
+ * Service types (--types=N). With --sizes=100000 --types=1000 each type holds as many ranges as at
+ * 1,000,000 and 10,000 types (about 100), so the work per operation is the same and only the memory
+ * the table spans differs: the difference in rates is what cache and TLB misses cost.
+ */
+const TYPES = Number(process.argv.find((a) => a.startsWith("--types="))?.slice(8) ?? 10_000);
+if (!(Number.isInteger(TYPES) && TYPES > 0)) throw new Error("--types needs a positive integer");
 const LOOKUPS = 2_000_000;
 /** The naive table is sampled above this many operations per phase (it is O(bindings per type)). */
 const NAIVE_SAMPLE = 200_000;
 const REPEAT = 5;
+/**
+ * Steady state: with the table holding all n bindings, this many times (at most n) one binding is
+ * removed (in removal order) and a new one inserted, so the table stays at n. Inserts and removes
+ * are timed apart, in blocks of STEADY_BLOCK.
+ */
+const STEADY = 200_000;
+const STEADY_BLOCK = 1000;
 
 interface Table {
   insert(b: Binding): unknown;
@@ -147,6 +163,8 @@ interface Workload extends Items {
   removal: Items;
   lookupType: Uint32Array;
   lookupInstance: Uint32Array;
+  /** Bindings not in the table, for the steady-state phase: each replaces one removed. */
+  fresh: Items;
   ownNode: number;
 }
 
@@ -174,6 +192,7 @@ function workload(n: number): Workload {
     removal: items(n),
     lookupType: new Uint32Array(LOOKUPS),
     lookupInstance: new Uint32Array(LOOKUPS),
+    fresh: items(Math.min(n, STEADY)),
     ownNode: nodes[0] as number,
   };
   for (let i = 0; i < n; i++) {
@@ -199,6 +218,16 @@ function workload(n: number): Workload {
     for (const f of ["type", "lower", "upper", "node", "port", "key", "cluster"] as const) {
       w.removal[f][i] = w[f][j] as number;
     }
+  }
+  for (let i = 0; i < w.fresh.type.length; i++) {
+    const lower = rnd() % 1_000_000;
+    w.fresh.type[i] = types[rnd() % TYPES] as number;
+    w.fresh.lower[i] = lower;
+    w.fresh.upper[i] = rnd() % 4 === 0 ? lower + (rnd() % 16) : lower;
+    w.fresh.node[i] = nodes[rnd() % NODES] as number;
+    w.fresh.port[i] = rnd();
+    w.fresh.key[i] = n + i + 1;
+    w.fresh.cluster[i] = rnd() % 8 === 0 ? 0 : 1;
   }
   for (let i = 0; i < LOOKUPS; i++) {
     const j = rnd() % n;
@@ -257,6 +286,11 @@ interface Result {
   reinserts: [number, number];
   removes: [number, number];
   lookups: [number, number];
+  /** Inserts and removes with the table held at n bindings. */
+  steadyInserts: [number, number];
+  steadyRemoves: [number, number];
+  /** Minor page faults per binding while the table was first filled (first touches of memory). */
+  faultsPerBinding: number;
   heapPerBinding: number;
   buffersPerBinding: number;
   sampled: string[];
@@ -295,10 +329,14 @@ function measure(name: string, w: Workload, make: () => Table): Result {
   let lookupRate: [number, number] | undefined;
   let removeRate: [number, number] | undefined;
   let reinsertRate: [number, number] | undefined;
+  let steadyInserts: [number, number] | undefined;
+  let steadyRemoves: [number, number] | undefined;
+  let faultsPerBinding = 0;
   for (let rep = 0; rep < (w.n <= 10_000 ? REPEAT : 1); rep++) {
     const t = make();
     const many = t instanceof FastNameTable && t.batch !== undefined ? t.batch : undefined;
     const input = prebuilt ? (i: number) => inputs[i] as Binding : (i: number) => bindingAt(w, i);
+    const faults0 = process.resourceUsage().minorPageFault;
     inserts = best(
       rate(w.n, () => {
         if (many) many.run(0, w.n, input, (bs) => many.t.addMany(bs));
@@ -307,6 +345,7 @@ function measure(name: string, w: Workload, make: () => Table): Result {
       }),
       inserts,
     );
+    faultsPerBinding = (process.resourceUsage().minorPageFault - faults0) / w.n;
     // Anycast lookups of instances that are bound (a random binding's range).
     let hits = 0;
     lookupRate = best(
@@ -351,8 +390,14 @@ function measure(name: string, w: Workload, make: () => Table): Result {
       }),
       reinsertRate,
     );
+    const steady = steadyState(w, t, prebuilt);
+    steadyInserts = best(steady.inserts, steadyInserts);
+    steadyRemoves = best(steady.removes, steadyRemoves);
   }
   return {
+    steadyInserts: steadyInserts as [number, number],
+    steadyRemoves: steadyRemoves as [number, number],
+    faultsPerBinding,
     inserts: inserts as [number, number],
     reinserts: reinsertRate as [number, number],
     removes: removeRate as [number, number],
@@ -360,6 +405,54 @@ function measure(name: string, w: Workload, make: () => Table): Result {
     heapPerBinding,
     buffersPerBinding,
     sampled,
+  };
+}
+
+/** Whether an insert's result says the binding went in (NameTable: `{ ok: true }`; the others: true). */
+const inserted = (r: unknown): boolean =>
+  r === true || (typeof r === "object" && r !== null && (r as { ok?: unknown }).ok === true);
+
+/**
+ * The table full (all n bindings in): removes binding i of the removal order and inserts fresh
+ * binding i, STEADY_BLOCK of each in turn, each block timed on its own. The table holds n - 1 to n
+ * bindings throughout. Inputs are made in the timed loops unless prebuilt, as in the other phases.
+ */
+function steadyState(
+  w: Workload,
+  t: Table,
+  prebuilt: boolean,
+): { inserts: [number, number]; removes: [number, number] } {
+  const count = w.fresh.type.length;
+  const keys = prebuilt ? Array.from({ length: count }, (_, i) => keyAt(w.removal, i)) : [];
+  const fresh = prebuilt ? Array.from({ length: count }, (_, i) => bindingAt(w.fresh, i)) : [];
+  let cpuIn = 0;
+  let wallIn = 0;
+  let cpuOut = 0;
+  let wallOut = 0;
+  let removed = 0;
+  let added = 0;
+  for (let at = 0; at < count; at += STEADY_BLOCK) {
+    const end = Math.min(count, at + STEADY_BLOCK);
+    let c = cpuNow();
+    let wt = performance.now();
+    if (prebuilt)
+      for (let i = at; i < end; i++) removed += t.remove(keys[i] as BindingKey) !== undefined ? 1 : 0;
+    else for (let i = at; i < end; i++) removed += t.remove(keyAt(w.removal, i)) !== undefined ? 1 : 0;
+    cpuOut += cpuNow() - c;
+    wallOut += performance.now() - wt;
+    c = cpuNow();
+    wt = performance.now();
+    if (prebuilt) for (let i = at; i < end; i++) added += inserted(t.insert(fresh[i] as Binding)) ? 1 : 0;
+    else for (let i = at; i < end; i++) added += inserted(t.insert(bindingAt(w.fresh, i))) ? 1 : 0;
+    cpuIn += cpuNow() - c;
+    wallIn += performance.now() - wt;
+  }
+  if (removed !== count || added !== count) {
+    throw new Error(`steady state: ${count - removed} removes and ${count - added} inserts missed`);
+  }
+  return {
+    inserts: [count / cpuIn, count / (wallIn / 1000)],
+    removes: [count / cpuOut, count / (wallOut / 1000)],
   };
 }
 
@@ -409,9 +502,9 @@ console.log(
 }
 console.log("rates per CPU second (per wall-clock second)");
 console.log(
-  "| bindings | table | inserts/s | removes/s | anycast lookups/s | re-inserts/s | heap B/binding (V8 + ArrayBuffers) |",
+  "| bindings | table | inserts/s (fill) | removes/s (empty) | anycast lookups/s | re-inserts/s | inserts/s at size | removes/s at size | page faults/binding in fill | heap B/binding (V8 + ArrayBuffers) |",
 );
-console.log("|---:|---|---:|---:|---:|---:|---:|");
+console.log("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|");
 const notes: string[] = [];
 for (const n of sizes) {
   const w = workload(n);
@@ -434,7 +527,7 @@ for (const n of sizes) {
     const r = measure(name, w, make);
     const total = r.heapPerBinding + r.buffersPerBinding;
     console.log(
-      `| ${n.toLocaleString("en")} | ${name} | ${fmt(r.inserts)} | ${fmt(r.removes)} | ${fmt(r.lookups)} | ${fmt(r.reinserts)} | ${total.toFixed(0)} (${r.heapPerBinding.toFixed(0)} + ${r.buffersPerBinding.toFixed(0)}) |`,
+      `| ${n.toLocaleString("en")} | ${name} | ${fmt(r.inserts)} | ${fmt(r.removes)} | ${fmt(r.lookups)} | ${fmt(r.reinserts)} | ${fmt(r.steadyInserts)} | ${fmt(r.steadyRemoves)} | ${r.faultsPerBinding.toFixed(3)} | ${total.toFixed(0)} (${r.heapPerBinding.toFixed(0)} + ${r.buffersPerBinding.toFixed(0)}) |`,
     );
     for (const s of r.sampled) notes.push(`${name} at ${n.toLocaleString("en")}: ${s}`);
   }

@@ -40,6 +40,40 @@ describe("identity, duplicates and withdrawals (tipc-protocol.md §2.3)", () => 
     expect(t.size).toBe(0);
   });
 
+  it("finds a range's only binding and a shared range's bindings alike, as ranges fill and empty", () => {
+    // One binding alone in its range is found from the range; once the range holds two, all of its
+    // bindings go into the hash index. Every step is checked through each way in: duplicate, has,
+    // get, remove, and after setOwnNode.
+    const t = new NameTable({ ownNode: OWN });
+    const at = (node: number, key: number) => ({ type: 1000, lower: 1, upper: 10, node, key });
+    expect(t.add(b({ node: 2, key: 1 }))).toBe("added");
+    expect(t.add(b({ node: 2, key: 1, port: 5 }))).toBe("duplicate");
+    expect(t.has(at(2, 2))).toBe(false);
+    expect(t.has(at(3, 1))).toBe(false);
+    expect(t.add(b({ node: 3, key: 1 }))).toBe("added"); // the range is shared now
+    expect(t.add(b({ node: 2, key: 1 }))).toBe("duplicate");
+    expect(t.add(b({ node: 3, key: 1 }))).toBe("duplicate");
+    expect(t.get(at(2, 1))?.node).toBe(2);
+    expect(t.delete(at(2, 1))).toBe(true); // alone again, but still indexed
+    expect(t.delete(at(2, 1))).toBe(false);
+    expect(t.has(at(3, 1))).toBe(true);
+    expect(t.add(b({ node: 3, key: 1 }))).toBe("duplicate");
+    expect(t.add(b({ node: OWN, key: 4 }))).toBe("added");
+    expect(t.add(b({ node: OWN, key: 4 }))).toBe("duplicate");
+    t.setOwnNode(0x2002);
+    expect(t.has(at(OWN, 4))).toBe(false);
+    expect(t.add(b({ node: 0x2002, key: 4 }))).toBe("duplicate");
+    expect(t.remove(at(0x2002, 4))?.port).toBe(100);
+    expect(t.delete(at(3, 1))).toBe(true);
+    expect(t.size).toBe(0);
+    // A new range's only binding, after the type was emptied, and the same after setOwnNode.
+    expect(t.add(b({ node: 0x2002, key: 9 }))).toBe("added");
+    t.setOwnNode(0x3003);
+    expect(t.add(b({ node: 0x3003, key: 9 }))).toBe("duplicate");
+    expect(t.delete(at(0x3003, 9))).toBe(true);
+    expect(t.size).toBe(0);
+  });
+
   it("refuses inserts beyond maxBindings with reason limit", () => {
     const t = new NameTable({ ownNode: OWN, maxBindings: 2 });
     t.insert(b({ key: 1 }));

@@ -19,6 +19,11 @@ export const TIPC_WAIT_FOREVER = 0xffffffff;
 export const TIPC_MAX_SUBSCR = 65535;
 /** Default cap on bindings held by one table. */
 export const DEFAULT_MAX_BINDINGS = 1 << 24;
+/**
+ * The most bindings a table holds whatever `maxBindings` says (2^27: a binding's position in its
+ * node's list must fit in its record's META word beside three flags).
+ */
+export const MAX_BINDINGS_LIMIT = 1 << 27;
 /** Binding records allocated up front when no larger `expectedBindings` is given. */
 const MIN_SLOTS = 256;
 /** Items {@link NameTable.addMany} and {@link NameTable.deleteMany} warm up together. */
@@ -46,16 +51,23 @@ const PREV = 7;
 const LNEXT = 8;
 const LPREV = 9;
 /**
- * The position in the node's slot list, shifted left by 2, with the CLUSTER and LOCAL flags in the
- * low bits (NONE once removed). Positions stay below 2^29: a node list is at most twice its live bindings.
+ * The position in the node's slot list, shifted left by POS_SHIFT, with the CLUSTER, LOCAL and
+ * INDEXED flags in the low bits (NONE once removed). Positions stay below 2^28: a node list is at
+ * most twice its live bindings, and a table holds at most MAX_BINDINGS_LIMIT.
  */
 const META = 10;
 /** Publication order (the kernel's publication id), a u32 counter renumbered before it wraps. */
 const SEQ = 11;
-const FLAG_BITS = 3;
+const POS_SHIFT = 3;
+const FLAG_BITS = 7;
 
 const CLUSTER = 1;
 const LOCAL = 2;
+/**
+ * The binding is in the hash index. Every binding of a range that holds two or more is; the only
+ * binding of a range is found from the range itself and is indexed only if it once had company.
+ */
+const INDEXED = 4;
 
 const DUPLICATE: InsertResult = Object.freeze({ ok: false, reason: "duplicate" });
 const LIMIT: InsertResult = Object.freeze({ ok: false, reason: "limit" });
@@ -162,9 +174,13 @@ export class NameTable {
   private freeSlots = new Int32Array(0);
   private freeCount = 0;
 
-  /** Open addressing, linear probing, pairs [slot + 1, hash]; 0 = empty. Load factor <= 1/2. */
+  /**
+   * The hash index on (type, lower, upper, node, key), for the bindings flagged INDEXED: open
+   * addressing, linear probing, pairs [slot + 1, hash]; 0 = empty. Load factor <= 1/2.
+   */
   private index = new Int32Array(2 * 1024);
   private indexMask = 1023;
+  private indexed = 0;
 
   private readonly services = new Map<number, Service>();
   private readonly pool = new RangePool();
@@ -206,18 +222,12 @@ export class NameTable {
       );
     }
     this._ownNode = options.ownNode;
-    this.maxBindings = maxBindings;
+    this.maxBindings = Math.min(maxBindings, MAX_BINDINGS_LIMIT);
     this.maxSubscriptions = maxSubscriptions;
     const expected = Math.min(expectedBindings, maxBindings);
     this.growSlots(Math.max(MIN_SLOTS, expected));
-    // The index rehashes once more than a quarter of its words are taken: 2 words per bucket,
-    // buckets at least twice the bindings.
-    let buckets = 1024;
-    while (buckets < 2 * expected) buckets *= 2;
-    if (buckets > 1024) {
-      this.index = new Int32Array(2 * buckets);
-      this.indexMask = buckets - 1;
-    }
+    // The hash index is not sized from `expected`: it holds only the bindings of shared ranges,
+    // however many those turn out to be, and grows as they come.
   }
 
   /** Number of bindings held. */
@@ -245,9 +255,10 @@ export class NameTable {
     const list = this.nodes.get(old);
     if (list !== undefined) {
       for (const s of this.liveSlots(list, old)) {
-        this.indexRemove(s, this.recordHash(s, old));
+        const indexed = ((this.rec[s * STRIDE + META] as number) & INDEXED) !== 0;
+        if (indexed) this.indexRemove(s, this.recordHash(s, old));
         this.rec[s * STRIDE + NODE] = addr;
-        this.indexAdd(s, this.recordHash(s, addr));
+        if (indexed) this.indexAdd(s, this.recordHash(s, addr));
       }
       this.nodes.delete(old);
       this.nodes.set(addr, list);
@@ -299,13 +310,10 @@ export class NameTable {
     checkRange(lower, upper);
     checkScope(scope);
 
-    const hash = hashOf(type, lower, upper, node, key);
-    // Read the index's home bucket first: its cache miss then overlaps the type's lookups below.
-    const home = this.index[2 * (hash & this.indexMask)] as number;
     let svc = this.services.get(type);
     let r = svc === undefined ? NONE : svc.find(lower, upper);
-    // Only an exact range already held can hold a duplicate; an empty home bucket holds none.
-    if (r !== NONE && home !== 0 && this.findSlot(hash, type, lower, upper, node, key) !== NONE) {
+    // Only an exact range already held can hold a duplicate.
+    if (r !== NONE && this.findInRange((svc as Service).head(r), type, lower, upper, node, key) !== NONE) {
       return "duplicate";
     }
     if (this._size >= this.maxBindings) return "limit";
@@ -339,6 +347,9 @@ export class NameTable {
       rec[o + PREV] = s;
     } else {
       linkBefore(rec, NEXT, s, head);
+      // The range now holds two or more bindings: all of them go into the index.
+      if (((rec[head * STRIDE + META] as number) & INDEXED) === 0) this.indexSlot(head);
+      this.indexSlot(s);
     }
     svc.setHead(r, s);
     if (local) {
@@ -359,7 +370,6 @@ export class NameTable {
     }
     this.nodeAppend(list, s, node);
 
-    this.indexAdd(s, hash);
     this._size++;
     this.lastSlot = s;
     if (svc.subs !== null) {
@@ -425,42 +435,31 @@ export class NameTable {
   }
 
   /**
-   * Reads, for items at..end-1, the hash index bucket and the type's range segment each will
-   * need (and, for removals, the record the bucket names), without changing anything: a batch of
-   * independent reads the CPU overlaps. Items that are not well-formed are skipped (the call that
-   * follows rejects them).
+   * Reads, for items at..end-1, the type's range segment each will need (and, for removals, the
+   * record at the head of its exact range), without changing anything: a batch of independent
+   * reads the CPU overlaps. Items that are not well-formed are skipped (the call that follows
+   * rejects them).
    */
   private warm(items: readonly BindingKey[], at: number, end: number, records: boolean): void {
-    const index = this.index;
-    const mask = this.indexMask;
     let sink = 0;
     for (let i = at; i < end; i++) {
       const x = items[i];
-      if (typeof x !== "object" || x === null) continue;
-      const { type, lower, upper, node, key } = x;
-      if (
-        typeof type !== "number" ||
-        typeof lower !== "number" ||
-        typeof upper !== "number" ||
-        typeof node !== "number" ||
-        typeof key !== "number"
-      ) {
-        continue;
-      }
-      sink ^= index[2 * (hashOf(type, lower, upper, node, key) & mask)] as number;
-      const svc = this.services.get(type);
+      if (typeof x !== "object" || x === null || typeof x.type !== "number") continue;
+      const svc = this.services.get(x.type);
       if (svc !== undefined) sink ^= svc.warm();
     }
     if (records) {
-      // Second round: the buckets are in cache now; read the records they name.
+      // Second round: the segments are in cache now; read the record each exact range starts with.
       const rec = this.rec;
       for (let i = at; i < end; i++) {
         const x = items[i];
         if (typeof x !== "object" || x === null) continue;
-        const { type, lower, upper, node, key } = x;
-        if (typeof type !== "number" || typeof lower !== "number") continue;
-        const e = index[2 * (hashOf(type, lower, upper, node, key) & mask)] as number;
-        if (e > 0 && e <= this.slotsUsed) sink ^= rec[(e - 1) * STRIDE + KEY] as number;
+        const { type, lower, upper } = x;
+        if (typeof type !== "number" || typeof lower !== "number" || typeof upper !== "number") continue;
+        const svc = this.services.get(type);
+        if (svc === undefined) continue;
+        const r = svc.find(lower >>> 0, upper >>> 0);
+        if (r !== NONE) sink ^= rec[svc.head(r) * STRIDE + KEY] as number;
       }
     }
     warmSink = sink;
@@ -795,30 +794,53 @@ export class NameTable {
   // ---------------------------------------------------------------- internals
 
   private slotOf(key: BindingKey): number {
-    checkKey(key);
-    const { type, lower, upper, node } = key;
-    const k = key.key;
-    return this.findSlot(hashOf(type, lower, upper, node, k), type, lower, upper, node, k);
+    const s = this.locate(key);
+    this.located = undefined;
+    return s;
   }
 
   /**
-   * {@link slotOf} for a removal: also finds the binding's type and exact range, left in
-   * `located` for {@link removeLocated}. The index's home bucket is read first, so that its cache
-   * miss overlaps the type's lookups; a type or exact range not held means no such binding.
+   * The slot of the binding `key` names, or NONE. Also leaves its type and exact range in
+   * `located` for {@link removeLocated}: a type or exact range not held means no such binding.
    */
   private locate(key: BindingKey): number {
     checkKey(key);
     const { type, lower, upper, node } = key;
-    const k = key.key;
-    const hash = hashOf(type, lower, upper, node, k);
-    const home = this.index[2 * (hash & this.indexMask)] as number;
     const svc = this.services.get(type);
     if (svc === undefined) return NONE;
     const r = svc.find(lower, upper);
-    if (r === NONE || home === 0) return NONE;
+    if (r === NONE) return NONE;
     this.located = svc;
     this.locatedRange = r;
-    return this.findSlot(hash, type, lower, upper, node, k);
+    return this.findInRange(svc.head(r), type, lower, upper, node, key.key);
+  }
+
+  /**
+   * The binding of node `node` with key `key` in the exact range {type, lower, upper} whose list
+   * starts at `head`, or NONE. A range's only binding is compared directly (no index probe, so no
+   * cache miss there); the bindings of a range that holds two or more are all in the index.
+   */
+  private findInRange(
+    head: number,
+    type: number,
+    lower: number,
+    upper: number,
+    node: number,
+    key: number,
+  ): number {
+    const rec = this.rec;
+    const o = head * STRIDE;
+    if (((rec[o + META] as number) & INDEXED) === 0) {
+      return rec[o + NODE] === (node | 0) && rec[o + KEY] === (key | 0) ? head : NONE;
+    }
+    return this.findSlot(hashOf(type, lower, upper, node, key), type, lower, upper, node, key);
+  }
+
+  /** Puts slot s into the hash index. */
+  private indexSlot(s: number): void {
+    const m = s * STRIDE + META;
+    this.rec[m] = (this.rec[m] as number) | INDEXED;
+    this.indexAdd(s, this.recordHash(s, (this.rec[s * STRIDE + NODE] as number) >>> 0));
   }
 
   private socketAt(s: number): SocketAddress {
@@ -876,7 +898,9 @@ export class NameTable {
     const list = this.nodes.get(node) as NodeList;
     if (--list.live === 0) this.nodes.delete(node);
 
-    this.indexRemove(s, hashOf(type, lower, upper, node, (rec[o + KEY] as number) >>> 0));
+    if ((rec[o + META] as number) & INDEXED) {
+      this.indexRemove(s, hashOf(type, lower, upper, node, (rec[o + KEY] as number) >>> 0));
+    }
     rec[o + META] = NONE;
     this.freeSlot(s);
     this._size--;
@@ -1017,7 +1041,7 @@ export class NameTable {
     for (let i = 0; i < list.len; i++) {
       const s = list.slots[i] as number;
       const o = s * STRIDE;
-      if ((rec[o + META] as number) >> 2 === i && rec[o + NODE] === nodeI32) out.push(s);
+      if ((rec[o + META] as number) >> POS_SHIFT === i && rec[o + NODE] === nodeI32) out.push(s);
     }
     return out;
   }
@@ -1025,7 +1049,7 @@ export class NameTable {
   /** Records `pos` as slot s's position in its node's list, keeping its flags. */
   private setPos(s: number, pos: number): void {
     const m = s * STRIDE + META;
-    this.rec[m] = (pos << 2) | ((this.rec[m] as number) & FLAG_BITS);
+    this.rec[m] = (pos << POS_SHIFT) | ((this.rec[m] as number) & FLAG_BITS);
   }
 
   private allocSlot(): number {
@@ -1079,7 +1103,7 @@ export class NameTable {
   }
 
   private indexAdd(s: number, hash: number): void {
-    if ((this._size + 1) * 4 > this.index.length) this.rehash(this.index.length);
+    if (++this.indexed * 4 > this.index.length) this.rehash(this.index.length);
     const index = this.index;
     const mask = this.indexMask;
     let i = hash & mask;
@@ -1090,6 +1114,7 @@ export class NameTable {
 
   /** Backward-shift deletion: no tombstones, so probes stay short under churn. */
   private indexRemove(s: number, hash: number): void {
+    this.indexed--;
     const index = this.index;
     const mask = this.indexMask;
     let i = hash & mask;

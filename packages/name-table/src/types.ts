@@ -42,14 +42,17 @@ export type AddStatus = "added" | "duplicate" | "limit";
 export interface NameTableOptions {
   /** This node's 32-bit address (0 while the node is not yet addressed). */
   ownNode: number;
-  /** Cap on the number of bindings held; an insert beyond it gets `{ ok: false, reason: "limit" }`. */
+  /**
+   * Cap on the number of bindings held; an insert beyond it gets `{ ok: false, reason: "limit" }`.
+   * Default 2^24; never more than `MAX_BINDINGS_LIMIT` (2^27) whatever is given.
+   */
   maxBindings?: number;
   /** Cap on live subscriptions (the kernel's `TIPC_MAX_SUBSCR`, 65535, by default). */
   maxSubscriptions?: number;
   /**
-   * How many bindings the table is expected to hold (a hint, not a cap). The binding records and
-   * the hash index are allocated for that many at once, so they are not grown (and copied) again
-   * and again while a large table is loaded. Default 256; at most `maxBindings` is used.
+   * How many bindings the table is expected to hold (a hint, not a cap). The binding records are
+   * allocated for that many at once, so they are not grown (and copied) again and again while a
+   * large table is loaded. Default 256; at most `maxBindings` is used.
    */
   expectedBindings?: number;
 }

@@ -286,6 +286,52 @@ describe("own bindings and addressing", () => {
     expect(t.takeEvents().map((e) => (e.kind === "published" ? e.binding.key : -1))).toEqual([1]);
   });
 
+  it("finds every range of a type as it grows to 200 ranges in random order and shrinks back, lowers tied", () => {
+    // The type's segment grows and shrinks through several capacities, ranges with equal lowers sit
+    // side by side, and every step is checked against the set of bindings held.
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(
+          fc.record({ lower: fc.integer({ min: 0, max: 40 }), width: fc.integer({ min: 0, max: 6 }) }),
+          { minLength: 140, maxLength: 200, selector: (r) => `${r.lower}/${r.width}` },
+        ),
+        fc.infiniteStream(fc.nat()),
+        (ranges, picks) => {
+          const t = new NameTable({ ownNode: OWN });
+          const at = (i: number) => {
+            const r = ranges[i] as { lower: number; width: number };
+            return { type: 5, lower: r.lower, upper: r.lower + r.width, node: 2, key: i };
+          };
+          const held = new Set<number>();
+          const check = () => {
+            for (let i = 0; i < ranges.length; i++) {
+              if (t.has(at(i)) !== held.has(i)) return false;
+            }
+            return true;
+          };
+          const pick = picks[Symbol.iterator]();
+          for (let i = 0; i < ranges.length; i++) {
+            expect(t.add({ ...at(i), port: i, scope: "cluster" })).toBe("added");
+            held.add(i);
+            if (i % 10 === 9 && !check()) return false;
+          }
+          for (let i = 0; i < ranges.length; i++) {
+            expect(t.add({ ...at(i), port: 0, scope: "node" })).toBe("duplicate");
+          }
+          const order = [...held];
+          while (order.length > 0) {
+            const i = order.splice((pick.next().value as number) % order.length, 1)[0] as number;
+            expect(t.delete(at(i))).toBe(true);
+            held.delete(i);
+            if (order.length % 10 === 0 && !check()) return false;
+          }
+          return t.size === 0;
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
   it("keeps working through slot, range and index growth and churn", () => {
     const t = new NameTable({ ownNode: OWN });
     const n = 5000;

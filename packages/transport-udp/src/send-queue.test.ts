@@ -58,6 +58,7 @@ describe("UDP send queue", () => {
       expect(t.counters.sendQueueDropped).toBe(0);
       // on the wire too: the receiver sees supervision among the first six datagrams
       await until(() => arrivals.includes(USER.LINK_CONFIG));
+      expect(arrivals).toContain(USER.LINK_PROTOCOL);
       expect(arrivals.indexOf(USER.LINK_PROTOCOL)).toBeLessThanOrEqual(5);
       expect(DEFAULT_SOCKET_QUEUE_LIMIT).toBe(65536);
     } finally {

@@ -1,6 +1,9 @@
 // Replicast peer learning: only from a valid DSC_REQ of this cluster, capped, and forgotten when
 // the peer goes quiet. Each refusal is counted under its cause.
 import type dgram from "node:dgram";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { decodeMessage, encodeMessage } from "@tipcjs/codec";
 import type { MediaAddress } from "@tipcjs/transport";
 import { describe, expect, it } from "vitest";
 import { discovery, header, rawSocket, until } from "./__helpers__/wire.js";
@@ -69,6 +72,45 @@ describe("UDP replicast peer learning", () => {
       });
     } finally {
       closeAll(raw);
+      await t.close();
+    }
+  });
+
+  it("learns from the kernel's own DSC_REQ (Linux 6.1 capture), placed at the address it comes from", async () => {
+    // the capture's bearer is 10.0.2.15:6118; here it comes from a loopback socket, so the
+    // unchanged bytes are an address mismatch and the same message naming its source is learned
+    const captured = (name: string) =>
+      Uint8Array.from(
+        Buffer.from(
+          readFileSync(
+            join(import.meta.dirname, "../../codec/src/__fixtures__/link-up", name),
+            "utf8",
+          ).trim(),
+          "hex",
+        ),
+      );
+    const request = captured("010-LINK_CONFIG-DSC_REQ_MSG.hex");
+    const response = captured("009-LINK_CONFIG-DSC_RESP_MSG.hex");
+    const state = captured("013-LINK_PROTOCOL-STATE_MSG.hex");
+    const t = await udpTransport({ localAddress: "127.0.0.1", localPort: 0, mode: "replicast" });
+    const [s0] = (await sockets(1)) as [{ socket: dgram.Socket; address: MediaAddress }];
+    try {
+      let got = 0;
+      t.onReceive(() => got++);
+      const m = decodeMessage(request);
+      if (m.user !== "LINK_CONFIG") throw new Error("not discovery");
+      for (const d of [request, response, state, encodeMessage({ ...m, mediaAddress: s0.address })])
+        s0.socket.send(d, t.localAddress.port, "127.0.0.1");
+      await until(() => got === 4);
+      expect(t.peers()).toEqual([s0.address]);
+      expect(t.counters.learnRefused).toEqual({
+        ...none,
+        "address-mismatch": 1,
+        "not-request": 1,
+        "not-discovery": 1,
+      });
+    } finally {
+      s0.socket.close();
       await t.close();
     }
   });

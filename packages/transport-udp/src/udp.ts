@@ -40,7 +40,7 @@ export const DEFAULT_LEARNED_PEER_TIMEOUT = 60_000;
  */
 export const DEFAULT_SOCKET_QUEUE_LIMIT = 65_536;
 /** Default bound (bytes) on data waiting in the transport's own queue; past it data is dropped. */
-export const DEFAULT_SEND_QUEUE_LIMIT = 4 * 1024 * 1024;
+export const DEFAULT_SEND_QUEUE_LIMIT = 16 * 1024 * 1024;
 /** Each datagram in the transport's queue is charged at least this many bytes against its bound. */
 const QUEUE_ENTRY_MIN_CHARGE = 256;
 
@@ -135,7 +135,7 @@ export interface UdpTransportOptions {
   /**
    * Bound, in bytes, on data waiting in the transport's own queue (each datagram charged at
    * least 256 bytes). Data past it is dropped and counted in `sendQueueDropped`; the link
-   * retransmits it. Default {@link DEFAULT_SEND_QUEUE_LIMIT} (4 MiB).
+   * retransmits it. Default {@link DEFAULT_SEND_QUEUE_LIMIT} (16 MiB).
    */
   sendQueueLimit?: number;
   /** Largest datagram (default 14000 for IPv4, 1280 for IPv6, as the kernel). */

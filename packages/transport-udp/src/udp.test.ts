@@ -2,6 +2,7 @@ import dgram from "node:dgram";
 import { type MediaAddress, TransportError } from "@tipcjs/transport";
 import { describeTransportConformance } from "@tipcjs/transport/conformance";
 import { describe, expect, it } from "vitest";
+import { discovery } from "./__helpers__/wire.js";
 import { defaultMulticastGroup, type UdpTransport, udpTransport } from "./udp.js";
 
 async function replicastMesh(count: number, localAddress: string): Promise<UdpTransport[]> {
@@ -34,13 +35,6 @@ async function rejection(p: Promise<unknown>): Promise<TransportError> {
     return e as TransportError;
   }
   throw new Error("expected a rejection");
-}
-
-/** A LINK_CONFIG (user 13) DSC_REQ word 0 as the kernel sends it (header 60, size 76). */
-function discovery(): Uint8Array {
-  const d = new Uint8Array(76);
-  new DataView(d.buffer).setUint32(0, 0x5bf0004c);
-  return d;
 }
 
 describe("UDP transport", () => {
@@ -161,8 +155,13 @@ describe("UDP transport", () => {
       t.onReceive((_d, from) => got.push(from));
       const [s0, s1, s2] = raw as [dgram.Socket, dgram.Socket, dgram.Socket];
       s0.send(Uint8Array.of(0x40, 0, 0, 0, 1, 2, 3, 4), t.localAddress.port, "127.0.0.1"); // user 0 data: no learning
-      s1.send(discovery(), t.localAddress.port, "127.0.0.1");
-      s2.send(discovery(), t.localAddress.port, "127.0.0.1");
+      const at = (s: dgram.Socket) => ({
+        family: "ipv4" as const,
+        address: "127.0.0.1",
+        port: s.address().port,
+      });
+      s1.send(discovery(at(s1)), t.localAddress.port, "127.0.0.1");
+      s2.send(discovery(at(s2)), t.localAddress.port, "127.0.0.1");
       for (let i = 0; i < 100 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
       expect(got).toHaveLength(3);
       const learned = t.peers();
@@ -190,10 +189,15 @@ describe("UDP transport", () => {
       learnPeers: false,
     });
     const s = dgram.createSocket("udp4");
+    await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
     try {
       let got = 0;
       t.onReceive(() => got++);
-      s.send(discovery(), t.localAddress.port, "127.0.0.1");
+      s.send(
+        discovery({ family: "ipv4", address: "127.0.0.1", port: s.address().port }),
+        t.localAddress.port,
+        "127.0.0.1",
+      );
       for (let i = 0; i < 100 && got < 1; i++) await new Promise((r) => setTimeout(r, 5));
       expect(got).toBe(1);
       expect(t.peers()).toEqual([]);

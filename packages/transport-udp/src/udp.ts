@@ -1,4 +1,5 @@
 import dgram from "node:dgram";
+import { decodeMessage, peekUserValue, USER, validateHeader } from "@tipcjs/codec";
 import {
   checkDatagram,
   type ErrorHandler,
@@ -24,8 +25,54 @@ export const TIPC_UDP_IPV4_MTU = 14000;
 export const TIPC_UDP_IPV6_MTU = 1280;
 /** The default TIPC network (cluster) id. */
 export const TIPC_DEFAULT_NET_ID = 4711;
-/** LINK_CONFIG, the discovery user (word 0 bits 25..28). */
-const LINK_CONFIG = 13;
+/** Default cap on replicast peers learned from discovery (configured peers do not count). */
+export const DEFAULT_MAX_LEARNED_PEERS = 64;
+/**
+ * Default time (ms) after which a learned peer that sent no valid datagram is forgotten: twice
+ * the longest link tolerance the kernel accepts (30 s), so a peer with a link up, which sends
+ * link supervision at least every tolerance / 4, never expires, while one that only ever sent
+ * discovery is kept only as long as it keeps sending it.
+ */
+export const DEFAULT_LEARNED_PEER_TIMEOUT = 60_000;
+/**
+ * Default bytes of data the socket may hold (handed to it, its send not yet completed) before
+ * further data waits in the transport's own queue: about 4.7 datagrams of the IPv4 MTU.
+ */
+export const DEFAULT_SOCKET_QUEUE_LIMIT = 65_536;
+/** Default bound (bytes) on data waiting in the transport's own queue; past it data is dropped. */
+export const DEFAULT_SEND_QUEUE_LIMIT = 16 * 1024 * 1024;
+/** Each datagram in the transport's queue is charged at least this many bytes against its bound. */
+const QUEUE_ENTRY_MIN_CHARGE = 256;
+
+/** Why a datagram from a source that is not a peer yet did not make it a learned peer. */
+export type LearnRefusedCause =
+  /** not a TIPC v2 message (the codec's header check failed) */
+  | "bad-header"
+  /** a TIPC message, but not discovery (LINK_CONFIG) */
+  | "not-discovery"
+  /** LINK_CONFIG that does not decode */
+  | "bad-discovery"
+  /** discovery, but not a DSC_REQ (responses and trial messages teach nothing) */
+  | "not-request"
+  /** a DSC_REQ of another network (net id other than `clusterId`) */
+  | "foreign-net"
+  /** a DSC_REQ advertising our own media address */
+  | "own-address"
+  /** a DSC_REQ advertising a media address other than its UDP source */
+  | "address-mismatch"
+  /** a valid DSC_REQ, but `maxLearnedPeers` or `maxPeers` is reached */
+  | "peer-limit";
+
+const LEARN_REFUSED_CAUSES: readonly LearnRefusedCause[] = [
+  "bad-header",
+  "not-discovery",
+  "bad-discovery",
+  "not-request",
+  "foreign-net",
+  "own-address",
+  "address-mismatch",
+  "peer-limit",
+];
 
 export interface UdpTransportOptions {
   /** The local IP to use and advertise (the kernel's `localip`): an IPv4 or IPv6 literal, no zone. */
@@ -40,7 +87,10 @@ export interface UdpTransportOptions {
   mode?: "multicast" | "replicast";
   /** Multicast group. Default: the kernel tool's group for `clusterId` ({@link defaultMulticastGroup}). */
   group?: string;
-  /** TIPC network id used to derive the default group (default 4711 → 228.0.18.103 / ff02::4711). */
+  /**
+   * TIPC network id (default 4711): derives the default group (228.0.18.103 / ff02::4711), and
+   * a replicast peer is learned only from discovery carrying this net id.
+   */
   clusterId?: number;
   /** Port of the multicast group (default: `localPort`, or 6118 when that is 0). */
   groupPort?: number;
@@ -56,12 +106,38 @@ export interface UdpTransportOptions {
   /** Replicast peers: `MediaAddress`es, or IP literals (port 6118). */
   peers?: readonly (MediaAddress | string)[];
   /**
-   * Replicast: add the UDP source of any received discovery (LINK_CONFIG) datagram as a peer
-   * (default true). The kernel has the same rule, but only runs it while its bearer is down.
+   * Replicast: learn the UDP source of a valid discovery request of this cluster as a peer
+   * (default true). `false` means configured peers only: nothing is learned. Valid: it decodes
+   * as a LINK_CONFIG DSC_REQ, carries net id `clusterId`, advertises its own UDP source as its
+   * media address, and that address is not ours. The kernel learns from any LINK_CONFIG, but
+   * only while its bearer is down.
    */
   learnPeers?: boolean;
   /** Upper bound on replicast peers (configured plus learned; default 1024). */
   maxPeers?: number;
+  /** Upper bound on learned replicast peers (default {@link DEFAULT_MAX_LEARNED_PEERS}, 64). */
+  maxLearnedPeers?: number;
+  /**
+   * A learned peer is forgotten when it sent no valid datagram (one passing the codec's header
+   * check; for discovery, the checks of `learnPeers`) for this long, in ms (default
+   * {@link DEFAULT_LEARNED_PEER_TIMEOUT}, 60,000). Configured peers never expire.
+   */
+  learnedPeerTimeout?: number;
+  /** Time source for peer expiry, ms (default `performance.now()`; tests pass a virtual clock). */
+  clock?: { now(): number };
+  /**
+   * Bytes of data the socket may hold at once (handed to it, send not completed); more data
+   * waits in the transport's own queue, so that link supervision (LINK_PROTOCOL) and discovery
+   * (LINK_CONFIG), which always go to the socket at once, never wait behind a data backlog.
+   * Default {@link DEFAULT_SOCKET_QUEUE_LIMIT} (65,536).
+   */
+  socketQueueLimit?: number;
+  /**
+   * Bound, in bytes, on data waiting in the transport's own queue (each datagram charged at
+   * least 256 bytes). Data past it is dropped and counted in `sendQueueDropped`; the link
+   * retransmits it. Default {@link DEFAULT_SEND_QUEUE_LIMIT} (16 MiB).
+   */
+  sendQueueLimit?: number;
   /** Largest datagram (default 14000 for IPv4, 1280 for IPv6, as the kernel). */
   mtu?: number;
   /** Socket buffer sizes in bytes (default: the system's). */
@@ -76,12 +152,32 @@ export interface UdpCounters {
   bytesReceived: number;
   /** sends the socket reported as failed (each also reported to onError) */
   sendErrors: number;
+  /** data datagrams that waited in the transport's queue because the socket's was full */
+  sendQueued: number;
+  /** data datagrams dropped because the transport's queue was at `sendQueueLimit` */
+  sendQueueDropped: number;
   /** our own multicast datagrams looped back to us, dropped */
   ownDropped: number;
   /** peers learned from discovery datagrams */
   peersLearned: number;
-  /** discovery sources not learned because `maxPeers` was reached */
+  /** valid discovery requests not learned because `maxLearnedPeers` or `maxPeers` was reached */
   peersRefused: number;
+  /** learned peers forgotten after `learnedPeerTimeout` without a valid datagram */
+  peersExpired: number;
+  /**
+   * Replicast with `learnPeers`: datagrams from a source that is not a peer which did not make
+   * it one, by cause (every datagram is still delivered: the node has its own checks).
+   * `peer-limit` counts the same refusals as `peersRefused`.
+   */
+  learnRefused: Record<LearnRefusedCause, number>;
+}
+
+/** What waits to be sent: in the transport's queue, and in the socket (handed, not completed). */
+export interface UdpSendQueue {
+  datagrams: number;
+  bytes: number;
+  socketDatagrams: number;
+  socketBytes: number;
 }
 
 export interface UdpTransport extends Transport {
@@ -89,12 +185,18 @@ export interface UdpTransport extends Transport {
   /** The multicast group and port (multicast mode only). */
   readonly group: MediaAddress | undefined;
   readonly counters: UdpCounters;
-  /** Replicast peers, configured and learned. Empty in multicast mode. */
+  /** Replicast peers, configured and learned (expired ones forgotten first). Empty in multicast mode. */
   peers(): MediaAddress[];
-  /** Adds a replicast peer (the kernel's `tipc bearer add ... remoteip`). Throws BAD_ADDRESS in multicast mode. */
+  /**
+   * Adds a configured replicast peer (the kernel's `tipc bearer add ... remoteip`); a learned
+   * peer added this way becomes configured and no longer expires. Throws BAD_ADDRESS in
+   * multicast mode.
+   */
   addPeer(peer: MediaAddress | string): void;
-  /** Removes a replicast peer. Returns whether it was there. */
+  /** Removes a replicast peer, configured or learned. Returns whether it was there. */
   removePeer(peer: MediaAddress | string): boolean;
+  /** What waits to be sent now. */
+  sendQueue(): UdpSendQueue;
 }
 
 /** The group the kernel's `tipc` tool derives from a network id when no remote IP is given. */
@@ -125,6 +227,13 @@ function checkPort(port: number, what: string): void {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new TransportError("BAD_ADDRESS", `${what} ${port} is not a port number`);
   }
+}
+
+function checkLimit(value: number, what: string, min: number): number {
+  if (!Number.isInteger(value) || value < min) {
+    throw new TransportError("OPEN_FAILED", `${what} ${value} is not an integer >= ${min}`);
+  }
+  return value;
 }
 
 function openError(e: unknown, where: string): TransportError {
@@ -167,6 +276,24 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
   }
   const maxPeers = options.maxPeers ?? 1024;
   const learnPeers = options.learnPeers ?? true;
+  const maxLearnedPeers = checkLimit(
+    options.maxLearnedPeers ?? DEFAULT_MAX_LEARNED_PEERS,
+    "maxLearnedPeers",
+    0,
+  );
+  const learnedPeerTimeout = checkLimit(
+    options.learnedPeerTimeout ?? DEFAULT_LEARNED_PEER_TIMEOUT,
+    "learnedPeerTimeout",
+    1,
+  );
+  const socketQueueLimit = checkLimit(
+    options.socketQueueLimit ?? DEFAULT_SOCKET_QUEUE_LIMIT,
+    "socketQueueLimit",
+    1,
+  );
+  const sendQueueLimit = checkLimit(options.sendQueueLimit ?? DEFAULT_SEND_QUEUE_LIMIT, "sendQueueLimit", 1);
+  const netId = options.clusterId ?? TIPC_DEFAULT_NET_ID;
+  const clock = options.clock ?? performance;
 
   let group: MediaAddress | undefined;
   if (mode === "multicast") {
@@ -176,7 +303,7 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
         "a multicast transport takes no replicast peers (as the kernel's bearer)",
       );
     }
-    const groupIp = options.group ?? defaultMulticastGroup(options.clusterId ?? TIPC_DEFAULT_NET_ID, family);
+    const groupIp = options.group ?? defaultMulticastGroup(netId, family);
     const groupPort = options.groupPort ?? (localPort === 0 ? TIPC_UDP_PORT : localPort);
     checkPort(groupPort, "groupPort");
     if (familyOf(groupIp) !== family) {
@@ -278,32 +405,105 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
     datagramsReceived: 0,
     bytesReceived: 0,
     sendErrors: 0,
+    sendQueued: 0,
+    sendQueueDropped: 0,
     ownDropped: 0,
     peersLearned: 0,
     peersRefused: 0,
+    peersExpired: 0,
+    learnRefused: Object.fromEntries(LEARN_REFUSED_CAUSES.map((c) => [c, 0])) as Record<
+      LearnRefusedCause,
+      number
+    >,
   };
 
-  // Sources are few: keep one frozen MediaAddress per source so `from` costs nothing per datagram.
-  const sources = new Map<string, MediaAddress>();
+  // Sources are few: keep one frozen MediaAddress (and its key) per source so `from` costs
+  // nothing per datagram.
+  const sources = new Map<string, { from: MediaAddress; key: string }>();
   // Destinations the caller passes are usually the same objects: validate each object once.
   const checked = new WeakMap<object, MediaAddress>();
 
-  const onSent = (error: Error | null) => {
-    if (error) {
-      counters.sendErrors++;
-      handlers.error(new TransportError("SOCKET", `send failed: ${error.message}`, { cause: error }));
-    }
+  const onSent = (error: Error) => {
+    counters.sendErrors++;
+    handlers.error(new TransportError("SOCKET", `send failed: ${error.message}`, { cause: error }));
   };
-  const rawSend = (buf: Buffer, to: MediaAddress) => {
+
+  // Sending. Node's dgram socket queues without bound (in libuv) whatever the kernel's send
+  // buffer cannot take yet, and link supervision queued behind a data backlog arrives too late
+  // (the peer declares the link silent). So the socket holds at most `socketQueueLimit` bytes
+  // of data (counted from hand-off to the send's callback: the lookup tick and libuv's queue,
+  // what `getSendQueueSize()` shows and more); further data waits here, FIFO, up to
+  // `sendQueueLimit`, and LINK_PROTOCOL / LINK_CONFIG datagrams go to the socket at once, as
+  // the kernel gives them TC_PRIO_CONTROL.
+  let socketDatagrams = 0;
+  let socketBytes = 0;
+  const queue: ({ buf: Buffer; to: MediaAddress; charge: number } | undefined)[] = [];
+  let queueHead = 0;
+  let queuedBytes = 0;
+  let queuedCharge = 0;
+  let pumping = false;
+
+  const handOver = (buf: Buffer, to: MediaAddress) => {
+    const size = buf.byteLength;
     counters.datagramsSent++;
-    counters.bytesSent += buf.byteLength;
+    counters.bytesSent += size;
+    socketDatagrams++;
+    socketBytes += size;
+    const done = (error: Error | null) => {
+      socketDatagrams--;
+      socketBytes -= size;
+      if (error) onSent(error);
+      if (!closed && queueHead < queue.length) pump();
+    };
     try {
       // with a callback: without one, Node 20 silently drops a failed synchronous send (EACCES,
       // ENETUNREACH...), and the contract wants failures reported to onError
-      socket.send(buf, to.port, to.address, onSent);
+      socket.send(buf, to.port, to.address, done);
     } catch (e) {
-      onSent(e as Error);
+      done(e as Error);
     }
+  };
+  const pump = () => {
+    if (pumping) return; // a send failing synchronously calls back into pump
+    pumping = true;
+    try {
+      while (queueHead < queue.length && socketBytes < socketQueueLimit) {
+        const next = queue[queueHead] as { buf: Buffer; to: MediaAddress; charge: number };
+        queue[queueHead++] = undefined;
+        queuedBytes -= next.buf.byteLength;
+        queuedCharge -= next.charge;
+        handOver(next.buf, next.to);
+      }
+    } finally {
+      pumping = false;
+    }
+    if (queueHead === queue.length) {
+      queue.length = 0;
+      queueHead = 0;
+    } else if (queueHead > 1024 && queueHead * 2 > queue.length) {
+      queue.splice(0, queueHead);
+      queueHead = 0;
+    }
+  };
+  const submit = (buf: Buffer, to: MediaAddress) => {
+    const user = peekUserValue(buf);
+    if (
+      user === USER.LINK_PROTOCOL ||
+      user === USER.LINK_CONFIG ||
+      (queueHead === queue.length && socketBytes < socketQueueLimit)
+    ) {
+      handOver(buf, to);
+      return;
+    }
+    const charge = Math.max(buf.byteLength, QUEUE_ENTRY_MIN_CHARGE);
+    if (queuedCharge + charge > sendQueueLimit) {
+      counters.sendQueueDropped++;
+      return;
+    }
+    queue.push({ buf, to, charge });
+    queuedBytes += buf.byteLength;
+    queuedCharge += charge;
+    counters.sendQueued++;
   };
   const destination = (to: MediaAddress): MediaAddress => {
     const hit = checked.get(to as object);
@@ -320,40 +520,110 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
     if (closed) throw new TransportError("CLOSED", "this UDP transport is closed");
   };
 
-  const learn = (from: MediaAddress) => {
-    const key = mediaAddressKey(from);
-    if (key === localKey || peerMap.has(key)) return;
-    if (peerMap.size >= maxPeers) {
-      counters.peersRefused++;
+  // Learned replicast peers: key -> time of the last valid datagram from it.
+  const learned = new Map<string, number>();
+  // No learned peer is due before this time (a lower bound: refreshes only push dues later).
+  let nextExpiry = Number.POSITIVE_INFINITY;
+  const expire = () => {
+    if (learned.size === 0) return;
+    const now = clock.now();
+    if (now < nextExpiry) return;
+    let next = Number.POSITIVE_INFINITY;
+    for (const [key, seen] of learned) {
+      const due = seen + learnedPeerTimeout;
+      if (now >= due) {
+        learned.delete(key);
+        peerMap.delete(key);
+        counters.peersExpired++;
+      } else if (due < next) next = due;
+    }
+    nextExpiry = next;
+  };
+
+  /**
+   * Why a discovery datagram from the source `key` may not teach us that source as a peer, or
+   * undefined when it may. `anyType`: responses and trial messages pass too (for refreshing).
+   */
+  const discoveryRefusal = (
+    msg: Uint8Array,
+    key: string,
+    anyType: boolean,
+  ): LearnRefusedCause | undefined => {
+    try {
+      validateHeader(msg);
+    } catch {
+      return "bad-header";
+    }
+    if (peekUserValue(msg) !== USER.LINK_CONFIG) return "not-discovery";
+    let m: ReturnType<typeof decodeMessage>;
+    try {
+      m = decodeMessage(msg);
+    } catch {
+      return "bad-discovery";
+    }
+    if (m.user !== "LINK_CONFIG") return "bad-discovery";
+    if (m.netId !== netId) return "foreign-net";
+    if (!anyType && m.type !== "DSC_REQ") return "not-request";
+    if (m.mediaAddress.family !== family) return "address-mismatch";
+    const advertised = mediaAddressKey(m.mediaAddress);
+    if (advertised === localKey) return "own-address";
+    if (advertised !== key) return "address-mismatch";
+    return undefined;
+  };
+  /** A datagram that keeps a learned peer: a TIPC header, and for discovery a valid one. */
+  const validTraffic = (msg: Uint8Array, key: string): boolean => {
+    try {
+      validateHeader(msg);
+    } catch {
+      return false;
+    }
+    return peekUserValue(msg) !== USER.LINK_CONFIG || discoveryRefusal(msg, key, true) === undefined;
+  };
+  const learnFrom = (msg: Uint8Array, from: MediaAddress, key: string) => {
+    expire();
+    const seen = learned.get(key);
+    if (seen !== undefined) {
+      if (validTraffic(msg, key)) learned.set(key, clock.now());
       return;
     }
+    if (peerMap.has(key)) return; // configured
+    let cause = discoveryRefusal(msg, key, false);
+    if (cause === undefined && (learned.size >= maxLearnedPeers || peerMap.size >= maxPeers)) {
+      cause = "peer-limit";
+      counters.peersRefused++;
+    }
+    if (cause !== undefined) {
+      counters.learnRefused[cause]++;
+      return;
+    }
+    const now = clock.now();
     peerMap.set(key, from);
+    learned.set(key, now);
+    if (now + learnedPeerTimeout < nextExpiry) nextExpiry = now + learnedPeerTimeout;
     counters.peersLearned++;
   };
 
   const onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo) => {
     if (closed) return;
     const sourceKey = `${rinfo.address} ${rinfo.port}`;
-    let from = sources.get(sourceKey);
-    if (!from) {
+    let source = sources.get(sourceKey);
+    if (!source) {
       const ip = rinfo.address.includes("%") ? (rinfo.address.split("%")[0] as string) : rinfo.address;
       const parsed = { family, address: ip, port: rinfo.port } as MediaAddress;
       if (!isMediaAddress(parsed)) return;
-      from = Object.freeze(normalizeMediaAddress(parsed));
+      const from = Object.freeze(normalizeMediaAddress(parsed));
+      source = { from, key: mediaAddressKey(from) };
       if (sources.size >= 4096) sources.clear();
-      sources.set(sourceKey, from);
+      sources.set(sourceKey, source);
     }
+    const from = source.from;
     if (from.port === localAddress.port && from.address === localAddress.address) {
       counters.ownDropped++; // our own multicast, looped back
       return;
     }
     counters.datagramsReceived++;
     counters.bytesReceived += msg.byteLength;
-    // Replicast: learn peers from discovery, reading the user from word 0 (version 2, user 13)
-    if (mode === "replicast" && learnPeers && msg.byteLength >= 4) {
-      const w0 = msg.readUInt32BE(0);
-      if (w0 >>> 29 === 2 && ((w0 >>> 25) & 0xf) === LINK_CONFIG) learn(from);
-    }
+    if (mode === "replicast" && learnPeers) learnFrom(msg, from, source.key);
     handlers.deliver(msg, from);
   };
   const onSocketError = (e: Error) => {
@@ -377,17 +647,18 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
       guard();
       const dest = destination(to);
       checkDatagram(datagram, mtu);
-      rawSend(Buffer.from(datagram), dest);
+      submit(Buffer.from(datagram), dest);
     },
     broadcast(datagram: Uint8Array) {
       guard();
       checkDatagram(datagram, mtu);
       const buf = Buffer.from(datagram);
       if (group) {
-        rawSend(buf, group);
+        submit(buf, group);
         return;
       }
-      for (const peer of peerMap.values()) rawSend(buf, peer);
+      expire();
+      for (const peer of peerMap.values()) submit(buf, peer);
     },
     onReceive(handler: ReceiveHandler): Unsubscribe {
       return closed ? () => {} : handlers.onReceive(handler);
@@ -396,6 +667,7 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
       return closed ? () => {} : handlers.onError(handler);
     },
     peers() {
+      expire();
       return [...peerMap.values()];
     },
     addPeer(peer) {
@@ -407,15 +679,31 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
       if (isMulticastAddress(a))
         throw new TransportError("BAD_ADDRESS", `peer ${a.address} is a multicast address`);
       const key = mediaAddressKey(a);
-      if (key !== localKey) peerMap.set(key, Object.freeze(a));
+      if (key === localKey) return;
+      learned.delete(key);
+      peerMap.set(key, Object.freeze(a));
     },
     removePeer(peer) {
-      return peerMap.delete(mediaAddressKey(toAddress(peer, TIPC_UDP_PORT)));
+      const key = mediaAddressKey(toAddress(peer, TIPC_UDP_PORT));
+      learned.delete(key);
+      return peerMap.delete(key);
+    },
+    sendQueue() {
+      return {
+        datagrams: queue.length - queueHead,
+        bytes: queuedBytes,
+        socketDatagrams,
+        socketBytes,
+      };
     },
     async close() {
       if (closed) return;
       closed = true;
       handlers.clear();
+      queue.length = 0; // data not yet handed to the socket is lost, as in a closing socket
+      queueHead = 0;
+      queuedBytes = 0;
+      queuedCharge = 0;
       await Promise.all(
         [socket, groupSocket].map(
           (s) =>

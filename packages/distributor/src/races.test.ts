@@ -8,19 +8,11 @@
  */
 import { TIPC_NAMED_BCAST } from "@tipcjs/codec";
 import { describe, expect, it } from "vitest";
-import { Cluster, viewOf } from "./__helpers__/cluster.js";
+import { Cluster, svc, viewOf } from "./__helpers__/cluster.js";
 
 const A = 0x1001;
 const B = 0x1002;
 const L = 0x2001; // a pre-2020 node
-
-const svc = (type: number, lower: number, key: number) => ({
-  type,
-  lower,
-  upper: lower,
-  port: 100 + key,
-  key,
-});
 
 describe("race 1: a broadcast update overtakes the link-up bulk", () => {
   function run() {

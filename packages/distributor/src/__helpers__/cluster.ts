@@ -253,6 +253,16 @@ export class Cluster {
     return bad;
   }
 
+  /** Whether `table`, a replay of `x`'s receive trace, holds what `x` should for every peer. */
+  replayConverges(x: number, table: TestTable): boolean {
+    for (const y of this.nodes.keys()) {
+      if (x === y) continue;
+      const expected = this.linked(x, y) ? this.truth(y) : [];
+      if (viewOf(table, y).join() !== expected.join()) return false;
+    }
+    return true;
+  }
+
   /** Feed `x`'s receive trace, in the same order, to a legacy-mode (pre-2020) receiver. */
   replayLegacy(x: number): TestTable {
     const table = makeTable(this.tableKind, x);
@@ -280,3 +290,12 @@ export class Cluster {
 export function viewOf(table: TestTable, owner: number): string[] {
   return table.nodeBindings(owner).map(bindingString).sort();
 }
+
+/** A binding of the tests' usual shape: one instance, port 100 + key. */
+export const svc = (type: number, lower: number, key: number) => ({
+  type,
+  lower,
+  upper: lower,
+  port: 100 + key,
+  key,
+});

@@ -78,7 +78,7 @@ describe("issue 14 A: restart next to a kernel peer that keeps a stale gate, bul
     const y = b.ownBindings().find((x) => x.type === 5000 && x.lower === 2);
     expect(y && b.withdraw(y)).toBe(true);
     b.publish({ type: 5000, lower: 3 });
-    for (let i = 0; i < 8; i += 2) b.withdraw({ type: 4000, lower: i, upper: i, key: keyOf(b, i) });
+    for (let i = 0; i < 8; i += 2) b.withdraw({ type: 4000, lower: i, upper: i, key: keyOf(b, 4000, i) });
     clock.advance(2000);
     expect(k.view(b.address)).toEqual(view(b));
     expect(k.dist.peer(b.address)).toMatchObject({ open: true, held: 0 });
@@ -88,9 +88,58 @@ describe("issue 14 A: restart next to a kernel peer that keeps a stale gate, bul
   });
 });
 
-function keyOf(n: TipcNode, lower: number): number {
-  const b = n.ownBindings().find((x) => x.type === 4000 && x.lower === lower);
-  if (!b) throw new Error(`no binding 4000/${lower}`);
+describe("issue 14 A: a bearer bounce next to a kernel peer, bulk lost once", () => {
+  it("after the bounce the kernel's stale rcv_nxt is our next seqno; its table still equals the truth", async () => {
+    const clock = createVirtualClock(15);
+    const fabric = memoryFabric({ clock });
+    const runUntil = (cond: () => boolean, ms: number) => {
+      const end = clock.now() + ms;
+      while (!cond() && clock.now() < end) clock.advance(5);
+      return cond();
+    };
+    const k = new KernelPeer(fabric, clock, "kernel", TOLERANCE);
+    let armed = false;
+    const t = losing(fabric.join(), (d) => armed && isLastBulk(d));
+    const a = await createNode({
+      nodeId: "tipcd",
+      clock,
+      skipTrial: true,
+      tolerance: TOLERANCE,
+      transport: t,
+      random: seededRandom(3),
+    });
+    for (let i = 0; i < 20; i++) a.publish({ type: 3000, lower: i });
+    expect(runUntil(() => k.dist.peer(a.address)?.up === true, 5000)).toBe(true);
+    for (let i = 0; i < 10; i++) a.withdraw({ type: 3000, lower: i, upper: i, key: keyOf(a, 3000, i) });
+    expect(runUntil(() => k.view(a.address).join() === view(a).join(), 3000)).toBe(true);
+    const sndNxt = a.stats().distributor.sndNxt;
+    expect(k.dist.peer(a.address)?.rcvNxt).toBe(sndNxt);
+
+    // The bearer goes down and comes back: the kernel keeps its gate at our next seqno.
+    a.disableBearer("udp0");
+    expect(runUntil(() => k.dist.peer(a.address)?.up === false, 3 * TOLERANCE)).toBe(true);
+    expect(k.dist.peer(a.address)).toMatchObject({ open: true, rcvNxt: sndNxt });
+    armed = true;
+    a.on("nodeUp", () => {
+      a.publish({ type: 5000, lower: 1 });
+      a.withdraw({ type: 3000, lower: 10, upper: 10, key: keyOf(a, 3000, 10) });
+    });
+    a.enableBearer("udp0");
+    expect(runUntil(() => a.stats().nodes.up === 1, 5000)).toBe(true);
+    expect(t.lost).toBe(1);
+    expect(runUntil(() => a.stats().updates.method === "broadcast", 3000)).toBe(true);
+    a.publish({ type: 5000, lower: 2 });
+    a.withdraw({ type: 3000, lower: 11, upper: 11, key: keyOf(a, 3000, 11) });
+    clock.advance(2000);
+    expect(k.view(a.address)).toEqual(view(a));
+    expect(k.dist.peer(a.address)).toMatchObject({ open: true, held: 0 });
+    await settle(clock, a.close());
+  });
+});
+
+function keyOf(n: TipcNode, type: number, lower: number): number {
+  const b = n.ownBindings().find((x) => x.type === type && x.lower === lower);
+  if (!b) throw new Error(`no binding ${type}/${lower}`);
   return b.key;
 }
 

@@ -7,6 +7,7 @@
 import { decodeMessage } from "@tipcjs/codec";
 import { createVirtualClock, memoryFabric, seededRandom } from "@tipcjs/transport-memory";
 import { describe, expect, it } from "vitest";
+import { key } from "./__helpers__/cluster.js";
 import { KernelPeer, losing } from "./__helpers__/kernel-peer.js";
 import { createNode } from "./node.js";
 import type { TipcNode } from "./types.js";
@@ -134,6 +135,80 @@ describe("issue 14 A: a bearer bounce next to a kernel peer, bulk lost once", ()
     expect(k.view(a.address)).toEqual(view(a));
     expect(k.dist.peer(a.address)).toMatchObject({ open: true, held: 0 });
     await settle(clock, a.close());
+  });
+});
+
+describe("issue 14 A: the bulk's link fails over before the bulk is acked", () => {
+  it("the node marks again on the new link and tells the distributor only after the peer has the bulk", async () => {
+    const clock = createVirtualClock(16);
+    const lans = [memoryFabric({ clock }), memoryFabric({ clock })];
+    const at = (lan: number, i: number) => ({
+      family: "ipv4" as const,
+      address: `10.${lan}.0.${i + 1}`,
+      port: 6118,
+    });
+    const make = (i: number) =>
+      createNode({
+        nodeId: `dual${i}`,
+        bearers: lans.map((lan, b) => ({ transport: lan.join({ address: at(b, i) }), name: `lan${b}` })),
+        clock,
+        random: seededRandom(40 + i),
+        skipTrial: true,
+        tolerance: TOLERANCE,
+      });
+    const a = await make(0);
+    const b = await make(1);
+    for (let i = 0; i < 30; i++) a.publish({ type: 3000, lower: i });
+    let bulkAt = -1;
+    let ackedAt = -1;
+    b.on("bindingChange", (e) => {
+      if (bulkAt < 0 && e.origin.source === "peer" && e.origin.via === "bulk" && e.binding.type === 3000)
+        bulkAt = clock.now();
+    });
+    let waitingAtFailover = -1;
+    a.on("linkDown", (e) => {
+      if (e.failoverTo !== undefined) waitingAtFailover = a.stats().distributor.awaitingBulkAck;
+    });
+    // the LAN that carries the bulk goes dark as the node comes up: the bulk is never acked there
+    a.on("nodeUp", () => {
+      const active = a.links().find((l) => l.active);
+      if (active) lans[active.bearer]?.setFaults({ loss: 1 });
+      a.publish({ type: 5000, lower: 1 }); // behind the bulk, by replicast
+    });
+    const runUntil = (cond: () => boolean, ms: number) => {
+      const end = clock.now() + ms;
+      while (!cond() && clock.now() < end) {
+        clock.advance(5);
+        if (ackedAt < 0 && a.stats().nodes.up === 1 && a.stats().distributor.awaitingBulkAck === 0)
+          ackedAt = clock.now();
+      }
+      return cond();
+    };
+    expect(runUntil(() => a.stats().nodes.up === 1, 5000)).toBe(true);
+    expect(a.stats().distributor.awaitingBulkAck).toBe(1);
+    expect(runUntil(() => ackedAt >= 0, 4 * TOLERANCE)).toBe(true);
+    expect(a.stats().link.failovers).toBeGreaterThanOrEqual(1);
+    expect(waitingAtFailover).toBe(1); // the tunnel with the bulk is not acked yet
+    expect(bulkAt).toBeGreaterThanOrEqual(0);
+    expect(bulkAt).toBeLessThanOrEqual(ackedAt);
+    expect(a.stats().updates.method).toBe("broadcast");
+    a.publish({ type: 5000, lower: 2 });
+    clock.advance(500);
+    expect(
+      b
+        .bindings()
+        .filter((x) => x.node === a.address)
+        .map(key)
+        .sort(),
+    ).toEqual(
+      a
+        .ownBindings()
+        .filter((x) => x.scope === "cluster")
+        .map(key)
+        .sort(),
+    );
+    await settle(clock, a.close());
+    await settle(clock, b.close());
   });
 });
 

@@ -770,7 +770,7 @@ class Node implements TipcNode {
           if (o.to === "broadcast") this.link.sendBroadcast(o.message, now);
           else {
             this.link.sendUnicast(o.to, o.message, now);
-            if (o.method === "bulk") this.markBulk(o.to);
+            if (o.method === "bulk" && this.dist?.peer(o.to)?.awaitingBulkAck) this.markBulk(o.to);
           }
         } catch (e) {
           if (e instanceof LinkEngineError) {

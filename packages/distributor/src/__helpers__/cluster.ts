@@ -27,6 +27,7 @@ export type Path = "unicast" | "broadcast" | "ack";
 export interface NodeSpec {
   addr: number;
   legacy?: boolean;
+  /** "linux": the kernel's receiver (one queue per peer, the gate kept across node down) and sender */
   flavor?: Flavor;
   mtu?: number;
   initialSndNxt?: number;

@@ -91,6 +91,28 @@ describe("issue 14 A: a kernel receiver's stale gate, and a bulk overtaken by br
   });
 });
 
+describe("the switch back to broadcast after the ack", () => {
+  it.each(["tipcjs", "linux"] as const)(
+    "a broadcast update that overtakes a replicast copy still in flight waits for it (%s receiver)",
+    (flavor) => {
+      const c = new Cluster([{ addr: A }, { addr: B, flavor }]);
+      c.up(A, B);
+      c.publish(A, svc(6000, 1, 1)); // X: replicast, behind the bulk
+      c.deliver(A, B, "unicast", 1); // the bulk only; X still in flight
+      c.deliver(B, A, "ack");
+      c.publish(A, svc(6000, 2, 2)); // Y: broadcast
+      c.withdraw(A, { type: 6000, lower: 1, upper: 1, key: 1 }); // withdraw X: broadcast
+      expect(c.queued(A, B, "broadcast")).toBe(2);
+      expect(c.deliver(A, B, "broadcast")).toEqual([]); // held: X (the next seqno) is missing
+      expect(c.node(B).d.peer(A)?.held).toBe(2);
+      c.drain();
+      expect(c.mismatches()).toEqual([]);
+      expect(c.view(B, A)).not.toContain("6000/1-1@4097:101#1");
+      expect(c.node(B).d.peer(A)).toMatchObject({ held: 0, rcvNxt: 3 });
+    },
+  );
+});
+
 describe("the model: kernel receivers (stale gates) fed every arrival order", () => {
   /** Every node's receive trace replayed through the kernel's receiver equals the truth. */
   const kernelConverges = (sc: Scenario, eager: boolean) => {

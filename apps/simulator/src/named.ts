@@ -1,6 +1,7 @@
 /**
- * Named scenarios: the default (the project's main job), the scale benchmark, and one replay
- * of each of the four problems of the 2020 design (shared/docs/tipc-protocol.md §2.3). The race
+ * Named scenarios: the default (the project's main job), the scale benchmark, one replay of
+ * each of the four problems of the 2020 design (shared/docs/tipc-protocol.md §2.3), and the
+ * stale receive gate a restarted sender meets at a Linux peer (issue 14 A). The race
  * replays run with `shadows`: every arrival is also fed to a pre-2020 receiver and to Linux's
  * own receive path, whose tables are checked against the truth too.
  */
@@ -63,6 +64,7 @@ export const NAMED: Record<string, ScenarioInput> = {
     modes: ["all-broadcast"],
     initialSndNxt: 40000,
     joiners: [{ joinAt: 100 }],
+    awaitBulkAck: false, // a sender timed as the kernel's: broadcast at once after link-up
     delays: [{ from: 0, to: 1, kind: "unicast", extra: 20, start: 100, end: 101 }],
     script: [
       { at: 100.5, op: "withdraw", node: 0, ...X },
@@ -107,6 +109,7 @@ export const NAMED: Record<string, ScenarioInput> = {
     modes: ["all-broadcast"],
     link: { latency: 1, jitter: 0.5, mtu: 120 },
     flaps: [{ a: 0, b: 1, at: 100, upAfter: 1 }],
+    awaitBulkAck: false, // a sender timed as the kernel's: broadcast at once after link-up
     delays: [{ from: 0, to: 1, kind: "unicast", extra: 20, start: 101, end: 102 }],
     script: [{ at: 101.5, op: "withdraw", node: 0, ...X }],
     shadows: true,
@@ -129,6 +132,27 @@ export const NAMED: Record<string, ScenarioInput> = {
       { at: 101, op: "withdraw", node: 0, type: 4100, lower: 1 },
       { at: 110, op: "publish", node: 2, type: 4000, lower: 2 },
       { at: 120, op: "withdraw", node: 2, ...X },
+    ],
+    shadows: true,
+  },
+  "stale-gate-restart": {
+    name: "stale-gate-restart",
+    description:
+      "Node 0 crashes and restarts, counting its sequence numbers from 0 again, up to the stale rcvNxt Linux kept across node down; its new bulk is slow. Updates it sends right after the link comes up go behind the bulk until node 1 acks it, so Linux's receive path ends equal to the truth too; with awaitBulkAck: false (the kernel's sender) they overtake the bulk and Linux freezes every later update.",
+    nodes: 2,
+    bindingsPerNode: 2,
+    duration: 400,
+    startInterval: 0,
+    warmup: 0,
+    updates: { rate: 0 },
+    modes: ["all-broadcast"],
+    crashes: [{ node: 0, at: 100, restartAt: 200 }],
+    detectionDelay: 50,
+    delays: [{ from: 0, to: 1, kind: "unicast", extra: 20, start: 200, end: 201 }],
+    script: [
+      { at: 200.5, op: "publish", node: 0, type: 2000, lower: 1 },
+      { at: 200.6, op: "withdraw", node: 0, ...X },
+      { at: 300, op: "publish", node: 0, type: 2000, lower: 2 },
     ],
     shadows: true,
   },

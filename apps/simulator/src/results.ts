@@ -180,6 +180,13 @@ export class Collector {
     this.joins.push({ t: round(t), node, ...this.since(mark) });
   }
 
+  /** switches recorded with `switched` */
+  get switchCount(): number {
+    let n = 0;
+    for (const s of this.switches.values()) n += s.toReplicast + s.toBroadcast;
+    return n;
+  }
+
   switched(t: number, _node: number, method: string): void {
     const k = round(t);
     let s = this.switches.get(k);

@@ -134,6 +134,11 @@ export const scenarioSchema = z
     initialSndNxt: z.number().int().min(0).max(65535).default(0),
     /** feed every arrival to a pre-2020 and a Linux receiver too, and report their divergence */
     shadows: z.boolean().default(false),
+    /**
+     * protocol fidelity: a tipcjs sender sends updates by replicast, behind a new peer's bulk,
+     * until the peer acks it (issue 14 A); false: it broadcasts at once, as the kernel's does
+     */
+    awaitBulkAck: z.boolean().default(true),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -199,6 +204,12 @@ export const scenarioSchema = z
       });
     if (s.fidelity === "full" && total > 500)
       ctx.addIssue({ code: "custom", path: ["nodes"], message: "full fidelity runs at most 500 nodes" });
+    if (s.fidelity === "full" && !s.awaitBulkAck)
+      ctx.addIssue({
+        code: "custom",
+        path: ["awaitBulkAck"],
+        message: "complete nodes always wait for the bulk's ack: awaitBulkAck false needs fidelity: protocol",
+      });
   });
 
 export type ScenarioInput = z.input<typeof scenarioSchema>;

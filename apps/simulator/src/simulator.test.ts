@@ -91,6 +91,17 @@ describe("the four seed problems", () => {
   });
 });
 
+describe("a restart meets Linux's stale receive gate (issue 14 A)", () => {
+  it("updates wait behind the slow bulk until it is acked: Linux's receive path ends equal to the truth; sent at once, they freeze it", async () => {
+    const fixed = (await runScenario(namedScenario("stale-gate-restart"))).modes[0];
+    expect(fixed?.checks.final.differences).toBe(0);
+    expect(fixed?.shadows?.linux.differences).toBe(0);
+    const eager = (await runScenario(namedScenario("stale-gate-restart", { awaitBulkAck: false }))).modes[0];
+    expect(eager?.checks.final.differences).toBe(0); // a tipcjs receiver resets its gate
+    expect(eager?.shadows?.linux.differences).toBeGreaterThan(0);
+  });
+});
+
 describe("mixed cluster measures", () => {
   it("crash, restart, legacy join and leave: bulk cost per join, switch points, checks at quiescent points", async () => {
     const r = await runScenario(small({ sweep: undefined, modes: ["mixed"] }));
@@ -128,6 +139,7 @@ describe("scenario validation", () => {
     );
     expect(() => parseScenario({ nodes: 3, bogus: 1 })).toThrow(/bogus/);
     expect(() => parseScenario({})).toThrow(/nodes/);
+    expect(() => parseScenario({ nodes: 3, fidelity: "full", awaitBulkAck: false })).toThrow(/awaitBulkAck/);
   });
 
   it("reads YAML and JSON files, and reports unreadable or invalid ones", () => {

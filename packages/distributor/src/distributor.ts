@@ -2,9 +2,10 @@
  * The name distribution state machine (shared/docs/tipc-protocol.md §2), sans-I/O.
  *
  * Sender: one 16-bit sndNxt; single updates go once on the broadcast link when every up peer
- * advertises TIPC_NAMED_BCAST (replicastDestinations == 0), else one unicast copy per peer;
- * at node up a unicast bulk of every own cluster binding, the last message with lastBulk and
- * the current sndNxt (never an empty bulk: a header-only lastBulk instead).
+ * advertises TIPC_NAMED_BCAST (replicastDestinations == 0) and has acknowledged its bulk
+ * (`bulkAcked`), else one unicast copy per peer; at node up a unicast bulk of every own
+ * cluster binding, the last message with lastBulk and the current sndNxt (never an empty bulk:
+ * a header-only lastBulk instead).
  *
  * Receiver, per peer: bulk and legacy messages apply at once; lastBulk opens the gate at its
  * seqno; sequenced messages apply in order, early ones wait in a map keyed by seqno (O(1) per
@@ -72,6 +73,8 @@ interface Peer {
   held: Map<number, NameDistributorMessage>;
   /** the linux flavour's queue and gate instead */
   queue: KernelNamedQueue | undefined;
+  /** sender side: the bulk sent at this peer's node up is not acknowledged yet (see bulkAcked) */
+  awaitingBulkAck: boolean;
 }
 
 const isU32 = (v: unknown): v is number =>
@@ -94,14 +97,17 @@ class NameDistributor implements Distributor {
   private readonly table: BindingStore;
   private readonly maxHeld: number;
   private readonly forceReplicast: boolean;
+  private readonly awaitBulkAck: boolean;
   private sndNxt: number;
   private rcDests = 0;
+  /** up peers whose bulk is not acknowledged yet: updates go by replicast while any is */
+  private bulkWaits = 0;
   private readonly peerMap = new Map<number, Peer>();
   private peersUp = 0;
   private heldNow = 0;
   private readonly st: Omit<
     DistributorStats,
-    "sndNxt" | "replicastDestinations" | "method" | "peersUp" | "heldNow"
+    "sndNxt" | "replicastDestinations" | "awaitingBulkAck" | "method" | "peersUp" | "heldNow"
   >;
 
   constructor(o: DistributorOptions) {
@@ -124,6 +130,7 @@ class NameDistributor implements Distributor {
     this.capabilities = this.legacy ? 0 : TIPC_NAMED_BCAST;
     this.maxHeld = maxHeld;
     this.forceReplicast = o.forceReplicast ?? false;
+    this.awaitBulkAck = flavor === "tipcjs" && (o.awaitBulkAck ?? true);
     this.sndNxt = mod16(o.initialSndNxt ?? 0);
     this.st = {
       methodSwitches: 0,
@@ -180,7 +187,9 @@ class NameDistributor implements Distributor {
   }
 
   private method(): "broadcast" | "replicast" {
-    return this.legacy || this.forceReplicast || this.rcDests > 0 ? "replicast" : "broadcast";
+    return this.legacy || this.forceReplicast || this.rcDests > 0 || this.bulkWaits > 0
+      ? "replicast"
+      : "broadcast";
   }
 
   private distribute(type: NameDistributorType, item: NameItem, out: DistributorOutput[]): void {
@@ -250,6 +259,7 @@ class NameDistributor implements Distributor {
         rcvNxt: 0,
         held: NOTHING_HELD,
         queue: this.flavor === "linux" ? new KernelNamedQueue() : undefined,
+        awaitingBulkAck: false,
       };
       this.peerMap.set(peer, p);
     }
@@ -261,12 +271,35 @@ class NameDistributor implements Distributor {
     if (!(capabilities & TIPC_NAMED_BCAST)) this.changeRcDests(+1);
     const out: DistributorOutput[] = [];
     this.bulk(peer, mtu, out);
+    // Until the peer acknowledges the bulk, updates reach it by unicast behind the bulk: a
+    // broadcast update could overtake a lost and retransmitted bulk, and a kernel peer that kept
+    // a stale gate across node down would apply it early, then freeze (tipc-protocol.md §2.3).
+    // The linux flavour (and awaitBulkAck: false) broadcasts at once, as the kernel does.
+    if (this.awaitBulkAck && out.length > 0) {
+      p.awaitingBulkAck = true;
+      this.changeCount(() => this.bulkWaits++);
+    }
     return out;
   }
 
+  bulkAcked(peer: number): boolean {
+    const p = this.peerMap.get(peer);
+    if (!p?.up || !p.awaitingBulkAck) return false;
+    p.awaitingBulkAck = false;
+    this.changeCount(() => this.bulkWaits--);
+    return true;
+  }
+
   private changeRcDests(delta: number): void {
+    this.changeCount(() => {
+      this.rcDests += delta;
+    });
+  }
+
+  /** Changes a count the method depends on, counting a method switch. */
+  private changeCount(change: () => void): void {
     const before = this.method();
-    this.rcDests += delta;
+    change();
     if (this.method() !== before) this.st.methodSwitches++;
   }
 
@@ -316,6 +349,10 @@ class NameDistributor implements Distributor {
     p.up = false;
     this.peersUp--;
     if (!(p.capabilities & TIPC_NAMED_BCAST)) this.changeRcDests(-1);
+    if (p.awaitingBulkAck) {
+      p.awaitingBulkAck = false;
+      this.changeCount(() => this.bulkWaits--);
+    }
     if (p.queue) {
       // Linux flushes the queue and keeps open/rcvNxt until the next lastBulk.
       const flushed = p.queue.flush();
@@ -511,6 +548,7 @@ class NameDistributor implements Distributor {
     return {
       sndNxt: this.sndNxt,
       replicastDestinations: this.rcDests,
+      awaitingBulkAck: this.bulkWaits,
       method: this.method(),
       methodSwitches: s.methodSwitches,
       peersUp: this.peersUp,
@@ -544,6 +582,7 @@ function peerState(peer: number, p: Peer): PeerState {
     open: p.queue ? p.queue.open : p.open,
     rcvNxt: p.queue ? p.queue.rcvNxt : p.rcvNxt,
     held: p.queue ? p.queue.length : p.held.size,
+    awaitingBulkAck: p.awaitingBulkAck,
   };
 }
 

@@ -5,19 +5,12 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Cluster } from "./__helpers__/cluster.js";
+import { Cluster, svc } from "./__helpers__/cluster.js";
 import { run, scenarioArb } from "./__helpers__/scenario.js";
 import type { Flavor } from "./types.js";
 
 const A = 0x1001;
 const B = 0x1002;
-const svc = (type: number, lower: number, key: number) => ({
-  type,
-  lower,
-  upper: lower,
-  port: 100 + key,
-  key,
-});
 
 describe.each(["tipcjs", "linux"] as const)("flavour %s", (flavor: Flavor) => {
   const fine = flavor === "tipcjs";

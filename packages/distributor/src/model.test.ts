@@ -7,7 +7,6 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { viewOf } from "./__helpers__/cluster.js";
 import { ADDRS, run, scenarioArb } from "./__helpers__/scenario.js";
 
 // The small map store runs the most cases; the real NameTable (which preallocates, so each
@@ -69,10 +68,12 @@ describe.each([
         }),
         { numRuns: runs },
       );
-      // Observed per 5,000 runs: about 540 / 155 / 2600 / 370 / 2750. The floors keep the generator honest.
+      // Observed per 5,000 runs: about 320 / 250 / 2500 / 380 / 2650 (holds are rarer since a
+      // sender waits for its bulk's ack before broadcasting; the "eager" half of the senders,
+      // timed as a kernel sender is, still causes them). The floors keep the generator honest.
       // Smaller runs only need to see each kind at least once (fixed floors would be flaky there).
       const per5000 = (n: number) => (runs >= 5000 ? n : 0);
-      expect(seen.releasedFromHold).toBeGreaterThan(per5000(300));
+      expect(seen.releasedFromHold).toBeGreaterThan(per5000(200));
       expect(seen.methodSwitch).toBeGreaterThan(per5000(80));
       expect(seen.legacyApplied).toBeGreaterThan(per5000(1500));
       expect(seen.wrapped).toBeGreaterThan(per5000(200));
@@ -83,17 +84,9 @@ describe.each([
       const result = fc.check(
         fc.property(scenarioArb, (sc) => {
           const c = run(sc, tableKind);
-          for (const x of c.nodes.keys()) {
-            const legacy = c.replayLegacy(x);
-            for (const y of c.nodes.keys()) {
-              if (x === y) continue;
-              const expected = c.linked(x, y) ? c.truth(y) : [];
-              if (viewOf(legacy, y).join() !== expected.join()) return false;
-            }
-          }
-          return true;
+          return [...c.nodes.keys()].every((x) => c.replayConverges(x, c.replayLegacy(x)));
         }),
-        { numRuns: runs / 5, seed: 42 },
+        { numRuns: runs, seed: 42 },
       );
       expect(result.failed).toBe(true);
     }, 60_000);

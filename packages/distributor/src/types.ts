@@ -55,6 +55,15 @@ export interface DistributorOptions {
   publishNodeState?: boolean;
   /** Always replicast, as the kernel does when the broadcast mode is forced to replicast. Default false. */
   forceReplicast?: boolean;
+  /**
+   * tipcjs flavour: after a peer's node up, send every update by replicast (behind the bulk, on
+   * the peer's unicast link) until `bulkAcked(peer)`, so that no broadcast update can overtake
+   * the bulk (a kernel peer that kept a stale receive gate across node down would otherwise
+   * apply it early and then freeze). Default true. `false` broadcasts at once, as the kernel
+   * (and the linux flavour) does: for tests and simulations of the races a kernel sender
+   * causes. The linux and legacy flavours never wait.
+   */
+  awaitBulkAck?: boolean;
   /** The first named sequence number to use (the kernel starts at 0). For wraparound tests. Default 0. */
   initialSndNxt?: number;
 }
@@ -134,6 +143,11 @@ export interface DistributorStats {
   sndNxt: number;
   /** up peers lacking TIPC_NAMED_BCAST (the kernel's rc_dests) */
   replicastDestinations: number;
+  /**
+   * up peers whose node-up bulk is not acknowledged yet (`bulkAcked`): while any is, updates go
+   * by replicast (tipcjs flavour only)
+   */
+  awaitingBulkAck: number;
   /** the method the next update will use */
   method: "broadcast" | "replicast";
   /** how many times `method` changed */
@@ -187,6 +201,8 @@ export interface PeerState {
   rcvNxt: number;
   /** messages waiting (the linux flavour: the length of its queue) */
   held: number;
+  /** sender side: the bulk sent at this peer's node up is not acknowledged yet (`bulkAcked`) */
+  awaitingBulkAck: boolean;
 }
 
 export interface Distributor {
@@ -204,8 +220,21 @@ export interface Distributor {
   publish(binding: Binding): DistributorOutput[];
   /** Withdraw an own binding. Throws DistributorError (NOT_OWN_BINDING, NOT_FOUND) and then changes nothing. */
   withdraw(key: BindingKey): DistributorOutput[];
-  /** The peer's first link came up: send it the bulk. Throws DistributorError (SELF, ALREADY_UP). */
+  /**
+   * The peer's first link came up: send it the bulk (the `send` outputs with method `bulk`, in
+   * order, to that peer). In the tipcjs flavour, every update after this goes by replicast,
+   * behind the bulk on the peer's unicast link, until `bulkAcked(peer)`. Throws
+   * DistributorError (SELF, ALREADY_UP).
+   */
   nodeUp(peer: number, info: NodeUpInfo): DistributorOutput[];
+  /**
+   * The peer's unicast link has acknowledged (link-level ack) the last bulk message this
+   * distributor sent it at its latest node up. Once every up peer has, updates go on the
+   * broadcast link again (unless a peer lacks TIPC_NAMED_BCAST). Returns true if the peer was
+   * waiting for it; false (and nothing changes) for a peer that is not up or not waiting, so a
+   * late or repeated call is harmless. The linux and legacy flavours never wait.
+   */
+  bulkAcked(peer: number): boolean;
   /** The peer's last link went down: purge its bindings, reset its gate, flush what it held. Idempotent. */
   nodeDown(peer: number): DistributorOutput[];
   /** A NAME_DISTRIBUTOR message from `peer` (from its unicast or broadcast link, in that link's order). */

@@ -24,6 +24,7 @@ describe("wire form", () => {
   const [bulk] = sent(a.nodeUp(B, { capabilities: TIPC_NODE_CAPABILITIES, mtu: 1500 })) as [
     NameDistributorMessage,
   ];
+  a.bulkAcked(B); // the link acknowledged the bulk: updates go by broadcast
   const [publication] = sent(
     a.publish({ type: 77, lower: 1, upper: 2, node: A, port: 3, key: 4, scope: "cluster" }),
   ) as [NameDistributorMessage];

@@ -41,7 +41,9 @@ describe("sequence wraparound", () => {
       while (unicast.length + broadcast.length > keep) {
         const q =
           unicast.length === 0 ? broadcast : broadcast.length === 0 ? unicast : rand(2) ? unicast : broadcast;
-        b.receive(A, q.shift() as NameDistributorMessage);
+        const m = q.shift() as NameDistributorMessage;
+        b.receive(A, m);
+        if (m.lastBulk) a.bulkAcked(B); // B's link acknowledges the bulk
       }
     };
 

@@ -1,6 +1,17 @@
 import type { TipcMessage } from "@tipcjs/codec";
 import type { LinkInfo, LinkOutput, LinkStats, NodeInfo } from "./types.js";
 
+/** A point in the unicast stream to a peer (see `LinkEngine.unicastMark`); compare, don't build. */
+export interface UnicastMark {
+  readonly peer: number;
+  /** the bearer of the link that carried the peer's traffic when the mark was taken */
+  readonly bearer: number;
+  /** that link's session: a reset link starts a new one */
+  readonly session: number;
+  /** the link seqno of the last packet queued to the peer */
+  readonly seqno: number;
+}
+
 /**
  * One TIPC node's link layer on one or more bearers: discovery, a unicast link per peer and the
  * broadcast link. Sans-I/O: feed it datagrams and time, drain its outputs with `poll()`.
@@ -42,6 +53,26 @@ export interface LinkEngine {
   sendUnicast(peer: number, message: TipcMessage, now: number): void;
   /** Send a message once on the broadcast link to every peer that is up. */
   sendBroadcast(message: TipcMessage, now: number): void;
+  /**
+   * Where the unicast stream to `peer` stands: the link seqno the last message queued so far
+   * (by `sendUnicast`, or the engine itself) is or will be sent with, on the link that now
+   * carries the peer's traffic. Undefined if the peer is not up. Take it right after sending
+   * something, then ask `unicastAcked` whether the peer has acknowledged it.
+   */
+  unicastMark(peer: number): UnicastMark | undefined;
+  /**
+   * true once the peer has acknowledged (link-level ack) every packet up to the mark, false while
+   * it has not; undefined when the mark's link no longer carries the peer's traffic (it failed
+   * over to another link, or was reset, or the peer is down): take a new mark with
+   * `unicastMark`, which covers whatever the old link's failover moved onto the new one.
+   */
+  unicastAcked(mark: UnicastMark): boolean | undefined;
+  /**
+   * Ask the peer to acknowledge now, rather than at its next supervision tick: one link STATE
+   * probe on the active link, which the peer (kernel or engine) answers at once. False if the
+   * peer is not up.
+   */
+  requestUnicastAck(peer: number): boolean;
   /** Graceful shutdown: RESET with peer_stopping to every peer, links and nodes down. */
   stop(now: number): void;
   /** Drain queued outputs (transmissions, deliveries, events), oldest first. */

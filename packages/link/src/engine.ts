@@ -545,6 +545,36 @@ class Engine implements LinkEngine {
     for (const pkt of this.fragment(bytes, mtu, 0, true)) this.bcXmit(pkt, mtu, now);
   }
 
+  // ------------------------------------------- unicast acknowledgement marks (issue 14 A, api.ts)
+
+  unicastMark(peer: number): import("./api.js").UnicastMark | undefined {
+    const p = this.peers.get(peer);
+    const l = p?.up ? p.active : undefined;
+    if (l?.state !== "ESTABLISHED") return undefined;
+    // Each backlog entry leaves as one packet (a bundle takes later messages into the tail
+    // entry, never into a packet already sent), so the last one queued gets this seqno.
+    return { peer, bearer: l.bearer, session: l.session, seqno: mod16(l.sndNxt + l.backlog.length - 1) };
+  }
+
+  unicastAcked(mark: import("./api.js").UnicastMark): boolean | undefined {
+    const p = this.peers.get(mark.peer);
+    const l = p?.up ? p.active : undefined;
+    // another link carries the peer's traffic now (failover), or this one was reset: mark again
+    if (l?.state !== "ESTABLISHED" || l.bearer !== mark.bearer || l.session !== mark.session)
+      return undefined;
+    if (!less(mark.seqno, l.sndNxt)) return false; // still in the backlog
+    const head = l.transmq[0];
+    return head === undefined || more(head.seqno, mark.seqno);
+  }
+
+  requestUnicastAck(peer: number): boolean {
+    const p = this.peers.get(peer);
+    const l = p?.up ? p.active : undefined;
+    if (!p || l?.state !== "ESTABLISHED") return false;
+    this.sendProto(p, l, "STATE", { probe: true }); // a probe is answered at once, with the ack
+    return true;
+  }
+
   stop(now: number): void {
     if (this.stopped) return;
     this.stopping = true;

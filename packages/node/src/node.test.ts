@@ -22,6 +22,8 @@ function publishSome(c: Cluster, perNode = 10): void {
 async function upCluster(o: Parameters<typeof Cluster.start>[0]): Promise<Cluster> {
   const c = await Cluster.start(o);
   expect(c.runUntil(() => c.allUp(), 5000)).toBeGreaterThanOrEqual(0);
+  // and every bulk acknowledged: until then updates go by replicast, behind the bulks
+  expect(c.runUntil(() => c.bulksAcked(), 2000)).toBeGreaterThanOrEqual(0);
   return c;
 }
 

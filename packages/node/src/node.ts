@@ -20,6 +20,7 @@ import {
   type LinkInfo,
   type LinkOutput,
   MAX_BEARERS,
+  type UnicastMark,
 } from "@tipcjs/link";
 import { NameTable, NameTableError, type Subscription } from "@tipcjs/name-table";
 import { isTransportError, type MediaAddress, type Transport } from "@tipcjs/transport";
@@ -201,6 +202,8 @@ class Node implements TipcNode {
   private readonly transportDrops: Record<string, number> = {};
   private readonly unsubscribeTransport: (() => void)[] = [];
   private readonly onAddressed: ((address: number) => void)[] = [];
+  /** per peer, where its link stood after the last bulk message: acked, the distributor is told */
+  private readonly bulkMarks = new Map<number, UnicastMark>();
 
   private timer: TimerHandle | undefined;
   private armedAt: number | undefined;
@@ -673,6 +676,7 @@ class Node implements TipcNode {
         if (outs.length === 0) break;
         for (const o of outs) this.handleLinkOutput(o);
       }
+      if (this.bulkMarks.size > 0) this.checkBulkAcks();
       this.routeTableEvents();
     } finally {
       this.pumping = false;
@@ -699,6 +703,8 @@ class Node implements TipcNode {
         if (this.dist !== undefined) {
           try {
             this.applyDistributor(this.dist.nodeUp(o.peer, { capabilities: o.capabilities, mtu: o.mtu }));
+            // the sooner the peer acks its bulk, the sooner updates go by broadcast again
+            if (this.bulkMarks.has(o.peer)) this.link.requestUnicastAck(o.peer);
           } catch (e) {
             this.log.warn({ err: e, peer: hex(o.peer) }, "distributor refused node up");
           }
@@ -708,6 +714,7 @@ class Node implements TipcNode {
       }
       case "nodeDown":
         this.log.info({ peer: hex(o.peer) }, "node down");
+        this.bulkMarks.delete(o.peer);
         if (this.dist !== undefined) this.applyDistributor(this.dist.nodeDown(o.peer));
         this.queueEmit("nodeDown", { address: o.peer });
         return;
@@ -761,7 +768,10 @@ class Node implements TipcNode {
       if (o.kind === "send") {
         try {
           if (o.to === "broadcast") this.link.sendBroadcast(o.message, now);
-          else this.link.sendUnicast(o.to, o.message, now);
+          else {
+            this.link.sendUnicast(o.to, o.message, now);
+            if (o.method === "bulk" && this.dist?.peer(o.to)?.awaitingBulkAck) this.markBulk(o.to);
+          }
         } catch (e) {
           if (e instanceof LinkEngineError) {
             this.countTransportDrop(`link:${e.code}`);
@@ -771,6 +781,31 @@ class Node implements TipcNode {
       } else {
         this.queueEmit("bindingChange", { kind: o.kind, binding: o.binding, origin: o.origin });
       }
+    }
+  }
+
+  /** After a bulk message to `peer`: its ack, once the link has it, acknowledges the bulk so far. */
+  private markBulk(peer: number): void {
+    const mark = this.link.unicastMark(peer);
+    if (mark === undefined) this.bulkMarks.delete(peer);
+    else this.bulkMarks.set(peer, mark);
+  }
+
+  /**
+   * Tells the distributor of each peer that has acknowledged its bulk (updates then go by
+   * broadcast again, once every peer has). A mark whose link failed over is taken again on the
+   * new link, which carries the old one's unacknowledged packets first: later, but never early.
+   */
+  private checkBulkAcks(): void {
+    for (const [peer, mark] of this.bulkMarks) {
+      const acked = this.link.unicastAcked(mark);
+      if (acked === false) continue;
+      if (acked === undefined) {
+        this.markBulk(peer);
+        continue;
+      }
+      this.bulkMarks.delete(peer);
+      this.dist?.bulkAcked(peer);
     }
   }
 

@@ -1,7 +1,9 @@
 /**
  * A test cluster of distributors wired by explicit channels: per ordered pair one unicast FIFO
  * and one broadcast FIFO (each link is reliable and ordered; the two paths are independent,
- * which is where the races come from). Tests choose exactly what arrives when.
+ * which is where the races come from). Tests choose exactly what arrives when. A bulk's last
+ * message delivered on a unicast path queues its acknowledgement on the receiver's "ack" path
+ * back to the sender, delivered like any other (then the sender's `bulkAcked`).
  */
 import type { NameDistributorMessage } from "@tipcjs/codec";
 import { type Binding, type BindingKey, NameTable } from "@tipcjs/name-table";
@@ -16,16 +18,23 @@ export type TableKind = "name-table" | "map";
 export const makeTable = (kind: TableKind, addr: number): TestTable =>
   kind === "map" ? new MapStore(addr) : new NameTable({ ownNode: addr });
 
-export type Path = "unicast" | "broadcast";
+/**
+ * "ack": the link-level acknowledgement of a bulk's last message, from the bulk's receiver back
+ * to its sender (which then calls `bulkAcked`); it carries the acknowledged message.
+ */
+export type Path = "unicast" | "broadcast" | "ack";
 
 export interface NodeSpec {
   addr: number;
   legacy?: boolean;
+  /** "linux": the kernel's receiver (one queue per peer, the gate kept across node down) and sender */
   flavor?: Flavor;
   mtu?: number;
   initialSndNxt?: number;
   publishNodeState?: boolean;
   maxHeldPerPeer?: number;
+  /** false: broadcast updates at once after node up, as a kernel sender does (default true) */
+  awaitBulkAck?: boolean;
 }
 
 export type TraceEvent =
@@ -73,6 +82,7 @@ export class Cluster {
       initialSndNxt: spec.initialSndNxt ?? 0,
       publishNodeState: spec.publishNodeState ?? true,
       maxHeldPerPeer: spec.maxHeldPerPeer ?? 16384,
+      awaitBulkAck: spec.awaitBulkAck ?? true,
     });
     const n: SimNode = { spec, d, table, trace: [], outputs: [] };
     this.nodes.set(spec.addr, n);
@@ -121,6 +131,7 @@ export class Cluster {
     ] as const) {
       this.chans.delete(chanKey(x, y, "unicast"));
       this.chans.delete(chanKey(x, y, "broadcast"));
+      this.chans.delete(chanKey(x, y, "ack"));
       const n = this.node(x);
       n.trace.push({ kind: "down", peer: y });
       this.route(n, n.d.nodeDown(y));
@@ -183,12 +194,23 @@ export class Cluster {
     const q = this.chans.get(chanKey(from, to, path));
     const n = this.node(to);
     const all: DistributorOutput[] = [];
+    if (path === "ack") {
+      // `from` acknowledges the bulk `to` sent it: a sender-side event, nothing to route
+      while (q && q.length > 0 && count-- > 0) {
+        q.shift();
+        n.d.bulkAcked(from);
+      }
+      return all;
+    }
     while (q && q.length > 0 && count-- > 0) {
       const m = q.shift() as NameDistributorMessage;
       n.trace.push({ kind: "rx", peer: from, message: m });
       const out = n.d.receive(from, m);
       this.route(n, out);
       all.push(...out);
+      // The unicast link is reliable and ordered: the bulk's last message delivered means the
+      // whole bulk is; the link's acknowledgement of it travels back on the "ack" path.
+      if (path === "unicast" && m.bulk && m.lastBulk) this.push(chanKey(to, from, "ack"), m);
     }
     return all;
   }
@@ -232,6 +254,16 @@ export class Cluster {
     return bad;
   }
 
+  /** Whether `table`, a replay of `x`'s receive trace, holds what `x` should for every peer. */
+  replayConverges(x: number, table: TestTable): boolean {
+    for (const y of this.nodes.keys()) {
+      if (x === y) continue;
+      const expected = this.linked(x, y) ? this.truth(y) : [];
+      if (viewOf(table, y).join() !== expected.join()) return false;
+    }
+    return true;
+  }
+
   /** Feed `x`'s receive trace, in the same order, to a legacy-mode (pre-2020) receiver. */
   replayLegacy(x: number): TestTable {
     const table = makeTable(this.tableKind, x);
@@ -259,3 +291,12 @@ export class Cluster {
 export function viewOf(table: TestTable, owner: number): string[] {
   return table.nodeBindings(owner).map(bindingString).sort();
 }
+
+/** A binding of the tests' usual shape: one instance, port 100 + key. */
+export const svc = (type: number, lower: number, key: number) => ({
+  type,
+  lower,
+  upper: lower,
+  port: 100 + key,
+  key,
+});

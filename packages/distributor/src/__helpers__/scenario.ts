@@ -20,7 +20,8 @@ export type Op =
   | { op: "restart"; n: number; sndNxt: number };
 
 export interface Scenario {
-  nodes: Array<{ legacy: boolean; linux: boolean; mtu: number; sndNxt: number }>;
+  /** eager: a tipcjs node that broadcasts at once after node up, as a kernel sender does (awaitBulkAck false) */
+  nodes: Array<{ legacy: boolean; linux: boolean; eager: boolean; mtu: number; sndNxt: number }>;
   ops: Op[];
   seed: number;
   startLinked: boolean;
@@ -62,6 +63,7 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
     fc.record({
       legacy: fc.nat({ max: 2 }).map((x) => x === 0), // about 1 in 3 legacy
       linux: fc.boolean(), // in "mixed" runs, half the others are linux
+      eager: fc.boolean(), // half the tipcjs senders time their broadcasts as the kernel does
       mtu: fc.constantFrom(120, 160, 1500),
       sndNxt,
     }),
@@ -95,6 +97,7 @@ export function run(sc: Scenario, tableKind: TableKind, flavor: Flavor | "mixed"
       mtu: s.mtu,
       initialSndNxt: s.sndNxt,
       flavor: s.legacy ? "legacy" : flavor === "mixed" ? (s.linux ? "linux" : "tipcjs") : flavor,
+      awaitBulkAck: !s.eager,
     })),
     tableKind,
   );

@@ -102,6 +102,11 @@ export class Cluster {
     });
   }
 
+  /** Every live node's peers have acknowledged its bulk (its updates may go by broadcast). */
+  bulksAcked(members = this.live()): boolean {
+    return members.every((m) => m.node.stats().distributor.awaitingBulkAck === 0);
+  }
+
   /** What every live node's table should hold: every live node's cluster bindings, plus its own node-scope ones. */
   truth(m: Member, members = this.live()): string[] {
     const out: string[] = [];

@@ -70,11 +70,11 @@ export class NameTable extends BindingRecords {
       expectedBindings = MIN_SLOTS,
     } = options;
     if (typeof maxBindings !== "number" || !(maxBindings >= 0) || !Number.isInteger(maxBindings)) {
-      throw new NameTableError("bad_argument", "maxBindings must be a non-negative integer", "maxBindings");
+      throw new NameTableError("BAD_ARGUMENT", "maxBindings must be a non-negative integer", "maxBindings");
     }
     if (typeof maxSubscriptions !== "number" || !(maxSubscriptions >= 0)) {
       throw new NameTableError(
-        "bad_argument",
+        "BAD_ARGUMENT",
         "maxSubscriptions must be a non-negative number",
         "maxSubscriptions",
       );
@@ -85,7 +85,7 @@ export class NameTable extends BindingRecords {
       !Number.isInteger(expectedBindings)
     ) {
       throw new NameTableError(
-        "bad_argument",
+        "BAD_ARGUMENT",
         "expectedBindings must be a non-negative integer",
         "expectedBindings",
       );
@@ -111,14 +111,14 @@ export class NameTable extends BindingRecords {
   /**
    * Gives this node a new address, as the kernel does when the address is finalised
    * (`tipc_named_reinit`): every binding held for the old address moves to the new one.
-   * Throws `address_in_use` if other bindings already name `addr`.
+   * Throws `ADDRESS_IN_USE` if other bindings already name `addr`.
    */
   setOwnNode(addr: number): void {
     checkU32(addr, "addr");
     const old = this._ownNode;
     if (addr === old) return;
     if (this.nodes.has(addr)) {
-      throw new NameTableError("address_in_use", `the table already holds bindings of node ${addr}`, "addr");
+      throw new NameTableError("ADDRESS_IN_USE", `the table already holds bindings of node ${addr}`, "addr");
     }
     const list = this.nodes.get(old);
     if (list !== undefined) {
@@ -275,7 +275,7 @@ export class NameTable extends BindingRecords {
    */
   addMany(bindings: readonly Binding[]): number {
     if (!Array.isArray(bindings)) {
-      throw new NameTableError("bad_argument", "bindings must be an array", "bindings");
+      throw new NameTableError("BAD_ARGUMENT", "bindings must be an array", "bindings");
     }
     let added = 0;
     for (let at = 0; at < bindings.length; at += BATCH) {
@@ -288,7 +288,7 @@ export class NameTable extends BindingRecords {
 
   /** {@link delete} for each key in turn, warmed as in {@link addMany}; returns how many were removed. */
   deleteMany(keys: readonly BindingKey[]): number {
-    if (!Array.isArray(keys)) throw new NameTableError("bad_argument", "keys must be an array", "keys");
+    if (!Array.isArray(keys)) throw new NameTableError("BAD_ARGUMENT", "keys must be an array", "keys");
     let removed = 0;
     for (let at = 0; at < keys.length; at += BATCH) {
       const end = Math.min(keys.length, at + BATCH);
@@ -483,7 +483,7 @@ export class NameTable extends BindingRecords {
     let nodeSet: ReadonlySet<number> | undefined;
     if (nodes !== undefined) {
       if (nodes === null || typeof (nodes as Iterable<number>)[Symbol.iterator] !== "function") {
-        throw new NameTableError("bad_argument", "nodes must be iterable", "nodes");
+        throw new NameTableError("BAD_ARGUMENT", "nodes must be iterable", "nodes");
       }
       nodeSet = nodes instanceof Set ? nodes : new Set(nodes);
     }
@@ -583,7 +583,7 @@ export class NameTable extends BindingRecords {
   /** Queues a `timeout` event for, and ends, every subscription whose deadline is <= `now`. */
   expire(now: number): void {
     if (typeof now !== "number" || Number.isNaN(now)) {
-      throw new NameTableError("bad_argument", "now must be a number", "now");
+      throw new NameTableError("BAD_ARGUMENT", "now must be a number", "now");
     }
     for (let sub = this.subscriptions.due(now); sub !== undefined; sub = this.subscriptions.due(now)) {
       this.endSubscription(sub);

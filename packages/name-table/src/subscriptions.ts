@@ -137,7 +137,7 @@ export class Subscriptions {
     checkRange(lower, upper);
     if (mode !== "ports" && mode !== "service") {
       throw new NameTableError(
-        "bad_argument",
+        "BAD_ARGUMENT",
         `mode must be "ports" or "service", got ${describe(mode)}`,
         "mode",
       );
@@ -147,12 +147,12 @@ export class Subscriptions {
     if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY && timeout !== TIPC_WAIT_FOREVER) {
       checkU32(timeout, "timeout");
       if (typeof now !== "number" || !Number.isFinite(now)) {
-        throw new NameTableError("bad_argument", "a subscription with a timeout needs `now`", "now");
+        throw new NameTableError("BAD_ARGUMENT", "a subscription with a timeout needs `now`", "now");
       }
       deadline = now + timeout;
     }
     if (this.live.size >= this.max) {
-      throw new NameTableError("subscription_limit", `at most ${this.max} subscriptions`);
+      throw new NameTableError("SUBSCRIPTION_LIMIT", `at most ${this.max} subscriptions`);
     }
     const sub = new SubscriptionState(this.nextId++, type, lower, upper, mode, scope, handle, deadline);
     this.live.set(sub.id, sub);

@@ -13,7 +13,7 @@ export function describe(v: unknown): string {
 export function checkU32(v: unknown, field: string): void {
   if (typeof v !== "number" || v >>> 0 !== v) {
     throw new NameTableError(
-      "not_u32",
+      "NOT_U32",
       `${field} must be an integer in 0..0xFFFFFFFF, got ${describe(v)}`,
       field,
     );
@@ -22,12 +22,12 @@ export function checkU32(v: unknown, field: string): void {
 
 export function checkObject(v: unknown, what: string): void {
   if (typeof v !== "object" || v === null)
-    throw new NameTableError("bad_argument", `${what} must be an object`);
+    throw new NameTableError("BAD_ARGUMENT", `${what} must be an object`);
 }
 
 export function checkRange(lower: number, upper: number): void {
   if (lower > upper) {
-    throw new NameTableError("lower_above_upper", `lower ${lower} is above upper ${upper}`, "lower");
+    throw new NameTableError("LOWER_ABOVE_UPPER", `lower ${lower} is above upper ${upper}`, "lower");
   }
 }
 
@@ -44,6 +44,6 @@ export function checkKey(key: BindingKey): void {
 
 export function checkScope(v: unknown, field = "scope"): asserts v is Scope {
   if (v !== "node" && v !== "cluster") {
-    throw new NameTableError("bad_scope", `${field} must be "node" or "cluster", got ${describe(v)}`, field);
+    throw new NameTableError("BAD_SCOPE", `${field} must be "node" or "cluster", got ${describe(v)}`, field);
   }
 }

@@ -1,17 +1,17 @@
 /** Why an input was refused. The table is left exactly as it was. */
 export type NameTableErrorCode =
   /** A number field is not an integer in 0..0xFFFFFFFF. */
-  | "not_u32"
+  | "NOT_U32"
   /** A service range with lower > upper. */
-  | "lower_above_upper"
+  | "LOWER_ABOVE_UPPER"
   /** A scope other than "node" or "cluster". */
-  | "bad_scope"
+  | "BAD_SCOPE"
   /** Some other argument is malformed (not an object, a bad mode, a timeout without `now`, ...). */
-  | "bad_argument"
+  | "BAD_ARGUMENT"
   /** `setOwnNode` to an address that already owns bindings in the table. */
-  | "address_in_use"
+  | "ADDRESS_IN_USE"
   /** Too many live subscriptions. */
-  | "subscription_limit";
+  | "SUBSCRIPTION_LIMIT";
 
 /** The one error the name table throws, for invalid input only (never for an expected miss). */
 export class NameTableError extends Error {
@@ -24,4 +24,15 @@ export class NameTableError extends Error {
   ) {
     super(message);
   }
+}
+
+/** True when `e` is a {@link NameTableError} (also across duplicated package copies). */
+export function isNameTableError(e: unknown): e is NameTableError {
+  return (
+    e instanceof NameTableError ||
+    (typeof e === "object" &&
+      e !== null &&
+      (e as { name?: unknown }).name === "NameTableError" &&
+      "code" in e)
+  );
 }

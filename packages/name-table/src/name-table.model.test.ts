@@ -247,7 +247,7 @@ class Model {
 
   setOwnNode(addr: number): void {
     if (addr === this.ownNode) return;
-    if (this.entries().some((e) => e.b.node === addr)) throw new Error("address_in_use");
+    if (this.entries().some((e) => e.b.node === addr)) throw new Error("ADDRESS_IN_USE");
     for (const e of this.entries()) if (e.b.node === this.ownNode) e.b = { ...e.b, node: addr };
     this.ownNode = addr;
   }

@@ -259,7 +259,7 @@ describe("own bindings and addressing", () => {
     t.insert(b({ node: 0, key: 1 }));
     t.insert(b({ node: 0, key: 2, scope: "node" }));
     t.insert(b({ node: 5, key: 3 }));
-    expect(() => t.setOwnNode(5)).toThrow(expect.objectContaining({ code: "address_in_use" }));
+    expect(() => t.setOwnNode(5)).toThrow(expect.objectContaining({ code: "ADDRESS_IN_USE" }));
     expect(t.ownNode).toBe(0);
     t.setOwnNode(OWN);
     expect(t.ownNode).toBe(OWN);
@@ -358,17 +358,17 @@ describe("own bindings and addressing", () => {
 
 describe("invalid input", () => {
   const bad: Array<[string, unknown, string]> = [
-    ["lower > upper", b({ lower: 11, upper: 10 }), "lower_above_upper"],
-    ["negative type", b({ type: -1 }), "not_u32"],
-    ["type above u32", b({ type: 2 ** 32 }), "not_u32"],
-    ["fractional lower", b({ lower: 1.5 }), "not_u32"],
-    ["NaN upper", b({ upper: Number.NaN }), "not_u32"],
-    ["string node", b({ node: "2" as never }), "not_u32"],
-    ["missing port", { ...b(), port: undefined }, "not_u32"],
-    ["bigint key", b({ key: 7n as never }), "not_u32"],
-    ["bad scope", b({ scope: "zone" as never }), "bad_scope"],
-    ["null", null, "bad_argument"],
-    ["number", 42, "bad_argument"],
+    ["lower > upper", b({ lower: 11, upper: 10 }), "LOWER_ABOVE_UPPER"],
+    ["negative type", b({ type: -1 }), "NOT_U32"],
+    ["type above u32", b({ type: 2 ** 32 }), "NOT_U32"],
+    ["fractional lower", b({ lower: 1.5 }), "NOT_U32"],
+    ["NaN upper", b({ upper: Number.NaN }), "NOT_U32"],
+    ["string node", b({ node: "2" as never }), "NOT_U32"],
+    ["missing port", { ...b(), port: undefined }, "NOT_U32"],
+    ["bigint key", b({ key: 7n as never }), "NOT_U32"],
+    ["bad scope", b({ scope: "zone" as never }), "BAD_SCOPE"],
+    ["null", null, "BAD_ARGUMENT"],
+    ["number", 42, "BAD_ARGUMENT"],
   ];
 
   it.each(bad)("insert with %s throws NameTableError and changes nothing", (_, input, code) => {

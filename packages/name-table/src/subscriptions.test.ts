@@ -215,7 +215,7 @@ describe("subscription timeouts and cancellation", () => {
       expect(() => t.subscribe(request as never, 0)).toThrow(NameTableError);
     }
     expect(() => t.subscribe({ type: 1, lower: 0, upper: 0, mode: "ports" })).toThrow(
-      expect.objectContaining({ code: "subscription_limit" }),
+      expect.objectContaining({ code: "SUBSCRIPTION_LIMIT" }),
     );
     expect(t.activeSubscriptions()).toEqual([ok]);
   });

@@ -9,24 +9,11 @@
  * costs a shift of the ranges after it (a memmove) and a pmax repair that stops as soon as the old
  * values hold again.
  */
-import type { Scope, Subscription, SubscriptionMode } from "./types.js";
+import { RECORD } from "./records.js";
+import type { SubscriptionState } from "./subscriptions.js";
 
-export const NONE = -1;
-
-/** A subscription as the table keeps it; handed to users as {@link Subscription}. */
-export class SubscriptionState implements Subscription {
-  active = true;
-  constructor(
-    readonly id: number,
-    readonly type: number,
-    readonly lower: number,
-    readonly upper: number,
-    readonly mode: SubscriptionMode,
-    readonly scope: Scope | undefined,
-    readonly handle: unknown,
-    readonly deadline: number | undefined,
-  ) {}
-}
+/** No range (and, as a range's head, no binding). */
+const { NONE } = RECORD;
 
 /**
  * Int32Array chunks holding every type's ranges, in per-type segments (power-of-two capacities,

@@ -400,7 +400,7 @@ class Node implements TipcNode {
       return f();
     } catch (e) {
       if (e instanceof NameTableError) {
-        throw new NodeError(e.code === "subscription_limit" ? "LIMIT" : "BAD_ARGUMENT", e.message, {
+        throw new NodeError(e.code === "SUBSCRIPTION_LIMIT" ? "LIMIT" : "BAD_ARGUMENT", e.message, {
           cause: e,
         });
       }

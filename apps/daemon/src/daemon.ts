@@ -1,7 +1,7 @@
 /** tipcd as a library: one node over UDP, its control socket and its metrics endpoint. */
 import { createNode, type Logger, type TipcNode } from "@tipcjs/node";
 import { udpTransport } from "@tipcjs/transport-udp";
-import { type DaemonConfig, parseHostPort } from "./config.js";
+import { type DaemonConfig, parseHostPort, parseLocalhostPort } from "./config.js";
 import { type ControlServer, startControlServer } from "./control.js";
 import { createMetricsRegistry, type MetricsServer, startMetricsServer } from "./metrics.js";
 
@@ -70,9 +70,8 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions): 
   let metrics: MetricsServer | undefined;
   if (config.metrics.address) {
     const a = config.metrics.address;
-    const hp = a.startsWith("localhost:")
-      ? { address: "127.0.0.1", port: Number(a.slice(10)) }
-      : parseHostPort(a);
+    const localhostPort = parseLocalhostPort(a);
+    const hp = localhostPort !== undefined ? { address: "127.0.0.1", port: localhostPort } : parseHostPort(a);
     try {
       metrics = await startMetricsServer(
         createMetricsRegistry(node, { controlConnections: () => control.connections }),
@@ -124,6 +123,7 @@ function openBearer(b: BearerConfig, mode: "multicast" | "replicast", clusterId:
     localPort: b.localPort,
     mode,
     clusterId,
+    learnPeers: !b.configuredPeersOnly,
     ...(b.group ? { group: b.group } : {}),
     ...(b.groupPort ? { groupPort: b.groupPort } : {}),
     ...(b.multicastInterface ? { multicastInterface: b.multicastInterface } : {}),

@@ -42,6 +42,10 @@ function program(): Command {
       "multicast interface: an IPv4 address or an IPv6 interface name (TIPCD_MULTICAST_INTERFACE)",
     )
     .option("--peer <ip[:port]>", "replicast peer, repeatable or comma-separated (TIPCD_PEERS)", collect)
+    .option(
+      "--configured-peers-only",
+      "replicast: link only with the --peer list, never learn a peer from a received datagram (TIPCD_CONFIGURED_PEERS_ONLY)",
+    )
     .option("--socket <path>", "control socket path, default /run/tipcd/tipcd.sock (TIPCD_SOCKET)")
     .option("--socket-mode <octal>", "control socket file mode, default 0600 (TIPCD_SOCKET_MODE)")
     .option("--metrics <host:port>", "serve Prometheus metrics on this loopback address (TIPCD_METRICS)")

@@ -8,6 +8,7 @@ import { DEFAULT_SOCKET_PATH } from "@tipcjs/client";
 import { nodeIdFromString } from "@tipcjs/codec";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { MAX_SOCKET_PATH_BYTES } from "./control.js";
 
 /** A configuration that cannot be used; `issues` lists every problem, one `path: message` each. */
 export class ConfigError extends Error {
@@ -21,9 +22,6 @@ export class ConfigError extends Error {
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-
-/** Longest Unix socket path Linux takes (sun_path is 108 bytes with its NUL): longer is truncated. */
-export const MAX_SOCKET_PATH_BYTES = 107;
 
 /** Keys that would reach an object's prototype if a merge copied them. */
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);

@@ -1,5 +1,8 @@
-import { statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { connect as netConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ClientError, connect, MAX_LINE_BYTES } from "@tipcjs/client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Fixture, startFixture, waitFor } from "./test-helpers.js";
@@ -219,5 +222,44 @@ describe("control socket", () => {
     await expect(startControlServer(fx.nodes[1] as never, { path: fx.path, logger: silent })).rejects.toThrow(
       /in use/,
     );
+  });
+
+  it("removes only a stale socket: a regular file is refused and kept, an unmakeable directory is an error", async () => {
+    const { startControlServer } = await import("./control.js");
+    const { silent } = await import("./test-helpers.js");
+    const dir = mkdtempSync(join(tmpdir(), "tipcd-path-"));
+    const node = fx.nodes[1] as never;
+
+    const file = join(dir, "precious.txt");
+    writeFileSync(file, "keep me");
+    await expect(startControlServer(node, { path: file, logger: silent })).rejects.toMatchObject({
+      name: "ControlSocketError",
+      code: "NOT_A_SOCKET",
+    });
+    expect(readFileSync(file, "utf8")).toBe("keep me");
+
+    // a socket file nobody listens on is stale: replaced
+    const stale = join(dir, "stale.sock");
+    // a daemon killed with SIGKILL leaves its socket file behind
+    spawnSync(process.execPath, [
+      "-e",
+      `require("node:net").createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, "SIGKILL"))`,
+    ]);
+    expect(statSync(stale).isSocket()).toBe(true);
+    const srv = await startControlServer(node, { path: stale, logger: silent });
+    expect(statSync(stale).isSocket()).toBe(true);
+    await srv.close();
+
+    await expect(
+      startControlServer(node, { path: "/proc/tipcd-no-such/dir/t.sock", logger: silent }),
+    ).rejects.toMatchObject({ code: "SOCKET_DIR" });
+    await expect(
+      startControlServer(node, { path: join(file, "t.sock"), logger: silent }),
+    ).rejects.toMatchObject({
+      code: "SOCKET_DIR",
+    });
+    await expect(
+      startControlServer(node, { path: join(dir, "x".repeat(120)), logger: silent }),
+    ).rejects.toMatchObject({ code: "PATH_TOO_LONG" });
   });
 });

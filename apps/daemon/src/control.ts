@@ -3,9 +3,9 @@
  * Bindings made through a connection belong to it and are withdrawn when it closes, unless
  * made with `owner: "daemon"`.
  */
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import {
   type BindingJSON,
   type EventMessage,
@@ -126,18 +126,108 @@ interface Connection {
   closed: boolean;
 }
 
-/** Removes a stale socket file (no daemon answers on it); refuses one a live daemon listens on. */
-async function clearStaleSocket(path: string): Promise<void> {
-  if (!existsSync(path)) return;
-  const live = await new Promise<boolean>((resolve) => {
+/** Why the control socket's path cannot be used. */
+export type ControlSocketErrorCode =
+  /** longer than a Unix socket address takes (MAX_SOCKET_PATH_BYTES) */
+  | "PATH_TOO_LONG"
+  /** its directory does not exist and cannot be made, or is not a directory */
+  | "SOCKET_DIR"
+  /** a file that is not a socket is at the path: it is left alone */
+  | "NOT_A_SOCKET"
+  /** a daemon answers on the socket */
+  | "IN_USE";
+
+/** The control socket's path cannot be used; tipcd exits 2 (1 for IN_USE). */
+export class ControlSocketError extends Error {
+  override readonly name = "ControlSocketError";
+  constructor(
+    readonly code: ControlSocketErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function isControlSocketError(e: unknown): e is ControlSocketError {
+  return e instanceof ControlSocketError || (e as { name?: unknown } | null)?.name === "ControlSocketError";
+}
+
+/** Longest Unix socket path Linux takes (sun_path is 108 bytes with its NUL); longer is truncated. */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+const errnoOf = (e: unknown) => (e as NodeJS.ErrnoException)?.code ?? (e as Error)?.message ?? String(e);
+
+/**
+ * Makes the socket's directory one level at a time (mode 0755). Not `mkdirSync(recursive)`:
+ * under /proc it loops for ever instead of failing.
+ */
+function makeSocketDir(dir: string): void {
+  const missing: string[] = [];
+  let at = resolve(dir);
+  for (;;) {
+    let st: ReturnType<typeof statSync> | undefined;
+    try {
+      st = statSync(at);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT")
+        throw new ControlSocketError("SOCKET_DIR", `cannot use directory ${at}: ${errnoOf(e)}`);
+    }
+    if (st) {
+      if (!st.isDirectory()) throw new ControlSocketError("SOCKET_DIR", `${at} is not a directory`);
+      break;
+    }
+    missing.unshift(at);
+    const up = dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d, { mode: 0o755 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST" && statSync(d).isDirectory()) continue;
+      throw new ControlSocketError("SOCKET_DIR", `cannot make directory ${d}: ${errnoOf(e)}`);
+    }
+  }
+}
+
+/**
+ * Readies the control socket's path: its length is checked, its directory made, and a stale
+ * socket file (nobody listens on it) removed. Anything else at the path is refused, never removed.
+ */
+export async function prepareSocketPath(path: string): Promise<void> {
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_SOCKET_PATH_BYTES)
+    throw new ControlSocketError(
+      "PATH_TOO_LONG",
+      `${path} is ${bytes} bytes; a Unix socket path takes at most ${MAX_SOCKET_PATH_BYTES}`,
+    );
+  makeSocketDir(dirname(path));
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw new ControlSocketError("SOCKET_DIR", `cannot use ${path}: ${errnoOf(e)}`);
+  }
+  if (!st.isSocket())
+    throw new ControlSocketError(
+      "NOT_A_SOCKET",
+      `${path} exists and is not a socket; tipcd does not replace it (remove it or choose another path)`,
+    );
+  const probe = await new Promise<string | undefined>((done) => {
     const s = createConnection({ path });
     s.once("connect", () => {
       s.destroy();
-      resolve(true);
+      done("connected");
     });
-    s.once("error", () => resolve(false));
+    s.once("error", (e: NodeJS.ErrnoException) => done(e.code));
   });
-  if (live) throw new Error(`control socket ${path} is in use by a running daemon`);
+  if (probe === "connected")
+    throw new ControlSocketError("IN_USE", `control socket ${path} is in use by a running daemon`);
+  // only a socket nobody listens on is stale; EACCES and the like leave it alone
+  if (probe !== "ECONNREFUSED")
+    throw new ControlSocketError("SOCKET_DIR", `cannot probe ${path}: ${probe ?? "unknown error"}`);
   unlinkSync(path);
 }
 
@@ -152,8 +242,7 @@ export async function startControlServer(
   let nextConnection = 1;
   let closing = false;
 
-  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-  await clearStaleSocket(path);
+  await prepareSocketPath(path);
 
   const send = (c: Connection, msg: object) => {
     if (c.closed || c.socket.destroyed) return;
@@ -455,7 +544,12 @@ export async function startControlServer(
       process.umask(oldMask);
     }
   });
-  chmodSync(path, mode);
+  try {
+    chmodSync(path, mode);
+  } catch (e) {
+    await new Promise<void>((done) => server.close(() => done()));
+    throw new ControlSocketError("SOCKET_DIR", `cannot set the mode of ${path}: ${errnoOf(e)}`);
+  }
   server.on("error", (e) => logger.error({ err: e }, "control socket error"));
 
   return {

@@ -2,7 +2,7 @@
 import { createNode, type Logger, type TipcNode } from "@tipcjs/node";
 import { udpTransport } from "@tipcjs/transport-udp";
 import { type DaemonConfig, parseHostPort, parseLocalhostPort } from "./config.js";
-import { type ControlServer, startControlServer } from "./control.js";
+import { type ControlServer, prepareSocketPath, startControlServer } from "./control.js";
 import { createMetricsRegistry, type MetricsServer, startMetricsServer } from "./metrics.js";
 
 export interface Daemon {
@@ -20,6 +20,8 @@ export interface StartOptions {
 
 export async function startDaemon(config: DaemonConfig, options: StartOptions): Promise<Daemon> {
   const { logger } = options;
+  // a path that cannot serve fails before any UDP socket is opened or the node starts
+  await prepareSocketPath(config.control.path);
   const transports: Transport[] = [];
   const described: string[] = [];
   let node: TipcNode;

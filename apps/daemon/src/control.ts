@@ -29,8 +29,44 @@ export class ProtocolError extends Error {
   }
 }
 
-/** A client that reads too slowly is disconnected once this much output waits for it. */
-const MAX_PENDING_OUTPUT = 16 * 1024 * 1024;
+/**
+ * Bounds of the control socket (README "Control socket", PROTOCOL.md "Limits"). No client can
+ * hold the event loop, the node's memory or all of its subscriptions: requests are handled a
+ * batch at a time, replies wait for the client to read, and only a client that stops reading
+ * for `slowClientMs` (or leaves more than `maxQueuedEvents` events unread) is disconnected.
+ */
+export interface ControlLimits {
+  /** clients connected at once; one more gets a CONNECTION_LIMIT error line and is closed */
+  maxConnections: number;
+  /** open subscriptions per connection; one more is refused with SUBSCRIPTION_LIMIT */
+  maxSubscriptionsPerConnection: number;
+  /** requests one connection has handled before the event loop gets a turn (setImmediate) */
+  requestBatch: number;
+  /** received request lines waiting per connection; at this many the connection is not read */
+  maxQueuedRequests: number;
+  /**
+   * Unsent output per connection (bytes) above which its requests wait, its socket is not read
+   * and its subscription events stay queued in the node, until the client has read it.
+   */
+  outputHighWater: number;
+  /** a client that has taken none of its waiting output for this long (ms) is disconnected */
+  slowClientMs: number;
+  /** subscription events waiting for one connection (all its subscriptions); more: disconnected */
+  maxQueuedEvents: number;
+}
+
+export const CONTROL_LIMITS: Readonly<ControlLimits> = Object.freeze({
+  maxConnections: 64,
+  maxSubscriptionsPerConnection: 1024,
+  requestBatch: 16,
+  maxQueuedRequests: 256,
+  outputHighWater: 1024 * 1024,
+  slowClientMs: 30_000,
+  maxQueuedEvents: 65_536,
+});
+
+/** Why the daemon ended or refused a control connection (counted in `stats().disconnects`). */
+export type ControlDisconnectCause = "connection-limit" | "slow-client" | "queued-events" | "line-too-long";
 
 export interface ControlServerOptions {
   path: string;
@@ -38,6 +74,16 @@ export interface ControlServerOptions {
   mode?: number;
   logger: Logger;
   version?: string;
+  /** overrides of CONTROL_LIMITS */
+  limits?: Partial<ControlLimits>;
+}
+
+export interface ControlServerStats {
+  connections: number;
+  /** request lines handled since start */
+  requests: number;
+  /** connections refused or ended by the daemon, by cause */
+  disconnects: Record<ControlDisconnectCause, number>;
 }
 
 export interface ControlServer {
@@ -45,6 +91,8 @@ export interface ControlServer {
   readonly connections: number;
   /** bindings held by the daemon itself (owner "daemon") */
   readonly daemonBindings: number;
+  readonly limits: Readonly<ControlLimits>;
+  stats(): ControlServerStats;
   close(): Promise<void>;
 }
 
@@ -124,6 +172,14 @@ interface Connection {
   bindings: Map<string, Binding>;
   subscriptions: Map<number, TopologySubscription>;
   closed: boolean;
+  /** request lines received, not yet handled (at most maxQueuedRequests plus one read chunk) */
+  queue: string[];
+  /** a run of the queue is scheduled (setImmediate) */
+  scheduled: boolean;
+  /** resolved when the socket's output drains below the high water mark (or it closes) */
+  drainWaiters: (() => void)[];
+  /** Date.now() of the last time the client took output, or output began to wait */
+  lastProgress: number;
 }
 
 /** Why the control socket's path cannot be used. */
@@ -244,14 +300,98 @@ export async function startControlServer(
 
   await prepareSocketPath(path);
 
+  const limits: Readonly<ControlLimits> = { ...CONTROL_LIMITS, ...options.limits };
+  let requests = 0;
+  const disconnects: Record<ControlDisconnectCause, number> = {
+    "connection-limit": 0,
+    "slow-client": 0,
+    "queued-events": 0,
+    "line-too-long": 0,
+  };
+
   const send = (c: Connection, msg: object) => {
     if (c.closed || c.socket.destroyed) return;
-    c.socket.write(`${JSON.stringify(msg)}\n`);
-    if (c.socket.writableLength > MAX_PENDING_OUTPUT) {
-      logger.warn({ connection: c.id }, "control client reads too slowly; disconnecting it");
-      c.socket.destroy();
+    if (c.socket.writableLength === 0) c.lastProgress = Date.now();
+    c.socket.write(`${JSON.stringify(msg)}\n`, () => progress(c));
+  };
+
+  /** The client took output: waiting events and requests go on once it is under the bound. */
+  const progress = (c: Connection) => {
+    c.lastProgress = Date.now();
+    if (c.closed || overHighWater(c)) return;
+    for (const w of c.drainWaiters.splice(0)) w();
+    if (c.queue.length > 0) schedule(c);
+    updateFlow(c);
+  };
+
+  const overHighWater = (c: Connection) => c.socket.writableLength > limits.outputHighWater;
+
+  /** Resolves once the client has read its output down to the high water mark, or is gone. */
+  const writable = (c: Connection): Promise<void> | undefined => {
+    if (!overHighWater(c) || c.closed) return undefined;
+    return new Promise<void>((resolve) => c.drainWaiters.push(resolve));
+  };
+
+  /** Reads the connection only while its request queue and its output are under their bounds. */
+  const updateFlow = (c: Connection) => {
+    if (c.closed) return;
+    const read = c.queue.length < limits.maxQueuedRequests && !overHighWater(c);
+    if (read && c.socket.isPaused()) c.socket.resume();
+    else if (!read && !c.socket.isPaused()) c.socket.pause();
+  };
+
+  const schedule = (c: Connection) => {
+    if (c.scheduled || c.closed) return;
+    c.scheduled = true;
+    setImmediate(() => run(c));
+  };
+
+  /** Handles up to requestBatch queued requests, then yields; waits while output is over its bound. */
+  const run = (c: Connection) => {
+    c.scheduled = false;
+    for (let n = 0; n < limits.requestBatch && c.queue.length > 0 && !c.closed; n++) {
+      if (overHighWater(c)) break; // the drain handler schedules the rest
+      handleLine(c, c.queue.shift() as string);
+    }
+    if (c.closed) return;
+    if (c.queue.length > 0 && !overHighWater(c)) schedule(c);
+    updateFlow(c);
+  };
+
+  const disconnect = (c: Connection, cause: ControlDisconnectCause, fields: object, msg: string) => {
+    disconnects[cause]++;
+    logger.warn({ connection: c.id, cause, ...fields }, msg);
+    c.socket.destroy();
+  };
+
+  /** A client that took none of its output for slowClientMs, or left too many events unread. */
+  const checkClients = () => {
+    const now = Date.now();
+    for (const c of connections) {
+      let queuedEvents = 0;
+      for (const sub of c.subscriptions.values()) queuedEvents += sub.queued;
+      if (queuedEvents > limits.maxQueuedEvents) {
+        disconnect(
+          c,
+          "queued-events",
+          { queuedEvents, limit: limits.maxQueuedEvents },
+          "control client left too many subscription events unread; disconnected",
+        );
+      } else if (
+        (c.socket.writableLength > 0 || queuedEvents > 0) &&
+        now - c.lastProgress > limits.slowClientMs
+      ) {
+        disconnect(
+          c,
+          "slow-client",
+          { unsent: c.socket.writableLength, queuedEvents, ms: limits.slowClientMs },
+          "control client read nothing of its output in time; disconnected",
+        );
+      }
     }
   };
+  const checker = setInterval(checkClients, Math.max(10, Math.min(1000, limits.slowClientMs / 4)));
+  checker.unref();
 
   const ownerOf = (b: Binding): "connection" | "daemon" | undefined => {
     const k = bindingKey(b);
@@ -268,6 +408,10 @@ export async function startControlServer(
         if (ev.kind === "timeout") msg.end = endSent = true;
         send(c, msg);
         if (endSent) break;
+        // events wait in the subscription's queue (bounded by maxQueuedEvents) until the client reads
+        const wait = writable(c);
+        if (wait) await wait;
+        if (c.closed) break;
       }
     } finally {
       c.subscriptions.delete(sub.id);
@@ -385,6 +529,12 @@ export async function startControlServer(
       if (p.initialEvents !== undefined && typeof p.initialEvents !== "boolean") {
         throw new ProtocolError("BAD_ARGUMENT", "params.initialEvents must be true or false");
       }
+      if (c.subscriptions.size >= limits.maxSubscriptionsPerConnection) {
+        throw new ProtocolError(
+          "SUBSCRIPTION_LIMIT",
+          `a connection holds at most ${limits.maxSubscriptionsPerConnection} subscriptions`,
+        );
+      }
       const sub = node.subscribe({
         ...r,
         mode,
@@ -412,6 +562,7 @@ export async function startControlServer(
   };
 
   const handleLine = (c: Connection, line: string) => {
+    requests++;
     let req: unknown;
     try {
       req = JSON.parse(line);
@@ -462,6 +613,8 @@ export async function startControlServer(
     if (c.closed) return;
     c.closed = true;
     connections.delete(c);
+    c.queue.length = 0;
+    for (const w of c.drainWaiters.splice(0)) w();
     for (const sub of c.subscriptions.values()) sub.cancel();
     c.subscriptions.clear();
     let withdrawn = 0;
@@ -479,12 +632,42 @@ export async function startControlServer(
   };
 
   const server: Server = createServer((socket) => {
+    socket.on("error", () => {});
+    // a refused connection is read and its input dropped, so that its close is seen
+    const refuse = (text: string) => {
+      socket.resume();
+      socket.end(text);
+    };
+    if (closing) {
+      socket.end(
+        `${JSON.stringify({ id: null, error: { code: "CLOSED", message: "tipcd is stopping" } })}\n`,
+      );
+      return;
+    }
+    if (connections.size >= limits.maxConnections) {
+      disconnects["connection-limit"]++;
+      logger.warn({ limit: limits.maxConnections }, "control connection refused: too many connections");
+      refuse(
+        `${JSON.stringify({
+          id: null,
+          error: {
+            code: "CONNECTION_LIMIT",
+            message: `tipcd serves at most ${limits.maxConnections} control connections at once`,
+          },
+        })}\n`,
+      );
+      return;
+    }
     const c: Connection = {
       id: nextConnection++,
       socket,
       bindings: new Map(),
       subscriptions: new Map(),
       closed: false,
+      queue: [],
+      scheduled: false,
+      drainWaiters: [],
+      lastProgress: Date.now(),
     };
     connections.add(c);
     logger.debug({ connection: c.id }, "control connection");
@@ -504,8 +687,7 @@ export async function startControlServer(
           : part.toString("utf8");
         pending = [];
         pendingBytes = 0;
-        if (line.trim() !== "") handleLine(c, line.replace(/\r$/, ""));
-        if (c.closed) return;
+        if (line.trim() !== "") c.queue.push(line.replace(/\r$/, ""));
       }
       const rest = chunk.subarray(start);
       if (pendingBytes + rest.length > MAX_LINE_BYTES) {
@@ -516,8 +698,15 @@ export async function startControlServer(
         pending.push(Buffer.from(rest));
         pendingBytes += rest.length;
       }
+      if (c.queue.length > 0) schedule(c);
+      updateFlow(c);
     });
+    socket.on("drain", () => progress(c));
     const tooLong = () => {
+      // the requests before the long line are still answered, then the error, then the close
+      const queued = c.queue.splice(0);
+      for (const line of queued) handleLine(c, line);
+      disconnects["line-too-long"]++;
       send(c, {
         id: null,
         error: { code: "LINE_TOO_LONG", message: `a request line is limited to ${MAX_LINE_BYTES} bytes` },
@@ -528,7 +717,6 @@ export async function startControlServer(
       socket.removeAllListeners("data");
       socket.resume();
     };
-    socket.on("error", () => {});
     socket.on("close", () => release(c));
   });
 
@@ -560,8 +748,11 @@ export async function startControlServer(
     get daemonBindings() {
       return daemonOwned.size;
     },
+    limits,
+    stats: () => ({ connections: connections.size, requests, disconnects: { ...disconnects } }),
     close: async () => {
       closing = true;
+      clearInterval(checker);
       const done = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const c of [...connections]) {
         for (const sub of c.subscriptions.values()) sub.cancel();

@@ -76,7 +76,10 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions): 
     const hp = localhostPort !== undefined ? { address: "127.0.0.1", port: localhostPort } : parseHostPort(a);
     try {
       metrics = await startMetricsServer(
-        createMetricsRegistry(node, { controlConnections: () => control.connections }),
+        createMetricsRegistry(node, {
+          controlConnections: () => control.connections,
+          controlDisconnects: () => control.stats().disconnects,
+        }),
         hp?.address ?? "127.0.0.1",
         hp?.port ?? 9464,
       );

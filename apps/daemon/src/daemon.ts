@@ -3,6 +3,7 @@ import { createNode, type Logger, type TipcNode } from "@tipcjs/node";
 import { udpTransport } from "@tipcjs/transport-udp";
 import { type DaemonConfig, parseHostPort, parseLocalhostPort } from "./config.js";
 import { type ControlServer, prepareSocketPath, startControlServer } from "./control.js";
+import { rateLimitLogger } from "./log.js";
 import { createMetricsRegistry, type MetricsServer, startMetricsServer } from "./metrics.js";
 
 export interface Daemon {
@@ -14,12 +15,13 @@ export interface Daemon {
 }
 
 export interface StartOptions {
+  /** every line goes through a rate limit per kind (log.ts: 10 per 10 s, then a count) */
   logger: Logger;
   version?: string;
 }
 
 export async function startDaemon(config: DaemonConfig, options: StartOptions): Promise<Daemon> {
-  const { logger } = options;
+  const logger = rateLimitLogger(options.logger);
   // a path that cannot serve fails before any UDP socket is opened or the node starts
   await prepareSocketPath(config.control.path);
   const transports: Transport[] = [];
@@ -44,18 +46,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions): 
     await Promise.all(transports.map((t) => t.close().catch(() => {})));
     throw e;
   }
-  node.on("nodeUp", (n) =>
-    logger.info({ peer: hex(n.address), nodeId: n.nodeId, capabilities: n.capabilities }, "node up"),
-  );
-  node.on("nodeDown", (n) => logger.info({ peer: hex(n.address) }, "node down"));
-  node.on("linkUp", (l) => logger.info({ link: l.name }, "link up"));
-  node.on("linkDown", (l) =>
-    logger.info({ link: l.name, reason: l.reason, failoverTo: l.failoverTo }, "link down"),
-  );
-  node.on("duplicateAddress", (d) =>
-    logger.warn({ address: hex(d.address), from: d.mediaAddress }, "duplicate address"),
-  );
-  node.on("transportError", (t) => logger.warn({ err: t.error }, "transport error"));
+  // node up/down, link up/down, duplicate addresses and transport errors: the node logs each once
 
   let control: ControlServer;
   try {
@@ -112,6 +103,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions): 
         await node.close();
         await metrics?.close();
         logger.info({}, "tipcd stopped");
+        logger.close();
       })();
       return closing;
     },

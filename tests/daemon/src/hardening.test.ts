@@ -12,10 +12,10 @@ import {
   connectWhenUp,
   type DaemonProcess,
   freeUdpPorts,
+  spawnCtl,
   startTipcd,
   stopAll,
   tempDir,
-  tipcctl,
   waitFor,
 } from "./harness.js";
 
@@ -106,12 +106,28 @@ describe("control socket under a burst", () => {
     expect(await cb.bindings({ type: TYPE })).toHaveLength(BINDINGS);
   }, 120_000);
 
-  it("tipcctl nametable show --json: the whole table reaches a pipe, exit 0", async () => {
-    const r = await tipcctl(["--socket", a.socket, "nametable", "show", "--json"]);
-    expect(r.code).toBe(0);
-    expect(r.stdout.length).toBeGreaterThan(256 * 1024); // well past one pipe buffer (64 KiB)
-    const table = JSON.parse(r.stdout) as { type: number }[];
+  it("tipcctl nametable show --json: the whole table reaches a slow pipe, exit 0", async () => {
+    // more than any pipe buffer holds: 5,000 bindings are ~650 KB of JSON
+    await Promise.all(
+      Array.from({ length: 3000 }, (_, i) => ca.bind({ type: TYPE + 1, lower: i, owner: "daemon" })),
+    );
+    // a reader that starts late (as `| python3 -m json.tool` may): tipcctl must wait for it
+    const child = spawnCtl(["--socket", a.socket, "nametable", "show", "--json"]);
+    const chunks: Buffer[] = [];
+    child.stdout?.pause();
+    child.stdout?.on("data", (c: Buffer) => chunks.push(c));
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    const closed = new Promise<void>((r) => child.once("close", () => r()));
+    // start reading when tipcctl has exited, or after 5 s if it waits for us
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    child.stdout?.resume();
+    await closed;
+    expect(await exited).toBe(0);
+    const text = Buffer.concat(chunks).toString("utf8");
+    expect(text.length).toBeGreaterThan(512 * 1024);
+    const table = JSON.parse(text) as { type: number }[];
     expect(table.filter((x) => x.type === TYPE)).toHaveLength(BINDINGS);
+    expect(table.filter((x) => x.type === TYPE + 1)).toHaveLength(3000);
   }, 60_000);
 });
 

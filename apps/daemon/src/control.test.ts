@@ -344,6 +344,24 @@ describe("control socket bounds", () => {
     await server.close();
   });
 
+  it("keeps a subscriber that reads through a flood of events past maxQueuedEvents", async () => {
+    const node = fx.nodes[0] as TipcNode;
+    const { path, server } = await limited({ outputHighWater: 16 * 1024, maxQueuedEvents: 100 });
+    const c = await connect(path);
+    const sub = await c.subscribe(8200, 0, 100000, { initialEvents: false });
+    const own = Array.from({ length: 6000 }, (_, i) => node.publish({ type: 8200, lower: i, upper: i }));
+    let seen = 0;
+    for await (const ev of sub) {
+      expect(ev.kind).toBe("published");
+      if (++seen === own.length) break;
+    }
+    expect(server.stats().disconnects).toMatchObject({ "slow-client": 0, "queued-events": 0 });
+    expect(c.closed).toBe(false);
+    for (const b of own) node.withdraw(b);
+    await c.close();
+    await server.close();
+  }, 30_000);
+
   it("disconnects a subscriber that reads nothing for slowClientMs, or leaves maxQueuedEvents unread", async () => {
     const node = fx.nodes[0] as TipcNode;
     for (const [limits, cause] of [

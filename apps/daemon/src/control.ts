@@ -51,8 +51,12 @@ export interface ControlLimits {
   outputHighWater: number;
   /** a client that has taken none of its waiting output for this long (ms) is disconnected */
   slowClientMs: number;
-  /** subscription events waiting for one connection (all its subscriptions); more: disconnected */
+  /**
+   * subscription events waiting for one connection (all its subscriptions): past it, a client
+   * that has taken nothing for `overflowStallMs` is disconnected (one that reads is not)
+   */
   maxQueuedEvents: number;
+  overflowStallMs: number;
 }
 
 export const CONTROL_LIMITS: Readonly<ControlLimits> = Object.freeze({
@@ -63,6 +67,7 @@ export const CONTROL_LIMITS: Readonly<ControlLimits> = Object.freeze({
   outputHighWater: 1024 * 1024,
   slowClientMs: 30_000,
   maxQueuedEvents: 65_536,
+  overflowStallMs: 1000,
 });
 
 /** Why the daemon ended or refused a control connection (counted in `stats().disconnects`). */
@@ -370,17 +375,16 @@ export async function startControlServer(
     for (const c of connections) {
       let queuedEvents = 0;
       for (const sub of c.subscriptions.values()) queuedEvents += sub.queued;
-      if (queuedEvents > limits.maxQueuedEvents) {
+      if (c.socket.writableLength === 0 && queuedEvents === 0) continue;
+      const stalled = now - c.lastProgress;
+      if (queuedEvents > limits.maxQueuedEvents && stalled > limits.overflowStallMs) {
         disconnect(
           c,
           "queued-events",
           { queuedEvents, limit: limits.maxQueuedEvents },
           "control client left too many subscription events unread; disconnected",
         );
-      } else if (
-        (c.socket.writableLength > 0 || queuedEvents > 0) &&
-        now - c.lastProgress > limits.slowClientMs
-      ) {
+      } else if (stalled > limits.slowClientMs) {
         disconnect(
           c,
           "slow-client",
@@ -390,7 +394,10 @@ export async function startControlServer(
       }
     }
   };
-  const checker = setInterval(checkClients, Math.max(10, Math.min(1000, limits.slowClientMs / 4)));
+  const checker = setInterval(
+    checkClients,
+    Math.max(10, Math.min(1000, limits.slowClientMs / 4, limits.overflowStallMs / 2)),
+  );
   checker.unref();
 
   const ownerOf = (b: Binding): "connection" | "daemon" | undefined => {

@@ -40,8 +40,10 @@ export interface ControlLimits {
   maxConnections: number;
   /** open subscriptions per connection; one more is refused with SUBSCRIPTION_LIMIT */
   maxSubscriptionsPerConnection: number;
-  /** requests one connection has handled before the event loop gets a turn (setImmediate) */
+  /** requests handled (all connections together) before the event loop gets a turn (setImmediate) */
   requestBatch: number;
+  /** ms of request handling after which a turn ends early (a request is never split) */
+  requestBudgetMs: number;
   /** received request lines waiting per connection; at this many the connection is not read */
   maxQueuedRequests: number;
   /**
@@ -63,6 +65,7 @@ export const CONTROL_LIMITS: Readonly<ControlLimits> = Object.freeze({
   maxConnections: 64,
   maxSubscriptionsPerConnection: 1024,
   requestBatch: 16,
+  requestBudgetMs: 20,
   maxQueuedRequests: 256,
   outputHighWater: 1024 * 1024,
   slowClientMs: 30_000,
@@ -179,8 +182,6 @@ interface Connection {
   closed: boolean;
   /** request lines received, not yet handled (at most maxQueuedRequests plus one read chunk) */
   queue: string[];
-  /** a run of the queue is scheduled (setImmediate) */
-  scheduled: boolean;
   /** resolved when the socket's output drains below the high water mark (or it closes) */
   drainWaiters: (() => void)[];
   /** Date.now() of the last time the client took output, or output began to wait */
@@ -345,22 +346,50 @@ export async function startControlServer(
     else if (!read && !c.socket.isPaused()) c.socket.pause();
   };
 
+  // Connections with requests to handle, served in turn by one task per event-loop turn: the
+  // budget of a turn is shared by every connection, however many there are.
+  const ready = new Set<Connection>();
+  let turnScheduled = false;
+
   const schedule = (c: Connection) => {
-    if (c.scheduled || c.closed) return;
-    c.scheduled = true;
-    setImmediate(() => run(c));
+    if (c.closed) return;
+    ready.add(c);
+    if (turnScheduled) return;
+    turnScheduled = true;
+    setImmediate(turn);
   };
 
-  /** Handles up to requestBatch queued requests, then yields; waits while output is over its bound. */
-  const run = (c: Connection) => {
-    c.scheduled = false;
-    for (let n = 0; n < limits.requestBatch && c.queue.length > 0 && !c.closed; n++) {
-      if (overHighWater(c)) break; // the drain handler schedules the rest
+  /**
+   * Handles up to requestBatch requests (or requestBudgetMs of work, at least one request), one
+   * from each ready connection in turn, then yields to the event loop. A connection whose output
+   * is over its bound leaves the round until the client has read it (progress() brings it back).
+   */
+  const turn = () => {
+    turnScheduled = false;
+    const started = performance.now();
+    let handled = 0;
+    while (
+      ready.size > 0 &&
+      handled < limits.requestBatch &&
+      (handled === 0 || performance.now() - started < limits.requestBudgetMs)
+    ) {
+      // round robin: the first in line is served one request, then goes to the back
+      const c = ready.values().next().value as Connection;
+      ready.delete(c);
+      if (c.closed || c.queue.length === 0 || overHighWater(c)) {
+        updateFlow(c);
+        continue;
+      }
       handleLine(c, c.queue.shift() as string);
+      handled++;
+      if (!c.closed && c.queue.length > 0) ready.add(c);
+      else updateFlow(c);
     }
-    if (c.closed) return;
-    if (c.queue.length > 0 && !overHighWater(c)) schedule(c);
-    updateFlow(c);
+    for (const c of ready) updateFlow(c);
+    if (ready.size > 0 && !turnScheduled) {
+      turnScheduled = true;
+      setImmediate(turn);
+    }
   };
 
   const disconnect = (c: Connection, cause: ControlDisconnectCause, fields: object, msg: string) => {
@@ -620,6 +649,7 @@ export async function startControlServer(
     if (c.closed) return;
     c.closed = true;
     connections.delete(c);
+    ready.delete(c);
     c.queue.length = 0;
     for (const w of c.drainWaiters.splice(0)) w();
     for (const sub of c.subscriptions.values()) sub.cancel();
@@ -672,7 +702,6 @@ export async function startControlServer(
       subscriptions: new Map(),
       closed: false,
       queue: [],
-      scheduled: false,
       drainWaiters: [],
       lastProgress: Date.now(),
     };

@@ -151,6 +151,84 @@ describe("tipcd configuration", () => {
     expect(problems({ ...base, legacy: "maybe" })).toEqual(["legacy: must be true or false"]);
   });
 
+  it("rejects prototype keys, non-decimal ports, unusable local addresses, a zero node id, a long socket path", () => {
+    // a "__proto__" key in a file: JSON.parse makes it an own key, the old merge used it as a prototype
+    const dir = mkdtempSync(join(tmpdir(), "tipcd-config-"));
+    const file = join(dir, "proto.json");
+    writeFileSync(file, `{"nodeId":"n1","__proto__":{"bearer":{"localAddress":"127.0.0.1"}}}`);
+    expect(() => loadConfig({ config: file }, {})).toThrow(ConfigError);
+    expect(() => loadConfig({ config: file }, {})).toThrow(/__proto__: key not allowed/);
+    writeFileSync(
+      join(dir, "nested.yaml"),
+      "nodeId: n1\nbearer:\n  localAddress: 127.0.0.1\n  __proto__: { localPort: 7 }\n",
+    );
+    expect(() => loadConfig({ config: join(dir, "nested.yaml") }, {})).toThrow(
+      /bearer.__proto__: key not allowed/,
+    );
+    expect(
+      problems(
+        JSON.parse(`{"nodeId":"n1","bearer":{"localAddress":"127.0.0.1"},"__proto__":{"legacy":true}}`),
+      ),
+    ).toEqual(["unknown key(s) __proto__"]);
+
+    expect(problems({ ...base, metrics: { address: "localhost:99999" } })[0]).toMatch(
+      /^metrics.address: metrics address must be "ip:port"/,
+    );
+    expect(problems({ ...base, bearer: { localAddress: "127.0.0.1", localPort: "0x10" } })).toEqual([
+      "bearer.localPort: localPort must be a number",
+    ]);
+    expect(problems({ ...base, bearer: { localAddress: "127.0.0.1", localPort: "1e3" } })).toEqual([
+      "bearer.localPort: localPort must be a number",
+    ]);
+    expect(problems({ ...base, clusterId: "0x10" })).toEqual(["clusterId: clusterId must be a number"]);
+    expect(() =>
+      loadConfig({ nodeId: "n1", localAddress: "127.0.0.1" }, { TIPCD_LOCAL_PORT: "1e3" }),
+    ).toThrow(/bearer.localPort: localPort must be a number/);
+    expect(
+      validateConfig({ ...base, bearer: { localAddress: "127.0.0.1", localPort: " 7000 " } }).bearer
+        .localPort,
+    ).toBe(7000);
+
+    for (const localAddress of ["0.0.0.0", "::", "255.255.255.255"]) {
+      expect(problems({ ...base, bearer: { localAddress } })[0]).toMatch(
+        /^bearer.localAddress: localAddress must be an address of this host/,
+      );
+    }
+    for (const localAddress of ["228.0.18.103", "ff02::1"]) {
+      expect(problems({ ...base, bearer: { localAddress } })[0]).toMatch(
+        /^bearer.localAddress: localAddress must be a unicast address/,
+      );
+    }
+
+    expect(problems({ ...base, nodeId: "0".repeat(32) })).toEqual([
+      "nodeId: nodeId must not be all zero (no address derives from it)",
+    ]);
+    expect(problems({ ...base, nodeId: "0".repeat(17) })[0]).toMatch(/^nodeId: nodeId must not be all zero/);
+    expect(problems({ ...base, nodeId: "\u0000" })[0]).toMatch(/^nodeId: nodeId must not be all zero/);
+
+    const long = `/tmp/${"a".repeat(100)}/tipcd.sock`;
+    expect(problems({ ...base, control: { path: long } })).toEqual([
+      `control.path: control socket path is ${long.length} bytes; a Unix socket path takes at most 107`,
+    ]);
+    expect(validateConfig({ ...base, control: { path: `/${"a".repeat(106)}` } }).control.path).toHaveLength(
+      107,
+    );
+  });
+
+  it("takes configuredPeersOnly from the file, TIPCD_CONFIGURED_PEERS_ONLY or --configured-peers-only", () => {
+    const peer = { localAddress: "127.0.0.1", peers: ["127.0.0.2"] };
+    expect(validateConfig({ ...base, bearer: peer }).bearer.configuredPeersOnly).toBe(false);
+    expect(
+      validateConfig({ ...base, bearer: { ...peer, configuredPeersOnly: true } }).bearer.configuredPeersOnly,
+    ).toBe(true);
+    const flags = { nodeId: "n1", localAddress: "127.0.0.1", peer: ["127.0.0.2"] };
+    expect(loadConfig(flags, { TIPCD_CONFIGURED_PEERS_ONLY: "yes" }).bearer.configuredPeersOnly).toBe(true);
+    expect(loadConfig({ ...flags, configuredPeersOnly: true }, {}).bearer.configuredPeersOnly).toBe(true);
+    expect(problems({ ...base, bearer: { localAddress: "127.0.0.1", configuredPeersOnly: true } })).toEqual([
+      "bearer.configuredPeersOnly: configuredPeersOnly is for replicast; multicast mode learns no peers",
+    ]);
+  });
+
   it("accepts loopback metrics addresses and IPv6 bearers", () => {
     expect(validateConfig({ ...base, metrics: { address: "[::1]:9464" } }).metrics.address).toBe(
       "[::1]:9464",

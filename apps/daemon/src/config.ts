@@ -5,8 +5,10 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { DEFAULT_SOCKET_PATH } from "@tipcjs/client";
+import { nodeIdFromString } from "@tipcjs/codec";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { MAX_SOCKET_PATH_BYTES } from "./control.js";
 
 /** A configuration that cannot be used; `issues` lists every problem, one `path: message` each. */
 export class ConfigError extends Error {
@@ -21,7 +23,16 @@ export class ConfigError extends Error {
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
-const toNumber = (v: unknown) => (typeof v === "string" && v.trim() !== "" ? Number(v.trim()) : v);
+/** Keys that would reach an object's prototype if a merge copied them. */
+const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+// Numbers from text are decimal digits only: Number() would take "0x10", "1e3", " 1_0"...
+const toNumber = (v: unknown) => {
+  if (typeof v !== "string") return v;
+  const t = v.trim();
+  if (t === "") return v;
+  return /^[0-9]+$/.test(t) ? Number(t) : Number.NaN;
+};
 const toBool = (v: unknown) => {
   if (typeof v !== "string") return v;
   const s = v.trim().toLowerCase();
@@ -42,6 +53,21 @@ const bool = z.preprocess(toBool, z.boolean({ error: "must be true or false" }))
 const ipLiteral = z
   .string({ error: "an IP address literal is required" })
   .refine((s) => isIP(s) !== 0, { error: "must be an IPv4 or IPv6 address literal" });
+
+function isZeroNodeId(s: string): boolean {
+  try {
+    return nodeIdFromString(s).every((b) => b === 0);
+  } catch {
+    return false; // the format check above reports it
+  }
+}
+
+/** "localhost:PORT" -> PORT (1..65535), else undefined. */
+export function parseLocalhostPort(text: string): number | undefined {
+  const m = /^localhost:(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[1]) : 0;
+  return port >= 1 && port <= 65535 ? port : undefined;
+}
 
 /** "ip", "ip:port", "[ipv6]:port" -> { address, port? } */
 export function parseHostPort(text: string): { address: string; port?: number } | undefined {
@@ -70,6 +96,13 @@ function isLoopback(address: string): boolean {
   if (isIP(address) === 4) return address.startsWith("127.");
   if (isIP(address) === 6)
     return address === "::1" || address === "0:0:0:0:0:0:0:1" || /^::ffff:127\./i.test(address);
+  return false;
+}
+
+/** 0.0.0.0, ::, or 255.255.255.255: an address that names no interface of this host. */
+function isUnspecified(address: string): boolean {
+  if (isIP(address) === 4) return address === "0.0.0.0" || address === "255.255.255.255";
+  if (isIP(address) === 6) return /^[0:]+$/.test(address);
   return false;
 }
 
@@ -105,7 +138,13 @@ const bearerSchema = z
     name: z.string().min(1).max(15, "bearer name must be at most 15 characters").optional(),
     localAddress: z
       .string({ error: "bearer.localAddress is required: the local IP of the UDP bearer (e.g. 127.0.0.1)" })
-      .pipe(ipLiteral),
+      .pipe(ipLiteral)
+      .refine((s) => !isUnspecified(s), {
+        error: "localAddress must be an address of this host, not 0.0.0.0, :: or 255.255.255.255",
+      })
+      .refine((s) => !isMulticast(s), {
+        error: "localAddress must be a unicast address of this host; a multicast group goes in group",
+      }),
     localPort: int(0, 65535, "localPort").default(6118),
     mode: z.enum(["multicast", "replicast"], { error: 'mode must be "multicast" or "replicast"' }).optional(),
     group: ipLiteral.refine(isMulticast, { error: "group must be a multicast address" }).optional(),
@@ -113,6 +152,11 @@ const bearerSchema = z
     multicastInterface: z.string().min(1).optional(),
     multicastTtl: int(1, 255, "multicastTtl").optional(),
     peers: peers.default([]),
+    /**
+     * Replicast: link only with the configured peers; never add the source of a received
+     * discovery datagram as a peer (the udp transport's `learnPeers: false`). Default false.
+     */
+    configuredPeersOnly: bool.default(false),
   })
   .superRefine((b, ctx) => {
     const mode = b.mode ?? (b.peers.length ? "replicast" : "multicast");
@@ -121,6 +165,13 @@ const bearerSchema = z
         code: "custom",
         path: ["peers"],
         message: "peers are for replicast; multicast mode takes a group",
+      });
+    }
+    if (mode === "multicast" && b.configuredPeersOnly) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["configuredPeersOnly"],
+        message: "configuredPeersOnly is for replicast; multicast mode learns no peers",
       });
     }
     if (mode === "replicast" && b.group) {
@@ -156,7 +207,8 @@ const baseSchema = z.strictObject({
     .min(1, "nodeId must not be empty")
     .refine((s) => s.length <= 16 || (s.length <= 32 && /^[0-9a-fA-F]+$/.test(s)), {
       error: "nodeId must be up to 16 characters, or 17..32 hex digits",
-    }),
+    })
+    .refine((s) => !isZeroNodeId(s), { error: "nodeId must not be all zero (no address derives from it)" }),
   clusterId: int(1, 9999, "clusterId").default(4711),
   legacy: bool.default(false),
   tolerance: int(50, 30000, "tolerance (ms)").default(1500),
@@ -170,7 +222,14 @@ const baseSchema = z.strictObject({
 
   control: z
     .strictObject({
-      path: z.string().min(1, "control socket path must not be empty").default(DEFAULT_SOCKET_PATH),
+      path: z
+        .string()
+        .min(1, "control socket path must not be empty")
+        .refine((s) => Buffer.byteLength(s) <= MAX_SOCKET_PATH_BYTES, {
+          error: (i) =>
+            `control socket path is ${Buffer.byteLength(String(i.input))} bytes; a Unix socket path takes at most ${MAX_SOCKET_PATH_BYTES}`,
+        })
+        .default(DEFAULT_SOCKET_PATH),
       /** file mode of the socket, octal text ("0600") or a number */
       mode: z
         .preprocess(
@@ -192,7 +251,7 @@ const baseSchema = z.strictObject({
       /** "127.0.0.1:9464" style; loopback only. Absent: no metrics endpoint. */
       address: z
         .string()
-        .refine((s) => parseHostPort(s)?.port !== undefined || /^localhost:\d+$/.test(s), {
+        .refine((s) => parseHostPort(s)?.port !== undefined || parseLocalhostPort(s) !== undefined, {
           error: 'metrics address must be "ip:port" (e.g. 127.0.0.1:9464)',
         })
         .refine(
@@ -270,7 +329,7 @@ export function mergeConfig(...sources: Raw[]): Raw {
   const out: Raw = {};
   for (const src of sources) {
     for (const [k, v] of Object.entries(src)) {
-      if (v === undefined) continue;
+      if (v === undefined || FORBIDDEN_KEYS.has(k)) continue;
       if (isObject(v)) {
         const merged = mergeConfig(isObject(out[k]) ? (out[k] as Raw) : {}, v);
         if (Object.keys(merged).length > 0) out[k] = merged;
@@ -278,6 +337,16 @@ export function mergeConfig(...sources: Raw[]): Raw {
     }
   }
   return out;
+}
+
+/** Paths of `__proto__`, `constructor`, `prototype` keys anywhere in a parsed file. */
+function forbiddenKeys(v: unknown, at: string): string[] {
+  if (Array.isArray(v)) return v.flatMap((x, i) => forbiddenKeys(x, `${at}${at ? "." : ""}${i}`));
+  if (!isObject(v)) return [];
+  return Object.keys(v).flatMap((k) => {
+    const path = `${at}${at ? "." : ""}${k}`;
+    return FORBIDDEN_KEYS.has(k) ? [path] : forbiddenKeys(v[k], path);
+  });
 }
 
 /** Reads a YAML or JSON file (YAML is a superset of JSON). */
@@ -300,6 +369,12 @@ export function readConfigFile(path: string): Raw {
   }
   if (data === null || data === undefined) return {};
   if (!isObject(data)) throw new ConfigError(`config file ${path} must hold an object (a mapping of keys)`);
+  const forbidden = forbiddenKeys(data, "");
+  if (forbidden.length)
+    throw new ConfigError(
+      `invalid tipcd configuration in ${path}:`,
+      forbidden.map((k) => `${k}: key not allowed (it would reach the object prototype)`),
+    );
   return data;
 }
 
@@ -320,6 +395,7 @@ export function configFromEnv(env: Record<string, string | undefined>): Raw {
       groupPort: e("TIPCD_GROUP_PORT"),
       multicastInterface: e("TIPCD_MULTICAST_INTERFACE"),
       peers: e("TIPCD_PEERS"),
+      configuredPeersOnly: e("TIPCD_CONFIGURED_PEERS_ONLY"),
     },
     control: { path: e("TIPCD_SOCKET"), mode: e("TIPCD_SOCKET_MODE") },
     metrics: { address: e("TIPCD_METRICS") },
@@ -342,6 +418,7 @@ export interface DaemonFlags {
   groupPort?: string;
   multicastInterface?: string;
   peer?: string[];
+  configuredPeersOnly?: boolean;
   socket?: string;
   socketMode?: string;
   metrics?: string;
@@ -369,6 +446,7 @@ export function configFromFlags(f: DaemonFlags): Raw {
             .map((p) => p.trim())
             .filter(Boolean)
         : undefined,
+      configuredPeersOnly: f.configuredPeersOnly,
     },
     control: { path: f.socket, mode: f.socketMode },
     metrics: { address: f.metrics },

@@ -1,8 +1,13 @@
-import { statSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { connect as netConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ClientError, connect, MAX_LINE_BYTES } from "@tipcjs/client";
+import type { TipcNode } from "@tipcjs/node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Fixture, startFixture, waitFor } from "./test-helpers.js";
+import { CONTROL_LIMITS, type ControlLimits, startControlServer } from "./control.js";
+import { type Fixture, silent, startFixture, waitFor } from "./test-helpers.js";
 
 let fx: Fixture;
 beforeEach(async () => {
@@ -220,4 +225,172 @@ describe("control socket", () => {
       /in use/,
     );
   });
+
+  it("removes only a stale socket: a regular file is refused and kept, an unmakeable directory is an error", async () => {
+    const { startControlServer } = await import("./control.js");
+    const { silent } = await import("./test-helpers.js");
+    const dir = mkdtempSync(join(tmpdir(), "tipcd-path-"));
+    const node = fx.nodes[1] as never;
+
+    const file = join(dir, "precious.txt");
+    writeFileSync(file, "keep me");
+    await expect(startControlServer(node, { path: file, logger: silent })).rejects.toMatchObject({
+      name: "ControlSocketError",
+      code: "NOT_A_SOCKET",
+    });
+    expect(readFileSync(file, "utf8")).toBe("keep me");
+
+    // a socket file nobody listens on is stale: replaced
+    const stale = join(dir, "stale.sock");
+    // a daemon killed with SIGKILL leaves its socket file behind
+    spawnSync(process.execPath, [
+      "-e",
+      `require("node:net").createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, "SIGKILL"))`,
+    ]);
+    expect(statSync(stale).isSocket()).toBe(true);
+    const srv = await startControlServer(node, { path: stale, logger: silent });
+    expect(statSync(stale).isSocket()).toBe(true);
+    await srv.close();
+
+    await expect(
+      startControlServer(node, { path: "/proc/tipcd-no-such/dir/t.sock", logger: silent }),
+    ).rejects.toMatchObject({ code: "SOCKET_DIR" });
+    await expect(
+      startControlServer(node, { path: join(file, "t.sock"), logger: silent }),
+    ).rejects.toMatchObject({
+      code: "SOCKET_DIR",
+    });
+    await expect(
+      startControlServer(node, { path: join(dir, "x".repeat(120)), logger: silent }),
+    ).rejects.toMatchObject({ code: "PATH_TOO_LONG" });
+  });
+});
+
+describe("control socket bounds", () => {
+  /** A second control server on the fixture's first node, with these limits. */
+  async function limited(limits: Partial<ControlLimits>) {
+    const path = join(mkdtempSync(join(tmpdir(), "tipcd-limits-")), "t.sock");
+    const server = await startControlServer(fx.nodes[0] as TipcNode, { path, logger: silent, limits });
+    return { path, server };
+  }
+
+  type Reply = { id: unknown; error?: { code: string }; result?: { bindings: unknown[] } };
+  /** Request lines on one connection, read as they come; resolves with every reply line. */
+  const burst = async (path: string, lines: string[], want: number) =>
+    (await raw(path, `${lines.join("\n")}\n`, want)).lines as Reply[];
+
+  it("refuses a connection past maxConnections with CONNECTION_LIMIT", async () => {
+    const { path, server } = await limited({ maxConnections: 2 });
+    const a = await connect(path);
+    const b = await connect(path);
+    await expect(connect(path)).rejects.toMatchObject({ name: "ClientError", code: "CONNECTION_LIMIT" });
+    expect(server.stats().disconnects["connection-limit"]).toBe(1);
+    await a.close();
+    await waitFor(() => server.connections === 1, 3000, "a's connection released");
+    const c = await connect(path);
+    expect(c.info.nodeId).toBe("unit-1");
+    await Promise.all([b.close(), c.close()]);
+    await server.close();
+  });
+
+  it("refuses a subscription past maxSubscriptionsPerConnection with SUBSCRIPTION_LIMIT", async () => {
+    const { path, server } = await limited({ maxSubscriptionsPerConnection: 3 });
+    const a = await connect(path);
+    for (let i = 0; i < 3; i++) await a.subscribe(6000 + i, 0, 10);
+    await expect(a.subscribe(6100, 0, 10)).rejects.toMatchObject({ code: "SUBSCRIPTION_LIMIT" });
+    // the limit is per connection: another client still subscribes
+    const b = await connect(path);
+    await expect(b.subscribe(6100, 0, 10)).resolves.toBeDefined();
+    await Promise.all([a.close(), b.close()]);
+    await server.close();
+  });
+
+  it("handles pipelined bursts one batch per event-loop turn, shared by all connections, and answers every request", async () => {
+    const { path, server } = await limited({});
+    const samples: number[] = [];
+    let sampling = true;
+    const sample = () => {
+      samples.push(server.stats().requests);
+      if (sampling) setImmediate(sample);
+    };
+    sample();
+    const lines = Array.from({ length: 1000 }, (_, i) => JSON.stringify({ id: i, method: "bindings" }));
+    // three clients at once: the turn's budget is for all of them together
+    const all = await Promise.all([1, 2, 3].map(() => burst(path, lines, 1000)));
+    sampling = false;
+    for (const replies of all) {
+      expect(replies.map((r) => r.id)).toEqual(lines.map((_, i) => i));
+      expect(replies.every((r) => r.error === undefined)).toBe(true);
+    }
+    // between two turns of the event loop the server handled at most one batch
+    const steps = samples.slice(1).map((v, i) => v - (samples[i] as number));
+    expect(Math.max(...steps)).toBeLessThanOrEqual(CONTROL_LIMITS.requestBatch);
+    expect(samples.at(-1)).toBe(3000);
+    await server.close();
+  });
+
+  it("does not cut off a client that reads: replies wait for it instead", async () => {
+    const node = fx.nodes[0] as TipcNode;
+    const own = Array.from({ length: 2000 }, (_, i) => node.publish({ type: 8000, lower: i, upper: i }));
+    const { path, server } = await limited({});
+    // 100 replies of ~200 KB each: far more than the old 16 MiB "slow client" bound at once
+    const lines = Array.from({ length: 100 }, (_, i) =>
+      JSON.stringify({ id: i, method: "bindings", params: { type: 8000 } }),
+    );
+    const replies = await burst(path, lines, 100);
+    expect(replies).toHaveLength(100);
+    expect(
+      replies.every((r) => (r as { result?: { bindings: unknown[] } }).result?.bindings.length === 2000),
+    ).toBe(true);
+    expect(server.stats().disconnects["slow-client"]).toBe(0);
+    for (const b of own) node.withdraw(b);
+    await server.close();
+  });
+
+  it("keeps a subscriber that reads through a flood of events past maxQueuedEvents", async () => {
+    const node = fx.nodes[0] as TipcNode;
+    const { path, server } = await limited({ outputHighWater: 16 * 1024, maxQueuedEvents: 100 });
+    const c = await connect(path);
+    const sub = await c.subscribe(8200, 0, 100000, { initialEvents: false });
+    const own = Array.from({ length: 6000 }, (_, i) => node.publish({ type: 8200, lower: i, upper: i }));
+    let seen = 0;
+    for await (const ev of sub) {
+      expect(ev.kind).toBe("published");
+      if (++seen === own.length) break;
+    }
+    expect(server.stats().disconnects).toMatchObject({ "slow-client": 0, "queued-events": 0 });
+    expect(c.closed).toBe(false);
+    for (const b of own) node.withdraw(b);
+    await c.close();
+    await server.close();
+  }, 30_000);
+
+  it("disconnects a subscriber that reads nothing for slowClientMs, or leaves maxQueuedEvents unread", async () => {
+    const node = fx.nodes[0] as TipcNode;
+    for (const [limits, cause] of [
+      [{ outputHighWater: 16 * 1024, slowClientMs: 200 }, "slow-client"],
+      [{ outputHighWater: 16 * 1024, maxQueuedEvents: 500 }, "queued-events"],
+    ] as const) {
+      const { path, server } = await limited(limits);
+      const subsBefore = node.stats().subscriptions;
+      const s = netConnect({ path });
+      s.on("error", () => {});
+      s.write(
+        `${JSON.stringify({ id: 1, method: "subscribe", params: { type: 8100, lower: 0, upper: 100000 } })}\n`,
+      );
+      s.pause(); // a silent subscriber: never reads
+      await waitFor(() => node.stats().subscriptions === subsBefore + 1, 3000, "subscribed");
+      const own = Array.from({ length: 6000 }, (_, i) => node.publish({ type: 8100, lower: i, upper: i }));
+      // the client reads nothing, so it sees no close: the server's count and connections tell
+      await waitFor(() => server.connections === 0, 10_000, `${cause} disconnect`);
+      expect(server.stats().disconnects).toMatchObject({
+        [cause]: 1,
+        "slow-client": cause === "slow-client" ? 1 : 0,
+      });
+      s.destroy();
+      await waitFor(() => node.stats().subscriptions === subsBefore, 3000, "subscription released");
+      for (const b of own) node.withdraw(b);
+      await server.close();
+    }
+  }, 30_000);
 });

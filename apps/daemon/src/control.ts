@@ -3,9 +3,9 @@
  * Bindings made through a connection belong to it and are withdrawn when it closes, unless
  * made with `owner: "daemon"`.
  */
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import {
   type BindingJSON,
   type EventMessage,
@@ -29,8 +29,52 @@ export class ProtocolError extends Error {
   }
 }
 
-/** A client that reads too slowly is disconnected once this much output waits for it. */
-const MAX_PENDING_OUTPUT = 16 * 1024 * 1024;
+/**
+ * Bounds of the control socket (README "Control socket", PROTOCOL.md "Limits"). No client can
+ * hold the event loop, the node's memory or all of its subscriptions: requests are handled a
+ * batch at a time, replies wait for the client to read, and only a client that stops reading
+ * for `slowClientMs` (or leaves more than `maxQueuedEvents` events unread) is disconnected.
+ */
+export interface ControlLimits {
+  /** clients connected at once; one more gets a CONNECTION_LIMIT error line and is closed */
+  maxConnections: number;
+  /** open subscriptions per connection; one more is refused with SUBSCRIPTION_LIMIT */
+  maxSubscriptionsPerConnection: number;
+  /** requests handled (all connections together) before the event loop gets a turn (setImmediate) */
+  requestBatch: number;
+  /** ms of request handling after which a turn ends early (a request is never split) */
+  requestBudgetMs: number;
+  /** received request lines waiting per connection; at this many the connection is not read */
+  maxQueuedRequests: number;
+  /**
+   * Unsent output per connection (bytes) above which its requests wait, its socket is not read
+   * and its subscription events stay queued in the node, until the client has read it.
+   */
+  outputHighWater: number;
+  /** a client that has taken none of its waiting output for this long (ms) is disconnected */
+  slowClientMs: number;
+  /**
+   * subscription events waiting for one connection (all its subscriptions): past it, a client
+   * that has taken nothing for `overflowStallMs` is disconnected (one that reads is not)
+   */
+  maxQueuedEvents: number;
+  overflowStallMs: number;
+}
+
+export const CONTROL_LIMITS: Readonly<ControlLimits> = Object.freeze({
+  maxConnections: 64,
+  maxSubscriptionsPerConnection: 1024,
+  requestBatch: 16,
+  requestBudgetMs: 20,
+  maxQueuedRequests: 256,
+  outputHighWater: 1024 * 1024,
+  slowClientMs: 30_000,
+  maxQueuedEvents: 65_536,
+  overflowStallMs: 1000,
+});
+
+/** Why the daemon ended or refused a control connection (counted in `stats().disconnects`). */
+export type ControlDisconnectCause = "connection-limit" | "slow-client" | "queued-events" | "line-too-long";
 
 export interface ControlServerOptions {
   path: string;
@@ -38,6 +82,16 @@ export interface ControlServerOptions {
   mode?: number;
   logger: Logger;
   version?: string;
+  /** overrides of CONTROL_LIMITS */
+  limits?: Partial<ControlLimits>;
+}
+
+export interface ControlServerStats {
+  connections: number;
+  /** request lines handled since start */
+  requests: number;
+  /** connections refused or ended by the daemon, by cause */
+  disconnects: Record<ControlDisconnectCause, number>;
 }
 
 export interface ControlServer {
@@ -45,6 +99,8 @@ export interface ControlServer {
   readonly connections: number;
   /** bindings held by the daemon itself (owner "daemon") */
   readonly daemonBindings: number;
+  readonly limits: Readonly<ControlLimits>;
+  stats(): ControlServerStats;
   close(): Promise<void>;
 }
 
@@ -124,20 +180,116 @@ interface Connection {
   bindings: Map<string, Binding>;
   subscriptions: Map<number, TopologySubscription>;
   closed: boolean;
+  /** request lines received, not yet handled (at most maxQueuedRequests plus one read chunk) */
+  queue: string[];
+  /** resolved when the socket's output drains below the high water mark (or it closes) */
+  drainWaiters: (() => void)[];
+  /** Date.now() of the last time the client took output, or output began to wait */
+  lastProgress: number;
 }
 
-/** Removes a stale socket file (no daemon answers on it); refuses one a live daemon listens on. */
-async function clearStaleSocket(path: string): Promise<void> {
-  if (!existsSync(path)) return;
-  const live = await new Promise<boolean>((resolve) => {
+/** Why the control socket's path cannot be used. */
+export type ControlSocketErrorCode =
+  /** longer than a Unix socket address takes (MAX_SOCKET_PATH_BYTES) */
+  | "PATH_TOO_LONG"
+  /** its directory does not exist and cannot be made, or is not a directory */
+  | "SOCKET_DIR"
+  /** a file that is not a socket is at the path: it is left alone */
+  | "NOT_A_SOCKET"
+  /** a daemon answers on the socket */
+  | "IN_USE";
+
+/** The control socket's path cannot be used; tipcd exits 2 (1 for IN_USE). */
+export class ControlSocketError extends Error {
+  override readonly name = "ControlSocketError";
+  constructor(
+    readonly code: ControlSocketErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function isControlSocketError(e: unknown): e is ControlSocketError {
+  return e instanceof ControlSocketError || (e as { name?: unknown } | null)?.name === "ControlSocketError";
+}
+
+/** Longest Unix socket path Linux takes (sun_path is 108 bytes with its NUL); longer is truncated. */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+const errnoOf = (e: unknown) => (e as NodeJS.ErrnoException)?.code ?? (e as Error)?.message ?? String(e);
+
+/**
+ * Makes the socket's directory one level at a time (mode 0755). Not `mkdirSync(recursive)`:
+ * under /proc it loops for ever instead of failing.
+ */
+function makeSocketDir(dir: string): void {
+  const missing: string[] = [];
+  let at = resolve(dir);
+  for (;;) {
+    let st: ReturnType<typeof statSync> | undefined;
+    try {
+      st = statSync(at);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT")
+        throw new ControlSocketError("SOCKET_DIR", `cannot use directory ${at}: ${errnoOf(e)}`);
+    }
+    if (st) {
+      if (!st.isDirectory()) throw new ControlSocketError("SOCKET_DIR", `${at} is not a directory`);
+      break;
+    }
+    missing.unshift(at);
+    const up = dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d, { mode: 0o755 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST" && statSync(d).isDirectory()) continue;
+      throw new ControlSocketError("SOCKET_DIR", `cannot make directory ${d}: ${errnoOf(e)}`);
+    }
+  }
+}
+
+/**
+ * Readies the control socket's path: its length is checked, its directory made, and a stale
+ * socket file (nobody listens on it) removed. Anything else at the path is refused, never removed.
+ */
+export async function prepareSocketPath(path: string): Promise<void> {
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_SOCKET_PATH_BYTES)
+    throw new ControlSocketError(
+      "PATH_TOO_LONG",
+      `${path} is ${bytes} bytes; a Unix socket path takes at most ${MAX_SOCKET_PATH_BYTES}`,
+    );
+  makeSocketDir(dirname(path));
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw new ControlSocketError("SOCKET_DIR", `cannot use ${path}: ${errnoOf(e)}`);
+  }
+  if (!st.isSocket())
+    throw new ControlSocketError(
+      "NOT_A_SOCKET",
+      `${path} exists and is not a socket; tipcd does not replace it (remove it or choose another path)`,
+    );
+  const probe = await new Promise<string | undefined>((done) => {
     const s = createConnection({ path });
     s.once("connect", () => {
       s.destroy();
-      resolve(true);
+      done("connected");
     });
-    s.once("error", () => resolve(false));
+    s.once("error", (e: NodeJS.ErrnoException) => done(e.code));
   });
-  if (live) throw new Error(`control socket ${path} is in use by a running daemon`);
+  if (probe === "connected")
+    throw new ControlSocketError("IN_USE", `control socket ${path} is in use by a running daemon`);
+  // only a socket nobody listens on is stale; EACCES and the like leave it alone
+  if (probe !== "ECONNREFUSED")
+    throw new ControlSocketError("SOCKET_DIR", `cannot probe ${path}: ${probe ?? "unknown error"}`);
   unlinkSync(path);
 }
 
@@ -152,17 +304,130 @@ export async function startControlServer(
   let nextConnection = 1;
   let closing = false;
 
-  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-  await clearStaleSocket(path);
+  await prepareSocketPath(path);
+
+  const limits: Readonly<ControlLimits> = { ...CONTROL_LIMITS, ...options.limits };
+  let requests = 0;
+  const disconnects: Record<ControlDisconnectCause, number> = {
+    "connection-limit": 0,
+    "slow-client": 0,
+    "queued-events": 0,
+    "line-too-long": 0,
+  };
 
   const send = (c: Connection, msg: object) => {
     if (c.closed || c.socket.destroyed) return;
-    c.socket.write(`${JSON.stringify(msg)}\n`);
-    if (c.socket.writableLength > MAX_PENDING_OUTPUT) {
-      logger.warn({ connection: c.id }, "control client reads too slowly; disconnecting it");
-      c.socket.destroy();
+    if (c.socket.writableLength === 0) c.lastProgress = Date.now();
+    c.socket.write(`${JSON.stringify(msg)}\n`, () => progress(c));
+  };
+
+  /** The client took output: waiting events and requests go on once it is under the bound. */
+  const progress = (c: Connection) => {
+    c.lastProgress = Date.now();
+    if (c.closed || overHighWater(c)) return;
+    for (const w of c.drainWaiters.splice(0)) w();
+    if (c.queue.length > 0) schedule(c);
+    updateFlow(c);
+  };
+
+  const overHighWater = (c: Connection) => c.socket.writableLength > limits.outputHighWater;
+
+  /** Resolves once the client has read its output down to the high water mark, or is gone. */
+  const writable = (c: Connection): Promise<void> | undefined => {
+    if (!overHighWater(c) || c.closed) return undefined;
+    return new Promise<void>((resolve) => c.drainWaiters.push(resolve));
+  };
+
+  /** Reads the connection only while its request queue and its output are under their bounds. */
+  const updateFlow = (c: Connection) => {
+    if (c.closed) return;
+    const read = c.queue.length < limits.maxQueuedRequests && !overHighWater(c);
+    if (read && c.socket.isPaused()) c.socket.resume();
+    else if (!read && !c.socket.isPaused()) c.socket.pause();
+  };
+
+  // Connections with requests to handle, served in turn by one task per event-loop turn: the
+  // budget of a turn is shared by every connection, however many there are.
+  const ready = new Set<Connection>();
+  let turnScheduled = false;
+
+  const schedule = (c: Connection) => {
+    if (c.closed) return;
+    ready.add(c);
+    if (turnScheduled) return;
+    turnScheduled = true;
+    setImmediate(turn);
+  };
+
+  /**
+   * Handles up to requestBatch requests (or requestBudgetMs of work, at least one request), one
+   * from each ready connection in turn, then yields to the event loop. A connection whose output
+   * is over its bound leaves the round until the client has read it (progress() brings it back).
+   */
+  const turn = () => {
+    turnScheduled = false;
+    const started = performance.now();
+    let handled = 0;
+    while (
+      ready.size > 0 &&
+      handled < limits.requestBatch &&
+      (handled === 0 || performance.now() - started < limits.requestBudgetMs)
+    ) {
+      // round robin: the first in line is served one request, then goes to the back
+      const c = ready.values().next().value as Connection;
+      ready.delete(c);
+      if (c.closed || c.queue.length === 0 || overHighWater(c)) {
+        updateFlow(c);
+        continue;
+      }
+      handleLine(c, c.queue.shift() as string);
+      handled++;
+      if (!c.closed && c.queue.length > 0) ready.add(c);
+      else updateFlow(c);
+    }
+    for (const c of ready) updateFlow(c);
+    if (ready.size > 0 && !turnScheduled) {
+      turnScheduled = true;
+      setImmediate(turn);
     }
   };
+
+  const disconnect = (c: Connection, cause: ControlDisconnectCause, fields: object, msg: string) => {
+    disconnects[cause]++;
+    logger.warn({ connection: c.id, cause, ...fields }, msg);
+    c.socket.destroy();
+  };
+
+  /** A client that took none of its output for slowClientMs, or left too many events unread. */
+  const checkClients = () => {
+    const now = Date.now();
+    for (const c of connections) {
+      let queuedEvents = 0;
+      for (const sub of c.subscriptions.values()) queuedEvents += sub.queued;
+      if (c.socket.writableLength === 0 && queuedEvents === 0) continue;
+      const stalled = now - c.lastProgress;
+      if (queuedEvents > limits.maxQueuedEvents && stalled > limits.overflowStallMs) {
+        disconnect(
+          c,
+          "queued-events",
+          { queuedEvents, limit: limits.maxQueuedEvents },
+          "control client left too many subscription events unread; disconnected",
+        );
+      } else if (stalled > limits.slowClientMs) {
+        disconnect(
+          c,
+          "slow-client",
+          { unsent: c.socket.writableLength, queuedEvents, ms: limits.slowClientMs },
+          "control client read nothing of its output in time; disconnected",
+        );
+      }
+    }
+  };
+  const checker = setInterval(
+    checkClients,
+    Math.max(10, Math.min(1000, limits.slowClientMs / 4, limits.overflowStallMs / 2)),
+  );
+  checker.unref();
 
   const ownerOf = (b: Binding): "connection" | "daemon" | undefined => {
     const k = bindingKey(b);
@@ -179,6 +444,10 @@ export async function startControlServer(
         if (ev.kind === "timeout") msg.end = endSent = true;
         send(c, msg);
         if (endSent) break;
+        // events wait in the subscription's queue (bounded by maxQueuedEvents) until the client reads
+        const wait = writable(c);
+        if (wait) await wait;
+        if (c.closed) break;
       }
     } finally {
       c.subscriptions.delete(sub.id);
@@ -296,6 +565,12 @@ export async function startControlServer(
       if (p.initialEvents !== undefined && typeof p.initialEvents !== "boolean") {
         throw new ProtocolError("BAD_ARGUMENT", "params.initialEvents must be true or false");
       }
+      if (c.subscriptions.size >= limits.maxSubscriptionsPerConnection) {
+        throw new ProtocolError(
+          "SUBSCRIPTION_LIMIT",
+          `a connection holds at most ${limits.maxSubscriptionsPerConnection} subscriptions`,
+        );
+      }
       const sub = node.subscribe({
         ...r,
         mode,
@@ -323,6 +598,7 @@ export async function startControlServer(
   };
 
   const handleLine = (c: Connection, line: string) => {
+    requests++;
     let req: unknown;
     try {
       req = JSON.parse(line);
@@ -373,6 +649,9 @@ export async function startControlServer(
     if (c.closed) return;
     c.closed = true;
     connections.delete(c);
+    ready.delete(c);
+    c.queue.length = 0;
+    for (const w of c.drainWaiters.splice(0)) w();
     for (const sub of c.subscriptions.values()) sub.cancel();
     c.subscriptions.clear();
     let withdrawn = 0;
@@ -390,12 +669,41 @@ export async function startControlServer(
   };
 
   const server: Server = createServer((socket) => {
+    socket.on("error", () => {});
+    // a refused connection is read and its input dropped, so that its close is seen
+    const refuse = (text: string) => {
+      socket.resume();
+      socket.end(text);
+    };
+    if (closing) {
+      socket.end(
+        `${JSON.stringify({ id: null, error: { code: "CLOSED", message: "tipcd is stopping" } })}\n`,
+      );
+      return;
+    }
+    if (connections.size >= limits.maxConnections) {
+      disconnects["connection-limit"]++;
+      logger.warn({ limit: limits.maxConnections }, "control connection refused: too many connections");
+      refuse(
+        `${JSON.stringify({
+          id: null,
+          error: {
+            code: "CONNECTION_LIMIT",
+            message: `tipcd serves at most ${limits.maxConnections} control connections at once`,
+          },
+        })}\n`,
+      );
+      return;
+    }
     const c: Connection = {
       id: nextConnection++,
       socket,
       bindings: new Map(),
       subscriptions: new Map(),
       closed: false,
+      queue: [],
+      drainWaiters: [],
+      lastProgress: Date.now(),
     };
     connections.add(c);
     logger.debug({ connection: c.id }, "control connection");
@@ -415,8 +723,7 @@ export async function startControlServer(
           : part.toString("utf8");
         pending = [];
         pendingBytes = 0;
-        if (line.trim() !== "") handleLine(c, line.replace(/\r$/, ""));
-        if (c.closed) return;
+        if (line.trim() !== "") c.queue.push(line.replace(/\r$/, ""));
       }
       const rest = chunk.subarray(start);
       if (pendingBytes + rest.length > MAX_LINE_BYTES) {
@@ -427,8 +734,15 @@ export async function startControlServer(
         pending.push(Buffer.from(rest));
         pendingBytes += rest.length;
       }
+      if (c.queue.length > 0) schedule(c);
+      updateFlow(c);
     });
+    socket.on("drain", () => progress(c));
     const tooLong = () => {
+      // the requests before the long line are still answered, then the error, then the close
+      const queued = c.queue.splice(0);
+      for (const line of queued) handleLine(c, line);
+      disconnects["line-too-long"]++;
       send(c, {
         id: null,
         error: { code: "LINE_TOO_LONG", message: `a request line is limited to ${MAX_LINE_BYTES} bytes` },
@@ -439,7 +753,6 @@ export async function startControlServer(
       socket.removeAllListeners("data");
       socket.resume();
     };
-    socket.on("error", () => {});
     socket.on("close", () => release(c));
   });
 
@@ -455,7 +768,12 @@ export async function startControlServer(
       process.umask(oldMask);
     }
   });
-  chmodSync(path, mode);
+  try {
+    chmodSync(path, mode);
+  } catch (e) {
+    await new Promise<void>((done) => server.close(() => done()));
+    throw new ControlSocketError("SOCKET_DIR", `cannot set the mode of ${path}: ${errnoOf(e)}`);
+  }
   server.on("error", (e) => logger.error({ err: e }, "control socket error"));
 
   return {
@@ -466,8 +784,11 @@ export async function startControlServer(
     get daemonBindings() {
       return daemonOwned.size;
     },
+    limits,
+    stats: () => ({ connections: connections.size, requests, disconnects: { ...disconnects } }),
     close: async () => {
       closing = true;
+      clearInterval(checker);
       const done = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const c of [...connections]) {
         for (const sub of c.subscriptions.values()) sub.cancel();

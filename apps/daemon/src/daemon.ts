@@ -1,8 +1,9 @@
 /** tipcd as a library: one node over UDP, its control socket and its metrics endpoint. */
 import { createNode, type Logger, type TipcNode } from "@tipcjs/node";
 import { udpTransport } from "@tipcjs/transport-udp";
-import { type DaemonConfig, parseHostPort } from "./config.js";
-import { type ControlServer, startControlServer } from "./control.js";
+import { type DaemonConfig, parseHostPort, parseLocalhostPort } from "./config.js";
+import { type ControlServer, prepareSocketPath, startControlServer } from "./control.js";
+import { rateLimitLogger } from "./log.js";
 import { createMetricsRegistry, type MetricsServer, startMetricsServer } from "./metrics.js";
 
 export interface Daemon {
@@ -14,12 +15,15 @@ export interface Daemon {
 }
 
 export interface StartOptions {
+  /** every line goes through a rate limit per kind (log.ts: 10 per 10 s, then a count) */
   logger: Logger;
   version?: string;
 }
 
 export async function startDaemon(config: DaemonConfig, options: StartOptions): Promise<Daemon> {
-  const { logger } = options;
+  const logger = rateLimitLogger(options.logger);
+  // a path that cannot serve fails before any UDP socket is opened or the node starts
+  await prepareSocketPath(config.control.path);
   const transports: Transport[] = [];
   const described: string[] = [];
   let node: TipcNode;
@@ -42,18 +46,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions): 
     await Promise.all(transports.map((t) => t.close().catch(() => {})));
     throw e;
   }
-  node.on("nodeUp", (n) =>
-    logger.info({ peer: hex(n.address), nodeId: n.nodeId, capabilities: n.capabilities }, "node up"),
-  );
-  node.on("nodeDown", (n) => logger.info({ peer: hex(n.address) }, "node down"));
-  node.on("linkUp", (l) => logger.info({ link: l.name }, "link up"));
-  node.on("linkDown", (l) =>
-    logger.info({ link: l.name, reason: l.reason, failoverTo: l.failoverTo }, "link down"),
-  );
-  node.on("duplicateAddress", (d) =>
-    logger.warn({ address: hex(d.address), from: d.mediaAddress }, "duplicate address"),
-  );
-  node.on("transportError", (t) => logger.warn({ err: t.error }, "transport error"));
+  // node up/down, link up/down, duplicate addresses and transport errors: the node logs each once
 
   let control: ControlServer;
   try {
@@ -70,12 +63,14 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions): 
   let metrics: MetricsServer | undefined;
   if (config.metrics.address) {
     const a = config.metrics.address;
-    const hp = a.startsWith("localhost:")
-      ? { address: "127.0.0.1", port: Number(a.slice(10)) }
-      : parseHostPort(a);
+    const localhostPort = parseLocalhostPort(a);
+    const hp = localhostPort !== undefined ? { address: "127.0.0.1", port: localhostPort } : parseHostPort(a);
     try {
       metrics = await startMetricsServer(
-        createMetricsRegistry(node, { controlConnections: () => control.connections }),
+        createMetricsRegistry(node, {
+          controlConnections: () => control.connections,
+          controlDisconnects: () => control.stats().disconnects,
+        }),
         hp?.address ?? "127.0.0.1",
         hp?.port ?? 9464,
       );
@@ -108,6 +103,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions): 
         await node.close();
         await metrics?.close();
         logger.info({}, "tipcd stopped");
+        logger.close();
       })();
       return closing;
     },
@@ -124,6 +120,7 @@ function openBearer(b: BearerConfig, mode: "multicast" | "replicast", clusterId:
     localPort: b.localPort,
     mode,
     clusterId,
+    learnPeers: !b.configuredPeersOnly,
     ...(b.group ? { group: b.group } : {}),
     ...(b.groupPort ? { groupPort: b.groupPort } : {}),
     ...(b.multicastInterface ? { multicastInterface: b.multicastInterface } : {}),

@@ -9,13 +9,19 @@ export {
   loadConfig,
   mergeConfig,
   parseHostPort,
+  parseLocalhostPort,
   readConfigFile,
   validateConfig,
 } from "./config.js";
 export {
   type ControlServer,
   type ControlServerOptions,
+  ControlSocketError,
+  type ControlSocketErrorCode,
+  isControlSocketError,
+  MAX_SOCKET_PATH_BYTES,
   ProtocolError,
+  prepareSocketPath,
   startControlServer,
 } from "./control.js";
 export { type Daemon, type StartOptions, startDaemon } from "./daemon.js";

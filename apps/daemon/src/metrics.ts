@@ -49,7 +49,14 @@ function gauge(
   });
 }
 
-export function createMetricsRegistry(node: TipcNode, extra: { controlConnections: () => number }): Registry {
+export function createMetricsRegistry(
+  node: TipcNode,
+  extra: {
+    controlConnections: () => number;
+    /** control connections refused or ended by the daemon, by cause (ControlServer.stats()) */
+    controlDisconnects?: () => Record<string, number>;
+  },
+): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "tipcd_process_" });
   // One stats() snapshot per scrape: the collectors below run back to back.
@@ -78,6 +85,13 @@ export function createMetricsRegistry(node: TipcNode, extra: { controlConnection
   gauge(registry, "tipcd_control_connections", "Clients connected to the control socket", [], () => [
     [{}, extra.controlConnections()],
   ]);
+  mirroredCounter(
+    registry,
+    "tipcd_control_disconnects_total",
+    "Control connections refused or ended by the daemon, by cause",
+    ["cause"],
+    () => Object.entries(extra.controlDisconnects?.() ?? {}).map(([cause, n]) => [{ cause }, n]),
+  );
   gauge(
     registry,
     "tipcd_update_method",

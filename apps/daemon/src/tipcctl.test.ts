@@ -149,7 +149,10 @@ describe("tipcctl", () => {
 
   it("metrics: the node's figures in Prometheus text", async () => {
     const m = await startMetricsServer(
-      createMetricsRegistry(fx.nodes[0] as never, { controlConnections: () => 0 }),
+      createMetricsRegistry(fx.nodes[0] as never, {
+        controlConnections: () => 0,
+        controlDisconnects: () => ({ "slow-client": 2, "connection-limit": 0 }),
+      }),
       "127.0.0.1",
       0,
     );
@@ -163,6 +166,7 @@ describe("tipcctl", () => {
         'tipcd_held_out_of_order{kind="now"} 0',
         "# TYPE tipcd_drops_total counter",
         "# TYPE tipcd_retransmissions_total counter",
+        'tipcd_control_disconnects_total{cause="slow-client"} 2',
       ]) {
         expect(text).toContain(name);
       }

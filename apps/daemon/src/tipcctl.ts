@@ -463,6 +463,12 @@ export async function runCtl(argv: string[], io: CtlIO): Promise<number> {
   }
 }
 
+/** Calls `done` once everything written to `stream` so far has left the process (or failed). */
+function flushed(stream: NodeJS.WriteStream, done: () => void): void {
+  if (stream.destroyed || stream.writableLength === 0) done();
+  else stream.write("", () => done());
+}
+
 const isMain = process.argv[1] !== undefined && /tipcctl(\.[cm]?[jt]s)?$/.test(process.argv[1]);
 if (isMain) {
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
@@ -483,8 +489,10 @@ if (isMain) {
   }).then(
     (code) => {
       process.exitCode = code;
-      // stdin/timers of a finished subscribe must not hold the process
-      setImmediate(() => process.exit(code));
+      // Exit once stdout and stderr have taken everything: a pipe takes 64 KiB at a time and
+      // process.exit() drops the rest. Exit explicitly then, as stdin or the timers of a
+      // finished subscribe must not hold the process.
+      flushed(process.stdout, () => flushed(process.stderr, () => process.exit(code)));
     },
     (e: unknown) => {
       process.stderr.write(`tipcctl: internal error: ${(e as Error)?.stack ?? String(e)}\n`);

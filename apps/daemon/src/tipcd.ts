@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from "commander";
 import pino from "pino";
 import pretty from "pino-pretty";
 import { ConfigError, type DaemonFlags, loadConfig } from "./config.js";
+import { isControlSocketError } from "./control.js";
 import { startDaemon } from "./daemon.js";
 import { VERSION } from "./version.js";
 
@@ -42,6 +43,10 @@ function program(): Command {
       "multicast interface: an IPv4 address or an IPv6 interface name (TIPCD_MULTICAST_INTERFACE)",
     )
     .option("--peer <ip[:port]>", "replicast peer, repeatable or comma-separated (TIPCD_PEERS)", collect)
+    .option(
+      "--configured-peers-only",
+      "replicast: link only with the --peer list, never learn a peer from a received datagram (TIPCD_CONFIGURED_PEERS_ONLY)",
+    )
     .option("--socket <path>", "control socket path, default /run/tipcd/tipcd.sock (TIPCD_SOCKET)")
     .option("--socket-mode <octal>", "control socket file mode, default 0600 (TIPCD_SOCKET_MODE)")
     .option("--metrics <host:port>", "serve Prometheus metrics on this loopback address (TIPCD_METRICS)")
@@ -93,9 +98,15 @@ async function main(argv: string[]): Promise<void> {
   try {
     daemon = await startDaemon(config, { logger, version: VERSION });
   } catch (e) {
+    // a control path that cannot serve is a configuration error, except a live daemon on it
+    const code = isControlSocketError(e) && e.code !== "IN_USE" ? 2 : 1;
+    const text = isControlSocketError(e)
+      ? `control.path (--socket): ${e.message} [${e.code}]`
+      : `cannot start: ${(e as Error).message}`;
     logger.fatal({ err: e }, "tipcd could not start");
-    process.stderr.write(`tipcd: cannot start: ${(e as Error).message}\n`);
-    process.exitCode = 1;
+    process.exitCode = code;
+    // nothing may keep a failed start alive: exit once stderr has taken the message
+    process.stderr.write(`tipcd: ${text}\n`, () => process.exit(code));
     return;
   }
   let stopping = false;

@@ -248,7 +248,13 @@ class Client implements TipcClient {
       this.deliver(sub, msg);
       return;
     }
-    if (typeof msg.id !== "number") return; // an error about a line we never sent
+    if (typeof msg.id !== "number") {
+      // the daemon closes the connection after these: every request waiting fails with the reason
+      const code = msg.error?.code;
+      if (code === "CONNECTION_LIMIT" || code === "LINE_TOO_LONG" || code === "CLOSED")
+        this.failAll(new ClientError(code, msg.error?.message ?? code));
+      return; // otherwise an error about a line we never sent
+    }
     const p = this.pending.get(msg.id);
     if (!p) return;
     this.pending.delete(msg.id);

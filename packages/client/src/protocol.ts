@@ -175,7 +175,12 @@ export type ProtocolErrorCode =
   /** service type below 64 */
   | "RESERVED_TYPE"
   | "DUPLICATE"
+  /** the node's table or its subscriptions are full */
   | "LIMIT"
+  /** this connection already holds the most subscriptions one connection may (1024 by default) */
+  | "SUBSCRIPTION_LIMIT"
+  /** sent with `id: null` to a connection past the daemon's limit (64 by default); it is closed */
+  | "CONNECTION_LIMIT"
   /** unbind found nothing to withdraw, unsubscribe an unknown id */
   | "NOT_FOUND"
   /** a line longer than MAX_LINE_BYTES; the daemon closes the connection after this response */

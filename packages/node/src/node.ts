@@ -279,7 +279,8 @@ class Node implements TipcNode {
         transport.onReceive((bytes, from) => this.onDatagram(bytes, from, i)),
         transport.onError((error) => {
           this.countTransportDrop(error.code);
-          this.log.warn({ err: error, code: error.code, bearer: desc.name }, "transport error");
+          // one line, no stack: a failing send repeats for every datagram (the daemon rate-limits)
+          this.log.warn({ code: error.code, error: error.message, bearer: desc.name }, "transport error");
           this.queueEmit("transportError", { error, bearer: desc.name });
           this.flushEmits();
         }),

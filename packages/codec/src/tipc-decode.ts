@@ -390,9 +390,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     }
   }
   if (opts.summary) out.summary();
-  io.stderr(
-    `tipc-decode: ${out.datagrams} datagram${out.datagrams === 1 ? "" : "s"}, ${out.errors} error${out.errors === 1 ? "" : "s"}\n`,
-  );
+  else
+    io.stderr(
+      `tipc-decode: ${out.datagrams} datagram${out.datagrams === 1 ? "" : "s"}, ${out.errors} error${out.errors === 1 ? "" : "s"}\n`,
+    );
   if (out.fatal) return EXIT_INPUT;
   if (out.errors) return EXIT_DECODE;
   return out.datagrams === 0 ? EXIT_DECODE : 0;

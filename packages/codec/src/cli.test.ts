@@ -453,7 +453,7 @@ describe("pcapng", { timeout: 60_000 }, () => {
     new DataView(badLength.buffer).setUint32(4, 13);
     expect(() => readPcap(badLength)).toThrow(/bad pcapng block length 13 at byte 0/);
     const badTrailer = good.slice();
-    badTrailer[good.length - 1] ^= 4;
+    badTrailer[good.length - 1]! ^= 4;
     expect(() => readPcap(badTrailer)).toThrow(/trailing length differs/);
     const badBom = good.slice();
     badBom[8] = 0;

@@ -147,7 +147,7 @@ function unlink(rec: Int32Array, next: number, s: number): number {
  *
  * Layout (see README): each binding is a 48-byte record in one Int32Array, linked into its exact
  * range's circular `all`/`local` lists; each type keeps its ranges in sorted arrays with a prefix
- * max of `upper` ({@link Service}); each node keeps its bindings' slots in publication order; a hash
+ * max of `upper` (`Service`); each node keeps its bindings' slots in publication order; a hash
  * index on (type, lower, upper, node, key) makes duplicate checks and withdrawals O(1).
  */
 export class NameTable {

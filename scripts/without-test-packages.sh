@@ -5,8 +5,9 @@
 #
 #   bash scripts/without-test-packages.sh [--cold] [--here] [--keep] [-- command ...]
 #
-#   --cold   a cold start: an empty pnpm store (npm_config_store_dir) and an empty npm cache
-#            (npm_config_cache, so npx fetches pnpm itself again), both new temp dirs
+#   --cold   a cold start: an empty pnpm store and metadata cache (XDG_DATA_HOME, XDG_CACHE_HOME)
+#            and an empty npm cache (npm_config_cache, so npx fetches pnpm itself again), all
+#            new temp dirs
 #   --here   run in this checkout instead of a fresh clone of HEAD
 #   --keep   keep the temp dir (clone, overlay, logs) and print its path
 #
@@ -28,7 +29,7 @@ while (($#)); do
     --here) here=1 ;;
     --keep) keep=1 ;;
     --) shift; cmd=("$@"); break ;;
-    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "without-test-packages: unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -78,8 +79,10 @@ fi
 
 envs=()
 if ((cold)); then
-  mkdir -p "$work/store" "$work/npm-cache"
-  envs=(npm_config_store_dir="$work/store" npm_config_cache="$work/npm-cache")
+  # pnpm 12 keeps its store under $XDG_DATA_HOME/pnpm/store and its metadata cache under
+  # $XDG_CACHE_HOME/pnpm (it does not read npm_config_store_dir); npx keeps pnpm itself in the npm cache.
+  mkdir -p "$work/data" "$work/cache" "$work/npm-cache"
+  envs=(XDG_DATA_HOME="$work/data" XDG_CACHE_HOME="$work/cache" npm_config_cache="$work/npm-cache")
 fi
 
 echo "without-test-packages: $(wc -l <"$work/packages") Debian packages hidden ($(wc -l <"$work/files") files, e.g. ${installed[*]:-none installed}); apt-get/apt/apt-cache/dpkg are tripwires"

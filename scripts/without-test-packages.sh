@@ -29,7 +29,7 @@ while (($#)); do
     --here) here=1 ;;
     --keep) keep=1 ;;
     --) shift; cmd=("$@"); break ;;
-    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "without-test-packages: unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
   shift

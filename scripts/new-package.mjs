@@ -2,7 +2,7 @@
 // Scaffolds a workspace package with the project's conventions:
 //   node scripts/new-package.mjs packages/name-table "@tipcjs/name-table" "description" [entry=index ...]
 // Each entry NAME becomes export "./NAME" (or "." for index) from src/NAME.ts.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 const [dir, name, description, ...entries] = process.argv.slice(2);
@@ -31,6 +31,9 @@ const pkg = {
   version: "0.0.0",
   description,
   license: "MIT",
+  repository: { type: "git", url: "git+https://github.com/tipcjs/tipcjs.git", directory: dir },
+  homepage: `https://github.com/tipcjs/tipcjs/tree/main/${dir}#readme`,
+  bugs: { url: "https://github.com/tipcjs/tipcjs/issues" },
   type: "module",
   sideEffects: false,
   exports: exportsFor(true),
@@ -59,6 +62,7 @@ for (const e of names) {
   const f = join(pkgDir, "src", `${e}.ts`);
   if (!existsSync(f)) writeFileSync(f, "export {};\n");
 }
+copyFileSync(join(root, "LICENSE"), join(pkgDir, "LICENSE"));
 if (!existsSync(join(pkgDir, "README.md")))
   writeFileSync(join(pkgDir, "README.md"), `# ${name}\n\n${description}\n`);
 console.log(`scaffolded ${name} in ${dir}`);

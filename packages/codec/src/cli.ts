@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 /** The tipc-decode bin: see ./tipc-decode.ts. */
-import { readFileSync } from "node:fs";
-import { run } from "./tipc-decode.js";
+import { processIO, run } from "./tipc-decode.js";
 
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {
   // A closed pipe (`tipc-decode x.pcap | head`) is not an error.
@@ -9,13 +8,7 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-run(process.argv, {
-  stdout: (t) => process.stdout.write(t),
-  stderr: (t) => process.stderr.write(t),
-  readStdin: () => new Uint8Array(readFileSync(0)),
-  stdinIsTTY: process.stdin.isTTY === true,
-  readFile: (path) => new Uint8Array(readFileSync(path)),
-}).then(
+run(process.argv, processIO()).then(
   (code) => {
     process.exitCode = code;
   },

@@ -39,11 +39,11 @@ const LIMIT: InsertResult = Object.freeze({ ok: false, reason: "limit" });
  * passed in. Subscription events are queued and handed out by {@link takeEvents}.
  *
  * Layout (see README): each binding is a 48-byte record in one Int32Array, linked into its exact
- * range's circular `all`/`local` lists ({@link BindingRecords}, records.ts); each type keeps its
- * ranges in sorted arrays with a prefix max of `upper` ({@link Service}, ranges.ts); each node keeps
- * its bindings' slots in publication order ({@link NodeList}, node-lists.ts); a hash index on
+ * range's circular `all`/`local` lists (`BindingRecords`, records.ts); each type keeps its
+ * ranges in sorted arrays with a prefix max of `upper` (`Service`, ranges.ts); each node keeps
+ * its bindings' slots in publication order (`NodeList`, node-lists.ts); a hash index on
  * (type, lower, upper, node, key) makes duplicate checks and withdrawals in shared ranges O(1)
- * ({@link HashIndex}, hash-index.ts). Subscriptions, their timeouts and the event queue are in
+ * (`HashIndex`, hash-index.ts). Subscriptions, their timeouts and the event queue are in
  * subscriptions.ts. This class ties them together and follows the kernel's rules.
  */
 export class NameTable extends BindingRecords {

@@ -99,6 +99,12 @@ describe("release check", () => {
       // Only what it needs in the tarball.
       expect(forbiddenFiles(info.tarball.files.map((f) => f.path))).toEqual([]);
       expect(info.tarball.files.map((f) => f.path)).toContain("package.json");
+      expect(info.tarball.files.map((f) => f.path)).toContain("LICENSE");
+      expect(info.manifest).toMatchObject({
+        license: "MIT",
+        repository: { url: "git+https://github.com/tipcjs/tipcjs.git" },
+        bugs: { url: "https://github.com/tipcjs/tipcjs/issues" },
+      });
 
       // Installed alone, by name, from the registry; ESM and (when claimed) CommonJS programs ran.
       const consumer = result.consumers.find((c) => c.package === name);

@@ -44,6 +44,7 @@ import { hash128to32, nodeIdString, padId } from "./identity.js";
 import {
   type BearerInfo,
   type LinkDownReason,
+  type LinkDropCause,
   LinkEngineError,
   type LinkEngineOptions,
   type LinkInfo,
@@ -282,6 +283,7 @@ function emptyStats(): LinkStats {
     tunnelReceived: 0,
     broadcastTransmitQueue: 0,
     broadcastBacklog: 0,
+    resyncs: 0,
     drops: {},
   };
 }
@@ -632,7 +634,7 @@ class Engine implements LinkEngine {
 
   // ---------------------------------------------------------------- helpers
 
-  private drop(cause: string): void {
+  private drop(cause: LinkDropCause): void {
     this.st.drops[cause] = (this.st.drops[cause] ?? 0) + 1;
   }
 

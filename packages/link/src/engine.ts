@@ -17,6 +17,7 @@ import {
   MAX_MSG_SIZE,
   mod16,
   more,
+  Reassembler,
   seqDiff,
   TIPC_BCAST_STATE_NACK,
   TIPC_BCAST_SYNCH,
@@ -36,6 +37,7 @@ import {
   TIPC_NODE_ID128,
   TIPC_TRIAL_PERIOD,
   TIPC_TUNNEL_ENHANCED,
+  TipcDecodeError,
   type TipcMessage,
   type TunnelMessage,
 } from "@tipcjs/codec";
@@ -130,9 +132,10 @@ interface FailoverRcv {
   dropPoint: number | undefined;
   /** tunnel packets still to come (the sender's msgcnt), undefined until the first arrives */
   remaining: number | undefined;
-  reasm: Uint8Array[] | undefined;
-  /** a fragmented tunnel packet being put together */
-  tnlReasm: Uint8Array[] | undefined;
+  /** the failed link's message being reassembled, carried on by the tunnel */
+  reasm: Reassembler;
+  /** a fragmented tunnel packet being put together (bounded as any reassembly) */
+  tnlReasm: Reassembler;
   /** when the last tunnel packet came: a tunnel that stops short is given up after the tolerance */
   lastAt: number;
 }
@@ -166,7 +169,8 @@ interface Link {
   rstCnt: number;
   sndNxtState: number;
   rcvNxtState: number;
-  reasm: Uint8Array[] | undefined;
+  /** at most one message of at most MAX_MSG_SIZE bytes being reassembled (as the kernel) */
+  reasm: Reassembler;
   /** last_bcast seen in the peer's RESET/ACTIVATE (synch for peers without BCAST_SYNCH) */
   peerLastBcast: number;
   /** when to repeat a NACK for a gap that is still open (see NACK_RETRY) */
@@ -183,7 +187,7 @@ interface BcRcv {
   defCnt: number;
   /** the sender's broadcast snd_nxt as told in its STATE (last_bcast + 1) */
   peerSndNxt: number;
-  reasm: Uint8Array[] | undefined;
+  reasm: Reassembler;
 }
 
 interface Peer {
@@ -233,16 +237,14 @@ function hasLinks(p: Peer): boolean {
   return false;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+/** The drop cause for a fragment the Reassembler refused. */
+function reassemblyDrop(e: unknown): LinkDropCause {
+  if (!(e instanceof TipcDecodeError)) throw e;
+  if (e.code === "REASSEMBLY_TOO_LARGE") return "reassembly-oversize";
+  if (e.code === "FRAGMENT_OUT_OF_ORDER" || e.code === "FRAGMENT_WITHOUT_FIRST")
+    return "fragment-out-of-order";
+  if (e.code === "UNEXPECTED_FIRST_FRAGMENT") return "fragment-out-of-order";
+  return "malformed";
 }
 
 /** The first deferred seqno after rcvNxt (the deferred map is unordered). */
@@ -882,7 +884,7 @@ class Engine implements LinkEngine {
       rstCnt: 0,
       sndNxtState: 1,
       rcvNxtState: 1,
-      reasm: undefined,
+      reasm: new Reassembler(),
       peerLastBcast: 0,
       nackAt: undefined,
       fo: undefined,
@@ -907,7 +909,8 @@ class Engine implements LinkEngine {
     l.rstCnt = 0;
     l.sndNxtState = 1;
     l.rcvNxtState = 1;
-    l.reasm = undefined;
+    // a partial message went to the failover context (linkDown), if there is one
+    l.reasm = new Reassembler();
     l.nackAt = undefined;
   }
 
@@ -1206,7 +1209,7 @@ class Engine implements LinkEngine {
           dropPoint: l.rcvNxt,
           remaining: undefined,
           reasm: l.reasm,
-          tnlReasm: undefined,
+          tnlReasm: new Reassembler(),
           lastAt: now,
         };
       pending = this.takeSendQueue(p, l);
@@ -1378,7 +1381,13 @@ class Engine implements LinkEngine {
     if (!p.up) return;
     let fo = x.fo;
     if (!fo) {
-      fo = { dropPoint: undefined, remaining: undefined, reasm: undefined, tnlReasm: undefined, lastAt: now };
+      fo = {
+        dropPoint: undefined,
+        remaining: undefined,
+        reasm: new Reassembler(),
+        tnlReasm: new Reassembler(),
+        lastAt: now,
+      };
       x.fo = fo;
     }
     if (fo.remaining === undefined) fo.remaining = m.msgCount;
@@ -1386,13 +1395,18 @@ class Engine implements LinkEngine {
     let data: Uint8Array | undefined = m.data;
     if (m.fragmentCount > 0) {
       // a tunnel fragment: the inner packet is whole at the last one
-      if (m.fragmentNumber === 1) fo.tnlReasm = [m.data.slice()];
-      else if (fo.tnlReasm === undefined) this.drop("tunnel-fragment-out-of-order");
-      else fo.tnlReasm.push(m.data.slice());
-      data = undefined;
-      if (m.fragmentNumber >= m.fragmentCount && fo.tnlReasm !== undefined) {
-        data = concat(fo.tnlReasm);
-        fo.tnlReasm = undefined;
+      const type =
+        m.fragmentNumber === 1
+          ? "FIRST_FRAGMENT"
+          : m.fragmentNumber >= m.fragmentCount
+            ? "LAST_FRAGMENT"
+            : "FRAGMENT";
+      try {
+        data = fo.tnlReasm.push({ type, fragmentNumber: m.fragmentNumber, data: m.data.slice() });
+      } catch (e) {
+        const cause = reassemblyDrop(e);
+        this.drop(cause === "fragment-out-of-order" ? "tunnel-fragment-out-of-order" : cause);
+        data = undefined;
       }
     }
     if (data !== undefined && data.length > 0) {
@@ -1599,21 +1613,22 @@ class Engine implements LinkEngine {
     p: Peer,
     b: Uint8Array,
     via: "unicast" | "broadcast",
-    holder: { reasm: Uint8Array[] | undefined },
+    holder: { reasm: Reassembler },
     now: number,
   ): void {
     const u = userOf(b);
     if (u === USER_MSG_FRAGMENTER) {
       const m = this.tryDecode(b);
       if (m?.user !== "MSG_FRAGMENTER") return;
-      if (m.type === "FIRST_FRAGMENT") holder.reasm = [m.data.slice()];
-      else if (!holder.reasm) {
-        this.drop("fragment-out-of-order");
+      let whole: Uint8Array | undefined;
+      try {
+        // a copy: the fragment's bytes are a view into a datagram we do not keep
+        whole = holder.reasm.push({ type: m.type, fragmentNumber: m.fragmentNumber, data: m.data.slice() });
+      } catch (e) {
+        this.drop(reassemblyDrop(e));
         return;
-      } else holder.reasm.push(m.data.slice());
-      if (m.type === "LAST_FRAGMENT") {
-        const whole = concat(holder.reasm);
-        holder.reasm = undefined;
+      }
+      if (whole) {
         this.st.reassembled++;
         this.deliverPacket(p, whole, via, holder, now);
       }
@@ -1863,6 +1878,6 @@ function newBcRcv(): BcRcv {
     unacked: 0,
     defCnt: 0,
     peerSndNxt: 0,
-    reasm: undefined,
+    reasm: new Reassembler(),
   };
 }

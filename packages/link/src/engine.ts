@@ -17,6 +17,7 @@ import {
   MAX_MSG_SIZE,
   mod16,
   more,
+  parseIpv6,
   Reassembler,
   seqDiff,
   TIPC_BCAST_STATE_NACK,
@@ -218,6 +219,18 @@ function mediaEq(a: MediaAddress | undefined, b: MediaAddress | undefined): bool
   return !!a && !!b && a.family === b.family && a.address === b.address && a.port === b.port;
 }
 
+/**
+ * Whether a datagram's source is the peer's media address (ipv6 compared as bytes: a transport
+ * may spell an address otherwise than the peer's discovery message does).
+ */
+function sameSource(from: MediaAddress, known: MediaAddress): boolean {
+  if (mediaEq(from, known)) return true;
+  if (from?.family !== "ipv6" || known.family !== "ipv6" || from.port !== known.port) return false;
+  const a = parseIpv6(from.address);
+  const b = parseIpv6(known.address);
+  return !!a && !!b && idEq(a, b);
+}
+
 function idEq(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -377,7 +390,7 @@ class Engine implements LinkEngine {
     this.lowerDeadline(this.discNextAt);
   }
 
-  receive(bytes: Uint8Array, _from: MediaAddress, now: number, bearer = 0): void {
+  receive(bytes: Uint8Array, from: MediaAddress, now: number, bearer = 0): void {
     if (this.stopped || !this.started) {
       this.drop("not-running");
       return;
@@ -401,7 +414,7 @@ class Engine implements LinkEngine {
       return;
     }
     if (h.nonSeq) {
-      this.bcRcv(b, h, now);
+      this.bcRcv(b, h, from, bearer, now);
       return;
     }
     if (h.destNode !== undefined && h.destNode !== this.address) {
@@ -412,6 +425,12 @@ class Engine implements LinkEngine {
     const l = p?.links[bearer];
     if (!p || !l) {
       this.drop("unknown-node");
+      return;
+    }
+    // A peer sends from the media address it announced (the kernel's UDP bearer sends from its
+    // bound socket): anything else is forged, or a stray from an old incarnation of the peer.
+    if (!sameSource(from, l.mediaAddress)) {
+      this.drop("source-mismatch");
       return;
     }
     if (h.user === USER_LINK_PROTOCOL) {
@@ -1574,10 +1593,7 @@ class Engine implements LinkEngine {
       return;
     }
     const seqno = h.seqno;
-    if (less(seqno, l.rcvNxt) || more(seqno, mod16(l.rcvNxt + TIPC_MAX_LINK_WIN))) {
-      this.st.duplicates++;
-      return;
-    }
+    if (!this.inWindow(seqno, l.rcvNxt)) return;
     l.silentIntvCnt = 0;
     this.advanceTransmq(p, l, h.ack, 0, now);
     if (p.up && p.bcPeerUp && !bcAckInvalid(b, h.user)) this.bcAckRcv(p, h.bcastAck, 0, now);
@@ -1697,7 +1713,25 @@ class Engine implements LinkEngine {
     return TIPC_MAX_LINK_WIN;
   }
 
-  private bcRcv(b: Uint8Array, h: PeekedHeader, now: number): void {
+  /**
+   * The receive window check of a sequenced packet (unicast or broadcast): below rcvNxt by at
+   * most a send window is a duplicate (a retransmission we already have); anything further
+   * behind or more than a window ahead no sender of this link could have sent: a counted drop.
+   */
+  private inWindow(seqno: number, rcvNxt: number): boolean {
+    if (less(seqno, rcvNxt)) {
+      if (seqDiff(seqno, rcvNxt) <= TIPC_MAX_LINK_WIN) this.st.duplicates++;
+      else this.drop("out-of-window");
+      return false;
+    }
+    if (more(seqno, mod16(rcvNxt + TIPC_MAX_LINK_WIN))) {
+      this.drop("out-of-window");
+      return false;
+    }
+    return true;
+  }
+
+  private bcRcv(b: Uint8Array, h: PeekedHeader, from: MediaAddress, bearer: number, now: number): void {
     if (h.word5 !== this.netId) {
       this.drop("other-cluster");
       return;
@@ -1705,6 +1739,13 @@ class Engine implements LinkEngine {
     const p = this.peers.get(h.prevNode);
     if (!p || !hasLinks(p)) {
       this.drop("unknown-node");
+      return;
+    }
+    // broadcast-link packets come from the peer's own address on the bearer they arrive on
+    // (a multicast datagram's source is the sender's socket), as unicast ones do
+    const lb = p.links[bearer];
+    if (!lb || !sameSource(from, lb.mediaAddress)) {
+      this.drop("source-mismatch");
       return;
     }
     const l = p.active;
@@ -1718,10 +1759,7 @@ class Engine implements LinkEngine {
       return;
     }
     const seqno = h.seqno;
-    if (less(seqno, r.rcvNxt) || more(seqno, mod16(r.rcvNxt + TIPC_MAX_LINK_WIN))) {
-      this.st.duplicates++;
-      return;
-    }
+    if (!this.inWindow(seqno, r.rcvNxt)) return;
     if (seqno !== r.rcvNxt) {
       if (r.deferred.has(seqno)) this.st.duplicates++;
       else if (r.deferred.size >= MAX_DEFERRED) this.drop("deferred-full");

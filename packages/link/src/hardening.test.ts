@@ -1,7 +1,7 @@
 // biome-ignore-all lint/style/noNonNullAssertion: test indices are known
 import { encodeMessage, type TipcMessage } from "@tipcjs/codec";
 import { describe, expect, it } from "vitest";
-import { mediaOf, Sim } from "./__helpers__/sim.js";
+import { mediaOf, Sim, testMessage } from "./__helpers__/sim.js";
 
 /** A two-node cluster, all up. */
 function upPair(seed: number, extra: ConstructorParameters<typeof Sim>[0] = { nodes: 2 }): Sim {
@@ -68,5 +68,58 @@ describe("bounded reassembly (issue 14, defect 1)", () => {
     }));
     forgeOnLink(sim, 1, 0, tunnel, active.bearer);
     expect(e.stats().drops["reassembly-oversize"]).toBe(1);
+  });
+});
+
+describe("forged and out-of-window packets (issue 14, defects 2 and 3)", () => {
+  it("sequenced and broadcast packets from another source than the peer's media address are counted drops", () => {
+    const sim = upPair(103);
+    const e = sim.engines[0]!;
+    const peer = sim.engines[1]!.address;
+    const stranger = mediaOf(77);
+    const rcvNxt = e.links()[0]!.rcvNxt;
+    const delivered = e.stats().delivered;
+    for (let k = 0; k < 10; k++) {
+      const uc = encodeMessage({
+        ...testMessage(1, k),
+        prevNode: peer,
+        destNode: e.address,
+        seqno: rcvNxt + k,
+      });
+      e.receive(uc, stranger, sim.now);
+      const bc = encodeMessage({
+        ...testMessage(2, k),
+        nonSeq: true,
+        prevNode: peer,
+        destNode: 0,
+        netId: e.netId,
+        seqno: 1 + k,
+      } as TipcMessage);
+      e.receive(bc, stranger, sim.now);
+    }
+    e.poll();
+    expect(e.stats().drops["source-mismatch"]).toBe(20);
+    expect(e.stats().delivered).toBe(delivered);
+    expect(e.links()[0]!.rcvNxt).toBe(rcvNxt);
+  });
+
+  it("unicast seqnos outside the receive window are counted drops, recent ones duplicates", () => {
+    const sim = upPair(104);
+    const e = sim.engines[0]!;
+    const peer = sim.engines[1]!.address;
+    const rcvNxt = e.links()[0]!.rcvNxt;
+    const dup = e.stats().duplicates;
+    for (const seqno of [rcvNxt + 20_000, rcvNxt + 40_000, rcvNxt - 1]) {
+      const b = encodeMessage({
+        ...testMessage(1, 1),
+        prevNode: peer,
+        destNode: e.address,
+        seqno: seqno & 0xffff,
+      });
+      e.receive(b, mediaOf(1), sim.now);
+    }
+    e.poll();
+    expect(e.stats().drops["out-of-window"]).toBe(2);
+    expect(e.stats().duplicates).toBe(dup + 1);
   });
 });

@@ -93,6 +93,16 @@ const INVALID_NODE_SIG = 0x10000;
 const UC_RETRANSMIT_SPACING = 1;
 const BC_RETRANSMIT_SPACING = 10;
 const NODE_CLEANUP_AFTER = 300_000;
+/**
+ * A receive gap (unicast or broadcast) that has not closed, with no packet delivered in order,
+ * for this many link tolerances resets the peer (a "resync", see stall). A real gap closes in
+ * a few round trips (a NACK goes out every NACK_RETRY ms while one is open); twice the
+ * tolerance is longer than the silence timeout, so a partition is still reported as
+ * "tolerance", and shorter than the 10 x tolerance after which the sender gives up on a packet.
+ * What stalls for that long cannot be repaired: packets the peer never sent (forged, or from an
+ * old incarnation) hold the place of its real ones, and every later update would wait forever.
+ */
+const RESYNC_TOLERANCES = 2;
 /** Repeat a NACK for a gap still open after this long (ms); see armNack. */
 const NACK_RETRY = 20;
 /**
@@ -176,6 +186,10 @@ interface Link {
   peerLastBcast: number;
   /** when to repeat a NACK for a gap that is still open (see NACK_RETRY) */
   nackAt: number | undefined;
+  /** the peer's snd_nxt as its last STATE told (undefined until one arrives) */
+  peerSndNxt: number | undefined;
+  /** since when a receive gap has stayed open without progress (see RESYNC_TOLERANCES) */
+  stallSince: number | undefined;
   /** set while the peer's FAILOVER tunnel for this link's last session is being received */
   fo: FailoverRcv | undefined;
 }
@@ -188,6 +202,8 @@ interface BcRcv {
   defCnt: number;
   /** the sender's broadcast snd_nxt as told in its STATE (last_bcast + 1) */
   peerSndNxt: number;
+  /** since when a broadcast receive gap has stayed open without progress */
+  stallSince: number | undefined;
   reasm: Reassembler;
 }
 
@@ -906,6 +922,8 @@ class Engine implements LinkEngine {
       reasm: new Reassembler(),
       peerLastBcast: 0,
       nackAt: undefined,
+      peerSndNxt: undefined,
+      stallSince: undefined,
       fo: undefined,
     };
   }
@@ -931,6 +949,8 @@ class Engine implements LinkEngine {
     // a partial message went to the failover context (linkDown), if there is one
     l.reasm = new Reassembler();
     l.nackAt = undefined;
+    l.peerSndNxt = undefined;
+    l.stallSince = undefined;
   }
 
   private linkTimeout(p: Peer, l: Link, now: number): void {
@@ -939,6 +959,7 @@ class Engine implements LinkEngine {
         this.linkDown(p, l, "tolerance", now, true);
         return;
       }
+      if (this.stalled(p, l, now)) return;
       const state = (p.active === l && p.bc.unacked > 0) || l.rcvUnacked > 0 || l.transmq.length > 0;
       let probe = l.silentIntvCnt > 0;
       // below the monitor threshold every tick counts as silent until something arrives
@@ -954,6 +975,40 @@ class Engine implements LinkEngine {
     } else {
       this.sendProto(p, l, "ACTIVATE");
     }
+  }
+
+  /**
+   * Checked at every link timer: a gap on this link, or on the peer's broadcast link (checked on
+   * its active link), that stays open without progress for RESYNC_TOLERANCES x the tolerance
+   * resets the node (counted in `resyncs` and as a "resync" drop); true if it did. "Open" also
+   * covers holding packets the peer's STATE says it never sent (our rcv_nxt past its snd_nxt):
+   * then its real packets look like duplicates and no gap ever shows.
+   */
+  private stalled(p: Peer, l: Link, now: number): boolean {
+    const bound = l.tolerance * RESYNC_TOLERANCES;
+    const ucOpen = l.deferred.size > 0 || (l.peerSndNxt !== undefined && more(l.rcvNxt, l.peerSndNxt));
+    if (!ucOpen) l.stallSince = undefined;
+    else if (l.stallSince === undefined) l.stallSince = now;
+    else if (now - l.stallSince > bound) {
+      this.resync(p, l, now);
+      return true;
+    }
+    const r = p.bc;
+    if (p.active !== l || !p.up || !r.synched) return false;
+    const bcOpen = this.bcRcvGap(p) > 0 || more(r.rcvNxt, r.peerSndNxt);
+    if (!bcOpen) r.stallSince = undefined;
+    else if (r.stallSince === undefined) r.stallSince = now;
+    else if (now - r.stallSince > bound) {
+      this.resync(p, l, now);
+      return true;
+    }
+    return false;
+  }
+
+  private resync(p: Peer, l: Link, now: number): void {
+    this.st.resyncs++;
+    this.drop("resync");
+    this.linkDown(p, l, "resync", now, true);
   }
 
   private sendProto(
@@ -1087,6 +1142,7 @@ class Engine implements LinkEngine {
     }
     // STATE
     l.rcvNxtState = mod16(m.seqno + 1);
+    l.peerSndNxt = m.nextSent;
     if (m.tolerance >= TIPC_MIN_LINK_TOL && m.tolerance <= TIPC_MAX_LINK_TOL)
       this.setTolerance(l, m.tolerance);
     if (m.priority !== 0 && m.priority <= 31) {
@@ -1219,7 +1275,9 @@ class Engine implements LinkEngine {
 
   private linkDown(p: Peer, l: Link, reason: LinkDownReason, now: number, sendReset: boolean): void {
     const wasUp = l.state === "ESTABLISHED";
-    const next = wasUp && !this.stopping && reason !== "broadcast-failure" ? this.successor(p, l) : undefined;
+    // a peer that failed its broadcast link, or must start over (resync), goes down as a node
+    const whole = reason === "broadcast-failure" || reason === "resync";
+    const next = wasUp && !this.stopping && !whole ? this.successor(p, l) : undefined;
     let pending: Uint8Array[] = [];
     if (next) {
       // keep where this link's delivery stands, so the peer's tunnel delivers nothing twice
@@ -1610,6 +1668,7 @@ class Engine implements LinkEngine {
       if (n >= 3 && (n - 3) % 16 === 0) this.sendProto(p, l, "STATE");
       return;
     }
+    l.stallSince = undefined;
     let next: Uint8Array | undefined = b;
     while (next) {
       l.rcvNxt = mod16(l.rcvNxt + 1);
@@ -1772,6 +1831,7 @@ class Engine implements LinkEngine {
       if ((++r.defCnt & 0xf) === (this.address & 0xf)) this.sendProto(p, l, "STATE");
       return;
     }
+    r.stallSince = undefined;
     let sendState = false;
     let next: Uint8Array | undefined = b;
     while (next) {
@@ -1916,6 +1976,7 @@ function newBcRcv(): BcRcv {
     unacked: 0,
     defCnt: 0,
     peerSndNxt: 0,
+    stallSince: undefined,
     reasm: new Reassembler(),
   };
 }

@@ -1,7 +1,7 @@
 // biome-ignore-all lint/style/noNonNullAssertion: test indices are known
 import { encodeMessage, type TipcMessage } from "@tipcjs/codec";
 import { describe, expect, it } from "vitest";
-import { mediaOf, Sim, testMessage } from "./__helpers__/sim.js";
+import { mediaOf, runTraffic, Sim, testMessage } from "./__helpers__/sim.js";
 
 /** A two-node cluster, all up. */
 function upPair(seed: number, extra: ConstructorParameters<typeof Sim>[0] = { nodes: 2 }): Sim {
@@ -9,6 +9,7 @@ function upPair(seed: number, extra: ConstructorParameters<typeof Sim>[0] = { no
   sim.start();
   sim.run(5000, () => sim.allUp());
   expect(sim.allUp()).toBe(true);
+  sim.run(500); // the broadcast synch and first acks are through
   return sim;
 }
 
@@ -121,5 +122,178 @@ describe("forged and out-of-window packets (issue 14, defects 2 and 3)", () => {
     e.poll();
     expect(e.stats().drops["out-of-window"]).toBe(2);
     expect(e.stats().duplicates).toBe(dup + 1);
+  });
+});
+
+/**
+ * The peer's next broadcast seqno: node 1 broadcasts one update, which is handed to node 0 at
+ * once (as the network would), and its seqno read from the header.
+ */
+function nextBroadcastSeqno(sim: Sim): number {
+  sim.engines[1]!.sendBroadcast(testMessage(2, 0), sim.now);
+  let next = 0;
+  for (const o of sim.engines[1]!.poll()) {
+    if (o.kind !== "transmit" || o.to !== "broadcast") continue;
+    next = (((o.bytes[10]! << 8) | o.bytes[11]!) + 1) & 0xffff;
+    sim.engines[0]!.receive(o.bytes, mediaOf(1), sim.now);
+  }
+  sim.poke(0);
+  sim.poke(1);
+  return next;
+}
+
+/** Node `from` sends `count` unicast updates (tag 1) to node `to`, one per 50 ms; returns what `to` got. */
+function updatesFlow(sim: Sim, from: number, to: number, tag: number, count: number): number[] {
+  const got: number[] = [];
+  const prev = sim.onOutput;
+  sim.onOutput = (node, out) => {
+    prev?.(node, out);
+    if (node === to && out.kind === "deliver" && out.message.user === "NAME_DISTRIBUTOR") {
+      const it = out.message.items[0];
+      if (it?.type === tag) got.push(it.lower);
+    }
+  };
+  for (let k = 0; k < count; k++) {
+    sim.run(50);
+    const peer = sim.engines[to]!.address;
+    if (sim.engines[from]!.upPeers().some((u) => u.peer === peer)) {
+      sim.engines[from]!.sendUnicast(peer, testMessage(tag, k), sim.now);
+      sim.poke(from);
+    }
+  }
+  sim.run(500);
+  sim.onOutput = prev;
+  return got;
+}
+
+describe("a gap that cannot close resyncs the peer (issue 14, defects 2 and 3)", () => {
+  it("a blind sweep of 65,536 forged unicast seqnos from a stranger changes nothing", () => {
+    const sim = upPair(105);
+    const e = sim.engines[0]!;
+    const peer = sim.engines[1]!.address;
+    for (let s = 0; s < 0x10000; s++) {
+      const b = encodeMessage({ ...testMessage(9, s), prevNode: peer, destNode: e.address, seqno: s });
+      e.receive(b, mediaOf(66), sim.now);
+    }
+    e.poll();
+    expect(e.stats().drops["source-mismatch"]).toBe(0x10000);
+    expect(updatesFlow(sim, 1, 0, 3, 20)).toEqual([...Array(20).keys()]);
+    expect(e.stats().resyncs).toBe(0);
+  });
+
+  it("a sweep with the peer's own source address ends in a resync, then updates flow again", () => {
+    const sim = upPair(106);
+    const e = sim.engines[0]!;
+    const peer = sim.engines[1]!.address;
+    const forged: number[] = [];
+    for (let s = 0; s < 0x10000; s++) {
+      const b = encodeMessage({ ...testMessage(9, s), prevNode: peer, destNode: e.address, seqno: s });
+      e.receive(b, mediaOf(1), sim.now);
+    }
+    for (const o of e.poll()) if (o.kind === "deliver") forged.push(1);
+    expect(forged.length).toBeGreaterThan(0); // the forgery got in: the link cannot tell
+    const downs: string[] = [];
+    sim.onOutput = (node, out) => {
+      if (node === 0 && out.kind === "linkDown") downs.push(out.reason);
+    };
+    // the peer's updates are stuck behind packets it never sent, until the resync
+    const first = updatesFlow(sim, 1, 0, 3, 100);
+    expect(downs).toContain("resync");
+    expect(e.stats().resyncs).toBe(1);
+    expect(e.stats().drops.resync).toBe(1);
+    sim.onOutput = undefined;
+    sim.run(5000, () => sim.allUp());
+    expect(sim.allUp()).toBe(true);
+    // after the node came back (and the distributor's bulk), updates flow again
+    expect(updatesFlow(sim, 1, 0, 4, 20)).toEqual([...Array(20).keys()]);
+    // nothing delivered before the resync was lost for good: the bulk carries the table again
+    expect(first.length).toBeLessThan(100);
+  });
+
+  it("eight forged broadcast updates ahead of the peer's next seqno: NACKed, then a resync", () => {
+    const sim = upPair(107);
+    const e = sim.engines[0]!;
+    const peer = sim.engines[1]!.address;
+    // learn the next broadcast seqno the peer will use by watching one broadcast
+    const next = nextBroadcastSeqno(sim);
+    sim.run(100);
+    const delivered: number[] = [];
+    const downs: string[] = [];
+    sim.onOutput = (node, out) => {
+      if (node === 0 && out.kind === "linkDown") downs.push(out.reason);
+      if (node === 0 && out.kind === "deliver" && out.message.user === "NAME_DISTRIBUTOR")
+        delivered.push(out.message.items[0]!.type * 1000 + out.message.items[0]!.lower);
+    };
+    for (let k = 0; k < 8; k++) {
+      const bc = encodeMessage({
+        ...testMessage(9, k),
+        nonSeq: true,
+        prevNode: peer,
+        destNode: 0,
+        netId: e.netId,
+        seqno: (next + 40 + k) & 0xffff,
+      } as TipcMessage);
+      e.receive(bc, mediaOf(1), sim.now);
+    }
+    sim.poke(0);
+    const nacks = e.stats().nacksSent;
+    sim.run(2000);
+    expect(e.stats().nacksSent).toBeGreaterThan(nacks); // the gap is NACKed, it cannot close
+    sim.run(4000);
+    expect(downs).toContain("resync");
+    expect(e.stats().resyncs).toBe(1);
+    sim.run(5000, () => sim.allUp());
+    // after the resync the peer's broadcast updates flow again, and the forged ones never came
+    for (let k = 1; k <= 60; k++) {
+      sim.engines[1]!.sendBroadcast(testMessage(2, k), sim.now);
+      sim.poke(1);
+      sim.run(20);
+    }
+    sim.run(1000);
+    expect(delivered.filter((t) => t >= 2000 && t < 3000)).toEqual(
+      Array.from({ length: 60 }, (_, k) => 2001 + k),
+    );
+    expect(delivered.filter((t) => t >= 9000)).toEqual([]);
+    const nacksAfter = e.stats().nacksSent;
+    sim.run(3000);
+    expect(e.stats().nacksSent).toBe(nacksAfter);
+  });
+
+  it("eight forged broadcast updates in the peer's next seqnos while it is idle: a resync", () => {
+    const sim = upPair(108);
+    const e = sim.engines[0]!;
+    const peer = sim.engines[1]!.address;
+    const next = nextBroadcastSeqno(sim);
+    sim.run(100);
+    for (let k = 0; k < 8; k++) {
+      const bc = encodeMessage({
+        ...testMessage(9, k),
+        nonSeq: true,
+        prevNode: peer,
+        destNode: 0,
+        netId: e.netId,
+        seqno: (next + k) & 0xffff,
+      } as TipcMessage);
+      e.receive(bc, mediaOf(1), sim.now);
+    }
+    sim.poke(0);
+    // the peer's STATEs say it sent none of them: we hold what it never sent
+    sim.run(6000);
+    expect(e.stats().resyncs).toBe(1);
+    sim.run(5000, () => sim.allUp());
+    expect(sim.allUp()).toBe(true);
+  });
+});
+
+describe("no resync without cause", () => {
+  it("heavy loss, duplication and reordering never trigger a resync", () => {
+    const sim = new Sim({ nodes: 4, seed: 109, loss: 0.25, duplicate: 0.05, jitter: 20, delay: 5 });
+    sim.start();
+    sim.run(20_000, () => sim.allUp());
+    expect(sim.allUp()).toBe(true);
+    const r = runTraffic(sim, { total: 6000, broadcastEvery: 3, stepMs: 2, seed: 5 });
+    expect(r.errors).toEqual([]);
+    expect(r.missing).toBe(0);
+    for (const e of sim.engines) expect(e.stats().resyncs).toBe(0);
   });
 });

@@ -133,7 +133,13 @@ export type LinkDownReason =
   | "failover" // the peer failed this link over to another one (FAILOVER tunnel)
   | "bearer-disabled" // disableBearer() on our side
   | "stopped" // we stopped
-  | "rediscovered"; // discovery saw the peer with a new address/identity
+  | "rediscovered" // discovery saw the peer with a new address/identity
+  /**
+   * a gap on the unicast or broadcast link from the peer did not close within twice the
+   * tolerance (or we hold packets the peer says it never sent): the node is reset so that both
+   * sides start over (the name distributor sends its bulk again)
+   */
+  | "resync";
 
 export type LinkState = "RESET" | "ESTABLISHING" | "ESTABLISHED";
 

@@ -217,6 +217,8 @@ interface Peer {
   /** the link that carries our traffic to the peer while it is up (the others are standby) */
   active: Link | undefined;
   up: boolean;
+  /** the node has been up at least once (unlinked nodes are capped and expire sooner) */
+  wasUp: boolean;
   downSince: number;
   bc: BcRcv;
   /** broadcast acker state: last broadcast seqno the peer acked */
@@ -826,15 +828,25 @@ class Engine implements LinkEngine {
     let p = this.peers.get(src);
     const nodeId = padId(m.nodeId);
     if (p && !idEq(p.nodeId, nodeId)) {
-      if (p.up) {
-        this.out.push({ kind: "duplicateAddress", address: src, mediaAddress: m.mediaAddress });
-        this.drop("duplicate-address");
+      // A node keeps its identity while it is up, while a link to it is being set up, and for a
+      // tolerance after it went down (the kernel never renames a node it knows): otherwise a
+      // forged RESET and a discovery claim would rename it when it re-links.
+      const settling = p.wasUp && now - p.downSince < this.tolerance;
+      if (p.up || settling || p.links.some((x) => x && x.state !== "RESET")) {
+        this.drop("identity-conflict");
         return false;
       }
       p.nodeId = nodeId;
       p.signature = INVALID_NODE_SIG;
     }
     if (!p) {
+      // a linked node's id under another address: the node id / address mapping stays
+      for (const q of this.peers.values()) {
+        if (q.up && idEq(q.nodeId, nodeId)) {
+          this.drop("identity-conflict");
+          return false;
+        }
+      }
       p = {
         address: src,
         nodeId,
@@ -843,6 +855,7 @@ class Engine implements LinkEngine {
         links: this.bearers.map(() => undefined),
         active: undefined,
         up: false,
+        wasUp: false,
         downSince: now,
         bc: newBcRcv(),
         bcAcked: 0,
@@ -1213,6 +1226,7 @@ class Engine implements LinkEngine {
       return;
     }
     p.up = true;
+    p.wasUp = true;
     p.active = l;
     // the peer becomes a broadcast acker from our current broadcast snd_nxt
     p.bcAcked = mod16(this.bcSndNxt - 1);

@@ -2,6 +2,8 @@
 import { encodeMessage, type TipcMessage } from "@tipcjs/codec";
 import { describe, expect, it } from "vitest";
 import { mediaOf, runTraffic, Sim, testMessage } from "./__helpers__/sim.js";
+import { nodeIdFromString, nodeIdString } from "./identity.js";
+import type { MediaAddress } from "./types.js";
 
 /** A two-node cluster, all up. */
 function upPair(seed: number, extra: ConstructorParameters<typeof Sim>[0] = { nodes: 2 }): Sim {
@@ -295,5 +297,101 @@ describe("no resync without cause", () => {
     expect(r.errors).toEqual([]);
     expect(r.missing).toBe(0);
     for (const e of sim.engines) expect(e.stats().resyncs).toBe(0);
+  });
+});
+
+/** A discovery message claiming `prevNode` with `nodeId`, announcing `media`. */
+function discovery(
+  e: { netId: number },
+  prevNode: number,
+  nodeId: Uint8Array,
+  media: MediaAddress,
+  type: "DSC_REQ" | "DSC_RESP" = "DSC_REQ",
+  signature = 0x4242,
+): Uint8Array {
+  return encodeMessage({
+    user: "LINK_CONFIG",
+    type,
+    capabilities: 0,
+    signature,
+    destDomain: 0,
+    prevNode,
+    netId: e.netId,
+    mediaAddress: media,
+    peerNetHash: 0,
+    suggestedAddress: 0,
+    nodeId,
+  });
+}
+
+describe("node identity spoofing (issue 14, defect 4)", () => {
+  it("a linked node keeps its node id: conflicting claims are counted drops", () => {
+    const sim = upPair(110);
+    const e = sim.engines[0]!;
+    const peer = sim.engines[1]!.address;
+    const attackerId = nodeIdFromString("attacker-id");
+    // its address with another id, announced from the attacker's address and from the peer's own
+    e.receive(discovery(e, peer, attackerId, mediaOf(66)), mediaOf(66), sim.now);
+    e.receive(discovery(e, peer, attackerId, mediaOf(1)), mediaOf(66), sim.now);
+    // its id under another address
+    e.receive(discovery(e, 0x01020304, sim.engines[1]!.nodeId, mediaOf(66)), mediaOf(66), sim.now);
+    sim.poke(0);
+    expect(e.stats().drops["identity-conflict"]).toBe(3);
+    expect(e.nodes().map((n) => n.nodeIdString)).toEqual(["n1"]);
+  });
+
+  it("a forged RESET then a discovery claim do not rename the peer", () => {
+    const sim = upPair(111);
+    const e = sim.engines[0]!;
+    const peer = sim.engines[1]!.address;
+    const l = e.links()[0]!;
+    // a RESET with the peer's source address (spoofed) and a newer session: the link goes down
+    const reset = encodeMessage({
+      user: "LINK_PROTOCOL",
+      type: "RESET",
+      nonSeq: false,
+      isKeepalive: false,
+      seqGap: 0,
+      bcastAck: 0,
+      destSessionValid: false,
+      destSession: 0,
+      ack: 0,
+      seqno: 0,
+      prevNode: peer,
+      lastBcast: 0,
+      nextSent: 1,
+      session: (l.peerSession + 1) & 0xffff,
+      bcAckInvalid: true,
+      peerStopping: false,
+      redundantLink: false,
+      bearerId: 0,
+      priority: 0,
+      netPlane: 0,
+      probe: false,
+      origNode: peer,
+      destNode: e.address,
+      bcGap: 0,
+      maxPacket: 1400,
+      tolerance: 0,
+      bearerName: "sim0",
+    });
+    const ups: string[] = [];
+    sim.onOutput = (node, out) => {
+      if (node === 0 && out.kind === "nodeUp") ups.push(nodeIdString(out.nodeId));
+    };
+    e.receive(reset, mediaOf(1), sim.now);
+    const attackerId = nodeIdFromString("attacker-id");
+    // the claim is repeated while the peer re-links (40 datagrams over 2 s)
+    for (let k = 0; k < 40; k++) {
+      e.receive(discovery(e, peer, attackerId, mediaOf(1), "DSC_REQ", 0x1000 + k), mediaOf(1), sim.now);
+      sim.poke(0);
+      sim.run(50);
+    }
+    sim.run(10_000, () => sim.allUp());
+    sim.run(1000);
+    expect(sim.allUp()).toBe(true);
+    expect(ups).toEqual(["n1"]);
+    expect(e.nodes().map((n) => n.nodeIdString)).toEqual(["n1"]);
+    expect(e.stats().drops["identity-conflict"]).toBeGreaterThan(0);
   });
 });

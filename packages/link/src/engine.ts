@@ -103,6 +103,27 @@ const NODE_CLEANUP_AFTER = 300_000;
  * old incarnation) hold the place of its real ones, and every later update would wait forever.
  */
 const RESYNC_TOLERANCES = 2;
+/**
+ * Nodes known from discovery that have never come up are capped (a stranger's datagrams must
+ * not grow the peer table): room for the largest cluster coming up at once, far below what a
+ * flood of fake identities would make. A node past the cap is a counted drop; its next
+ * discovery message tries again once one has linked or expired.
+ */
+const MAX_UNLINKED_PEERS = 256;
+/**
+ * A node that never came up and has not been heard from (discovery or link protocol) for this
+ * long is forgotten (ms): a real peer answers our RESET within round trips and keeps sending
+ * discovery at least every TIPC_DISC_FAST while it has no link, or is re-learnt from its next.
+ */
+const UNLINKED_EXPIRY = 10_000;
+/**
+ * Token bucket for what we send to nodes that never came up (discovery replies, trial
+ * failures, RESET and ACTIVATE): their media address is whatever a datagram claimed, so an
+ * unlimited answer would reflect a flood onto a victim. UNLINKED_RATE per second, bursts of
+ * UNLINKED_BURST: a cluster of 100 nodes coming up at once still links within seconds.
+ */
+const UNLINKED_RATE = 50;
+const UNLINKED_BURST = 100;
 /** Repeat a NACK for a gap still open after this long (ms); see armNack. */
 const NACK_RETRY = 20;
 /**
@@ -219,6 +240,8 @@ interface Peer {
   up: boolean;
   /** the node has been up at least once (unlinked nodes are capped and expire sooner) */
   wasUp: boolean;
+  /** when we last heard from it (discovery or link protocol), for UNLINKED_EXPIRY */
+  lastHeard: number;
   downSince: number;
   bc: BcRcv;
   /** broadcast acker state: last broadcast seqno the peer acked */
@@ -357,6 +380,9 @@ class Engine implements LinkEngine {
   private discNextAt: number | undefined;
   private discInterval = TIPC_DISC_INIT;
   private linksUp = 0;
+  /** token bucket for sends to nodes that never came up (see UNLINKED_RATE) */
+  private unlinkedTokens = UNLINKED_BURST;
+  private unlinkedTokensAt = 0;
 
   // broadcast send link
   private bcSndNxt = 1;
@@ -451,6 +477,7 @@ class Engine implements LinkEngine {
       this.drop("source-mismatch");
       return;
     }
+    p.lastHeard = now;
     if (h.user === USER_LINK_PROTOCOL) {
       const m = this.tryDecode(b);
       if (m?.user !== "LINK_PROTOCOL") return;
@@ -539,6 +566,7 @@ class Engine implements LinkEngine {
         if (l.state !== "RESET") idle = false;
       }
       if (!p.up && idle && now - p.downSince > NODE_CLEANUP_AFTER) this.peers.delete(p.address);
+      else if (!p.wasUp && now - p.lastHeard > UNLINKED_EXPIRY) this.peers.delete(p.address);
     }
     this.bcCheckFailure(now);
   }
@@ -738,9 +766,10 @@ class Engine implements LinkEngine {
         targets.push(a);
       };
       for (const a of bearer.discoveryPeers ?? []) add(a);
+      // peers learnt from discovery, once they have linked (not every address a datagram named)
       for (const p of this.peers.values()) {
         const l = p.links[i];
-        if (l) add(l.mediaAddress);
+        if (l && p.wasUp) add(l.mediaAddress);
       }
       for (const t of targets) this.transmit(i, t, bytes);
     }
@@ -771,7 +800,7 @@ class Engine implements LinkEngine {
     }
     if (m.type === "DSC_TRIAL") {
       const sugg = this.tryAddress(m.nodeId, src);
-      if (sugg) {
+      if (sugg && this.unlinkedToken(now, "discovery-rate-limited")) {
         this.transmit(bearer, m.mediaAddress, this.discoveryMsg("DSC_TRIAL_FAIL", bearer, src, sugg));
       }
       return;
@@ -794,13 +823,37 @@ class Engine implements LinkEngine {
       return;
     }
     const respond = this.checkDest(m, src, bearer, now);
-    if (respond && m.type === "DSC_REQ")
+    const p = this.peers.get(src);
+    if (!p) return;
+    if (respond && m.type === "DSC_REQ" && this.mayContact(p, now, "discovery-rate-limited"))
       this.transmit(bearer, m.mediaAddress, this.discoveryMsg("DSC_RESP", bearer, src));
     // The kernel backs its RESETs off to one per ~6 s and never answers discovery with one:
     // send ours as soon as discovery sees the peer, so re-linking takes one round trip.
-    const p = this.peers.get(src);
-    const l = p?.links[bearer];
-    if (p && l && l.state === "RESET" && !l.fo?.remaining) this.sendProto(p, l, "RESET");
+    const l = p.links[bearer];
+    if (l && l.state === "RESET" && !l.fo?.remaining && this.mayContact(p, now, "reset-rate-limited"))
+      this.sendProto(p, l, "RESET");
+  }
+
+  /**
+   * Whether we may send to `p` now: always to a node that has been up; to one that never was,
+   * only with a token from the bucket (UNLINKED_RATE), else the send is a counted drop.
+   */
+  private mayContact(p: Peer, now: number, cause: LinkDropCause): boolean {
+    return p.wasUp || this.unlinkedToken(now, cause);
+  }
+
+  private unlinkedToken(now: number, cause: LinkDropCause): boolean {
+    const elapsed = now - this.unlinkedTokensAt;
+    if (elapsed > 0) {
+      this.unlinkedTokens = Math.min(UNLINKED_BURST, this.unlinkedTokens + (elapsed * UNLINKED_RATE) / 1000);
+      this.unlinkedTokensAt = now;
+    }
+    if (this.unlinkedTokens >= 1) {
+      this.unlinkedTokens--;
+      return true;
+    }
+    this.drop(cause);
+    return false;
   }
 
   /** The kernel's tipc_node_try_addr: 0 if `addr` is fine for `id`, else a suggestion. */
@@ -838,14 +891,21 @@ class Engine implements LinkEngine {
       }
       p.nodeId = nodeId;
       p.signature = INVALID_NODE_SIG;
+      p.wasUp = false; // another node now: it starts as an unlinked one
     }
     if (!p) {
       // a linked node's id under another address: the node id / address mapping stays
+      let unlinked = 0;
       for (const q of this.peers.values()) {
         if (q.up && idEq(q.nodeId, nodeId)) {
           this.drop("identity-conflict");
           return false;
         }
+        if (!q.wasUp) unlinked++;
+      }
+      if (unlinked >= MAX_UNLINKED_PEERS) {
+        this.drop("unlinked-peers-full");
+        return false;
       }
       p = {
         address: src,
@@ -856,6 +916,7 @@ class Engine implements LinkEngine {
         active: undefined,
         up: false,
         wasUp: false,
+        lastHeard: now,
         downSince: now,
         bc: newBcRcv(),
         bcAcked: 0,
@@ -864,6 +925,7 @@ class Engine implements LinkEngine {
       this.peers.set(src, p);
     }
     if (!p.up) p.capabilities = m.capabilities;
+    p.lastHeard = now;
     const l = p.links[bearer];
     const signMatch = m.signature === p.signature;
     const addrMatch = !!l && mediaEq(l.mediaAddress, m.mediaAddress);
@@ -984,8 +1046,9 @@ class Engine implements LinkEngine {
     } else if (l.state === "RESET") {
       const setup = l.rstCnt++ <= 4 || l.rstCnt % 16 === 0;
       // a link whose failover tunnel is still draining stays down (the kernel's FAILINGOVER)
-      if (setup && !l.fo?.remaining) this.sendProto(p, l, "RESET");
-    } else {
+      if (setup && !l.fo?.remaining && this.mayContact(p, now, "reset-rate-limited"))
+        this.sendProto(p, l, "RESET");
+    } else if (this.mayContact(p, now, "reset-rate-limited")) {
       this.sendProto(p, l, "ACTIVATE");
     }
   }

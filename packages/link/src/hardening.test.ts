@@ -395,3 +395,57 @@ describe("node identity spoofing (issue 14, defect 4)", () => {
     expect(e.stats().drops["identity-conflict"]).toBeGreaterThan(0);
   });
 });
+
+describe("discovery flood and reflection (issue 14, defect 5)", () => {
+  /**
+   * 10,000 discovery requests, each from a new identity (node id and address), all naming the
+   * same victim's media address, one per ms; then 300 s. Returns the datagrams node 0 sent to the
+   * victim per forged datagram, and node 0's peer table at its largest.
+   */
+  function flood(seed: number): { amplification: number; peakPeers: number; sim: Sim } {
+    const sim = upPair(seed, { nodes: 2, canBroadcast: false });
+    const e = sim.engines[0]!;
+    const victim = mediaOf(200);
+    let toVictim = 0;
+    sim.onTransmit = (node, out) => {
+      if (node === 0 && out.to !== "broadcast" && out.to.address === victim.address) toVictim++;
+    };
+    const forged = 10_000;
+    let peakPeers = 0;
+    for (let i = 0; i < forged; i++) {
+      const id = nodeIdFromString(`fake${i}`);
+      e.receive(discovery(e, 0x7f000000 + i, id, victim, "DSC_REQ", i & 0xffff), victim, sim.now);
+      sim.poke(0);
+      sim.run(1);
+      if (i % 100 === 0) peakPeers = Math.max(peakPeers, e.nodes().length);
+    }
+    for (let t = 0; t < 300; t++) {
+      sim.run(1000);
+      peakPeers = Math.max(peakPeers, e.nodes().length);
+    }
+    return { amplification: toVictim / forged, peakPeers, sim };
+  }
+
+  it("10,000 fake identities: the peer table stays capped, datagrams to the victim stay few", () => {
+    const { amplification, peakPeers, sim } = flood(112);
+    const e = sim.engines[0]!;
+    // measured: before the fix 57.0 datagrams per forged datagram and 10,001 peers; after, 0.032
+    // the cap: MAX_UNLINKED_PEERS (256) unlinked nodes plus the one real peer
+    expect(peakPeers).toBeLessThanOrEqual(257);
+    expect(amplification).toBeLessThan(0.2);
+    // unlinked fakes expire: only the real peer is left, and it stayed up
+    expect(e.nodes().map((n) => n.nodeIdString)).toEqual(["n1"]);
+    expect(sim.allUp()).toBe(true);
+    const d = e.stats().drops;
+    expect(d["unlinked-peers-full"]).toBeGreaterThan(0);
+    expect((d["discovery-rate-limited"] ?? 0) + (d["reset-rate-limited"] ?? 0)).toBeGreaterThan(0);
+  });
+
+  it("the rate limit still lets a 24-node cluster without multicast come up at once", () => {
+    const sim = new Sim({ nodes: 24, seed: 113, canBroadcast: false });
+    sim.start();
+    sim.run(20_000, () => sim.allUp());
+    expect(sim.allUp()).toBe(true);
+    expect(sim.now).toBeLessThan(10_000);
+  });
+});

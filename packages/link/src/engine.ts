@@ -246,6 +246,11 @@ interface Peer {
   bc: BcRcv;
   /** broadcast acker state: last broadcast seqno the peer acked */
   bcAcked: number;
+  /**
+   * The broadcast synch point the peer was given at node-up, while our snd_nxt has not passed
+   * it: packets up to it (those in the backlog then) are not for the peer (see linkUp).
+   */
+  bcSynch: number | undefined;
   /** the peer has acked our unicast packet #1 (the broadcast init), so its bcast acks count */
   bcPeerUp: boolean;
 }
@@ -920,6 +925,7 @@ class Engine implements LinkEngine {
         downSince: now,
         bc: newBcRcv(),
         bcAcked: 0,
+        bcSynch: undefined,
         bcPeerUp: false,
       };
       this.peers.set(src, p);
@@ -1118,7 +1124,8 @@ class Engine implements LinkEngine {
       ack: mod16(l.rcvNxt - 1),
       seqno,
       prevNode: this.address,
-      lastBcast: mod16(this.bcSndNxt - 1),
+      // to a peer whose synch point lies past what we have sent: that point (nothing is missing)
+      lastBcast: isState && p.bcSynch !== undefined ? p.bcSynch : mod16(this.bcSndNxt - 1),
       nextSent: l.sndNxt,
       session: l.session,
       bcAckInvalid: !nodeUp,
@@ -1291,8 +1298,16 @@ class Engine implements LinkEngine {
     p.up = true;
     p.wasUp = true;
     p.active = l;
-    // the peer becomes a broadcast acker from our current broadcast snd_nxt
-    p.bcAcked = mod16(this.bcSndNxt - 1);
+    // The peer becomes a broadcast acker past everything already queued: what waits in the
+    // broadcast backlog was queued before it came up (name updates whose effect its bulk carries),
+    // and a legacy receiver could not refuse it after the bulk. So its synch point lies past the
+    // backlog, whose tail is closed (what is queued from now on gets a later seqno).
+    // A kernel takes the synch point as is (tipc_link_bc_init_rcv); it drops the packets below.
+    const synch = mod16(this.bcSndNxt - 1 + (p.capabilities & TIPC_BCAST_SYNCH ? this.bcBacklog.length : 0));
+    const tail = this.bcBacklog[this.bcBacklog.length - 1];
+    if (tail) tail.bundleable = false;
+    p.bcAcked = synch;
+    p.bcSynch = synch === mod16(this.bcSndNxt - 1) ? undefined : synch;
     p.bcPeerUp = false;
     p.bc = newBcRcv();
     if (!(p.capabilities & TIPC_BCAST_SYNCH)) {
@@ -1304,7 +1319,7 @@ class Engine implements LinkEngine {
       user: "BCAST_PROTOCOL",
       type: "STATE",
       ...this.msgHeader(p.address),
-      lastBcast: mod16(this.bcSndNxt - 1),
+      lastBcast: synch,
       nextSent: 0,
       bcAckInvalid: true,
     };
@@ -1941,7 +1956,14 @@ class Engine implements LinkEngine {
       destNode: 0,
     });
     const pending = new Set<number>();
-    for (const p of this.peers.values()) if (p.up) pending.add(p.address);
+    for (const p of this.peers.values()) {
+      if (!p.up) continue;
+      if (p.bcSynch !== undefined) {
+        if (lessEq(seqno, p.bcSynch)) continue; // queued before the peer came up: not for it
+        p.bcSynch = undefined;
+      }
+      pending.add(p.address);
+    }
     this.st.broadcastSent++;
     if (pending.size === 0) return;
     this.bcTransmq.push({ seqno, bytes: pkt, sentAt: now, pending, lastRetransmit: new Map() });

@@ -449,3 +449,49 @@ describe("discovery flood and reflection (issue 14, defect 5)", () => {
     expect(sim.now).toBeLessThan(10_000);
   });
 });
+
+describe("a peer that comes up while the broadcast link is backlogged (issue 14, divergence B)", () => {
+  it.each([true, false])("never gets what was queued before its node-up (multicast %s)", (canBroadcast) => {
+    const sim = new Sim({
+      nodes: 3,
+      seed: 114,
+      canBroadcast,
+      engine: { tolerance: 10_000 },
+      engineFor: (i) => (i === 0 ? { broadcastWindow: 4 } : {}),
+    });
+    sim.partition([2], [0, 1]);
+    sim.start();
+    const e0 = sim.engines[0]!;
+    const a1 = sim.engines[1]!.address;
+    const a2 = sim.engines[2]!.address;
+    sim.run(5000, () => e0.upPeers().some((u) => u.peer === a1));
+    sim.run(500);
+    const got: number[][] = [[], [], []];
+    sim.onOutput = (node, out) => {
+      if (out.kind === "deliver" && out.via === "broadcast" && out.message.user === "NAME_DISTRIBUTOR")
+        got[node]!.push(out.message.items[0]!.type);
+    };
+    // node 1 stops acking: four broadcasts fill the window, the update (tag 5) waits in the backlog
+    sim.partition([0], [1]);
+    for (let k = 0; k < 4; k++) e0.sendBroadcast(testMessage(4, k), sim.now);
+    e0.sendBroadcast(testMessage(5, 0), sim.now);
+    sim.poke(0);
+    expect(e0.stats().broadcastBacklog).toBe(1);
+    // node 2 comes up with node 0 while the update is still queued
+    sim.blocked.delete("0-2");
+    sim.run(10_000, () => e0.upPeers().some((u) => u.peer === a2));
+    expect(e0.upPeers().map((u) => u.peer)).toContain(a2);
+    expect(e0.stats().broadcastBacklog).toBe(1);
+    // a later update (tag 6) would fit in the same bundle: it must reach node 2 all the same
+    e0.sendBroadcast(testMessage(6, 0), sim.now);
+    sim.poke(0);
+    sim.heal();
+    sim.run(5000);
+    expect(e0.stats().broadcastBacklog).toBe(0);
+    expect(e0.stats().broadcastTransmitQueue).toBe(0);
+    expect(got[1]).toEqual([4, 4, 4, 4, 5, 6]);
+    expect(got[2]).toEqual([6]);
+    expect(e0.stats().drops["bcast-ack-ahead"]).toBeUndefined();
+    expect(sim.allUp()).toBe(true);
+  });
+});

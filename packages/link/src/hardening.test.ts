@@ -495,3 +495,31 @@ describe("a peer that comes up while the broadcast link is backlogged (issue 14,
     expect(sim.allUp()).toBe(true);
   });
 });
+
+describe("supervision is never queued behind data", () => {
+  it("with thousands of messages backlogged, every link timer still emits its STATE at once", () => {
+    const sim = upPair(115);
+    const e = sim.engines[0]!;
+    const peer = sim.engines[1]!.address;
+    sim.partition([0], [1]);
+    for (let k = 0; k < 5000; k++) {
+      e.sendUnicast(peer, testMessage(1, k, 20), sim.now);
+      e.sendBroadcast(testMessage(2, k, 20), sim.now);
+    }
+    const first = e.poll();
+    // only the windows' worth went out; the rest waits in the engine's backlogs
+    expect(first.filter((o) => o.kind === "transmit").length).toBeLessThanOrEqual(100);
+    expect(e.links()[0]!.backlog).toBeGreaterThan(0);
+    expect(e.stats().broadcastBacklog).toBeGreaterThan(0);
+    let states = 0;
+    for (let t = 0; t < 6; t++) {
+      const at = e.nextDeadline()!;
+      e.tick(at);
+      const outs = e.poll().filter((o) => o.kind === "transmit");
+      // the STATE (a probe) is emitted by the timer itself, with no queued data before it
+      states += outs.filter((o) => ((o.bytes[0]! >> 1) & 0xf) === 7).length;
+      expect(outs.map((o) => (o.bytes[0]! >> 1) & 0xf).filter((u) => u !== 7 && u !== 13)).toEqual([]);
+    }
+    expect(states).toBeGreaterThanOrEqual(3);
+  });
+});

@@ -1706,6 +1706,12 @@ class Engine implements LinkEngine {
 
   /** Release up to `ack`, retransmit (ack, ack + gap] (tipc_link_advance_transmq). */
   private advanceTransmq(p: Peer, l: Link, ack: number, gap: number, now: number): void {
+    if (more(ack, mod16(l.sndNxt - 1))) {
+      // an ack for packets we never sent (forged, or the peer took forged packets for ours):
+      // releasing on it would lose what the peer does not have; the peer's gap check resyncs
+      this.drop("ack-ahead");
+      return;
+    }
     let released = 0;
     while (l.transmq.length > 0 && lessEq((l.transmq[0] as TxEntry).seqno, ack)) {
       l.transmq.shift();

@@ -168,6 +168,38 @@ function updatesFlow(sim: Sim, from: number, to: number, tag: number, count: num
   return got;
 }
 
+describe("an ack for packets never sent (issue 14, defect 3)", () => {
+  it("releases nothing: the packets still reach the peer", () => {
+    const sim = upPair(116);
+    const e = sim.engines[0]!;
+    const peer = sim.engines[1]!.address;
+    sim.partition([0], [1]);
+    for (let k = 0; k < 10; k++) e.sendUnicast(peer, testMessage(7, k), sim.now);
+    sim.poke(0);
+    const l = e.links()[0]!;
+    expect(l.transmitQueue).toBe(10);
+    const b = encodeMessage({
+      ...testMessage(9, 0),
+      prevNode: peer,
+      destNode: e.address,
+      seqno: l.rcvNxt,
+      ack: (l.sndNxt + 100) & 0xffff,
+    });
+    e.receive(b, mediaOf(1), sim.now);
+    sim.poke(0);
+    expect(e.stats().drops["ack-ahead"]).toBe(1);
+    expect(e.links()[0]!.transmitQueue).toBe(10);
+    const got: number[] = [];
+    sim.onOutput = (node, out) => {
+      if (node === 1 && out.kind === "deliver" && out.message.user === "NAME_DISTRIBUTOR")
+        got.push(out.message.items[0]!.lower);
+    };
+    sim.heal();
+    sim.run(1000);
+    expect(got).toEqual([...Array(10).keys()]);
+  });
+});
+
 describe("a gap that cannot close resyncs the peer (issue 14, defects 2 and 3)", () => {
   it("a blind sweep of 65,536 forged unicast seqnos from a stranger changes nothing", () => {
     const sim = upPair(105);

@@ -237,6 +237,7 @@ export type LinkDropCause =
   | "unexpected-user" // a protocol message inside a sequenced packet
   | "stale-session" // a protocol message of an old session
   | "stale-state" // a STATE older than the last one
+  | "ack-ahead" // a unicast ack for packets we never sent (nothing is released on it)
   | "bcast-ack-ahead" // a broadcast ack for packets we never sent
   | "broadcast-unsynched" // broadcast before the peer's broadcast synch
   | "other-cluster" // another net id

@@ -63,7 +63,9 @@ import {
   align4,
   bcAckInvalid,
   type PeekedHeader,
+  packetFingerprint,
   peekHeader,
+  RecentPackets,
   restampAcks,
   stampHeader,
   USER_LINK_CONFIG,
@@ -195,6 +197,10 @@ interface Link {
   transmq: TxEntry[];
   backlog: BacklogEntry[];
   deferred: Map<number, Uint8Array>;
+  /** fingerprints of recently delivered packets, to tell a forged first copy (see conflict) */
+  recent: RecentPackets;
+  /** when the link last came up */
+  upAt: number;
   rcvUnacked: number;
   checkpoint: number;
   silentIntvCnt: number;
@@ -219,6 +225,9 @@ interface BcRcv {
   synched: boolean;
   rcvNxt: number;
   deferred: Map<number, Uint8Array>;
+  recent: RecentPackets;
+  /** when the peer came up (this receive state's start) */
+  since: number;
   unacked: number;
   defCnt: number;
   /** the sender's broadcast snd_nxt as told in its STATE (last_bcast + 1) */
@@ -385,6 +394,8 @@ class Engine implements LinkEngine {
   private discNextAt: number | undefined;
   private discInterval = TIPC_DISC_INIT;
   private linksUp = 0;
+  /** set by inWindow when a duplicate differs from the first copy (see onConflict) */
+  private conflict = false;
   /** token bucket for sends to nodes that never came up (see UNLINKED_RATE) */
   private unlinkedTokens = UNLINKED_BURST;
   private unlinkedTokensAt = 0;
@@ -994,6 +1005,8 @@ class Engine implements LinkEngine {
       transmq: [],
       backlog: [],
       deferred: new Map(),
+      recent: new RecentPackets(),
+      upAt: now,
       rcvUnacked: 0,
       checkpoint: 1,
       silentIntvCnt: 0,
@@ -1021,6 +1034,7 @@ class Engine implements LinkEngine {
     l.transmq = [];
     l.backlog = [];
     l.deferred.clear();
+    l.recent.clear();
     l.rcvUnacked = 0;
     l.checkpoint = 1;
     l.silentIntvCnt = 0;
@@ -1085,6 +1099,19 @@ class Engine implements LinkEngine {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Two different packets with one seqno from a peer: one is forged. If the forged one came
+   * first it has taken the real one's place, and nothing at this layer can tell which: resync.
+   * Not within a tolerance of the receive state's start, when a delayed packet of the peer's
+   * previous session (whose seqnos started over) may still arrive.
+   */
+  private onConflict(p: Peer, l: Link, since: number, now: number): void {
+    this.conflict = false;
+    this.drop("conflicting-duplicate");
+    if (now - since <= l.tolerance || !p.up || l.state !== "ESTABLISHED") return;
+    this.resync(p, l, now);
   }
 
   private resync(p: Peer, l: Link, now: number): void {
@@ -1284,6 +1311,7 @@ class Engine implements LinkEngine {
 
   private linkUp(p: Peer, l: Link, now: number): void {
     l.state = "ESTABLISHED";
+    l.upAt = now;
     l.silentIntvCnt = 0;
     l.checkpoint = l.sndNxt;
     this.linksUp++;
@@ -1309,7 +1337,7 @@ class Engine implements LinkEngine {
     p.bcAcked = synch;
     p.bcSynch = synch === mod16(this.bcSndNxt - 1) ? undefined : synch;
     p.bcPeerUp = false;
-    p.bc = newBcRcv();
+    p.bc = newBcRcv(now);
     if (!(p.capabilities & TIPC_BCAST_SYNCH)) {
       p.bc.synched = true;
       p.bc.rcvNxt = mod16(l.peerLastBcast + 1);
@@ -1749,14 +1777,24 @@ class Engine implements LinkEngine {
       return;
     }
     const seqno = h.seqno;
-    if (!this.inWindow(seqno, l.rcvNxt)) return;
+    if (!this.inWindow(seqno, l.rcvNxt, b, l.recent)) {
+      if (this.conflict) this.onConflict(p, l, l.upAt, now);
+      return;
+    }
     l.silentIntvCnt = 0;
     this.advanceTransmq(p, l, h.ack, 0, now);
     if (p.up && p.bcPeerUp && !bcAckInvalid(b, h.user)) this.bcAckRcv(p, h.bcastAck, 0, now);
     if (!p.up) return;
     if (seqno !== l.rcvNxt) {
-      if (l.deferred.has(seqno)) this.st.duplicates++;
-      else if (l.deferred.size >= MAX_DEFERRED) this.drop("deferred-full");
+      const held = l.deferred.get(seqno);
+      if (held) {
+        if (packetFingerprint(held) !== packetFingerprint(b)) {
+          this.conflict = true;
+          this.onConflict(p, l, l.upAt, now);
+          return;
+        }
+        this.st.duplicates++;
+      } else if (l.deferred.size >= MAX_DEFERRED) this.drop("deferred-full");
       else {
         l.deferred.set(seqno, b);
         this.st.deferred++;
@@ -1769,6 +1807,7 @@ class Engine implements LinkEngine {
     l.stallSince = undefined;
     let next: Uint8Array | undefined = b;
     while (next) {
+      l.recent.note(l.rcvNxt, next);
       l.rcvNxt = mod16(l.rcvNxt + 1);
       this.deliverPacket(p, next, "unicast", l, now);
       if (!p.up || l.state !== "ESTABLISHED") return;
@@ -1875,10 +1914,11 @@ class Engine implements LinkEngine {
    * most a send window is a duplicate (a retransmission we already have); anything further
    * behind or more than a window ahead no sender of this link could have sent: a counted drop.
    */
-  private inWindow(seqno: number, rcvNxt: number): boolean {
+  private inWindow(seqno: number, rcvNxt: number, b: Uint8Array, recent: RecentPackets): boolean {
     if (less(seqno, rcvNxt)) {
-      if (seqDiff(seqno, rcvNxt) <= TIPC_MAX_LINK_WIN) this.st.duplicates++;
-      else this.drop("out-of-window");
+      if (seqDiff(seqno, rcvNxt) > TIPC_MAX_LINK_WIN) this.drop("out-of-window");
+      else if (recent.conflicts(seqno, b)) this.conflict = true;
+      else this.st.duplicates++;
       return false;
     }
     if (more(seqno, mod16(rcvNxt + TIPC_MAX_LINK_WIN))) {
@@ -1916,10 +1956,20 @@ class Engine implements LinkEngine {
       return;
     }
     const seqno = h.seqno;
-    if (!this.inWindow(seqno, r.rcvNxt)) return;
+    if (!this.inWindow(seqno, r.rcvNxt, b, r.recent)) {
+      if (this.conflict) this.onConflict(p, l, r.since, now);
+      return;
+    }
     if (seqno !== r.rcvNxt) {
-      if (r.deferred.has(seqno)) this.st.duplicates++;
-      else if (r.deferred.size >= MAX_DEFERRED) this.drop("deferred-full");
+      const held = r.deferred.get(seqno);
+      if (held) {
+        if (packetFingerprint(held) !== packetFingerprint(b)) {
+          this.conflict = true;
+          this.onConflict(p, l, r.since, now);
+          return;
+        }
+        this.st.duplicates++;
+      } else if (r.deferred.size >= MAX_DEFERRED) this.drop("deferred-full");
       else {
         r.deferred.set(seqno, b);
         this.st.deferred++;
@@ -1933,6 +1983,7 @@ class Engine implements LinkEngine {
     let sendState = false;
     let next: Uint8Array | undefined = b;
     while (next) {
+      r.recent.note(r.rcvNxt, next);
       r.rcvNxt = mod16(r.rcvNxt + 1);
       r.unacked++;
       this.deliverPacket(p, next, "broadcast", r, now);
@@ -2073,11 +2124,13 @@ class Engine implements LinkEngine {
   }
 }
 
-function newBcRcv(): BcRcv {
+function newBcRcv(now = 0): BcRcv {
   return {
     synched: false,
     rcvNxt: 0,
     deferred: new Map(),
+    recent: new RecentPackets(),
+    since: now,
     unacked: 0,
     defCnt: 0,
     peerSndNxt: 0,

@@ -231,6 +231,7 @@ export type LinkDropCause =
   | "link-not-up" // data on a link that is not established
   | "out-of-window" // a unicast or broadcast seqno outside the receive window
   | "deferred-full" // more early packets than MAX_DEFERRED
+  | "conflicting-duplicate" // a second copy of a seqno with other contents than the first
   | "fragment-out-of-order" // a fragment without its first, or out of order
   | "reassembly-oversize" // a fragmented message beyond MAX_MSG_SIZE
   | "resync" // a gap that did not close in time: the peer's link was reset (see resyncs)

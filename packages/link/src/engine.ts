@@ -1786,19 +1786,9 @@ class Engine implements LinkEngine {
     if (p.up && p.bcPeerUp && !bcAckInvalid(b, h.user)) this.bcAckRcv(p, h.bcastAck, 0, now);
     if (!p.up) return;
     if (seqno !== l.rcvNxt) {
-      const held = l.deferred.get(seqno);
-      if (held) {
-        if (packetFingerprint(held) !== packetFingerprint(b)) {
-          this.conflict = true;
-          this.onConflict(p, l, l.upAt, now);
-          return;
-        }
-        this.st.duplicates++;
-      } else if (l.deferred.size >= MAX_DEFERRED) this.drop("deferred-full");
-      else {
-        l.deferred.set(seqno, b);
-        this.st.deferred++;
-        this.armNack(l, now);
+      if (!this.defer(l.deferred, seqno, b, l, now)) {
+        this.onConflict(p, l, l.upAt, now);
+        return;
       }
       const n = l.deferred.size;
       if (n >= 3 && (n - 3) % 16 === 0) this.sendProto(p, l, "STATE");
@@ -1909,6 +1899,27 @@ class Engine implements LinkEngine {
     return TIPC_MAX_LINK_WIN;
   }
 
+  /** Holds an early packet (unicast or broadcast); false if a different one holds its seqno. */
+  private defer(
+    deferred: Map<number, Uint8Array>,
+    seqno: number,
+    b: Uint8Array,
+    l: Link,
+    now: number,
+  ): boolean {
+    const held = deferred.get(seqno);
+    if (held) {
+      if (packetFingerprint(held) !== packetFingerprint(b)) return false;
+      this.st.duplicates++;
+    } else if (deferred.size >= MAX_DEFERRED) this.drop("deferred-full");
+    else {
+      deferred.set(seqno, b);
+      this.st.deferred++;
+      this.armNack(l, now);
+    }
+    return true;
+  }
+
   /**
    * The receive window check of a sequenced packet (unicast or broadcast): below rcvNxt by at
    * most a send window is a duplicate (a retransmission we already have); anything further
@@ -1961,19 +1972,9 @@ class Engine implements LinkEngine {
       return;
     }
     if (seqno !== r.rcvNxt) {
-      const held = r.deferred.get(seqno);
-      if (held) {
-        if (packetFingerprint(held) !== packetFingerprint(b)) {
-          this.conflict = true;
-          this.onConflict(p, l, r.since, now);
-          return;
-        }
-        this.st.duplicates++;
-      } else if (r.deferred.size >= MAX_DEFERRED) this.drop("deferred-full");
-      else {
-        r.deferred.set(seqno, b);
-        this.st.deferred++;
-        this.armNack(l, now);
+      if (!this.defer(r.deferred, seqno, b, l, now)) {
+        this.onConflict(p, l, r.since, now);
+        return;
       }
       // staggered NACKs: about one in 16 deferrals, offset by our address
       if ((++r.defCnt & 0xf) === (this.address & 0xf)) this.sendProto(p, l, "STATE");

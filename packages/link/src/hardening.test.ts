@@ -145,6 +145,24 @@ function nextBroadcastSeqno(sim: Sim): number {
   return next;
 }
 
+/** Forged broadcast updates (tag 9) claiming node 1, with seqnos from `first`, fed to node 0. */
+function forgeBroadcasts(sim: Sim, first: number, count: number, from = mediaOf(1)): void {
+  const e = sim.engines[0]!;
+  const peer = sim.engines[1]!.address;
+  for (let k = 0; k < count; k++) {
+    const bc = encodeMessage({
+      ...testMessage(9, k),
+      nonSeq: true,
+      prevNode: peer,
+      destNode: 0,
+      netId: e.netId,
+      seqno: (first + k) & 0xffff,
+    } as TipcMessage);
+    e.receive(bc, from, sim.now);
+  }
+  sim.poke(0);
+}
+
 /** Node `from` sends `count` unicast updates (tag 1) to node `to`, one per 50 ms; returns what `to` got. */
 function updatesFlow(sim: Sim, from: number, to: number, tag: number, count: number): number[] {
   const got: number[] = [];
@@ -248,7 +266,6 @@ describe("a gap that cannot close resyncs the peer (issue 14, defects 2 and 3)",
   it("eight forged broadcast updates ahead of the peer's next seqno: NACKed, then a resync", () => {
     const sim = upPair(107);
     const e = sim.engines[0]!;
-    const peer = sim.engines[1]!.address;
     // learn the next broadcast seqno the peer will use by watching one broadcast
     const next = nextBroadcastSeqno(sim);
     sim.run(100);
@@ -259,18 +276,7 @@ describe("a gap that cannot close resyncs the peer (issue 14, defects 2 and 3)",
       if (node === 0 && out.kind === "deliver" && out.message.user === "NAME_DISTRIBUTOR")
         delivered.push(out.message.items[0]!.type * 1000 + out.message.items[0]!.lower);
     };
-    for (let k = 0; k < 8; k++) {
-      const bc = encodeMessage({
-        ...testMessage(9, k),
-        nonSeq: true,
-        prevNode: peer,
-        destNode: 0,
-        netId: e.netId,
-        seqno: (next + 40 + k) & 0xffff,
-      } as TipcMessage);
-      e.receive(bc, mediaOf(1), sim.now);
-    }
-    sim.poke(0);
+    forgeBroadcasts(sim, next + 40, 8);
     const nacks = e.stats().nacksSent;
     sim.run(2000);
     expect(e.stats().nacksSent).toBeGreaterThan(nacks); // the gap is NACKed, it cannot close
@@ -297,21 +303,9 @@ describe("a gap that cannot close resyncs the peer (issue 14, defects 2 and 3)",
   it("eight forged broadcast updates in the peer's next seqnos while it is idle: a resync", () => {
     const sim = upPair(108);
     const e = sim.engines[0]!;
-    const peer = sim.engines[1]!.address;
     const next = nextBroadcastSeqno(sim);
     sim.run(100);
-    for (let k = 0; k < 8; k++) {
-      const bc = encodeMessage({
-        ...testMessage(9, k),
-        nonSeq: true,
-        prevNode: peer,
-        destNode: 0,
-        netId: e.netId,
-        seqno: (next + k) & 0xffff,
-      } as TipcMessage);
-      e.receive(bc, mediaOf(1), sim.now);
-    }
-    sim.poke(0);
+    forgeBroadcasts(sim, next, 8);
     // the peer's STATEs say it sent none of them: we hold what it never sent
     sim.run(6000);
     expect(e.stats().resyncs).toBe(1);
@@ -325,20 +319,8 @@ describe("a forged first copy is found when the real one comes (issue 14, defect
     const sim = upPair(117);
     sim.run(2000);
     const e = sim.engines[0]!;
-    const peer = sim.engines[1]!.address;
     const next = nextBroadcastSeqno(sim);
-    for (let k = 0; k < 8; k++) {
-      const bc = encodeMessage({
-        ...testMessage(9, k),
-        nonSeq: true,
-        prevNode: peer,
-        destNode: 0,
-        netId: e.netId,
-        seqno: (next + k) & 0xffff,
-      } as TipcMessage);
-      e.receive(bc, mediaOf(1), sim.now);
-    }
-    sim.poke(0);
+    forgeBroadcasts(sim, next, 8);
     const downs: string[] = [];
     const got: number[] = [];
     sim.onOutput = (node, out) => {

@@ -129,10 +129,11 @@ export class Reassembler {
   }
 
   /**
-   * Adds the next fragment. Returns the complete message (validated as the kernel validates
+   * Adds the next fragment (a MSG_FRAGMENTER message, or any fragment with the same numbering,
+   * e.g. a FAILOVER tunnel fragment). Returns the complete message (validated as the kernel validates
    * it) when `frag` is the LAST_FRAGMENT, otherwise undefined.
    */
-  push(frag: FragmenterMessage): Uint8Array | undefined {
+  push(frag: Pick<FragmenterMessage, "type" | "fragmentNumber" | "data">): Uint8Array | undefined {
     if (frag.type === "FIRST_FRAGMENT") {
       if (this.#active)
         this.#fail("UNEXPECTED_FIRST_FRAGMENT", this.#size, "a message is already in progress");

@@ -17,6 +17,8 @@ import {
   MAX_MSG_SIZE,
   mod16,
   more,
+  parseIpv6,
+  Reassembler,
   seqDiff,
   TIPC_BCAST_STATE_NACK,
   TIPC_BCAST_SYNCH,
@@ -36,6 +38,7 @@ import {
   TIPC_NODE_ID128,
   TIPC_TRIAL_PERIOD,
   TIPC_TUNNEL_ENHANCED,
+  TipcDecodeError,
   type TipcMessage,
   type TunnelMessage,
 } from "@tipcjs/codec";
@@ -44,6 +47,7 @@ import { hash128to32, nodeIdString, padId } from "./identity.js";
 import {
   type BearerInfo,
   type LinkDownReason,
+  type LinkDropCause,
   LinkEngineError,
   type LinkEngineOptions,
   type LinkInfo,
@@ -59,7 +63,9 @@ import {
   align4,
   bcAckInvalid,
   type PeekedHeader,
+  packetFingerprint,
   peekHeader,
+  RecentPackets,
   restampAcks,
   stampHeader,
   USER_LINK_CONFIG,
@@ -89,6 +95,37 @@ const INVALID_NODE_SIG = 0x10000;
 const UC_RETRANSMIT_SPACING = 1;
 const BC_RETRANSMIT_SPACING = 10;
 const NODE_CLEANUP_AFTER = 300_000;
+/**
+ * A receive gap (unicast or broadcast) that has not closed, with no packet delivered in order,
+ * for this many link tolerances resets the peer (a "resync", see stall). A real gap closes in
+ * a few round trips (a NACK goes out every NACK_RETRY ms while one is open); twice the
+ * tolerance is longer than the silence timeout, so a partition is still reported as
+ * "tolerance", and shorter than the 10 x tolerance after which the sender gives up on a packet.
+ * What stalls for that long cannot be repaired: packets the peer never sent (forged, or from an
+ * old incarnation) hold the place of its real ones, and every later update would wait forever.
+ */
+const RESYNC_TOLERANCES = 2;
+/**
+ * Nodes known from discovery that have never come up are capped (a stranger's datagrams must
+ * not grow the peer table): room for the largest cluster coming up at once, far below what a
+ * flood of fake identities would make. A node past the cap is a counted drop; its next
+ * discovery message tries again once one has linked or expired.
+ */
+const MAX_UNLINKED_PEERS = 256;
+/**
+ * A node that never came up and has not been heard from (discovery or link protocol) for this
+ * long is forgotten (ms): a real peer answers our RESET within round trips and keeps sending
+ * discovery at least every TIPC_DISC_FAST while it has no link, or is re-learnt from its next.
+ */
+const UNLINKED_EXPIRY = 10_000;
+/**
+ * Token bucket for what we send to nodes that never came up (discovery replies, trial
+ * failures, RESET and ACTIVATE): their media address is whatever a datagram claimed, so an
+ * unlimited answer would reflect a flood onto a victim. UNLINKED_RATE per second, bursts of
+ * UNLINKED_BURST: a cluster of 100 nodes coming up at once still links within seconds.
+ */
+const UNLINKED_RATE = 50;
+const UNLINKED_BURST = 100;
 /** Repeat a NACK for a gap still open after this long (ms); see armNack. */
 const NACK_RETRY = 20;
 /**
@@ -129,9 +166,10 @@ interface FailoverRcv {
   dropPoint: number | undefined;
   /** tunnel packets still to come (the sender's msgcnt), undefined until the first arrives */
   remaining: number | undefined;
-  reasm: Uint8Array[] | undefined;
-  /** a fragmented tunnel packet being put together */
-  tnlReasm: Uint8Array[] | undefined;
+  /** the failed link's message being reassembled, carried on by the tunnel */
+  reasm: Reassembler;
+  /** a fragmented tunnel packet being put together (bounded as any reassembly) */
+  tnlReasm: Reassembler;
   /** when the last tunnel packet came: a tunnel that stops short is given up after the tolerance */
   lastAt: number;
 }
@@ -159,17 +197,26 @@ interface Link {
   transmq: TxEntry[];
   backlog: BacklogEntry[];
   deferred: Map<number, Uint8Array>;
+  /** fingerprints of recently delivered packets, to tell a forged first copy (see conflict) */
+  recent: RecentPackets;
+  /** when the link last came up */
+  upAt: number;
   rcvUnacked: number;
   checkpoint: number;
   silentIntvCnt: number;
   rstCnt: number;
   sndNxtState: number;
   rcvNxtState: number;
-  reasm: Uint8Array[] | undefined;
+  /** at most one message of at most MAX_MSG_SIZE bytes being reassembled (as the kernel) */
+  reasm: Reassembler;
   /** last_bcast seen in the peer's RESET/ACTIVATE (synch for peers without BCAST_SYNCH) */
   peerLastBcast: number;
   /** when to repeat a NACK for a gap that is still open (see NACK_RETRY) */
   nackAt: number | undefined;
+  /** the peer's snd_nxt as its last STATE told (undefined until one arrives) */
+  peerSndNxt: number | undefined;
+  /** since when a receive gap has stayed open without progress (see RESYNC_TOLERANCES) */
+  stallSince: number | undefined;
   /** set while the peer's FAILOVER tunnel for this link's last session is being received */
   fo: FailoverRcv | undefined;
 }
@@ -178,11 +225,16 @@ interface BcRcv {
   synched: boolean;
   rcvNxt: number;
   deferred: Map<number, Uint8Array>;
+  recent: RecentPackets;
+  /** when the peer came up (this receive state's start) */
+  since: number;
   unacked: number;
   defCnt: number;
   /** the sender's broadcast snd_nxt as told in its STATE (last_bcast + 1) */
   peerSndNxt: number;
-  reasm: Uint8Array[] | undefined;
+  /** since when a broadcast receive gap has stayed open without progress */
+  stallSince: number | undefined;
+  reasm: Reassembler;
 }
 
 interface Peer {
@@ -195,10 +247,19 @@ interface Peer {
   /** the link that carries our traffic to the peer while it is up (the others are standby) */
   active: Link | undefined;
   up: boolean;
+  /** the node has been up at least once (unlinked nodes are capped and expire sooner) */
+  wasUp: boolean;
+  /** when we last heard from it (discovery or link protocol), for UNLINKED_EXPIRY */
+  lastHeard: number;
   downSince: number;
   bc: BcRcv;
   /** broadcast acker state: last broadcast seqno the peer acked */
   bcAcked: number;
+  /**
+   * The broadcast synch point the peer was given at node-up, while our snd_nxt has not passed
+   * it: packets up to it (those in the backlog then) are not for the peer (see linkUp).
+   */
+  bcSynch: number | undefined;
   /** the peer has acked our unicast packet #1 (the broadcast init), so its bcast acks count */
   bcPeerUp: boolean;
 }
@@ -211,6 +272,18 @@ function mediaKey(a: MediaAddress): string {
 
 function mediaEq(a: MediaAddress | undefined, b: MediaAddress | undefined): boolean {
   return !!a && !!b && a.family === b.family && a.address === b.address && a.port === b.port;
+}
+
+/**
+ * Whether a datagram's source is the peer's media address (ipv6 compared as bytes: a transport
+ * may spell an address otherwise than the peer's discovery message does).
+ */
+function sameSource(from: MediaAddress, known: MediaAddress): boolean {
+  if (mediaEq(from, known)) return true;
+  if (from?.family !== "ipv6" || known.family !== "ipv6" || from.port !== known.port) return false;
+  const a = parseIpv6(from.address);
+  const b = parseIpv6(known.address);
+  return !!a && !!b && idEq(a, b);
 }
 
 function idEq(a: Uint8Array, b: Uint8Array): boolean {
@@ -232,16 +305,14 @@ function hasLinks(p: Peer): boolean {
   return false;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+/** The drop cause for a fragment the Reassembler refused. */
+function reassemblyDrop(e: unknown): LinkDropCause {
+  if (!(e instanceof TipcDecodeError)) throw e;
+  if (e.code === "REASSEMBLY_TOO_LARGE") return "reassembly-oversize";
+  if (e.code === "FRAGMENT_OUT_OF_ORDER" || e.code === "FRAGMENT_WITHOUT_FIRST")
+    return "fragment-out-of-order";
+  if (e.code === "UNEXPECTED_FIRST_FRAGMENT") return "fragment-out-of-order";
+  return "malformed";
 }
 
 /** The first deferred seqno after rcvNxt (the deferred map is unordered). */
@@ -282,6 +353,7 @@ function emptyStats(): LinkStats {
     tunnelReceived: 0,
     broadcastTransmitQueue: 0,
     broadcastBacklog: 0,
+    resyncs: 0,
     drops: {},
   };
 }
@@ -322,6 +394,11 @@ class Engine implements LinkEngine {
   private discNextAt: number | undefined;
   private discInterval = TIPC_DISC_INIT;
   private linksUp = 0;
+  /** set by inWindow when a duplicate differs from the first copy (see onConflict) */
+  private conflict = false;
+  /** token bucket for sends to nodes that never came up (see UNLINKED_RATE) */
+  private unlinkedTokens = UNLINKED_BURST;
+  private unlinkedTokensAt = 0;
 
   // broadcast send link
   private bcSndNxt = 1;
@@ -373,7 +450,7 @@ class Engine implements LinkEngine {
     this.lowerDeadline(this.discNextAt);
   }
 
-  receive(bytes: Uint8Array, _from: MediaAddress, now: number, bearer = 0): void {
+  receive(bytes: Uint8Array, from: MediaAddress, now: number, bearer = 0): void {
     if (this.stopped || !this.started) {
       this.drop("not-running");
       return;
@@ -397,7 +474,7 @@ class Engine implements LinkEngine {
       return;
     }
     if (h.nonSeq) {
-      this.bcRcv(b, h, now);
+      this.bcRcv(b, h, from, bearer, now);
       return;
     }
     if (h.destNode !== undefined && h.destNode !== this.address) {
@@ -410,6 +487,13 @@ class Engine implements LinkEngine {
       this.drop("unknown-node");
       return;
     }
+    // A peer sends from the media address it announced (the kernel's UDP bearer sends from its
+    // bound socket): anything else is forged, or a stray from an old incarnation of the peer.
+    if (!sameSource(from, l.mediaAddress)) {
+      this.drop("source-mismatch");
+      return;
+    }
+    p.lastHeard = now;
     if (h.user === USER_LINK_PROTOCOL) {
       const m = this.tryDecode(b);
       if (m?.user !== "LINK_PROTOCOL") return;
@@ -498,6 +582,7 @@ class Engine implements LinkEngine {
         if (l.state !== "RESET") idle = false;
       }
       if (!p.up && idle && now - p.downSince > NODE_CLEANUP_AFTER) this.peers.delete(p.address);
+      else if (!p.wasUp && now - p.lastHeard > UNLINKED_EXPIRY) this.peers.delete(p.address);
     }
     this.bcCheckFailure(now);
   }
@@ -662,7 +747,7 @@ class Engine implements LinkEngine {
 
   // ---------------------------------------------------------------- helpers
 
-  private drop(cause: string): void {
+  private drop(cause: LinkDropCause): void {
     this.st.drops[cause] = (this.st.drops[cause] ?? 0) + 1;
   }
 
@@ -727,9 +812,10 @@ class Engine implements LinkEngine {
         targets.push(a);
       };
       for (const a of bearer.discoveryPeers ?? []) add(a);
+      // peers learnt from discovery, once they have linked (not every address a datagram named)
       for (const p of this.peers.values()) {
         const l = p.links[i];
-        if (l) add(l.mediaAddress);
+        if (l && p.wasUp) add(l.mediaAddress);
       }
       for (const t of targets) this.transmit(i, t, bytes);
     }
@@ -760,7 +846,7 @@ class Engine implements LinkEngine {
     }
     if (m.type === "DSC_TRIAL") {
       const sugg = this.tryAddress(m.nodeId, src);
-      if (sugg) {
+      if (sugg && this.unlinkedToken(now, "discovery-rate-limited")) {
         this.transmit(bearer, m.mediaAddress, this.discoveryMsg("DSC_TRIAL_FAIL", bearer, src, sugg));
       }
       return;
@@ -783,13 +869,37 @@ class Engine implements LinkEngine {
       return;
     }
     const respond = this.checkDest(m, src, bearer, now);
-    if (respond && m.type === "DSC_REQ")
+    const p = this.peers.get(src);
+    if (!p) return;
+    if (respond && m.type === "DSC_REQ" && this.mayContact(p, now, "discovery-rate-limited"))
       this.transmit(bearer, m.mediaAddress, this.discoveryMsg("DSC_RESP", bearer, src));
     // The kernel backs its RESETs off to one per ~6 s and never answers discovery with one:
     // send ours as soon as discovery sees the peer, so re-linking takes one round trip.
-    const p = this.peers.get(src);
-    const l = p?.links[bearer];
-    if (p && l && l.state === "RESET" && !l.fo?.remaining) this.sendProto(p, l, "RESET");
+    const l = p.links[bearer];
+    if (l && l.state === "RESET" && !l.fo?.remaining && this.mayContact(p, now, "reset-rate-limited"))
+      this.sendProto(p, l, "RESET");
+  }
+
+  /**
+   * Whether we may send to `p` now: always to a node that has been up; to one that never was,
+   * only with a token from the bucket (UNLINKED_RATE), else the send is a counted drop.
+   */
+  private mayContact(p: Peer, now: number, cause: LinkDropCause): boolean {
+    return p.wasUp || this.unlinkedToken(now, cause);
+  }
+
+  private unlinkedToken(now: number, cause: LinkDropCause): boolean {
+    const elapsed = now - this.unlinkedTokensAt;
+    if (elapsed > 0) {
+      this.unlinkedTokens = Math.min(UNLINKED_BURST, this.unlinkedTokens + (elapsed * UNLINKED_RATE) / 1000);
+      this.unlinkedTokensAt = now;
+    }
+    if (this.unlinkedTokens >= 1) {
+      this.unlinkedTokens--;
+      return true;
+    }
+    this.drop(cause);
+    return false;
   }
 
   /** The kernel's tipc_node_try_addr: 0 if `addr` is fine for `id`, else a suggestion. */
@@ -817,15 +927,32 @@ class Engine implements LinkEngine {
     let p = this.peers.get(src);
     const nodeId = padId(m.nodeId);
     if (p && !idEq(p.nodeId, nodeId)) {
-      if (p.up) {
-        this.out.push({ kind: "duplicateAddress", address: src, mediaAddress: m.mediaAddress });
-        this.drop("duplicate-address");
+      // A node keeps its identity while it is up, while a link to it is being set up, and for a
+      // tolerance after it went down (the kernel never renames a node it knows): otherwise a
+      // forged RESET and a discovery claim would rename it when it re-links.
+      const settling = p.wasUp && now - p.downSince < this.tolerance;
+      if (p.up || settling || p.links.some((x) => x && x.state !== "RESET")) {
+        this.drop("identity-conflict");
         return false;
       }
       p.nodeId = nodeId;
       p.signature = INVALID_NODE_SIG;
+      p.wasUp = false; // another node now: it starts as an unlinked one
     }
     if (!p) {
+      // a linked node's id under another address: the node id / address mapping stays
+      let unlinked = 0;
+      for (const q of this.peers.values()) {
+        if (q.up && idEq(q.nodeId, nodeId)) {
+          this.drop("identity-conflict");
+          return false;
+        }
+        if (!q.wasUp) unlinked++;
+      }
+      if (unlinked >= MAX_UNLINKED_PEERS) {
+        this.drop("unlinked-peers-full");
+        return false;
+      }
       p = {
         address: src,
         nodeId,
@@ -834,14 +961,18 @@ class Engine implements LinkEngine {
         links: this.bearers.map(() => undefined),
         active: undefined,
         up: false,
+        wasUp: false,
+        lastHeard: now,
         downSince: now,
         bc: newBcRcv(),
         bcAcked: 0,
+        bcSynch: undefined,
         bcPeerUp: false,
       };
       this.peers.set(src, p);
     }
     if (!p.up) p.capabilities = m.capabilities;
+    p.lastHeard = now;
     const l = p.links[bearer];
     const signMatch = m.signature === p.signature;
     const addrMatch = !!l && mediaEq(l.mediaAddress, m.mediaAddress);
@@ -904,15 +1035,19 @@ class Engine implements LinkEngine {
       transmq: [],
       backlog: [],
       deferred: new Map(),
+      recent: new RecentPackets(),
+      upAt: now,
       rcvUnacked: 0,
       checkpoint: 1,
       silentIntvCnt: 0,
       rstCnt: 0,
       sndNxtState: 1,
       rcvNxtState: 1,
-      reasm: undefined,
+      reasm: new Reassembler(),
       peerLastBcast: 0,
       nackAt: undefined,
+      peerSndNxt: undefined,
+      stallSince: undefined,
       fo: undefined,
     };
   }
@@ -929,14 +1064,18 @@ class Engine implements LinkEngine {
     l.transmq = [];
     l.backlog = [];
     l.deferred.clear();
+    l.recent.clear();
     l.rcvUnacked = 0;
     l.checkpoint = 1;
     l.silentIntvCnt = 0;
     l.rstCnt = 0;
     l.sndNxtState = 1;
     l.rcvNxtState = 1;
-    l.reasm = undefined;
+    // a partial message went to the failover context (linkDown), if there is one
+    l.reasm = new Reassembler();
     l.nackAt = undefined;
+    l.peerSndNxt = undefined;
+    l.stallSince = undefined;
   }
 
   private linkTimeout(p: Peer, l: Link, now: number): void {
@@ -945,6 +1084,7 @@ class Engine implements LinkEngine {
         this.linkDown(p, l, "tolerance", now, true);
         return;
       }
+      if (this.stalled(p, l, now)) return;
       const state = (p.active === l && p.bc.unacked > 0) || l.rcvUnacked > 0 || l.transmq.length > 0;
       let probe = l.silentIntvCnt > 0;
       // below the monitor threshold every tick counts as silent until something arrives
@@ -956,10 +1096,58 @@ class Engine implements LinkEngine {
     } else if (l.state === "RESET") {
       const setup = l.rstCnt++ <= 4 || l.rstCnt % 16 === 0;
       // a link whose failover tunnel is still draining stays down (the kernel's FAILINGOVER)
-      if (setup && !l.fo?.remaining) this.sendProto(p, l, "RESET");
-    } else {
+      if (setup && !l.fo?.remaining && this.mayContact(p, now, "reset-rate-limited"))
+        this.sendProto(p, l, "RESET");
+    } else if (this.mayContact(p, now, "reset-rate-limited")) {
       this.sendProto(p, l, "ACTIVATE");
     }
+  }
+
+  /**
+   * Checked at every link timer: a gap on this link, or on the peer's broadcast link (checked on
+   * its active link), that stays open without progress for RESYNC_TOLERANCES x the tolerance
+   * resets the node (counted in `resyncs` and as a "resync" drop); true if it did. "Open" also
+   * covers holding packets the peer's STATE says it never sent (our rcv_nxt past its snd_nxt):
+   * then its real packets look like duplicates and no gap ever shows.
+   */
+  private stalled(p: Peer, l: Link, now: number): boolean {
+    const bound = l.tolerance * RESYNC_TOLERANCES;
+    const ucOpen = l.deferred.size > 0 || (l.peerSndNxt !== undefined && more(l.rcvNxt, l.peerSndNxt));
+    if (!ucOpen) l.stallSince = undefined;
+    else if (l.stallSince === undefined) l.stallSince = now;
+    else if (now - l.stallSince > bound) {
+      this.resync(p, l, now);
+      return true;
+    }
+    const r = p.bc;
+    if (p.active !== l || !p.up || !r.synched) return false;
+    const bcOpen = this.bcRcvGap(p) > 0 || more(r.rcvNxt, r.peerSndNxt);
+    if (!bcOpen) r.stallSince = undefined;
+    else if (r.stallSince === undefined) r.stallSince = now;
+    else if (now - r.stallSince > bound) {
+      this.resync(p, l, now);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Two different packets with one seqno from a peer: one is forged. If the forged one came
+   * first it has taken the real one's place, and nothing at this layer can tell which: resync.
+   * Not within a tolerance of the receive state's start, when a delayed packet of the peer's
+   * previous session (whose seqnos started over) may still arrive.
+   */
+  private onConflict(p: Peer, l: Link, since: number, now: number): void {
+    this.conflict = false;
+    this.drop("conflicting-duplicate");
+    if (now - since <= l.tolerance || !p.up || l.state !== "ESTABLISHED") return;
+    this.resync(p, l, now);
+  }
+
+  private resync(p: Peer, l: Link, now: number): void {
+    this.st.resyncs++;
+    this.drop("resync");
+    this.linkDown(p, l, "resync", now, true);
   }
 
   private sendProto(
@@ -993,7 +1181,8 @@ class Engine implements LinkEngine {
       ack: mod16(l.rcvNxt - 1),
       seqno,
       prevNode: this.address,
-      lastBcast: mod16(this.bcSndNxt - 1),
+      // to a peer whose synch point lies past what we have sent: that point (nothing is missing)
+      lastBcast: isState && p.bcSynch !== undefined ? p.bcSynch : mod16(this.bcSndNxt - 1),
       nextSent: l.sndNxt,
       session: l.session,
       bcAckInvalid: !nodeUp,
@@ -1093,6 +1282,7 @@ class Engine implements LinkEngine {
     }
     // STATE
     l.rcvNxtState = mod16(m.seqno + 1);
+    l.peerSndNxt = m.nextSent;
     if (m.tolerance >= TIPC_MIN_LINK_TOL && m.tolerance <= TIPC_MAX_LINK_TOL)
       this.setTolerance(l, m.tolerance);
     if (m.priority !== 0 && m.priority <= 31) {
@@ -1151,6 +1341,7 @@ class Engine implements LinkEngine {
 
   private linkUp(p: Peer, l: Link, now: number): void {
     l.state = "ESTABLISHED";
+    l.upAt = now;
     l.silentIntvCnt = 0;
     l.checkpoint = l.sndNxt;
     this.linksUp++;
@@ -1163,11 +1354,20 @@ class Engine implements LinkEngine {
       return;
     }
     p.up = true;
+    p.wasUp = true;
     p.active = l;
-    // the peer becomes a broadcast acker from our current broadcast snd_nxt
-    p.bcAcked = mod16(this.bcSndNxt - 1);
+    // The peer becomes a broadcast acker past everything already queued: what waits in the
+    // broadcast backlog was queued before it came up (name updates whose effect its bulk carries),
+    // and a legacy receiver could not refuse it after the bulk. So its synch point lies past the
+    // backlog, whose tail is closed (what is queued from now on gets a later seqno).
+    // A kernel takes the synch point as is (tipc_link_bc_init_rcv); it drops the packets below.
+    const synch = mod16(this.bcSndNxt - 1 + (p.capabilities & TIPC_BCAST_SYNCH ? this.bcBacklog.length : 0));
+    const tail = this.bcBacklog[this.bcBacklog.length - 1];
+    if (tail) tail.bundleable = false;
+    p.bcAcked = synch;
+    p.bcSynch = synch === mod16(this.bcSndNxt - 1) ? undefined : synch;
     p.bcPeerUp = false;
-    p.bc = newBcRcv();
+    p.bc = newBcRcv(now);
     if (!(p.capabilities & TIPC_BCAST_SYNCH)) {
       p.bc.synched = true;
       p.bc.rcvNxt = mod16(l.peerLastBcast + 1);
@@ -1177,7 +1377,7 @@ class Engine implements LinkEngine {
       user: "BCAST_PROTOCOL",
       type: "STATE",
       ...this.msgHeader(p.address),
-      lastBcast: mod16(this.bcSndNxt - 1),
+      lastBcast: synch,
       nextSent: 0,
       bcAckInvalid: true,
     };
@@ -1225,7 +1425,9 @@ class Engine implements LinkEngine {
 
   private linkDown(p: Peer, l: Link, reason: LinkDownReason, now: number, sendReset: boolean): void {
     const wasUp = l.state === "ESTABLISHED";
-    const next = wasUp && !this.stopping && reason !== "broadcast-failure" ? this.successor(p, l) : undefined;
+    // a peer that failed its broadcast link, or must start over (resync), goes down as a node
+    const whole = reason === "broadcast-failure" || reason === "resync";
+    const next = wasUp && !this.stopping && !whole ? this.successor(p, l) : undefined;
     let pending: Uint8Array[] = [];
     if (next) {
       // keep where this link's delivery stands, so the peer's tunnel delivers nothing twice
@@ -1234,7 +1436,7 @@ class Engine implements LinkEngine {
           dropPoint: l.rcvNxt,
           remaining: undefined,
           reasm: l.reasm,
-          tnlReasm: undefined,
+          tnlReasm: new Reassembler(),
           lastAt: now,
         };
       pending = this.takeSendQueue(p, l);
@@ -1406,7 +1608,13 @@ class Engine implements LinkEngine {
     if (!p.up) return;
     let fo = x.fo;
     if (!fo) {
-      fo = { dropPoint: undefined, remaining: undefined, reasm: undefined, tnlReasm: undefined, lastAt: now };
+      fo = {
+        dropPoint: undefined,
+        remaining: undefined,
+        reasm: new Reassembler(),
+        tnlReasm: new Reassembler(),
+        lastAt: now,
+      };
       x.fo = fo;
     }
     if (fo.remaining === undefined) fo.remaining = m.msgCount;
@@ -1414,13 +1622,18 @@ class Engine implements LinkEngine {
     let data: Uint8Array | undefined = m.data;
     if (m.fragmentCount > 0) {
       // a tunnel fragment: the inner packet is whole at the last one
-      if (m.fragmentNumber === 1) fo.tnlReasm = [m.data.slice()];
-      else if (fo.tnlReasm === undefined) this.drop("tunnel-fragment-out-of-order");
-      else fo.tnlReasm.push(m.data.slice());
-      data = undefined;
-      if (m.fragmentNumber >= m.fragmentCount && fo.tnlReasm !== undefined) {
-        data = concat(fo.tnlReasm);
-        fo.tnlReasm = undefined;
+      const type =
+        m.fragmentNumber === 1
+          ? "FIRST_FRAGMENT"
+          : m.fragmentNumber >= m.fragmentCount
+            ? "LAST_FRAGMENT"
+            : "FRAGMENT";
+      try {
+        data = fo.tnlReasm.push({ type, fragmentNumber: m.fragmentNumber, data: m.data.slice() });
+      } catch (e) {
+        const cause = reassemblyDrop(e);
+        this.drop(cause === "fragment-out-of-order" ? "tunnel-fragment-out-of-order" : cause);
+        data = undefined;
       }
     }
     if (data !== undefined && data.length > 0) {
@@ -1551,6 +1764,12 @@ class Engine implements LinkEngine {
 
   /** Release up to `ack`, retransmit (ack, ack + gap] (tipc_link_advance_transmq). */
   private advanceTransmq(p: Peer, l: Link, ack: number, gap: number, now: number): void {
+    if (more(ack, mod16(l.sndNxt - 1))) {
+      // an ack for packets we never sent (forged, or the peer took forged packets for ours):
+      // releasing on it would lose what the peer does not have; the peer's gap check resyncs
+      this.drop("ack-ahead");
+      return;
+    }
     let released = 0;
     while (l.transmq.length > 0 && lessEq((l.transmq[0] as TxEntry).seqno, ack)) {
       l.transmq.shift();
@@ -1588,8 +1807,8 @@ class Engine implements LinkEngine {
       return;
     }
     const seqno = h.seqno;
-    if (less(seqno, l.rcvNxt) || more(seqno, mod16(l.rcvNxt + TIPC_MAX_LINK_WIN))) {
-      this.st.duplicates++;
+    if (!this.inWindow(seqno, l.rcvNxt, b, l.recent)) {
+      if (this.conflict) this.onConflict(p, l, l.upAt, now);
       return;
     }
     l.silentIntvCnt = 0;
@@ -1597,19 +1816,18 @@ class Engine implements LinkEngine {
     if (p.up && p.bcPeerUp && !bcAckInvalid(b, h.user)) this.bcAckRcv(p, h.bcastAck, 0, now);
     if (!p.up) return;
     if (seqno !== l.rcvNxt) {
-      if (l.deferred.has(seqno)) this.st.duplicates++;
-      else if (l.deferred.size >= MAX_DEFERRED) this.drop("deferred-full");
-      else {
-        l.deferred.set(seqno, b);
-        this.st.deferred++;
-        this.armNack(l, now);
+      if (!this.defer(l.deferred, seqno, b, l, now)) {
+        this.onConflict(p, l, l.upAt, now);
+        return;
       }
       const n = l.deferred.size;
       if (n >= 3 && (n - 3) % 16 === 0) this.sendProto(p, l, "STATE");
       return;
     }
+    l.stallSince = undefined;
     let next: Uint8Array | undefined = b;
     while (next) {
+      l.recent.note(l.rcvNxt, next);
       l.rcvNxt = mod16(l.rcvNxt + 1);
       this.deliverPacket(p, next, "unicast", l, now);
       if (!p.up || l.state !== "ESTABLISHED") return;
@@ -1627,21 +1845,22 @@ class Engine implements LinkEngine {
     p: Peer,
     b: Uint8Array,
     via: "unicast" | "broadcast",
-    holder: { reasm: Uint8Array[] | undefined },
+    holder: { reasm: Reassembler },
     now: number,
   ): void {
     const u = userOf(b);
     if (u === USER_MSG_FRAGMENTER) {
       const m = this.tryDecode(b);
       if (m?.user !== "MSG_FRAGMENTER") return;
-      if (m.type === "FIRST_FRAGMENT") holder.reasm = [m.data.slice()];
-      else if (!holder.reasm) {
-        this.drop("fragment-out-of-order");
+      let whole: Uint8Array | undefined;
+      try {
+        // a copy: the fragment's bytes are a view into a datagram we do not keep
+        whole = holder.reasm.push({ type: m.type, fragmentNumber: m.fragmentNumber, data: m.data.slice() });
+      } catch (e) {
+        this.drop(reassemblyDrop(e));
         return;
-      } else holder.reasm.push(m.data.slice());
-      if (m.type === "LAST_FRAGMENT") {
-        const whole = concat(holder.reasm);
-        holder.reasm = undefined;
+      }
+      if (whole) {
         this.st.reassembled++;
         this.deliverPacket(p, whole, via, holder, now);
       }
@@ -1710,7 +1929,47 @@ class Engine implements LinkEngine {
     return TIPC_MAX_LINK_WIN;
   }
 
-  private bcRcv(b: Uint8Array, h: PeekedHeader, now: number): void {
+  /** Holds an early packet (unicast or broadcast); false if a different one holds its seqno. */
+  private defer(
+    deferred: Map<number, Uint8Array>,
+    seqno: number,
+    b: Uint8Array,
+    l: Link,
+    now: number,
+  ): boolean {
+    const held = deferred.get(seqno);
+    if (held) {
+      if (packetFingerprint(held) !== packetFingerprint(b)) return false;
+      this.st.duplicates++;
+    } else if (deferred.size >= MAX_DEFERRED) this.drop("deferred-full");
+    else {
+      deferred.set(seqno, b);
+      this.st.deferred++;
+      this.armNack(l, now);
+    }
+    return true;
+  }
+
+  /**
+   * The receive window check of a sequenced packet (unicast or broadcast): below rcvNxt by at
+   * most a send window is a duplicate (a retransmission we already have); anything further
+   * behind or more than a window ahead no sender of this link could have sent: a counted drop.
+   */
+  private inWindow(seqno: number, rcvNxt: number, b: Uint8Array, recent: RecentPackets): boolean {
+    if (less(seqno, rcvNxt)) {
+      if (seqDiff(seqno, rcvNxt) > TIPC_MAX_LINK_WIN) this.drop("out-of-window");
+      else if (recent.conflicts(seqno, b)) this.conflict = true;
+      else this.st.duplicates++;
+      return false;
+    }
+    if (more(seqno, mod16(rcvNxt + TIPC_MAX_LINK_WIN))) {
+      this.drop("out-of-window");
+      return false;
+    }
+    return true;
+  }
+
+  private bcRcv(b: Uint8Array, h: PeekedHeader, from: MediaAddress, bearer: number, now: number): void {
     if (h.word5 !== this.netId) {
       this.drop("other-cluster");
       return;
@@ -1718,6 +1977,13 @@ class Engine implements LinkEngine {
     const p = this.peers.get(h.prevNode);
     if (!p || !hasLinks(p)) {
       this.drop("unknown-node");
+      return;
+    }
+    // broadcast-link packets come from the peer's own address on the bearer they arrive on
+    // (a multicast datagram's source is the sender's socket), as unicast ones do
+    const lb = p.links[bearer];
+    if (!lb || !sameSource(from, lb.mediaAddress)) {
+      this.drop("source-mismatch");
       return;
     }
     const l = p.active;
@@ -1731,25 +1997,24 @@ class Engine implements LinkEngine {
       return;
     }
     const seqno = h.seqno;
-    if (less(seqno, r.rcvNxt) || more(seqno, mod16(r.rcvNxt + TIPC_MAX_LINK_WIN))) {
-      this.st.duplicates++;
+    if (!this.inWindow(seqno, r.rcvNxt, b, r.recent)) {
+      if (this.conflict) this.onConflict(p, l, r.since, now);
       return;
     }
     if (seqno !== r.rcvNxt) {
-      if (r.deferred.has(seqno)) this.st.duplicates++;
-      else if (r.deferred.size >= MAX_DEFERRED) this.drop("deferred-full");
-      else {
-        r.deferred.set(seqno, b);
-        this.st.deferred++;
-        this.armNack(l, now);
+      if (!this.defer(r.deferred, seqno, b, l, now)) {
+        this.onConflict(p, l, r.since, now);
+        return;
       }
       // staggered NACKs: about one in 16 deferrals, offset by our address
       if ((++r.defCnt & 0xf) === (this.address & 0xf)) this.sendProto(p, l, "STATE");
       return;
     }
+    r.stallSince = undefined;
     let sendState = false;
     let next: Uint8Array | undefined = b;
     while (next) {
+      r.recent.note(r.rcvNxt, next);
       r.rcvNxt = mod16(r.rcvNxt + 1);
       r.unacked++;
       this.deliverPacket(p, next, "broadcast", r, now);
@@ -1779,7 +2044,14 @@ class Engine implements LinkEngine {
       destNode: 0,
     });
     const pending = new Set<number>();
-    for (const p of this.peers.values()) if (p.up) pending.add(p.address);
+    for (const p of this.peers.values()) {
+      if (!p.up) continue;
+      if (p.bcSynch !== undefined) {
+        if (lessEq(seqno, p.bcSynch)) continue; // queued before the peer came up: not for it
+        p.bcSynch = undefined;
+      }
+      pending.add(p.address);
+    }
     this.st.broadcastSent++;
     if (pending.size === 0) return;
     this.bcTransmq.push({ seqno, bytes: pkt, sentAt: now, pending, lastRetransmit: new Map() });
@@ -1883,14 +2155,17 @@ class Engine implements LinkEngine {
   }
 }
 
-function newBcRcv(): BcRcv {
+function newBcRcv(now = 0): BcRcv {
   return {
     synched: false,
     rcvNxt: 0,
     deferred: new Map(),
+    recent: new RecentPackets(),
+    since: now,
     unacked: 0,
     defCnt: 0,
     peerSndNxt: 0,
-    reasm: undefined,
+    stallSince: undefined,
+    reasm: new Reassembler(),
   };
 }

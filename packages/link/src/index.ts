@@ -4,6 +4,7 @@ export { hash128to32, nodeIdFromString, nodeIdString } from "./identity.js";
 export type {
   BearerInfo,
   LinkDownReason,
+  LinkDropCause,
   LinkEngineOptions,
   LinkInfo,
   LinkOutput,

@@ -106,6 +106,8 @@ export class Sim {
   readonly engines: LinkEngine[] = [];
   readonly events: { node: number; out: LinkOutput; at: number }[][] = [];
   onOutput: ((node: number, out: LinkOutput) => void) | undefined;
+  /** sees every datagram a node emits (also those to addresses no node has) */
+  onTransmit: ((node: number, out: Extract<LinkOutput, { kind: "transmit" }>) => void) | undefined;
   /** pairs "i-j" (i<j) that cannot talk, on any bearer */
   readonly blocked = new Set<string>();
   /** "b:i-j": pairs that cannot talk on bearer b */
@@ -214,6 +216,7 @@ export class Sim {
     const e = this.engines[i] as LinkEngine;
     for (const out of e.poll()) {
       if (out.kind === "transmit") {
+        this.onTransmit?.(i, out);
         if (out.to === "broadcast") {
           for (let j = 0; j < this.engines.length; j++) if (j !== i) this.send(i, j, out.bytes, out.bearer);
         } else {

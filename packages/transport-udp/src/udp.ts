@@ -323,12 +323,19 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
     peerMap.set(mediaAddressKey(a), Object.freeze(a));
   }
 
-  // Sockets. IPv4 multicast: one socket bound to the wildcard address (as the kernel's bearer),
-  // joined to the group, sending with IP_MULTICAST_IF = our address, which makes that address
-  // the source. IPv6 multicast: source selection would pick the link-local address for an ff02::
-  // group, so a socket bound to our own address sends (and takes unicast), and a second one
-  // bound to the wildcard on the same port only receives the group. Replicast: one socket bound
-  // to our own address.
+  // Sockets. The kernel's bearer sends every datagram with its local IP as the source (it routes
+  // with that source set), and in multicast mode binds the wildcard address to receive the
+  // group. A dgram socket cannot choose its source per datagram, and one bound to the wildcard
+  // gets the route's preferred source, which on a host with several addresses need not be ours
+  // (peers then drop what we send, or answer elsewhere). So `socket`, bound to our own address,
+  // sends every datagram in every mode and receives unicast to us. In multicast mode a second
+  // socket, `groupSocket`, bound to the wildcard on the same port, joins the group and receives
+  // its datagrams (and, as the kernel's bearer, unicast to our other addresses on that port);
+  // Linux gives a unicast datagram to the socket bound to its exact destination address before
+  // a wildcard one, and the group's datagrams to the wildcard socket only. Both sockets need
+  // SO_REUSEADDR to share the port, which would let another socket with it share the port too:
+  // a probe bound to the wildcard without it first refuses a port held at any address
+  // (ADDRESS_IN_USE), as the kernel's wildcard bind does.
   const makeSocket = (reuseAddr: boolean) =>
     dgram.createSocket({
       type: family === "ipv4" ? "udp4" : "udp6",
@@ -347,21 +354,32 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
         resolve();
       });
     });
+  const closeSocket = (s: dgram.Socket | undefined) =>
+    new Promise<void>((resolve) => {
+      if (!s) return resolve();
+      try {
+        s.close(() => resolve());
+      } catch {
+        resolve(); // not bound yet, or already closed
+      }
+    });
   const wildcard = family === "ipv4" ? "0.0.0.0" : "::";
-  const split = mode === "multicast" && family === "ipv6";
+  const split = mode === "multicast";
+  let port = localPort;
+  if (split) {
+    const probe = makeSocket(false);
+    try {
+      await bindSocket(probe, wildcard, port);
+      port = probe.address().port;
+    } finally {
+      await closeSocket(probe);
+    }
+  }
   const socket = makeSocket(split);
   let groupSocket: dgram.Socket | undefined;
-  const closeAll = () => {
-    for (const s of [socket, groupSocket]) {
-      try {
-        s?.close();
-      } catch {
-        // not bound yet, or already closed
-      }
-    }
-  };
+  const closeAll = () => Promise.all([closeSocket(socket), closeSocket(groupSocket)]);
   try {
-    await bindSocket(socket, mode === "multicast" && !split ? wildcard : ipLocal, localPort);
+    await bindSocket(socket, ipLocal, port);
     if (split) {
       groupSocket = makeSocket(true);
       await bindSocket(groupSocket, wildcard, socket.address().port);
@@ -369,7 +387,7 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
     if (group) {
       if (family === "ipv4") {
         const iface = options.multicastInterface ?? ipLocal;
-        socket.addMembership(group.address, iface);
+        (groupSocket as dgram.Socket).addMembership(group.address, iface);
         socket.setMulticastInterface(iface);
       } else {
         if (!options.multicastInterface && group.address.startsWith("ff02")) {
@@ -386,7 +404,7 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
       socket.setMulticastLoopback(options.multicastLoopback ?? true);
     }
   } catch (e) {
-    closeAll();
+    await closeAll();
     throw e instanceof TransportError
       ? e
       : new TransportError("OPEN_FAILED", `cannot join ${group?.address}: ${(e as Error).message}`, {
@@ -704,19 +722,7 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
       queueHead = 0;
       queuedBytes = 0;
       queuedCharge = 0;
-      await Promise.all(
-        [socket, groupSocket].map(
-          (s) =>
-            new Promise<void>((resolve) => {
-              if (!s) return resolve();
-              try {
-                s.close(() => resolve());
-              } catch {
-                resolve();
-              }
-            }),
-        ),
-      );
+      await closeAll();
     },
   };
   // configured peers never include ourselves

@@ -55,6 +55,8 @@ export function nameUpdate(o: {
   namedSeqno: number;
   broadcast?: boolean;
   withdrawal?: boolean;
+  /** a pre-2020 sender's message (no non_legacy bit): applied without a sequence check */
+  legacy?: boolean;
   items: NameItem[];
 }): Uint8Array {
   const m: NameDistributorMessage = {
@@ -69,7 +71,7 @@ export function nameUpdate(o: {
     destNode: o.broadcast ? 0 : o.destNode,
     bulk: false,
     lastBulk: false,
-    nonLegacy: true,
+    nonLegacy: o.legacy !== true,
     namedSeqno: o.namedSeqno & 0xffff,
     bcAckInvalid: false,
     ...(o.broadcast ? { netId: NET_ID } : {}),

@@ -2,6 +2,7 @@
 // BINDINGS_PER_DAEMON bindings each (from tests/daemon's harness), the truth every table must
 // equal byte for byte, per-process RSS from /proc, drop counters from stats(), the kernel's own
 // receive-queue figures for a port (/proc/net/udp), and a report file the figures go to.
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -65,6 +66,23 @@ export function canonical(bindings: readonly BindingJSON[]): string {
  * client connection) and waits until every table holds all of them.
  */
 export async function startCluster(name: string, extraPeers: number[] = []): Promise<Cluster> {
+  const c = await launch(name, extraPeers);
+  await refreshTruth(c);
+  await waitFor(async () => (await tableDiffs(c)).length === 0, 30_000, "every table holding the truth");
+  return c;
+}
+
+/**
+ * The truth, from what each daemon holds as its own (an attack on the network cannot change a
+ * node's own bindings): call after the test itself publishes or withdraws.
+ */
+export async function refreshTruth(c: Cluster): Promise<void> {
+  const own = await Promise.all(c.daemons.map((d) => d.client.bindings({ own: true })));
+  const cluster = own.flatMap((list) => list.filter((b) => b.scope === "cluster"));
+  c.truth = own.map((list) => canonical([...cluster, ...list.filter((b) => b.scope !== "cluster")]));
+}
+
+async function launch(name: string, extraPeers: number[]): Promise<Cluster> {
   await buildBins();
   const dir = tempDir(`tipcd-attack-${name}`);
   const ports = await freeUdpPorts(DAEMONS);
@@ -116,10 +134,6 @@ export async function startCluster(name: string, extraPeers: number[] = []): Pro
         }
       }),
     );
-    const own = await Promise.all(daemons.map((d) => d.client.bindings({ own: true })));
-    const cluster = own.flatMap((list) => list.filter((b) => b.scope === "cluster"));
-    c.truth = own.map((list) => canonical([...cluster, ...list.filter((b) => b.scope !== "cluster")]));
-    await waitFor(async () => (await tableDiffs(c)).length === 0, 30_000, "every table holding the truth");
     return c;
   } catch (e) {
     await stop();
@@ -324,6 +338,87 @@ export class Attacker {
 
   close(): Promise<void> {
     return new Promise((r) => this.socket.close(() => r()));
+  }
+}
+
+/**
+ * Sends UDP datagrams on 127.0.0.1 with a source port of our choosing (a peer's), through a raw
+ * IPv4 socket (root only; the suite runs as root, as tests/daemon's namespace tests do). This is
+ * the off-path attacker who can spoof a source: no source check can tell its datagrams apart.
+ */
+export class Spoofer {
+  private buffered = "";
+  private waiting: (() => void) | undefined;
+  private constructor(private readonly py: ChildProcessWithoutNullStreams) {
+    py.stdout.setEncoding("utf8");
+    py.stdout.on("data", (t: string) => {
+      this.buffered += t;
+      if (this.buffered.includes("\n")) {
+        this.buffered = "";
+        this.waiting?.();
+      }
+    });
+  }
+
+  static open(): Spoofer {
+    const script = [
+      "import socket, struct, sys",
+      "s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)",
+      "lo = socket.inet_aton('127.0.0.1')",
+      "i = sys.stdin.buffer",
+      "while True:",
+      "  h = i.read(8)",
+      "  if len(h) < 8: break",
+      "  n, src, dst = struct.unpack('!IHH', h)",
+      "  for _ in range(n):",
+      "    (ln,) = struct.unpack('!H', i.read(2))",
+      "    body = i.read(ln)",
+      "    udp = struct.pack('!HHHH', src, dst, 8 + ln, 0) + body",
+      "    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, lo, lo)",
+      "    s.sendto(ip + udp, ('127.0.0.1', 0))",
+      "  sys.stdout.write('ok\\n'); sys.stdout.flush()",
+    ].join("\n");
+    return new Spoofer(spawn("python3", ["-c", script], { stdio: ["pipe", "pipe", "pipe"] }));
+  }
+
+  /** Sends the datagrams from 127.0.0.1:srcPort to 127.0.0.1:dstPort, paced as Attacker.flood. */
+  async flood(
+    datagrams: Uint8Array[],
+    srcPort: number,
+    dstPort: number,
+    maxQueued = 96 * 1024,
+  ): Promise<number> {
+    const drops0 = udpQueue(dstPort).drops;
+    for (let i = 0; i < datagrams.length; ) {
+      await waitFor(() => udpQueue(dstPort).rxQueue <= maxQueued / 4, 30_000, `port ${dstPort} draining`, 1);
+      const batch: Uint8Array[] = [];
+      for (let q = udpQueue(dstPort).rxQueue; i < datagrams.length && q < maxQueued; i++) {
+        const d = datagrams[i] as Uint8Array;
+        batch.push(d);
+        q += d.byteLength + 1024;
+      }
+      const head = Buffer.alloc(8);
+      head.writeUInt32BE(batch.length, 0);
+      head.writeUInt16BE(srcPort, 4);
+      head.writeUInt16BE(dstPort, 6);
+      const parts = [head];
+      for (const d of batch) {
+        const l = Buffer.alloc(2);
+        l.writeUInt16BE(d.byteLength);
+        parts.push(l, Buffer.from(d));
+      }
+      const done = new Promise<void>((r) => {
+        this.waiting = r;
+      });
+      this.py.stdin.write(Buffer.concat(parts));
+      await done;
+    }
+    await waitFor(() => udpQueue(dstPort).rxQueue === 0, 30_000, `port ${dstPort} drained`, 5);
+    return udpQueue(dstPort).drops - drops0;
+  }
+
+  close(): void {
+    this.py.stdin.end();
   }
 }
 

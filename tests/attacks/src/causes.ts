@@ -35,3 +35,18 @@ export const MALFORMED_CAUSES = [
   "link:corrupt-discovery",
   "link:malformed-tunnel",
 ] as const;
+
+/**
+ * Bounds the fixes are expected to keep, stated here so the lead can align them with the
+ * numbers the fixes choose.
+ */
+export const BOUND = {
+  /** nodes known but never linked, after a discovery flood of fake identities */
+  unlinkedNodes: 1024,
+  /** datagrams tipcd may send per forged discovery datagram (rate-limited replies: well under 1) */
+  amplification: 1,
+  /** control connections one local user can open: more than this must be refused */
+  controlConnectionsTried: 1100,
+  /** subscriptions one control connection can take: more than this must be refused */
+  subscriptionsTried: 5000,
+} as const;

@@ -5,6 +5,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createConnection, type Socket as NetSocket } from "node:net";
 import { join } from "node:path";
 import type { BindingJSON, TipcClient } from "@tipcjs/client";
 import {
@@ -419,6 +420,63 @@ export class Spoofer {
 
   close(): void {
     this.py.stdin.end();
+  }
+}
+
+/**
+ * A raw control-socket connection: writes request lines as fast as the socket takes them and
+ * counts reply lines (JSON-parsing only short ones, for their error codes), or reads nothing.
+ */
+export class RawControl {
+  lines = 0;
+  bytes = 0;
+  results = 0;
+  readonly errors: Record<string, number> = {};
+  closed = false;
+  private tail = "";
+  private constructor(readonly socket: NetSocket) {
+    socket.setEncoding("utf8");
+    socket.on("data", (t: string) => {
+      this.bytes += t.length;
+      let start = 0;
+      for (let nl = t.indexOf("\n"); nl >= 0; nl = t.indexOf("\n", start)) {
+        const line = start === 0 && this.tail ? this.tail + t.slice(0, nl) : t.slice(start, nl);
+        this.tail = "";
+        start = nl + 1;
+        this.lines++;
+        if (line.length < 4096) {
+          const m = JSON.parse(line) as { result?: unknown; error?: { code: string }; event?: string };
+          if (m.error) this.errors[m.error.code] = (this.errors[m.error.code] ?? 0) + 1;
+          else if (m.result !== undefined) this.results++;
+        } else this.results++;
+      }
+      // a long line's head is kept only to finish the line count, not parsed
+      this.tail = (this.tail + t.slice(start)).slice(0, 4096);
+    });
+    socket.on("close", () => {
+      this.closed = true;
+    });
+    socket.on("error", () => {});
+  }
+
+  static open(path: string, read = true): Promise<RawControl> {
+    return new Promise((res, rej) => {
+      const s = createConnection({ path });
+      s.once("error", rej);
+      s.once("connect", () => {
+        const rc = new RawControl(s);
+        if (!read) s.pause();
+        res(rc);
+      });
+    });
+  }
+
+  request(id: number, method: string, params: object = {}): void {
+    this.socket.write(`${JSON.stringify({ id, method, params })}\n`);
+  }
+
+  close(): void {
+    this.socket.destroy();
   }
 }
 

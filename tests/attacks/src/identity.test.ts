@@ -105,7 +105,17 @@ describe("forged RESET and identity spoofing", () => {
     const caps = (await a.client.nodes()).find((n) => n.address === b.address)?.capabilities ?? 0x7ff;
     // each round: the four RESETs, then discovery claiming b's address as "attacker-id" with the
     // attacker's media address (so replies and the link come to the attacker)
-    const forged: Uint8Array[] = [];
+    // first six discovery datagrams alone, then rounds with RESETs ahead of them
+    const forged: Uint8Array[] = Array.from({ length: 6 }, (_, k) =>
+      discovery({
+        type: k % 2 === 0 ? "DSC_REQ" : "DSC_RESP",
+        nodeId: "attacker-id",
+        prevNode: b.address,
+        port: attacker.port,
+        capabilities: caps,
+        signature: 0x1000 + k,
+      }),
+    );
     for (let r = 0; r < SPOOF_ROUNDS; r++) {
       for (const s of SESSIONS)
         forged.push(

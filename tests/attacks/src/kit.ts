@@ -144,12 +144,13 @@ async function launch(name: string, extraPeers: number[]): Promise<Cluster> {
 
 /**
  * The cluster, or a new one when an earlier attack left it damaged (a link down, a peer renamed,
- * a table off the truth): each attack class starts from a healthy cluster, so one defect does
+ * a table off the truth, a daemon over the RSS bound): each attack class starts from a healthy cluster, so one defect does
  * not show up again as a failure of the next class.
  */
 export async function healthy(c: Cluster, name: string, extraPeers: number[] = []): Promise<Cluster> {
   const ok =
     alive(c) &&
+    rssAll(c).every((kb) => kb < RSS_BOUND_KB) &&
     (await waitFor(() => linksUp(c), 10_000, "links up").catch(() => false)) &&
     (await settleTables(c, 5000)).ok;
   if (ok) return c;

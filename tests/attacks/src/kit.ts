@@ -460,11 +460,20 @@ export class RawControl {
     socket.on("error", () => {});
   }
 
+  /** Connects (rejects after 5 s: a daemon that stops accepting must not hang the suite). */
   static open(path: string, read = true): Promise<RawControl> {
     return new Promise((res, rej) => {
       const s = createConnection({ path });
-      s.once("error", rej);
+      const t = setTimeout(() => {
+        s.destroy();
+        rej(new Error(`no connection to ${path} within 5 s`));
+      }, 5000);
+      s.once("error", (e) => {
+        clearTimeout(t);
+        rej(e);
+      });
       s.once("connect", () => {
+        clearTimeout(t);
         const rc = new RawControl(s);
         if (!read) s.pause();
         res(rc);

@@ -534,6 +534,14 @@ describe("multicast receive", () => {
     expect(sl.stats().drops["multicast-no-socket"]).toBe(1);
   });
 
+  it("a multicast range with lower above upper from the network is a counted drop, not a throw", () => {
+    const { sl, table } = layer();
+    const p = sl.open({ type: "rdm" });
+    table.insert({ type: 2000, lower: 0, upper: 99, node: A, port: p, key: 1, scope: "cluster" });
+    expect(sl.receive(mc({ nameInstance: 5, nameUpper: 4 }))).toEqual([]);
+    expect(sl.stats().drops["multicast-no-socket"]).toBe(1);
+  });
+
   it("holds an origin's messages from the first SYN until its twin, then delivers in order", () => {
     const { sl, table } = layer();
     const p = sl.open({ type: "rdm" });

@@ -640,6 +640,11 @@ class SocketLayerImpl implements SocketLayer {
   /** tipc_sk_mcast_rcv: one copy per matching local socket (cluster bindings for a remote origin). */
   private rcvMulticast(m: DataMessage, out: SocketOutput[]): void {
     const scope = m.origNode === this.own ? undefined : "cluster";
+    // A range with lower above upper matches nothing in the kernel's range walk.
+    if (m.nameInstance > m.nameUpper) {
+      this.st.drops["multicast-no-socket"]++;
+      return;
+    }
     const dports = this.table.lookupMulticast(m.nameType, m.nameInstance, m.nameUpper, {
       nodes: [this.own],
       scope,

@@ -559,6 +559,20 @@ describe("multicast receive", () => {
     expect(got).toEqual([data(1)[0], data(9)[0], data(2)[0], data(3)[0]]);
   });
 
+  it("node down releases what was held for a twin from that node, data only, in order", () => {
+    const { sl, table } = layer();
+    const p = sl.open({ type: "rdm" });
+    table.insert({ type: 2000, lower: 0, upper: 99, node: A, port: p, key: 1, scope: "cluster" });
+    sl.receive(mc({ srcDroppable: true, syn: true, payload: bytes(4, 1) }));
+    sl.receive(mc({ srcDroppable: true, payload: bytes(4, 2) }));
+    sl.receive(mc({ origNode: C, prevNode: C, srcDroppable: true, syn: true, payload: bytes(4, 3) }));
+    expect(sl.info(p).queuedMessages).toBe(0);
+    expect(sl.nodeDown(B)).toEqual([{ kind: "readable", port: p }]);
+    const got = [];
+    for (let r = sl.read(p); r; r = sl.read(p)) got.push(r.kind === "message" ? r.data[0] : -1);
+    expect(got).toEqual([bytes(4, 1)[0], bytes(4, 2)[0]]);
+  });
+
   it("bounds the hold queue", () => {
     const { sl, table } = layer({ maxHeldMulticast: 2 });
     const p = sl.open({ type: "rdm" });

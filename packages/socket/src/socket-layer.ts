@@ -707,7 +707,11 @@ class SocketLayerImpl implements SocketLayer {
 
   /** tipc_sk_filter_rcv for a connectionless socket. */
   private filterRcv(s: Sock, m: DataMessage, out: SocketOutput[]): void {
-    const inputs = m.type === "MCAST_MSG" ? this.mcastFilter(s, m) : [m];
+    this.accept(s, m.type === "MCAST_MSG" ? this.mcastFilter(s, m) : [m], out);
+  }
+
+  /** Into the receive queue if the socket takes this kind of message and has room. */
+  private accept(s: Sock, inputs: DataMessage[], out: SocketOutput[]): void {
     for (const msg of inputs) {
       let err = 0;
       // CONN_MSG to a connectionless socket, or a group message to a socket in no group.
@@ -828,16 +832,9 @@ class SocketLayerImpl implements SocketLayer {
       if (!s.held.some((h) => h.origNode === node)) continue;
       const release = s.held.filter((h) => h.origNode === node && h.errorCode === 0);
       s.held = s.held.filter((h) => h.origNode !== node);
-      for (const m of release) this.filterRcvHeldRelease(s, m, out);
+      this.accept(s, release, out);
     }
     return out;
-  }
-
-  private filterRcvHeldRelease(s: Sock, m: DataMessage, out: SocketOutput[]): void {
-    const empty = s.held;
-    s.held = [];
-    this.filterRcv(s, { ...m, syn: false }, out);
-    s.held = empty;
   }
 
   linkCongestion(node: number, importance: Importance, congested: boolean): SocketOutput[] {

@@ -245,7 +245,10 @@ describe("sending", () => {
   it("throws NO_SERVICE without a binding and NO_NODE to a node that is not up", () => {
     const { sl } = layer();
     const p = sl.open({ type: "rdm" });
-    expectCode(() => sl.sendToService(p, { type: 1000, instance: 1 }), "BAD_ARGUMENT");
+    expectCode(
+      () => sl.sendToService(p, { type: 1000, instance: 1 }, "no bytes" as unknown as Uint8Array),
+      "BAD_ARGUMENT",
+    );
     expectCode(() => sl.sendToService(p, { type: 1000, instance: 1 }, bytes(1)), "NO_SERVICE");
     expectCode(() => sl.sendToRange(p, { type: 1000, lower: 0, upper: 5 }, bytes(1), 0), "NO_SERVICE");
     expectCode(() => sl.sendToSocket(p, { node: 0x4004, port: 1 }, bytes(1)), "NO_NODE");

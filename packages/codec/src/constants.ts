@@ -63,3 +63,25 @@ export const TIPC_DISC_INIT = 125;
 export const TIPC_DISC_FAST = 1000;
 export const TIPC_DISC_SLOW = 60000;
 export const TIPC_TRIAL_PERIOD = 1000;
+
+/** Data importance: the user field of a data message (msg.h, uapi/linux/tipc.h). */
+export const TIPC_LOW_IMPORTANCE = 0;
+export const TIPC_MEDIUM_IMPORTANCE = 1;
+export const TIPC_HIGH_IMPORTANCE = 2;
+export const TIPC_CRITICAL_IMPORTANCE = 3;
+
+/** Error codes of a returned data message, word 1 bits 25..28 (uapi/linux/tipc.h). */
+export const TIPC_OK = 0;
+export const TIPC_ERR_NO_NAME = 1;
+export const TIPC_ERR_NO_PORT = 2;
+export const TIPC_ERR_NO_NODE = 3;
+export const TIPC_ERR_OVERLOAD = 4;
+export const TIPC_CONN_SHUTDOWN = 5;
+
+/** Lookup scopes, word 1 bits 19..20 of a named or multicast message (uapi/linux/tipc.h). */
+export const TIPC_ZONE_SCOPE = 1;
+export const TIPC_CLUSTER_SCOPE = 2;
+export const TIPC_NODE_SCOPE = 3;
+
+/** Most data a rejected message carries back to its sender (msg.h MAX_FORWARD_SIZE). */
+export const MAX_FORWARD_SIZE = 1024;

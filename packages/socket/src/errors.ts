@@ -1,0 +1,42 @@
+/** Why the socket layer refused a call. The layer's state is unchanged when one is thrown. */
+export type SocketErrorCode =
+  /** createSocketLayer options are missing or malformed */
+  | "BAD_OPTIONS"
+  /** an argument is malformed: not a u32, lower > upper, a bad scope, type or importance */
+  | "BAD_ARGUMENT"
+  /** no open socket has this port */
+  | "NO_SUCH_SOCKET"
+  /** more data than TIPC_MAX_USER_MSG_SIZE (66,000 bytes): the kernel's EMSGSIZE */
+  | "MESSAGE_TOO_LARGE"
+  /** no binding matches the service address or range: the kernel's EHOSTUNREACH */
+  | "NO_SERVICE"
+  /** the destination node is not reachable (no link up): the kernel's EHOSTUNREACH */
+  | "NO_NODE"
+  /** a service type below 64 (reserved for TIPC itself; the kernel's EACCES) */
+  | "RESERVED_TYPE"
+  /** the socket already holds this binding, or its publication keys are used up (EADDRINUSE) */
+  | "DUPLICATE"
+  /** the node's own bindings reached TIPC_MAX_PUBL (65,535), or every port is taken */
+  | "LIMIT"
+  /** unbind of a range this socket did not bind (the kernel's EINVAL) */
+  | "NOT_BOUND"
+  /** a socket type this layer does not carry yet (seqpacket, stream) */
+  | "NOT_SUPPORTED";
+
+/** The one error type @tipcjs/socket throws. */
+export class SocketError extends Error {
+  override readonly name = "SocketError";
+  readonly code: SocketErrorCode;
+  constructor(code: SocketErrorCode, message: string) {
+    super(`${code}: ${message}`);
+    this.code = code;
+  }
+}
+
+/** True when `e` is a {@link SocketError} (also across duplicated package copies). */
+export function isSocketError(e: unknown): e is SocketError {
+  return (
+    e instanceof SocketError ||
+    (typeof e === "object" && e !== null && (e as { name?: unknown }).name === "SocketError" && "code" in e)
+  );
+}

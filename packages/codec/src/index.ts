@@ -50,6 +50,7 @@ export {
   writeAcks,
   writeSeqno,
 } from "./header.js";
+export { MinHeap } from "./heap.js";
 export {
   CONN_MANAGER_TYPES,
   DATA_TYPES,

@@ -7,6 +7,7 @@
  * so a run replays exactly.
  */
 
+import { MinHeap } from "@tipcjs/codec";
 import { type Clock, seededRandom } from "@tipcjs/transport";
 
 // The interfaces and the real clock live in @tipcjs/transport (shared with the node and every
@@ -43,59 +44,31 @@ interface Event {
   callback: (() => void) | undefined;
 }
 
-/** A min-heap on (time, seq): same-time events run in scheduling order. */
+/** Events by (time, seq): same-time events run in scheduling order. Cancelled ones stay until they come to the top. */
 class EventQueue {
-  private heap: Event[] = [];
+  private readonly heap = new MinHeap<Event>(
+    (a, b) => a.time < b.time || (a.time === b.time && a.seq < b.seq),
+  );
   live = 0;
 
   push(e: Event): void {
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      const parent = h[p] as Event;
-      if (parent.time < e.time || (parent.time === e.time && parent.seq < e.seq)) break;
-      h[i] = parent;
-      i = p;
-    }
-    h[i] = e;
+    this.heap.push(e);
     this.live++;
   }
 
   /** The earliest live event, discarding cancelled ones. */
   peek(): Event | undefined {
     const h = this.heap;
-    while (h.length > 0 && (h[0] as Event).callback === undefined) this.pop();
-    return h[0];
+    let top = h.peek();
+    while (top !== undefined && top.callback === undefined) {
+      h.pop();
+      top = h.peek();
+    }
+    return top;
   }
 
   pop(): Event | undefined {
-    const h = this.heap;
-    const top = h[0];
-    if (top === undefined) return undefined;
-    const last = h.pop() as Event;
-    if (h.length > 0) {
-      let i = 0;
-      const n = h.length;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        let c = l;
-        const le = h[l] as Event;
-        if (r < n) {
-          const re = h[r] as Event;
-          if (re.time < le.time || (re.time === le.time && re.seq < le.seq)) c = r;
-        }
-        const ce = h[c] as Event;
-        if (last.time < ce.time || (last.time === ce.time && last.seq < ce.seq)) break;
-        h[i] = ce;
-        i = c;
-      }
-      h[i] = last;
-    }
-    return top;
+    return this.heap.pop();
   }
 }
 

@@ -28,8 +28,8 @@ export {
 export * from "./constants.js";
 export { decodeMessage, validateHeader } from "./decode.js";
 export { encodedSize, encodeInto, encodeMessage } from "./encode.js";
-export type { TipcDecodeErrorCode } from "./errors.js";
-export { TipcDecodeError, TipcEncodeError } from "./errors.js";
+export type { TipcDecodeErrorCode, TipcEncodeErrorCode } from "./errors.js";
+export { isTipcDecodeError, isTipcEncodeError, TipcDecodeError, TipcEncodeError } from "./errors.js";
 export { formatMessage, messageToJSON } from "./format.js";
 export type { FragmentFields, ReassemblerOptions } from "./fragment.js";
 export { fragmentMessage, Reassembler } from "./fragment.js";
@@ -67,11 +67,12 @@ export {
   USER_VALUES,
   userName,
 } from "./names.js";
-export type { PcapFile, PcapRecord, UdpDatagram } from "./pcap.js";
+export type { PcapErrorCode, PcapFile, PcapRecord, UdpDatagram } from "./pcap.js";
 export {
   CaptureReader,
   isCapture,
   isPcap,
+  isPcapError,
   isPcapng,
   isSupportedLinkType,
   MAX_CAPTURE_RECORD,

@@ -42,6 +42,10 @@ export type TipcDecodeErrorCode =
   /** reassembly: the message grows beyond the reassembler's limit */
   | "REASSEMBLY_TOO_LARGE";
 
+/**
+ * Bad bytes. The message says where and what (`at byte 2`, `at byte 40: 3 items`); the code is
+ * in `code` only, so print `${e.code} ${e.message}` for a line that has both.
+ */
 export class TipcDecodeError extends Error {
   override readonly name = "TipcDecodeError";
   readonly code: TipcDecodeErrorCode;
@@ -49,15 +53,21 @@ export class TipcDecodeError extends Error {
   readonly offset: number;
 
   constructor(code: TipcDecodeErrorCode, offset: number, detail?: string) {
-    super(`${code} at byte ${offset}${detail ? `: ${detail}` : ""}`);
+    super(`at byte ${offset}${detail ? `: ${detail}` : ""}`);
     this.code = code;
     this.offset = offset;
   }
 }
 
+/** Why the encoder refused: one code, the field at fault is in `field`. */
+export type TipcEncodeErrorCode =
+  /** a field of the message object is missing, out of range or not encodable */
+  "BAD_FIELD";
+
 /** Thrown by the encoder for a message object that cannot be put on the wire. */
 export class TipcEncodeError extends Error {
   override readonly name = "TipcEncodeError";
+  readonly code: TipcEncodeErrorCode = "BAD_FIELD";
   /** the field at fault, e.g. "bearerName" */
   readonly field: string;
 
@@ -65,4 +75,19 @@ export class TipcEncodeError extends Error {
     super(`${field}: ${detail}`);
     this.field = field;
   }
+}
+
+/** An error of class `name` with a `code`, from this or a duplicated copy of the package. */
+export function isNamed(e: unknown, name: string): boolean {
+  return typeof e === "object" && e !== null && (e as { name?: unknown }).name === name && "code" in e;
+}
+
+/** True when `e` is a {@link TipcDecodeError} (also across duplicated package copies). */
+export function isTipcDecodeError(e: unknown): e is TipcDecodeError {
+  return e instanceof TipcDecodeError || isNamed(e, "TipcDecodeError");
+}
+
+/** True when `e` is a {@link TipcEncodeError} (also across duplicated package copies). */
+export function isTipcEncodeError(e: unknown): e is TipcEncodeError {
+  return e instanceof TipcEncodeError || isNamed(e, "TipcEncodeError");
 }

@@ -28,8 +28,8 @@ export {
 export * from "./constants.js";
 export { decodeMessage, validateHeader } from "./decode.js";
 export { encodedSize, encodeInto, encodeMessage } from "./encode.js";
-export type { TipcDecodeErrorCode } from "./errors.js";
-export { TipcDecodeError, TipcEncodeError } from "./errors.js";
+export type { TipcDecodeErrorCode, TipcEncodeErrorCode } from "./errors.js";
+export { isTipcDecodeError, isTipcEncodeError, TipcDecodeError, TipcEncodeError } from "./errors.js";
 export { formatMessage, messageToJSON } from "./format.js";
 export type { FragmentFields, ReassemblerOptions } from "./fragment.js";
 export { fragmentMessage, Reassembler } from "./fragment.js";
@@ -50,6 +50,7 @@ export {
   writeAcks,
   writeSeqno,
 } from "./header.js";
+export { MinHeap } from "./heap.js";
 export {
   CONN_MANAGER_TYPES,
   DATA_TYPES,
@@ -66,11 +67,12 @@ export {
   USER_VALUES,
   userName,
 } from "./names.js";
-export type { PcapFile, PcapRecord, UdpDatagram } from "./pcap.js";
+export type { PcapErrorCode, PcapFile, PcapRecord, UdpDatagram } from "./pcap.js";
 export {
   CaptureReader,
   isCapture,
   isPcap,
+  isPcapError,
   isPcapng,
   isSupportedLinkType,
   MAX_CAPTURE_RECORD,

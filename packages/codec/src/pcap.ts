@@ -9,9 +9,35 @@
  * tests that replay kernel captures.
  */
 import { formatIpv4, formatIpv6 } from "./address.js";
+import { isNamed } from "./errors.js";
 
+/** Why a capture file was refused. */
+export type PcapErrorCode =
+  /** neither a pcap nor a pcapng file (bad magic number, or too short to tell) */
+  | "NOT_A_CAPTURE"
+  /** the file ends inside a header, record or block */
+  | "TRUNCATED"
+  /** a record or block announces more than MAX_CAPTURE_RECORD bytes */
+  | "RECORD_TOO_LARGE"
+  /** a malformed pcapng block (byte-order magic, lengths, interface references) */
+  | "MALFORMED"
+  /** a link type the UDP extractor does not read */
+  | "UNSUPPORTED_LINK_TYPE";
+
+/** The one error a capture reader throws; the message says what and where (byte offset). */
 export class PcapError extends Error {
   override readonly name = "PcapError";
+  constructor(
+    readonly code: PcapErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** True when `e` is a {@link PcapError} (also across duplicated package copies). */
+export function isPcapError(e: unknown): e is PcapError {
+  return e instanceof PcapError || isNamed(e, "PcapError");
 }
 
 export interface PcapRecord {
@@ -126,16 +152,16 @@ export class CaptureReader {
     const at = this.base + this.pos;
     if (this.format === undefined) {
       if (left >= 4 && !isCapture(this.buf.subarray(this.pos)))
-        throw new PcapError("not a pcap file (bad magic number)");
-      throw new PcapError("not a pcap file (too short)");
+        throw new PcapError("NOT_A_CAPTURE", "not a pcap file (bad magic number)");
+      throw new PcapError("NOT_A_CAPTURE", "not a pcap file (too short)");
     }
     if (left === 0) return;
     if (this.format === "pcap") {
-      if (left < 16) throw new PcapError(`truncated record header at byte ${at}`);
+      if (left < 16) throw new PcapError("TRUNCATED", `truncated record header at byte ${at}`);
       const incl = this.dv().getUint32(this.pos + 8, this.little);
-      throw new PcapError(`truncated record at byte ${at} (${incl} bytes announced)`);
+      throw new PcapError("TRUNCATED", `truncated record at byte ${at} (${incl} bytes announced)`);
     }
-    throw new PcapError(`truncated pcapng block at byte ${at}`);
+    throw new PcapError("TRUNCATED", `truncated pcapng block at byte ${at}`);
   }
 
   private dv(): DataView {
@@ -152,7 +178,7 @@ export class CaptureReader {
         this.format = "pcapng";
         return null;
       }
-      if (!isPcap(head)) throw new PcapError("not a pcap file (bad magic number)");
+      if (!isPcap(head)) throw new PcapError("NOT_A_CAPTURE", "not a pcap file (bad magic number)");
       if (avail < 24) return undefined;
       const magic = u32be(this.buf, this.pos);
       this.little = magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1;
@@ -174,6 +200,7 @@ export class CaptureReader {
     const incl = dv.getUint32(o + 8, this.little);
     if (incl > MAX_CAPTURE_RECORD)
       throw new PcapError(
+        "RECORD_TOO_LARGE",
         `record at byte ${this.base + o} announces ${incl} bytes (more than ${MAX_CAPTURE_RECORD})`,
       );
     if (avail < 16 + incl) return undefined;
@@ -200,21 +227,24 @@ export class CaptureReader {
       const bom = u32be(this.buf, o + 8);
       if (bom === PCAPNG_BYTE_ORDER_MAGIC) this.little = false;
       else if (bom === 0x4d3c2b1a) this.little = true;
-      else throw new PcapError(`bad pcapng byte-order magic at byte ${at + 8}`);
+      else throw new PcapError("MALFORMED", `bad pcapng byte-order magic at byte ${at + 8}`);
       this.interfaces = [];
     }
     const length = dv.getUint32(o + 4, this.little);
     if (length < 12 || length % 4 !== 0 || length > MAX_CAPTURE_RECORD)
-      throw new PcapError(`bad pcapng block length ${length} at byte ${at}`);
+      throw new PcapError("MALFORMED", `bad pcapng block length ${length} at byte ${at}`);
     if (avail < length) return undefined;
     if (dv.getUint32(o + length - 4, this.little) !== length)
-      throw new PcapError(`pcapng block at byte ${at}: trailing length differs from ${length}`);
+      throw new PcapError("MALFORMED", `pcapng block at byte ${at}: trailing length differs from ${length}`);
     this.pos += length;
     const blockType = type === PCAPNG_SHB ? type : dv.getUint32(o, this.little);
     const body = length - 12; // without type, length and trailing length
     const need = (n: number) => {
       if (body < n)
-        throw new PcapError(`pcapng block at byte ${at}: ${body} bytes, type ${blockType} needs ${n}`);
+        throw new PcapError(
+          "MALFORMED",
+          `pcapng block at byte ${at}: ${body} bytes, type ${blockType} needs ${n}`,
+        );
     };
     switch (blockType) {
       case PCAPNG_IDB: {
@@ -250,10 +280,14 @@ export class CaptureReader {
         const id =
           blockType === PCAPNG_EPB ? dv.getUint32(o + 8, this.little) : dv.getUint16(o + 8, this.little);
         const iface = this.interfaces[id];
-        if (!iface) throw new PcapError(`pcapng packet at byte ${at} on undeclared interface ${id}`);
+        if (!iface)
+          throw new PcapError("MALFORMED", `pcapng packet at byte ${at} on undeclared interface ${id}`);
         const incl = dv.getUint32(o + 20, this.little);
         if (28 + incl > length - 4)
-          throw new PcapError(`pcapng packet at byte ${at}: ${incl} captured bytes do not fit its block`);
+          throw new PcapError(
+            "MALFORMED",
+            `pcapng packet at byte ${at}: ${incl} captured bytes do not fit its block`,
+          );
         const ts = dv.getUint32(o + 12, this.little) * 2 ** 32 + dv.getUint32(o + 16, this.little);
         return {
           frame: ++this.frames,
@@ -266,7 +300,8 @@ export class CaptureReader {
       case PCAPNG_SPB: {
         need(4);
         const iface = this.interfaces[0];
-        if (!iface) throw new PcapError(`pcapng simple packet at byte ${at} before any interface`);
+        if (!iface)
+          throw new PcapError("MALFORMED", `pcapng simple packet at byte ${at} before any interface`);
         const orig = dv.getUint32(o + 8, this.little);
         const incl = Math.min(orig, iface.snapLength || orig, body - 4);
         return {
@@ -385,7 +420,8 @@ export class UdpExtractor {
 
   /** Throws PcapError for a record of an unsupported link type. */
   push(rec: PcapRecord): UdpDatagram | undefined {
-    if (!isSupportedLinkType(rec.linkType)) throw new PcapError(`unsupported pcap link type ${rec.linkType}`);
+    if (!isSupportedLinkType(rec.linkType))
+      throw new PcapError("UNSUPPORTED_LINK_TYPE", `unsupported pcap link type ${rec.linkType}`);
     const d = rec.data;
     const start = ipStart(rec.linkType, d);
     if (start === undefined || d.length < start + 1) return undefined;
@@ -479,7 +515,7 @@ export class UdpExtractor {
  */
 export function udpDatagrams(file: PcapFile, ports?: ReadonlySet<number>): UdpDatagram[] {
   if (file.format === "pcap" && !isSupportedLinkType(file.linkType))
-    throw new PcapError(`unsupported pcap link type ${file.linkType}`);
+    throw new PcapError("UNSUPPORTED_LINK_TYPE", `unsupported pcap link type ${file.linkType}`);
   const extractor = new UdpExtractor(ports);
   const out: UdpDatagram[] = [];
   for (const rec of file.records) {

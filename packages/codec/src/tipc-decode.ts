@@ -99,7 +99,7 @@ class Output {
           }),
         );
       } else {
-        this.line(`${source} ERROR ${e.message} (${bytes.length} bytes)`);
+        this.line(`${source} ERROR ${e.code} ${e.message} (${bytes.length} bytes)`);
       }
       return;
     }
@@ -113,7 +113,7 @@ class Output {
         } catch (e) {
           if (!(e instanceof TipcDecodeError)) throw e;
           this.errors++;
-          this.line(`${source} bundled message: ERROR ${e.message}`);
+          this.line(`${source} bundled message: ERROR ${e.code} ${e.message}`);
         }
       }
       return;
@@ -143,7 +143,7 @@ class Output {
       } catch (e) {
         if (!(e instanceof TipcDecodeError)) throw e;
         this.errors++;
-        this.line(`${source}  [${i + 1}/${inner.length}] ERROR ${e.message}`);
+        this.line(`${source}  [${i + 1}/${inner.length}] ERROR ${e.code} ${e.message}`);
       }
     });
   }
@@ -257,7 +257,7 @@ async function captureInput(out: Output, name: string, chunks: AsyncIterable<Uin
       );
     }
     if (reader.format === "pcap" && !isSupportedLinkType(reader.linkType))
-      throw new PcapError(`unsupported pcap link type ${reader.linkType}`);
+      throw new PcapError("UNSUPPORTED_LINK_TYPE", `unsupported pcap link type ${reader.linkType}`);
   } catch (e) {
     if (!(e instanceof PcapError)) throw e;
     out.problem(`${name}: ${e.message}`, true);

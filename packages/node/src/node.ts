@@ -23,7 +23,7 @@ import {
   type UnicastMark,
 } from "@tipcjs/link";
 import { NameTable, NameTableError, type Subscription } from "@tipcjs/name-table";
-import { isTransportError, type MediaAddress, type Transport } from "@tipcjs/transport";
+import { isTransportError, type MediaAddress, realClock, type Transport } from "@tipcjs/transport";
 import { TypedEmitter } from "./emitter.js";
 import { NodeError } from "./errors.js";
 import { TopologySubscriptionImpl } from "./subscription.js";
@@ -56,18 +56,7 @@ const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Wall-clock time with Node timers; timers are unref'd (the transport keeps the process alive). */
 export function realTimeClock(): Clock {
-  return {
-    now: () => performance.now(),
-    setTimer(delayMs, callback) {
-      if (delayMs <= 0) {
-        const h = setImmediate(callback);
-        return { cancel: () => clearImmediate(h) };
-      }
-      const h = setTimeout(callback, delayMs);
-      h.unref?.();
-      return { cancel: () => clearTimeout(h) };
-    },
-  };
+  return realClock({ unref: true });
 }
 
 function isU32(v: unknown): v is number {
@@ -236,9 +225,7 @@ class Node implements TipcNode {
     ];
     this.bearerList = specs.map((b, i) => {
       const t = b.transport;
-      const discoveryPeers =
-        b.discoveryPeers ??
-        (t.canBroadcast ? [] : ((t as Transport & { peers?: () => MediaAddress[] }).peers?.() ?? []));
+      const discoveryPeers = b.discoveryPeers ?? (t.canBroadcast ? [] : (t.peers?.() ?? []));
       return {
         transport: t,
         desc: {
@@ -383,7 +370,10 @@ class Node implements TipcNode {
     if (e instanceof DistributorError) {
       const code =
         e.code === "DUPLICATE" ? "DUPLICATE" : e.code === "LIMIT" ? "LIMIT" : ("BAD_ARGUMENT" as const);
-      return new NodeError(code, e.message.replace(/^[A-Z_]+: /, ""), { cause: e });
+      // DistributorError still prefixes its message with its code (distributor/src/errors.ts)
+      const prefix = `${e.code}: `;
+      const message = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
+      return new NodeError(code, message, { cause: e });
     }
     if (e instanceof NameTableError) return new NodeError("BAD_ARGUMENT", e.message, { cause: e });
     return e;
@@ -534,12 +524,11 @@ class Node implements TipcNode {
 
   bearers(): BearerDescription[] {
     return this.bearerList.map(({ transport, desc }) => {
-      const peers = (transport as Transport & { peers?: () => MediaAddress[] }).peers;
       return {
         ...desc,
         discoveryPeers:
-          !desc.canBroadcast && typeof peers === "function"
-            ? peers.call(transport)
+          !desc.canBroadcast && typeof transport.peers === "function"
+            ? transport.peers()
             : [...desc.discoveryPeers],
       };
     });

@@ -12,41 +12,26 @@ import type {
   SubscriptionEvent,
   SubscriptionMode,
 } from "@tipcjs/name-table";
-import type { MediaAddress, Transport } from "@tipcjs/transport";
+import type { Clock, Logger, MediaAddress, TimerHandle, Transport } from "@tipcjs/transport";
 
+/**
+ * `Clock` (time source, milliseconds), `TimerHandle` and `Logger` (pino-compatible: any object
+ * with debug/info/warn/error; default silent) are the shared interfaces of `@tipcjs/transport`,
+ * re-exported here. `@tipcjs/transport-memory`'s `createVirtualClock(seed)` is a `Clock`.
+ */
 export type {
   Binding,
   BindingKey,
   ChangeOrigin,
+  Clock,
+  Logger,
   MediaAddress,
   Scope,
   SocketAddress,
   SubscriptionEvent,
   SubscriptionMode,
+  TimerHandle,
 };
-
-/** A cancellable timer. */
-export interface TimerHandle {
-  cancel(): void;
-}
-
-/**
- * Time source, milliseconds. Same shape as `@tipcjs/transport-memory`'s `Clock`, so a
- * `createVirtualClock(seed)` can be passed as is. Default: `performance.now()` with Node timers.
- */
-export interface Clock {
-  now(): number;
-  /** Calls `callback` once after `delayMs` (never synchronously). */
-  setTimer(delayMs: number, callback: () => void): TimerHandle;
-}
-
-/** A pino-compatible logger (any object with these four methods). Default: silent. */
-export interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
 
 export interface NodeOptions {
   /**

@@ -1,22 +1,18 @@
 /**
- * Clocks for the fabric (and for whoever drives tipcjs with the fabric: the simulator, link
- * tests). `realClock()` is wall time with Node timers; `createVirtualClock(seed)` is a seeded
+ * The virtual clock for the fabric (and for whoever drives tipcjs with the fabric: the simulator,
+ * link tests). The `Clock` interface, `realClock()` and `seededRandom()` live in
+ * `@tipcjs/transport` and are re-exported here; `createVirtualClock(seed)` is a seeded
  * discrete-event scheduler: time only moves when you call `runUntil`, `advance`,
  * `runUntilIdle` or `step`, and events at the same time run in the order they were scheduled,
  * so a run replays exactly.
  */
 
-/** A cancellable timer. */
-export interface TimerHandle {
-  cancel(): void;
-}
+import { MinHeap } from "@tipcjs/codec";
+import { type Clock, seededRandom } from "@tipcjs/transport";
 
-/** What the fabric (and a node) needs from time. Milliseconds. */
-export interface Clock {
-  now(): number;
-  /** Calls `callback` once after `delayMs` (0 = as soon as possible, never synchronously). */
-  setTimer(delayMs: number, callback: () => void): TimerHandle;
-}
+// The interfaces and the real clock live in @tipcjs/transport (shared with the node and every
+// transport); re-exported here, where they were first published.
+export { type Clock, realClock, seededRandom, type TimerHandle } from "@tipcjs/transport";
 
 /** A clock whose time moves only when told to. */
 export interface VirtualClock extends Clock {
@@ -42,112 +38,37 @@ export interface VirtualClock extends Clock {
   nextTime(): number | undefined;
 }
 
-/** Wall-clock time (`performance.now()`, milliseconds) with Node timers; delay 0 uses setImmediate. */
-export function realClock(): Clock {
-  return {
-    now: () => performance.now(),
-    setTimer(delayMs, callback) {
-      if (delayMs <= 0) {
-        const h = setImmediate(callback);
-        return { cancel: () => clearImmediate(h) };
-      }
-      const h = setTimeout(callback, delayMs);
-      return { cancel: () => clearTimeout(h) };
-    },
-  };
-}
-
-/** A seeded generator: xoshiro128** over a splitmix32-expanded seed. Uniform floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let z = seed >>> 0;
-  const split = () => {
-    z = (z + 0x9e3779b9) >>> 0;
-    let x = z;
-    x = Math.imul(x ^ (x >>> 16), 0x85ebca6b) >>> 0;
-    x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0;
-    return (x ^ (x >>> 16)) >>> 0;
-  };
-  let a = split();
-  let b = split();
-  let c = split();
-  let d = split();
-  if ((a | b | c | d) === 0) a = 1;
-  return () => {
-    const r = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
-    const t = (b << 9) >>> 0;
-    c ^= a;
-    d ^= b;
-    b ^= c;
-    a ^= d;
-    c ^= t;
-    d = rotl(d, 11);
-    return r / 4294967296;
-  };
-}
-
-function rotl(x: number, k: number): number {
-  return ((x << k) | (x >>> (32 - k))) >>> 0;
-}
-
 interface Event {
   time: number;
   seq: number;
   callback: (() => void) | undefined;
 }
 
-/** A min-heap on (time, seq): same-time events run in scheduling order. */
+/** Events by (time, seq): same-time events run in scheduling order. Cancelled ones stay until they come to the top. */
 class EventQueue {
-  private heap: Event[] = [];
+  private readonly heap = new MinHeap<Event>(
+    (a, b) => a.time < b.time || (a.time === b.time && a.seq < b.seq),
+  );
   live = 0;
 
   push(e: Event): void {
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      const parent = h[p] as Event;
-      if (parent.time < e.time || (parent.time === e.time && parent.seq < e.seq)) break;
-      h[i] = parent;
-      i = p;
-    }
-    h[i] = e;
+    this.heap.push(e);
     this.live++;
   }
 
   /** The earliest live event, discarding cancelled ones. */
   peek(): Event | undefined {
     const h = this.heap;
-    while (h.length > 0 && (h[0] as Event).callback === undefined) this.pop();
-    return h[0];
+    let top = h.peek();
+    while (top !== undefined && top.callback === undefined) {
+      h.pop();
+      top = h.peek();
+    }
+    return top;
   }
 
   pop(): Event | undefined {
-    const h = this.heap;
-    const top = h[0];
-    if (top === undefined) return undefined;
-    const last = h.pop() as Event;
-    if (h.length > 0) {
-      let i = 0;
-      const n = h.length;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        let c = l;
-        const le = h[l] as Event;
-        if (r < n) {
-          const re = h[r] as Event;
-          if (re.time < le.time || (re.time === le.time && re.seq < le.seq)) c = r;
-        }
-        const ce = h[c] as Event;
-        if (last.time < ce.time || (last.time === ce.time && last.seq < ce.seq)) break;
-        h[i] = ce;
-        i = c;
-      }
-      h[i] = last;
-    }
-    return top;
+    return this.heap.pop();
   }
 }
 

@@ -6,12 +6,20 @@ import { type MediaAddress, type Transport, TransportError } from "./transport.j
 
 // A minimal in-test hub transport: the smallest thing that should pass the suite, and a way
 // to show that the suite catches a transport that breaks the rules.
-function hub(options: { selfBroadcast?: boolean; syncDelivery?: boolean } = {}) {
-  const members = new Map<string, { handlers: Handlers; closed: boolean }>();
+function hub(
+  options: {
+    selfBroadcast?: boolean;
+    syncDelivery?: boolean;
+    /** give members a peers(): the others, the others and itself, or only the first other */
+    peers?: "others" | "with-self" | "one-other";
+    canBroadcast?: boolean;
+  } = {},
+) {
+  const members = new Map<string, { handlers: Handlers; closed: boolean; address: MediaAddress }>();
   let next = 1;
   return (): Transport => {
     const localAddress: MediaAddress = { family: "ipv4", address: `127.88.0.${next++}`, port: 6118 };
-    const me = { handlers: new Handlers(), closed: false };
+    const me = { handlers: new Handlers(), closed: false, address: localAddress };
     members.set(mediaAddressKey(localAddress), me);
     const deliver = (to: { handlers: Handlers; closed: boolean }, copy: Uint8Array) => {
       const run = () => {
@@ -24,11 +32,18 @@ function hub(options: { selfBroadcast?: boolean; syncDelivery?: boolean } = {}) 
       if (me.closed) throw new TransportError("CLOSED", "closed");
       checkDatagram(d, 1500);
     };
+    const peers = (): MediaAddress[] => {
+      const others = [...members.values()].filter((m) => m !== me).map((m) => m.address);
+      if (options.peers === "with-self") return [...others, localAddress];
+      if (options.peers === "one-other") return others.slice(0, 1);
+      return others;
+    };
     return {
+      ...(options.peers ? { peers } : {}),
       specificationVersion: "v1",
       localAddress,
       mtu: 1500,
-      canBroadcast: true,
+      canBroadcast: options.canBroadcast ?? true,
       send(to, d) {
         guard(d);
         const target = members.get(mediaAddressKey(to));
@@ -72,6 +87,29 @@ describe("the conformance suite", () => {
     const results = await runConformance(fixtureOf(hub({ syncDelivery: true })));
     const failed = results.filter((r) => !r.passed).map((r) => r.name);
     expect(failed).toContain("never calls a receive handler synchronously from send or broadcast");
+  });
+
+  it("passes a transport whose peers() lists the others, broadcasting or replicating", async () => {
+    for (const canBroadcast of [true, false]) {
+      const results = await runConformance(fixtureOf(hub({ peers: "others", canBroadcast })));
+      expect(results.filter((r) => !r.passed)).toEqual([]);
+    }
+  });
+
+  it("fails a transport whose peers() lists itself", async () => {
+    const results = await runConformance(fixtureOf(hub({ peers: "with-self" })));
+    const failed = results.filter((r) => !r.passed).map((r) => r.name);
+    expect(failed).toEqual(["peers(), when present, lists each reachable member once and never itself"]);
+  });
+
+  it("fails a replicast transport whose peers() omits a member that broadcast reaches", async () => {
+    const bad = await runConformance(fixtureOf(hub({ peers: "one-other", canBroadcast: false })));
+    expect(bad.filter((r) => !r.passed).map((r) => r.name)).toEqual([
+      "peers(), when present, lists each reachable member once and never itself",
+    ]);
+    // a transport that can broadcast may list fewer (its peers() is not what broadcast uses)
+    const ok = await runConformance(fixtureOf(hub({ peers: "one-other", canBroadcast: true })));
+    expect(ok.filter((r) => !r.passed)).toEqual([]);
   });
 
   it("checkDatagram refuses bad datagrams with typed errors", () => {

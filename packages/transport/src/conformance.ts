@@ -342,6 +342,32 @@ export const conformanceCases: readonly ConformanceCase[] = [
     },
   },
   {
+    name: "peers(), when present, lists each reachable member once and never itself",
+    members: 3,
+    async run(t) {
+      for (const x of t) {
+        if (x.peers === undefined) continue;
+        check(typeof x.peers === "function", "peers is present but not a function");
+        const list: unknown = x.peers();
+        check(Array.isArray(list), `peers() returned ${String(list)}, not an array`);
+        const keys = new Set<string>();
+        for (const p of list) {
+          check(isMediaAddress(p), `peers() lists a malformed address ${JSON.stringify(p)}`);
+          const key = mediaAddressKey(p);
+          check(!keys.has(key), `peers() lists ${key} twice`);
+          check(key !== names(x), `peers() of ${names(x)} lists itself`);
+          keys.add(key);
+        }
+        if (!x.canBroadcast) {
+          for (const other of t) {
+            if (other === x) continue;
+            check(keys.has(names(other)), `peers() of replicast ${names(x)} omits ${names(other)}`);
+          }
+        }
+      }
+    },
+  },
+  {
     name: "close is idempotent, stops delivery, and a later send throws CLOSED",
     members: 3,
     async run(t, env) {

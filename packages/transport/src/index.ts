@@ -10,6 +10,14 @@ export {
   parseIpv4,
   parseIpv6,
 } from "./address.js";
+export {
+  type Clock,
+  type Logger,
+  type RealClockOptions,
+  realClock,
+  seededRandom,
+  type TimerHandle,
+} from "./clock.js";
 export { checkDatagram, Handlers } from "./helpers.js";
 export {
   type ErrorHandler,

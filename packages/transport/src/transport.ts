@@ -30,6 +30,8 @@
  *    to the `onError` handlers (code `"HANDLER"`) and other handlers still receive the datagram.
  * 8. After `close()` resolves, no handler is called again and the transport's resources (sockets,
  *    timers) are released. `close()` may be called more than once.
+ * 9. `peers()`, when a transport has it, lists well-formed addresses, each once, never its own;
+ *    on a replicast transport (`canBroadcast: false`) it lists every member `broadcast` reaches.
  */
 
 /** The contract version every implementation states. */
@@ -75,6 +77,13 @@ export interface Transport {
   onError(handler: ErrorHandler): Unsubscribe;
   /** Stops receiving and releases resources. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Optional: the members `broadcast` reaches as this transport knows them now, never itself
+   * (a replicast transport's configured and learned peers). The node sends discovery to them
+   * when it is given no `discoveryPeers`. A transport that can broadcast may omit it or return
+   * an empty list.
+   */
+  peers?(): MediaAddress[];
 }
 
 /** Why a transport refused or failed something. */

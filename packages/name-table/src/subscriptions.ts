@@ -4,6 +4,7 @@
  * decides which bindings a subscription sees (it owns the ranges); this file turns them into
  * events, in the kernel's order and with its filters.
  */
+import { MinHeap } from "@tipcjs/codec";
 import { NameTableError } from "./errors.js";
 import type {
   Binding,
@@ -43,69 +44,19 @@ function earlier(a: SubscriptionState, b: SubscriptionState): boolean {
 }
 
 /**
- * Binary min-heap on (deadline, id) of the subscriptions with a timeout. An ended subscription is
- * not searched for and taken out: it is dropped when it comes to the top, or when the heap, grown
- * to more than twice the live subscriptions, is rebuilt.
+ * The subscriptions with a timeout, by (deadline, id). An ended subscription is not searched for
+ * and taken out: it is dropped when it comes to the top, or when the heap, grown to more than
+ * twice the live subscriptions (and 64), is rebuilt.
  */
-export class TimeoutHeap {
-  private heap: SubscriptionState[] = [];
-
-  get length(): number {
-    return this.heap.length;
-  }
-
-  /** The subscription with the earliest timeout, ended or not, or `undefined`. */
-  peek(): SubscriptionState | undefined {
-    return this.heap[0];
-  }
-
-  push(sub: SubscriptionState): void {
-    const heap = this.heap;
-    heap.push(sub);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!earlier(sub, heap[p] as SubscriptionState)) break;
-      heap[i] = heap[p] as SubscriptionState;
-      i = p;
-    }
-    heap[i] = sub;
-  }
-
-  /** Takes the top away. */
-  pop(): void {
-    const heap = this.heap;
-    const last = heap.pop() as SubscriptionState;
-    if (heap.length === 0) return;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= heap.length) break;
-      const r = l + 1;
-      const c =
-        r < heap.length && earlier(heap[r] as SubscriptionState, heap[l] as SubscriptionState) ? r : l;
-      if (!earlier(heap[c] as SubscriptionState, last)) break;
-      heap[i] = heap[c] as SubscriptionState;
-      i = c;
-    }
-    heap[i] = last;
-  }
-
-  /** Rebuilds the heap from its live subscriptions once it holds more than twice `live` (and 64). */
-  compact(live: number): void {
-    if (this.heap.length > 64 && this.heap.length > 2 * live) {
-      const kept = this.heap.filter((t) => t.active);
-      this.heap = [];
-      for (const t of kept) this.push(t);
-    }
-  }
+function timeoutHeap(): MinHeap<SubscriptionState> {
+  return new MinHeap<SubscriptionState>(earlier);
 }
 
 /** The live subscriptions, their timeouts and the events queued for `takeEvents`. */
 export class Subscriptions {
   private readonly live = new Map<number, SubscriptionState>();
   private nextId = 1;
-  private readonly timeouts = new TimeoutHeap();
+  private readonly timeouts = timeoutHeap();
   private events: SubscriptionEvent[] = [];
 
   constructor(private readonly max: number) {}
@@ -165,7 +116,8 @@ export class Subscriptions {
     sub.active = false;
     this.live.delete(sub.id);
     // Keep the lazily-cleaned heap from growing without bound under subscribe/unsubscribe churn.
-    this.timeouts.compact(this.live.size);
+    const timeouts = this.timeouts;
+    if (timeouts.size > 64 && timeouts.size > 2 * this.live.size) timeouts.retain((t) => t.active);
   }
 
   /**

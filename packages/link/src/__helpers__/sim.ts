@@ -2,7 +2,7 @@
  * A deterministic in-test network for link engines: virtual clock, seeded loss, duplication,
  * reordering (delay jitter) and partitions. Used by the tests and the bench/soak scripts.
  */
-import type { NameDistributorMessage, TipcMessage } from "@tipcjs/codec";
+import { MinHeap, type NameDistributorMessage, type TipcMessage } from "@tipcjs/codec";
 import type { LinkEngine } from "../api.js";
 import { createLinkEngine } from "../engine.js";
 import { nodeIdFromString } from "../identity.js";
@@ -52,47 +52,6 @@ interface Ev {
   version?: number;
 }
 
-class Heap {
-  private a: Ev[] = [];
-  get size(): number {
-    return this.a.length;
-  }
-  peek(): Ev | undefined {
-    return this.a[0];
-  }
-  push(e: Ev): void {
-    const a = this.a;
-    a.push(e);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (lt(a[p] as Ev, e)) break;
-      a[i] = a[p] as Ev;
-      i = p;
-    }
-    a[i] = e;
-  }
-  pop(): Ev | undefined {
-    const a = this.a;
-    const top = a[0];
-    const last = a.pop();
-    if (a.length > 0 && last) {
-      let i = 0;
-      const n = a.length;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        const c = r < n && lt(a[r] as Ev, a[l] as Ev) ? r : l;
-        if (lt(last, a[c] as Ev)) break;
-        a[i] = a[c] as Ev;
-        i = c;
-      }
-      a[i] = last;
-    }
-    return top;
-  }
-}
 function lt(x: Ev, y: Ev): boolean {
   return x.at < y.at || (x.at === y.at && x.seq < y.seq);
 }
@@ -115,7 +74,7 @@ export class Sim {
   /** datagrams sent per bearer */
   readonly sentOn: number[] = [];
   transmissions = 0;
-  private readonly heap = new Heap();
+  private readonly heap = new MinHeap<Ev>(lt);
   private seq = 0;
   private readonly versions: number[] = [];
   private readonly byKey = new Map<string, number>();

@@ -422,7 +422,7 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
             } catch (e) {
               if (!(e instanceof TipcDecodeError)) throw e;
               bad++;
-              io.err(`tipcctl: cannot decode: ${e.message}\n`);
+              io.err(`tipcctl: cannot decode: ${e.code} ${e.message}\n`);
             }
           }
           if (bad) throw new Exit(EXIT.DAEMON, "");

@@ -1,13 +1,19 @@
 export type { CapabilityName } from "./address.js";
 export {
   CAPABILITY_NAMES,
+  canonicalMediaAddress,
   capabilitiesFromNames,
   capabilityNames,
   decodeMediaAddress,
   encodeMediaAddress,
   formatIpv4,
   formatIpv6,
+  formatMediaAddress,
+  isMediaAddress,
+  isMulticastAddress,
   MEDIA_INFO_SIZE,
+  mediaAddressEquals,
+  mediaAddressKey,
   nodeAddressFromId,
   nodeAddressToString,
   nodeIdFromString,
@@ -33,8 +39,9 @@ export { TipcDecodeError, TipcEncodeError } from "./errors.js";
 export { formatMessage, messageToJSON } from "./format.js";
 export type { FragmentFields, ReassemblerOptions } from "./fragment.js";
 export { fragmentMessage, Reassembler } from "./fragment.js";
-export type { HeaderSummary } from "./header.js";
+export type { HeaderSummary, LinkFields, LinkHeader } from "./header.js";
 export {
+  isBcAckInvalid,
   isNonSeq,
   peekAck,
   peekBcastAck,
@@ -46,8 +53,10 @@ export {
   peekUser,
   peekUserValue,
   readHeaderSize,
+  readLinkHeader,
   readMessageSize,
   writeAcks,
+  writeLinkFields,
   writeSeqno,
 } from "./header.js";
 export {

@@ -3,9 +3,9 @@
  * reordering (delay jitter) and partitions. Used by the tests and the bench/soak scripts.
  */
 import type { NameDistributorMessage, TipcMessage } from "@tipcjs/codec";
+import { nodeIdFromString } from "@tipcjs/codec";
 import type { LinkEngine } from "../api.js";
 import { createLinkEngine } from "../engine.js";
-import { nodeIdFromString } from "../identity.js";
 import type { LinkEngineOptions, LinkOutput, MediaAddress } from "../types.js";
 
 /** mulberry32 */

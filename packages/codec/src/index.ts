@@ -75,21 +75,6 @@ export {
   USER_VALUES,
   userName,
 } from "./names.js";
-export type { PcapFile, PcapRecord, UdpDatagram } from "./pcap.js";
-export {
-  CaptureReader,
-  isCapture,
-  isPcap,
-  isPcapng,
-  isSupportedLinkType,
-  MAX_CAPTURE_RECORD,
-  MAX_PENDING_FRAGMENTED,
-  PcapError,
-  readCaptureStream,
-  readPcap,
-  UdpExtractor,
-  udpDatagrams,
-} from "./pcap.js";
 export * from "./seq.js";
 export type * from "./types.js";
 export { USERS } from "./types.js";

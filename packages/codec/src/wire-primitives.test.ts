@@ -40,9 +40,8 @@ describe("readLinkHeader", { timeout: 60_000 }, () => {
     fc.assert(
       fc.property(fc.oneof(nameDistributorMessage, dataMessage), (m) => {
         const b = encodeMessage(m);
-        const d = decodeMessage(b);
         const h = readLinkHeader(b)!;
-        expect(h).toMatchObject({ nonSeq: d.nonSeq, seqno: d.seqno, ack: d.ack, prevNode: d.prevNode });
+        expect(h).toMatchObject({ nonSeq: m.nonSeq, seqno: m.seqno, ack: m.ack, prevNode: m.prevNode });
         expect(h.size).toBe(b.length);
       }),
       { numRuns: 200 },

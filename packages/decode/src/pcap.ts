@@ -8,7 +8,7 @@
  * Self-contained on purpose (it only needs the address formatters): used by tipc-decode and by
  * tests that replay kernel captures.
  */
-import { formatIpv4, formatIpv6 } from "./address.js";
+import { formatIpv4, formatIpv6 } from "@tipcjs/codec";
 
 export class PcapError extends Error {
   override readonly name = "PcapError";

@@ -22,6 +22,17 @@ export function nodeAddressFromId(nodeId: Uint8Array): number {
   return (x !== 0 ? x : o) >>> 0;
 }
 
+/**
+ * A 16-byte node id from a shorter (or longer) one: zero-padded on the right (cut at 16 bytes),
+ * as `tipc node set identity NAME` makes one from a short name. A 16-byte id is returned as is.
+ */
+export function padNodeId(id: Uint8Array): Uint8Array {
+  if (id.length === NODE_ID_LEN) return id;
+  const out = new Uint8Array(NODE_ID_LEN);
+  out.set(id.subarray(0, NODE_ID_LEN));
+  return out;
+}
+
 function isIdChar(c: number): boolean {
   return (
     (c >= 0x30 && c <= 0x39) || // 0-9

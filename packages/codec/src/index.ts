@@ -18,6 +18,7 @@ export {
   nodeAddressToString,
   nodeIdFromString,
   nodeIdToString,
+  padNodeId,
   parseIpv4,
   parseIpv6,
   writeMediaAddress,

@@ -8,6 +8,8 @@ import {
   isMulticastAddress,
   mediaAddressEquals,
   mediaAddressKey,
+  nodeIdToString,
+  padNodeId,
   parseIpv4,
   parseIpv6,
 } from "./address.js";
@@ -166,5 +168,16 @@ describe("media addresses", () => {
     expect(isMulticastAddress({ family: "ipv6", address: "FF02::1", port: 1 })).toBe(true);
     // "ff::1" is 00ff::1, not a multicast group (the link's old text test took it for one)
     expect(isMulticastAddress({ family: "ipv6", address: "ff::1", port: 1 })).toBe(false);
+  });
+});
+
+describe("padNodeId", () => {
+  it("zero-pads a short id to 16 bytes, cuts a long one, keeps a 16-byte one", () => {
+    const short = new TextEncoder().encode("n1");
+    expect(padNodeId(short)).toHaveLength(16);
+    expect(nodeIdToString(padNodeId(short))).toBe("n1");
+    const full = new Uint8Array(16).fill(0x41);
+    expect(padNodeId(full)).toBe(full);
+    expect(padNodeId(new Uint8Array(20).fill(0x42))).toEqual(new Uint8Array(16).fill(0x42));
   });
 });

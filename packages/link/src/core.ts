@@ -9,6 +9,7 @@ import {
   encodeMessage,
   nodeAddressFromId,
   nodeIdToString,
+  padNodeId,
   TIPC_DEF_LINK_TOL,
   TIPC_DEF_LINK_WIN,
   TIPC_DEFAULT_NET_ID,
@@ -21,7 +22,7 @@ import {
 } from "@tipcjs/codec";
 import type { BcEntry } from "./bcast.js";
 import { UNLINKED_BURST } from "./discover.js";
-import { type Peer, padId } from "./node.js";
+import type { Peer } from "./node.js";
 import type { BacklogEntry } from "./segment.js";
 import {
   type BearerInfo,
@@ -110,7 +111,7 @@ export class Core {
   readonly bcBacklog: BacklogEntry[] = [];
 
   constructor(o: LinkEngineOptions, defaultCapabilities: number) {
-    this.nodeId = padId(o.nodeId);
+    this.nodeId = padNodeId(o.nodeId);
     this.nodeIdText = nodeIdToString(this.nodeId);
     this.netId = o.netId ?? TIPC_DEFAULT_NET_ID;
     let caps = o.capabilities ?? defaultCapabilities;

@@ -7,7 +7,7 @@ import {
   type BcastProtocolMessage,
   type LinkConfigMessage,
   mod16,
-  NODE_ID_LEN,
+  padNodeId,
   Reassembler,
   TIPC_BCAST_SYNCH,
   TIPC_DISC_FAST,
@@ -64,14 +64,6 @@ export interface Peer {
   bcPeerUp: boolean;
 }
 
-/** A 16-byte node id, zero-padded (the kernel's `tipc node set identity NAME`). */
-export function padId(id: Uint8Array): Uint8Array {
-  if (id.length === NODE_ID_LEN) return id;
-  const out = new Uint8Array(NODE_ID_LEN);
-  out.set(id.subarray(0, NODE_ID_LEN));
-  return out;
-}
-
 export function idEq(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -90,7 +82,7 @@ export function hasLinks(p: Peer): boolean {
  */
 export function learnNode(c: Core, m: LinkConfigMessage, src: number, now: number): Peer | undefined {
   let p = c.peers.get(src);
-  const nodeId = padId(m.nodeId);
+  const nodeId = padNodeId(m.nodeId);
   if (p && !idEq(p.nodeId, nodeId)) {
     // A node keeps its identity while it is up, while a link to it is being set up, and for a
     // tolerance after it went down (the kernel never renames a node it knows): otherwise a

@@ -10,6 +10,9 @@ import {
   type LinkConfigType,
   mediaAddressEquals,
   mediaAddressKey,
+  TIPC_DISC_FAST,
+  TIPC_DISC_INIT,
+  TIPC_DISC_SLOW,
   TIPC_TRIAL_PERIOD,
 } from "@tipcjs/codec";
 import type { Core } from "./core.js";
@@ -47,6 +50,33 @@ export function discoveryMsg(
     nodeId: c.nodeId,
   };
   return c.codec.encode(m);
+}
+
+/**
+ * The discovery timer (tipc_disc_timeout): the address trial ends after TIPC_TRIAL_PERIOD;
+ * DSC_TRIAL every TIPC_DISC_INIT during it, then DSC_REQ at intervals doubling up to
+ * TIPC_DISC_FAST (TIPC_DISC_SLOW while a link is up).
+ */
+export function discoveryTimeout(c: Core, now: number): void {
+  if (c.trial && now >= c.trialEnd) {
+    c.trial = false;
+    c.finalizeAddress();
+    c.discInterval = TIPC_DISC_INIT;
+    c.discNextAt = now + TIPC_DISC_INIT;
+    c.lowerDeadline(c.discNextAt);
+  }
+  if (c.discNextAt !== undefined && now >= c.discNextAt) {
+    if (c.trial) {
+      c.discInterval = TIPC_DISC_INIT;
+      sendDiscovery(c, "DSC_TRIAL");
+    } else {
+      c.discInterval *= 2;
+      const cap = c.linksUp > 0 ? TIPC_DISC_SLOW : TIPC_DISC_FAST;
+      if (c.discInterval > cap) c.discInterval = cap;
+      sendDiscovery(c, "DSC_REQ");
+    }
+    c.discNextAt = now + c.discInterval;
+  }
 }
 
 /** Discovery on every enabled bearer (or only on `only`). */

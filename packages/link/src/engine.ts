@@ -12,9 +12,7 @@ import {
   readLinkHeader,
   TIPC_BCAST_STATE_NACK,
   TIPC_BCAST_SYNCH,
-  TIPC_DISC_FAST,
   TIPC_DISC_INIT,
-  TIPC_DISC_SLOW,
   TIPC_LINK_PROTO_SEQNO,
   TIPC_NAMED_BCAST,
   TIPC_NODE_ID128,
@@ -26,7 +24,7 @@ import {
 import type { LinkEngine } from "./api.js";
 import { bcCheckFailure, bcRcv, bcRcvGap, bcXmit } from "./bcast.js";
 import { Core } from "./core.js";
-import { discoveryRcv, sendDiscovery } from "./discover.js";
+import { discoveryRcv, discoveryTimeout, sendDiscovery } from "./discover.js";
 import {
   armNack,
   linkRcv,
@@ -169,7 +167,7 @@ class Engine extends Core implements LinkEngine {
     }
   }
 
-  checkBearer(bearer: number): void {
+  private checkBearer(bearer: number): void {
     if (!Number.isInteger(bearer) || bearer < 0 || bearer >= this.bearers.length)
       throw new LinkEngineError("BAD_OPTIONS", `no bearer ${bearer}`);
   }
@@ -177,25 +175,7 @@ class Engine extends Core implements LinkEngine {
   tick(now: number): void {
     if (this.stopped || !this.started) return;
     this.deadlineDirty = true;
-    if (this.trial && now >= this.trialEnd) {
-      this.trial = false;
-      this.finalizeAddress();
-      this.discInterval = TIPC_DISC_INIT;
-      this.discNextAt = now + TIPC_DISC_INIT;
-      this.lowerDeadline(this.discNextAt);
-    }
-    if (this.discNextAt !== undefined && now >= this.discNextAt) {
-      if (this.trial) {
-        this.discInterval = TIPC_DISC_INIT;
-        sendDiscovery(this, "DSC_TRIAL");
-      } else {
-        this.discInterval *= 2;
-        const cap = this.linksUp > 0 ? TIPC_DISC_SLOW : TIPC_DISC_FAST;
-        if (this.discInterval > cap) this.discInterval = cap;
-        sendDiscovery(this, "DSC_REQ");
-      }
-      this.discNextAt = now + this.discInterval;
-    }
+    discoveryTimeout(this, now);
     for (const p of [...this.peers.values()]) {
       let idle = true;
       for (const l of p.links) {

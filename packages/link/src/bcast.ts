@@ -46,6 +46,16 @@ export interface BcEntry {
   lastRetransmit: Map<number, number>;
 }
 
+/** The broadcast sender: one send window and one backlog for every peer. */
+export interface BcSnd {
+  /** the next broadcast seqno */
+  sndNxt: number;
+  /** sent, not yet acked by every peer that was up for it */
+  transmq: BcEntry[];
+  /** waiting for room in the window (bundled as a unicast backlog is) */
+  backlog: BacklogEntry[];
+}
+
 /** The broadcast receive link from one peer. */
 export interface BcRcv {
   synched: boolean;
@@ -81,13 +91,13 @@ export function newBcRcv(now = 0): BcRcv {
 // ------------------------------------------------------------------------------ sender
 
 export function bcXmit(c: Core, pkt: Uint8Array, mtu: number, now: number): void {
-  if (c.bcBacklog.length === 0 && c.bcTransmq.length < c.bcWindow) bcSendNew(c, pkt, now);
-  else toBacklog(c.bcBacklog, pkt, mtu);
+  if (c.bc.backlog.length === 0 && c.bc.transmq.length < c.bcWindow) bcSendNew(c, pkt, now);
+  else toBacklog(c.bc.backlog, pkt, mtu);
 }
 
 export function bcSendNew(c: Core, pkt: Uint8Array, now: number): void {
-  const seqno = c.bcSndNxt;
-  c.bcSndNxt = mod16(c.bcSndNxt + 1);
+  const seqno = c.bc.sndNxt;
+  c.bc.sndNxt = mod16(c.bc.sndNxt + 1);
   writeLinkFields(pkt, {
     nonSeq: true,
     seqno,
@@ -108,7 +118,7 @@ export function bcSendNew(c: Core, pkt: Uint8Array, now: number): void {
   }
   c.st.broadcastSent++;
   if (pending.size === 0) return;
-  c.bcTransmq.push({ seqno, bytes: pkt, sentAt: now, pending, lastRetransmit: new Map() });
+  c.bc.transmq.push({ seqno, bytes: pkt, sentAt: now, pending, lastRetransmit: new Map() });
   if (c.bearers.length === 1 && (c.bearers[0] as BearerInfo).canBroadcast) {
     c.transmit(0, "broadcast", pkt);
     return;
@@ -139,9 +149,9 @@ export function bcBearer(c: Core, p: Peer): number {
 }
 
 export function bcAdvance(c: Core, now: number): void {
-  while (c.bcTransmq.length > 0 && (c.bcTransmq[0] as BcEntry).pending.size === 0) c.bcTransmq.shift();
-  while (c.bcBacklog.length > 0 && c.bcTransmq.length < c.bcWindow) {
-    const e = c.bcBacklog.shift() as BacklogEntry;
+  while (c.bc.transmq.length > 0 && (c.bc.transmq[0] as BcEntry).pending.size === 0) c.bc.transmq.shift();
+  while (c.bc.backlog.length > 0 && c.bc.transmq.length < c.bcWindow) {
+    const e = c.bc.backlog.shift() as BacklogEntry;
     const pkt = e.msgs.length === 1 ? (e.msgs[0] as Uint8Array) : bundle(c, e.msgs, 0, true);
     bcSendNew(c, pkt, now);
   }
@@ -162,11 +172,11 @@ export function bcAckRcv(
     return;
   }
   if (less(acked, p.bcAcked) || (acked === p.bcAcked && !gap)) return;
-  if (more(acked, mod16(c.bcSndNxt - 1))) {
+  if (more(acked, mod16(c.bc.sndNxt - 1))) {
     c.drop("bcast-ack-ahead");
     return;
   }
-  for (const e of c.bcTransmq) {
+  for (const e of c.bc.transmq) {
     if (more(e.seqno, acked)) break;
     e.pending.delete(p.address);
   }
@@ -180,7 +190,7 @@ export function bcRetransmit(c: Core, p: Peer, after: number, gap: number, now: 
   if (l) {
     const to = mod16(after + gap);
     const viaBearer = bcBearer(c, p);
-    for (const e of c.bcTransmq) {
+    for (const e of c.bc.transmq) {
       if (more(e.seqno, to)) break;
       if (lessEq(e.seqno, after) || !e.pending.has(p.address)) continue;
       // a real broadcast bearer retransmits once for every peer that lost the packet (one
@@ -199,13 +209,13 @@ export function bcRetransmit(c: Core, p: Peer, after: number, gap: number, now: 
 
 /** A peer left: it no longer holds back any broadcast packet. */
 export function bcRemovePeer(c: Core, addr: number, now: number): void {
-  for (const e of c.bcTransmq) e.pending.delete(addr);
+  for (const e of c.bc.transmq) e.pending.delete(addr);
   bcAdvance(c, now);
 }
 
 /** A peer that never acks a broadcast packet for tolerance x 10 is reset, as the kernel does. */
 export function bcCheckFailure(c: Core, now: number): void {
-  const head = c.bcTransmq[0];
+  const head = c.bc.transmq[0];
   if (!head || now - head.sentAt <= c.tolerance * 10) return;
   for (const a of [...head.pending]) {
     const p = c.peers.get(a);

@@ -20,10 +20,9 @@ import {
   TIPC_NAMED_BCAST,
   type TipcMessage,
 } from "@tipcjs/codec";
-import type { BcEntry } from "./bcast.js";
+import type { BcSnd } from "./bcast.js";
 import { UNLINKED_BURST } from "./discover.js";
 import type { Peer } from "./node.js";
-import type { BacklogEntry } from "./segment.js";
 import {
   type BearerInfo,
   type LinkDropCause,
@@ -105,10 +104,8 @@ export class Core {
   unlinkedTokens = UNLINKED_BURST;
   unlinkedTokensAt = 0;
 
-  // broadcast send link (bcast.ts)
-  bcSndNxt = 1;
-  readonly bcTransmq: BcEntry[] = [];
-  readonly bcBacklog: BacklogEntry[] = [];
+  /** the broadcast sender (bcast.ts); each peer's receiver is its `bc` */
+  readonly bc: BcSnd = { sndNxt: 1, transmq: [], backlog: [] };
 
   constructor(o: LinkEngineOptions, defaultCapabilities: number) {
     this.nodeId = padNodeId(o.nodeId);

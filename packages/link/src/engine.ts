@@ -344,8 +344,8 @@ class Engine extends Core implements LinkEngine {
   stats(): LinkStats {
     return {
       ...this.st,
-      broadcastTransmitQueue: this.bcTransmq.length,
-      broadcastBacklog: this.bcBacklog.length,
+      broadcastTransmitQueue: this.bc.transmq.length,
+      broadcastBacklog: this.bc.backlog.length,
       drops: { ...this.st.drops },
     };
   }

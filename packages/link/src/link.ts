@@ -366,7 +366,7 @@ export function sendProto(
     seqno,
     prevNode: c.address,
     // to a peer whose synch point lies past what we have sent: that point (nothing is missing)
-    lastBcast: isState && p.bcSynch !== undefined ? p.bcSynch : mod16(c.bcSndNxt - 1),
+    lastBcast: isState && p.bcSynch !== undefined ? p.bcSynch : mod16(c.bc.sndNxt - 1),
     nextSent: l.sndNxt,
     session: l.session,
     bcAckInvalid: !nodeUp,

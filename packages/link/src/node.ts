@@ -155,11 +155,11 @@ export function linkUp(c: Core, p: Peer, l: Link, now: number): void {
   // and a legacy receiver could not refuse it after the bulk. So its synch point lies past the
   // backlog, whose tail is closed (what is queued from now on gets a later seqno).
   // A kernel takes the synch point as is (tipc_link_bc_init_rcv); it drops the packets below.
-  const synch = mod16(c.bcSndNxt - 1 + (p.capabilities & TIPC_BCAST_SYNCH ? c.bcBacklog.length : 0));
-  const tail = c.bcBacklog[c.bcBacklog.length - 1];
+  const synch = mod16(c.bc.sndNxt - 1 + (p.capabilities & TIPC_BCAST_SYNCH ? c.bc.backlog.length : 0));
+  const tail = c.bc.backlog[c.bc.backlog.length - 1];
   if (tail) tail.bundleable = false;
   p.bcAcked = synch;
-  p.bcSynch = synch === mod16(c.bcSndNxt - 1) ? undefined : synch;
+  p.bcSynch = synch === mod16(c.bc.sndNxt - 1) ? undefined : synch;
   p.bcPeerUp = false;
   p.bc = newBcRcv(now);
   if (!(p.capabilities & TIPC_BCAST_SYNCH)) {

@@ -73,8 +73,10 @@ interface Transition {
 }
 
 /**
- * The link's state machine (the kernel's tipc_link_fsm_evt, with its RESETTING and
- * PEER_RESET folded into RESET and ESTABLISHING): for each state, what each event does.
+ * The link's state machine: for each state, what each event does. The kernel's
+ * tipc_link_fsm_evt in three states: its RESETTING is our RESET, its PEER_RESET our
+ * ESTABLISHING; its FAILINGOVER is a RESET link whose peer's tunnel is still draining (`fo`,
+ * which holds RESET and ACTIVATE back), and SYNCHING is never entered (no load sharing).
  * A RESET from the peer (a new session) takes any link to ESTABLISHING with an ACTIVATE in
  * reply; an ACTIVATE, a STATE or traffic brings an ESTABLISHING link up.
  */

@@ -92,8 +92,9 @@ export function sendDiscovery(c: Core, type: LinkConfigType, only?: number): voi
     const seen = new Set<string>();
     const targets: MediaAddress[] = [];
     const add = (a: MediaAddress) => {
-      if (seen.has(mediaAddressKey(a))) return;
-      seen.add(mediaAddressKey(a));
+      const key = mediaAddressKey(a);
+      if (seen.has(key)) return;
+      seen.add(key);
       targets.push(a);
     };
     for (const a of bearer.discoveryPeers ?? []) add(a);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The project's main job: build the workspace (a line per package as it is built), decode the
-// Linux kernel's TIPC captures (packages/codec/src/__fixtures__) with the built tipc-decode CLI
+// Linux kernel's TIPC captures (packages/codec/src/__fixtures__) with the built tipc-decode CLI (packages/decode)
 // (a summary: messages per type, every one re-encoded byte-exact), then run tipcsim's default
 // scenario (a mixed cluster of 300 nodes against all-broadcast and all-legacy, on the real
 // distributor), which ends with its table and writes reports/tipcsim-report.html and .json.
@@ -117,7 +117,7 @@ if ((await build()) !== 0) {
   process.exit(1);
 }
 
-const cli = join(root, "packages", "codec", "dist", "cli.js");
+const cli = join(root, "packages", "decode", "dist", "cli.js");
 const fixtures = join(root, "packages", "codec", "src", "__fixtures__");
 const rel = (p) => relative(root, p);
 let failed = 0;

@@ -14,6 +14,7 @@ import {
   type TipcClient,
 } from "@tipcjs/client";
 import { decodeMessage, formatMessage, messageToJSON, TipcDecodeError } from "@tipcjs/codec";
+import { parseHex } from "@tipcjs/decode";
 import { Command, CommanderError, Option } from "commander";
 import { formatNameTable, formatNodes, nameTableJSON, parseU32 } from "./format.js";
 import { VERSION } from "./version.js";
@@ -412,12 +413,10 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
           if (inputs.length === 0) throw usage("decode needs hex bytes as arguments or on stdin");
           let bad = 0;
           for (const text of inputs) {
-            const clean = text.replace(/^\s*0x/i, "").replace(/[\s:-]/g, "");
-            if (clean.length === 0 || clean.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(clean)) {
-              throw usage(`not hex: ${JSON.stringify(text.slice(0, 60))}`);
-            }
+            const bytes = parseHex(text);
+            if (!bytes || bytes.length === 0) throw usage(`not hex: ${JSON.stringify(text.slice(0, 60))}`);
             try {
-              const msg = decodeMessage(new Uint8Array(Buffer.from(clean, "hex")));
+              const msg = decodeMessage(bytes);
               io.out(o.json ? `${JSON.stringify(messageToJSON(msg))}\n` : `${formatMessage(msg)}\n`);
             } catch (e) {
               if (!(e instanceof TipcDecodeError)) throw e;

@@ -22,6 +22,17 @@ export function nodeAddressFromId(nodeId: Uint8Array): number {
   return (x !== 0 ? x : o) >>> 0;
 }
 
+/**
+ * A 16-byte node id from a shorter (or longer) one: zero-padded on the right (cut at 16 bytes),
+ * as `tipc node set identity NAME` makes one from a short name. A 16-byte id is returned as is.
+ */
+export function padNodeId(id: Uint8Array): Uint8Array {
+  if (id.length === NODE_ID_LEN) return id;
+  const out = new Uint8Array(NODE_ID_LEN);
+  out.set(id.subarray(0, NODE_ID_LEN));
+  return out;
+}
+
 function isIdChar(c: number): boolean {
   return (
     (c >= 0x30 && c <= 0x39) || // 0-9
@@ -120,14 +131,17 @@ export function capabilitiesFromNames(names: Iterable<string>): number {
 // ---------------------------------------------------------------------------------------------
 // IP address text
 
-/** Parses dotted-quad IPv4 text into 4 bytes, or returns undefined. */
+/**
+ * Parses dotted-quad IPv4 text into 4 bytes, or returns undefined. Strict as inet_pton: four
+ * decimal parts 0..255, no leading zeros.
+ */
 export function parseIpv4(text: string): Uint8Array | undefined {
   const parts = text.split(".");
   if (parts.length !== 4) return undefined;
   const out = new Uint8Array(4);
   for (let i = 0; i < 4; i++) {
     const p = parts[i]!;
-    if (!/^\d{1,3}$/.test(p)) return undefined;
+    if (!/^\d{1,3}$/.test(p) || (p.length > 1 && p[0] === "0")) return undefined;
     const v = Number(p);
     if (v > 255) return undefined;
     out[i] = v;
@@ -135,8 +149,12 @@ export function parseIpv4(text: string): Uint8Array | undefined {
   return out;
 }
 
-/** Parses IPv6 text (with `::` and an optional trailing dotted quad) into 16 bytes, or undefined. */
+/**
+ * Parses IPv6 text (with `::` and an optional trailing dotted quad, optionally in brackets) into
+ * 16 bytes, or undefined. No zone (`%eth0`).
+ */
 export function parseIpv6(text: string): Uint8Array | undefined {
+  if (text.length === 0 || text.length > 47 || text.includes("%")) return undefined;
   let s = text;
   if (s.startsWith("[") && s.endsWith("]")) s = s.slice(1, -1);
   const out = new Uint8Array(16);
@@ -205,6 +223,60 @@ export function formatIpv6(bytes: Uint8Array, offset = 0): string {
     .slice(bestStart + bestLen)
     .map(hex)
     .join(":")}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Media addresses (the UDP bearer's, and every transport's: see @tipcjs/transport)
+
+/** True when `a` is a well-formed media address (family, parseable address, integer port 0..65535). */
+export function isMediaAddress(a: unknown): a is UdpMediaAddress {
+  if (typeof a !== "object" || a === null) return false;
+  const { family, address, port } = a as Record<string, unknown>;
+  if (typeof address !== "string" || typeof port !== "number") return false;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return false;
+  if (family === "ipv4") return parseIpv4(address) !== undefined;
+  if (family === "ipv6") return parseIpv6(address) !== undefined;
+  return false;
+}
+
+/** The address in canonical form (RFC 5952 for ipv6), or undefined when it is not well-formed. */
+export function canonicalMediaAddress(a: UdpMediaAddress): UdpMediaAddress | undefined {
+  if (!isMediaAddress(a)) return undefined;
+  if (a.family === "ipv4") return { family: "ipv4", address: a.address, port: a.port };
+  return { family: "ipv6", address: formatIpv6(parseIpv6(a.address)!), port: a.port };
+}
+
+/**
+ * A string that identifies the address, equal for equal addresses (`"ipv4 127.0.0.1:6118"`,
+ * `"ipv6 [::1]:6118"`): a Map key. A malformed address keys as written.
+ */
+export function mediaAddressKey(a: UdpMediaAddress): string {
+  const n = canonicalMediaAddress(a) ?? a;
+  return n.family === "ipv6" ? `ipv6 [${n.address}]:${n.port}` : `${n.family} ${n.address}:${n.port}`;
+}
+
+/** True when both name the same address (ipv6 compared in canonical form). */
+export function mediaAddressEquals(a: UdpMediaAddress, b: UdpMediaAddress): boolean {
+  if (a.family !== b.family || a.port !== b.port) return false;
+  if (a.address === b.address) return true;
+  const x = canonicalMediaAddress(a);
+  const y = canonicalMediaAddress(b);
+  return x !== undefined && y !== undefined && x.address === y.address;
+}
+
+/** Human text: `127.0.0.1:6118` or `[::1]:6118`. */
+export function formatMediaAddress(a: UdpMediaAddress): string {
+  return a.family === "ipv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}
+
+/** True for IPv4 224.0.0.0/4 and IPv6 ff00::/8 (the kernel refuses these as a peer's address). */
+export function isMulticastAddress(a: UdpMediaAddress): boolean {
+  if (a.family === "ipv4") {
+    const b = parseIpv4(a.address);
+    return b !== undefined && (b[0]! & 0xf0) === 0xe0;
+  }
+  const b = parseIpv6(a.address);
+  return b !== undefined && b[0] === 0xff;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 /**
  * Golden tests: every datagram the real Linux 6.1 kernel sent (and accepted) in
  * ../../../../shared/kernel-tipc/captures, copied to __fixtures__, decodes to the values the
- * capture README documents and re-encodes to the identical bytes.
+ * capture README documents and re-encodes to the identical bytes. (The captures' pcap and
+ * pcapng files are read in @tipcjs/decode's captures.test.ts, where the pcap reader lives.)
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,7 +11,6 @@ import { nodeAddressFromId, nodeIdToString } from "./address.js";
 import { TIPC_NODE_CAPABILITIES } from "./constants.js";
 import { decodeMessage } from "./decode.js";
 import { encodeMessage } from "./encode.js";
-import { readPcap, udpDatagrams } from "./pcap.js";
 import type { TipcMessage } from "./types.js";
 
 const FIXTURES = join(import.meta.dirname, "__fixtures__");
@@ -45,45 +45,6 @@ describe("kernel captures: every hex datagram", () => {
     const msg = decodeMessage(bytes);
     expect(encodeMessage(msg)).toEqual(bytes);
     expect(decodeMessage(encodeMessage(msg))).toEqual(msg);
-  });
-});
-
-describe("kernel captures: every datagram of the pcaps", { timeout: 60_000 }, () => {
-  for (const dir of ["link-up", "passive"]) {
-    it(`${dir}/capture.pcap: every UDP payload decodes and re-encodes byte for byte`, () => {
-      const file = readPcap(readFileSync(join(FIXTURES, dir, "capture.pcap")));
-      expect(file.linkType).toBe(101); // LINKTYPE_RAW, as listener.py writes it
-      const datagrams = udpDatagrams(file);
-      expect(datagrams.length).toBe(file.records.length);
-      expect(datagrams.length).toBeGreaterThan(0);
-      for (const d of datagrams) {
-        const msg = decodeMessage(d.payload);
-        expect(encodeMessage(msg)).toEqual(new Uint8Array(d.payload));
-      }
-    });
-  }
-
-  it("the link-up pcap holds the documented exchange, in order", () => {
-    const datagrams = udpDatagrams(readPcap(readFileSync(join(FIXTURES, "link-up", "capture.pcap"))));
-    const seq = datagrams.map((d) => {
-      const m = decodeMessage(d.payload);
-      return `${d.sourcePort === 6119 ? "host" : "kernel"}:${m.user}:${m.type}`;
-    });
-    const firstReset = seq.indexOf("kernel:LINK_PROTOCOL:RESET");
-    expect(seq.slice(firstReset, firstReset + 7)).toEqual([
-      "kernel:LINK_PROTOCOL:RESET",
-      "host:LINK_PROTOCOL:ACTIVATE",
-      "kernel:LINK_PROTOCOL:STATE",
-      "kernel:BCAST_PROTOCOL:STATE",
-      "host:LINK_PROTOCOL:STATE",
-      "kernel:NAME_DISTRIBUTOR:PUBLICATION",
-      "host:NAME_DISTRIBUTOR:PUBLICATION",
-    ]);
-    // Every hex fixture of the link-up run appears in its pcap.
-    const payloads = new Set(datagrams.map((d) => Buffer.from(d.payload).toString("hex")));
-    for (const name of hexFiles.filter((f) => f.startsWith("link-up/"))) {
-      expect(payloads.has(Buffer.from(hexFixture(name)).toString("hex")), name).toBe(true);
-    }
   });
 });
 

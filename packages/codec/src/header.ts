@@ -3,10 +3,10 @@
  * Cheap reads and in-place writes of header fields, for hot paths that do not need a full
  * decode (the link layer's receive window, retransmission, ack piggybacking).
  */
-import { MIN_H_SIZE } from "./constants.js";
+import { MIN_H_SIZE, TIPC_MAX_USER_MSG_SIZE, TIPC_VERSION } from "./constants.js";
 import { validateHeader } from "./decode.js";
 import { TipcDecodeError } from "./errors.js";
-import { TYPE_NAMES, userName } from "./names.js";
+import { TYPE_NAMES, USER, userName } from "./names.js";
 import type { UserName } from "./types.js";
 
 function word(bytes: Uint8Array, i: number): number {
@@ -140,4 +140,105 @@ export function writeAcks(bytes: Uint8Array, ack: number, bcastAck: number): voi
   bytes[9] = ack & 0xff;
   bytes[6] = (bcastAck >>> 8) & 0xff;
   bytes[7] = bcastAck & 0xff;
+}
+
+/**
+ * The header fields a link reads on every packet it receives, with no decode (see
+ * readLinkHeader). `word5` is the network id on broadcast-link packets.
+ */
+export interface LinkHeader {
+  /** the user's wire value */
+  user: number;
+  headerSize: number;
+  size: number;
+  nonSeq: boolean;
+  bcastAck: number;
+  ack: number;
+  seqno: number;
+  prevNode: number;
+  word5: number;
+  /** word 7 when the header has one (>= 32 bytes) */
+  destNode: number | undefined;
+}
+
+/**
+ * Word 0 checked as the kernel's tipc_msg_validate checks it (version 2, header size 24..60,
+ * header <= size <= datagram, data <= 66000; the user is not checked here), then the fields a
+ * link needs. Undefined for a packet to drop. Never throws.
+ */
+export function readLinkHeader(bytes: Uint8Array): LinkHeader | undefined {
+  if (bytes.length < MIN_H_SIZE) return undefined;
+  const w0 = word(bytes, 0);
+  if (w0 >>> 29 !== TIPC_VERSION) return undefined;
+  const headerSize = ((w0 >>> 21) & 0xf) << 2;
+  const size = w0 & 0x1ffff;
+  if (headerSize < MIN_H_SIZE || size < headerSize || size > bytes.length) return undefined;
+  if (size - headerSize > TIPC_MAX_USER_MSG_SIZE) return undefined;
+  return {
+    user: (w0 >>> 25) & 0xf,
+    headerSize,
+    size,
+    nonSeq: ((w0 >>> 20) & 1) === 1,
+    bcastAck: (bytes[6]! << 8) | bytes[7]!,
+    ack: (bytes[8]! << 8) | bytes[9]!,
+    seqno: (bytes[10]! << 8) | bytes[11]!,
+    prevNode: word(bytes, 3),
+    word5: word(bytes, 5),
+    destNode: headerSize >= 32 ? word(bytes, 7) : undefined,
+  };
+}
+
+/**
+ * Word 5 bit 14 (the kernel's msg_bc_ack_invalid) for the users that carry it (BCAST_PROTOCOL,
+ * LINK_PROTOCOL, NAME_DISTRIBUTOR), else false. `user` is the wire value.
+ */
+export function isBcAckInvalid(bytes: Uint8Array, user: number): boolean {
+  if (user !== USER.BCAST_PROTOCOL && user !== USER.NAME_DISTRIBUTOR && user !== USER.LINK_PROTOCOL)
+    return false;
+  return bytes.length >= 24 && (bytes[22]! & 0x40) !== 0;
+}
+
+/** What a link writes into a packet it sends (see writeLinkFields). */
+export interface LinkFields {
+  nonSeq: boolean;
+  seqno: number;
+  ack: number;
+  bcastAck: number;
+  prevNode: number;
+  /** set word 7 when the header has one and it is 0 */
+  destNode?: number;
+  /** set word 6 when the header has one and it is 0 */
+  origNode?: number;
+  /** broadcast-link packets: word 5 becomes the network id, and word 7 becomes 0 */
+  netId?: number;
+}
+
+function setWord(bytes: Uint8Array, i: number, v: number): void {
+  const o = 4 * i;
+  bytes[o] = v >>> 24;
+  bytes[o + 1] = (v >>> 16) & 0xff;
+  bytes[o + 2] = (v >>> 8) & 0xff;
+  bytes[o + 3] = v & 0xff;
+}
+
+/**
+ * Writes the link-layer fields into an encoded packet, in place: the non-sequenced bit, seqno,
+ * ack, bcast_ack and prevnode; origNode and destNode where the header has them and they are 0;
+ * for the broadcast link (netId) the network id in word 5 and destnode 0.
+ */
+export function writeLinkFields(bytes: Uint8Array, f: LinkFields): void {
+  need(bytes, MIN_H_SIZE);
+  const headerSize = readHeaderSize(bytes);
+  bytes[1] = f.nonSeq ? bytes[1]! | 0x10 : bytes[1]! & 0xef;
+  writeAcks(bytes, f.ack, f.bcastAck);
+  writeSeqno(bytes, f.seqno);
+  setWord(bytes, 3, f.prevNode >>> 0);
+  if (f.netId !== undefined) setWord(bytes, 5, f.netId >>> 0);
+  if (headerSize >= 32 && bytes.length >= 32) {
+    if (f.origNode !== undefined && word(bytes, 6) === 0) setWord(bytes, 6, f.origNode >>> 0);
+    if (f.destNode !== undefined) {
+      if (f.netId !== undefined) setWord(bytes, 7, 0);
+      else if (word(bytes, 7) === 0) setWord(bytes, 7, f.destNode >>> 0);
+    }
+  }
 }

@@ -1,17 +1,24 @@
 export type { CapabilityName } from "./address.js";
 export {
   CAPABILITY_NAMES,
+  canonicalMediaAddress,
   capabilitiesFromNames,
   capabilityNames,
   decodeMediaAddress,
   encodeMediaAddress,
   formatIpv4,
   formatIpv6,
+  formatMediaAddress,
+  isMediaAddress,
+  isMulticastAddress,
   MEDIA_INFO_SIZE,
+  mediaAddressEquals,
+  mediaAddressKey,
   nodeAddressFromId,
   nodeAddressToString,
   nodeIdFromString,
   nodeIdToString,
+  padNodeId,
   parseIpv4,
   parseIpv6,
   writeMediaAddress,
@@ -33,8 +40,9 @@ export { isTipcDecodeError, isTipcEncodeError, TipcDecodeError, TipcEncodeError 
 export { formatMessage, messageToJSON } from "./format.js";
 export type { FragmentFields, ReassemblerOptions } from "./fragment.js";
 export { fragmentMessage, Reassembler } from "./fragment.js";
-export type { HeaderSummary } from "./header.js";
+export type { HeaderSummary, LinkFields, LinkHeader } from "./header.js";
 export {
+  isBcAckInvalid,
   isNonSeq,
   peekAck,
   peekBcastAck,
@@ -46,8 +54,10 @@ export {
   peekUser,
   peekUserValue,
   readHeaderSize,
+  readLinkHeader,
   readMessageSize,
   writeAcks,
+  writeLinkFields,
   writeSeqno,
 } from "./header.js";
 export { MinHeap } from "./heap.js";
@@ -67,22 +77,6 @@ export {
   USER_VALUES,
   userName,
 } from "./names.js";
-export type { PcapErrorCode, PcapFile, PcapRecord, UdpDatagram } from "./pcap.js";
-export {
-  CaptureReader,
-  isCapture,
-  isPcap,
-  isPcapError,
-  isPcapng,
-  isSupportedLinkType,
-  MAX_CAPTURE_RECORD,
-  MAX_PENDING_FRAGMENTED,
-  PcapError,
-  readCaptureStream,
-  readPcap,
-  UdpExtractor,
-  udpDatagrams,
-} from "./pcap.js";
 export * from "./seq.js";
 export type * from "./types.js";
 export { USERS } from "./types.js";

@@ -1,10 +1,15 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { decodeMessage, type LinkConfigMessage, TIPC_NAMED_BCAST } from "@tipcjs/codec";
+import {
+  decodeMessage,
+  encodeMessage,
+  nodeAddressFromId as hash128to32,
+  type LinkConfigMessage,
+  TIPC_NAMED_BCAST,
+} from "@tipcjs/codec";
 import { describe, expect, it } from "vitest";
 import { mediaOf, prng, Sim } from "./__helpers__/sim.js";
 import { createLinkEngine, DEFAULT_CAPABILITIES } from "./engine.js";
-import { hash128to32 } from "./identity.js";
 import type { LinkEngineOptions, LinkOutput } from "./types.js";
 
 const passive = join(import.meta.dirname, "__fixtures__", "kernel-6.1-passive");
@@ -170,5 +175,31 @@ describe("discovery", () => {
     e1.receive(bytes, mediaOf(0), sim.now);
     const out = txs(e1.poll()).map((t) => decodeMessage(t.bytes));
     expect(out.some((m) => m.user === "LINK_PROTOCOL" && m.type === "RESET")).toBe(true);
+  });
+
+  it("refuses a discovery message naming a multicast group (224.0.0.0/4, ff00::/8) as its address", () => {
+    const e = engine({ i: 1, skipTrial: true });
+    e.start(0);
+    e.poll();
+    const claim = (address: string, i: number) =>
+      encodeMessage({
+        user: "LINK_CONFIG",
+        type: "DSC_REQ",
+        capabilities: DEFAULT_CAPABILITIES,
+        signature: 7,
+        destDomain: 0,
+        prevNode: 0x5000 + i,
+        netId: 4711,
+        mediaAddress: { family: "ipv6", address, port: 6118 },
+        peerNetHash: 0,
+        suggestedAddress: 0,
+        nodeId: new TextEncoder().encode(`peer${i}`.padEnd(16, "\0")),
+      });
+    e.receive(claim("ff02::1", 1), { family: "ipv6", address: "ff02::1", port: 6118 }, 1);
+    expect(e.stats().drops["corrupt-discovery"]).toBe(1);
+    // 00ff::1 is a unicast address, whatever its text starts with
+    e.receive(claim("ff::1", 2), { family: "ipv6", address: "ff::1", port: 6118 }, 2);
+    expect(e.stats().drops["corrupt-discovery"]).toBe(1);
+    expect(e.nodes().map((n) => n.address)).toEqual([0x5002]);
   });
 });

@@ -1,8 +1,12 @@
 // biome-ignore-all lint/style/noNonNullAssertion: test indices are known
-import { encodeMessage, type TipcMessage } from "@tipcjs/codec";
+import {
+  encodeMessage,
+  nodeIdFromString,
+  nodeIdToString as nodeIdString,
+  type TipcMessage,
+} from "@tipcjs/codec";
 import { describe, expect, it } from "vitest";
 import { mediaOf, runTraffic, Sim, testMessage } from "./__helpers__/sim.js";
-import { nodeIdFromString, nodeIdString } from "./identity.js";
 import type { MediaAddress } from "./types.js";
 
 /** A two-node cluster, all up. */

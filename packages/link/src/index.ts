@@ -1,6 +1,15 @@
+/**
+ * Node id helpers, from @tipcjs/codec (the home of every wire primitive) under the names this
+ * package has always exported: `hash128to32` is the codec's `nodeAddressFromId`, `nodeIdString`
+ * its `nodeIdToString`.
+ */
+export {
+  nodeAddressFromId as hash128to32,
+  nodeIdFromString,
+  nodeIdToString as nodeIdString,
+} from "@tipcjs/codec";
 export type { LinkEngine, UnicastMark } from "./api.js";
 export { createLinkEngine, DEFAULT_CAPABILITIES } from "./engine.js";
-export { hash128to32, nodeIdFromString, nodeIdString } from "./identity.js";
 export type {
   BearerInfo,
   LinkDownReason,

@@ -9,13 +9,14 @@ import {
   bundleMessages,
   decodeMessage,
   encodeMessage,
+  nodeAddressFromId as hash128to32,
   type LinkProtocolMessage,
   type NameDistributorMessage,
+  nodeIdFromString,
   TIPC_NODE_CAPABILITIES,
 } from "@tipcjs/codec";
 import { describe, expect, it } from "vitest";
 import { createLinkEngine } from "./engine.js";
-import { hash128to32, nodeIdFromString } from "./identity.js";
 import type { LinkOutput, MediaAddress } from "./types.js";
 
 const dir = join(import.meta.dirname, "__fixtures__", "kernel-6.1-link-up");

@@ -1,9 +1,8 @@
-import { decodeMessage, encodeMessage, type TipcMessage } from "@tipcjs/codec";
+import { decodeMessage, encodeMessage, nodeIdFromString, type TipcMessage } from "@tipcjs/codec";
 import { describe, expect, it } from "vitest";
 import { mediaOf, runTraffic, Sim, testMessage } from "./__helpers__/sim.js";
 import type { LinkEngine } from "./api.js";
 import { createLinkEngine } from "./engine.js";
-import { nodeIdFromString } from "./identity.js";
 import { LinkEngineError, type LinkOutput } from "./types.js";
 
 const kinds = (sim: Sim, node: number, kind: LinkOutput["kind"]) =>

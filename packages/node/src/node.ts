@@ -6,7 +6,7 @@
  * link (broadcast link or one unicast per peer) -> transport. One timer, re-armed to the earliest
  * of the link's and the table's deadlines, runs every timed thing.
  */
-import { NODE_ID_LEN, nodeIdFromString, nodeIdToString, TIPC_NAMED_BCAST } from "@tipcjs/codec";
+import { NODE_ID_LEN, nodeIdFromString, nodeIdToString, padNodeId, TIPC_NAMED_BCAST } from "@tipcjs/codec";
 import {
   createDistributor,
   type Distributor,
@@ -688,7 +688,7 @@ class Node implements TipcNode {
         return;
       }
       case "nodeUp": {
-        const nodeId = nodeIdToString(o.nodeId.length === NODE_ID_LEN ? o.nodeId : padId(o.nodeId));
+        const nodeId = nodeIdToString(padNodeId(o.nodeId));
         this.log.info({ peer: hex(o.peer), nodeId, capabilities: o.capabilities, mtu: o.mtu }, "node up");
         if (this.dist !== undefined) {
           try {
@@ -894,12 +894,6 @@ class Node implements TipcNode {
       });
     });
   }
-}
-
-function padId(id: Uint8Array): Uint8Array {
-  const out = new Uint8Array(NODE_ID_LEN);
-  out.set(id.subarray(0, NODE_ID_LEN));
-  return out;
 }
 
 function hex(n: number): string {

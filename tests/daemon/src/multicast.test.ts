@@ -6,7 +6,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TipcClient } from "@tipcjs/client";
-import { decodeMessage, readPcap, type TipcMessage, udpDatagrams } from "@tipcjs/codec";
+import { decodeMessage, type TipcMessage } from "@tipcjs/codec";
+import { readPcap, udpDatagrams } from "@tipcjs/decode";
 import { createNetwork, existingNamespaces, type Network } from "@tipcjs/netns-tests/netns";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {

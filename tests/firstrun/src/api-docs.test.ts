@@ -48,7 +48,10 @@ describe("API reference (typedoc)", () => {
     expect(names.length).toBeGreaterThanOrEqual(12);
     for (const name of names) expect(modules, name).toContain(`>${name}<`);
     // A few documented exports, each on its own page.
-    for (const page of ["classes/_tipcjs_codec.CaptureReader.html", "functions/_tipcjs_node.createNode.html"])
+    for (const page of [
+      "classes/_tipcjs_decode.CaptureReader.html",
+      "functions/_tipcjs_node.createNode.html",
+    ])
       expect(existsSync(join(out, page)), page).toBe(true);
   });
 
@@ -58,10 +61,10 @@ describe("API reference (typedoc)", () => {
     expect(ok.files).toBeGreaterThan(100);
     expect(ok.checked).toBeGreaterThan(5000);
     // The checker itself: break the site twice and see both.
-    unlinkSync(join(out, "classes", "_tipcjs_codec.CaptureReader.html"));
+    unlinkSync(join(out, "classes", "_tipcjs_decode.CaptureReader.html"));
     appendFileSync(join(out, "index.html"), '<a href="modules.html#no-such-anchor">x</a>');
     const bad = checkLinks(out);
-    expect(bad.broken.some((b) => b.includes("_tipcjs_codec.CaptureReader.html (no such file)"))).toBe(true);
+    expect(bad.broken.some((b) => b.includes("_tipcjs_decode.CaptureReader.html (no such file)"))).toBe(true);
     expect(bad.broken).toContain('index.html -> modules.html#no-such-anchor (no id "no-such-anchor" there)');
   });
 });

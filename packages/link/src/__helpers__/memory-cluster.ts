@@ -2,6 +2,8 @@
  * Link engines driven over @tipcjs/transport-memory with its seeded virtual clock: the way the
  * node package drives them, minus everything above the link layer.
  */
+
+import { nodeIdFromString } from "@tipcjs/codec";
 import {
   createVirtualClock,
   type Faults,
@@ -12,7 +14,6 @@ import {
 } from "@tipcjs/transport-memory";
 import type { LinkEngine } from "../api.js";
 import { createLinkEngine } from "../engine.js";
-import { nodeIdFromString } from "../identity.js";
 import type { LinkEngineOptions, LinkOutput } from "../types.js";
 import { prng } from "./sim.js";
 

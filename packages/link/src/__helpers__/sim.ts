@@ -2,10 +2,9 @@
  * A deterministic in-test network for link engines: virtual clock, seeded loss, duplication,
  * reordering (delay jitter) and partitions. Used by the tests and the bench/soak scripts.
  */
-import { MinHeap, type NameDistributorMessage, type TipcMessage } from "@tipcjs/codec";
+import { MinHeap, type NameDistributorMessage, nodeIdFromString, type TipcMessage } from "@tipcjs/codec";
 import type { LinkEngine } from "../api.js";
 import { createLinkEngine } from "../engine.js";
-import { nodeIdFromString } from "../identity.js";
 import type { LinkEngineOptions, LinkOutput, MediaAddress } from "../types.js";
 
 /** mulberry32 */

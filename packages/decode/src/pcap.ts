@@ -8,8 +8,7 @@
  * Self-contained on purpose (it only needs the address formatters): used by tipc-decode and by
  * tests that replay kernel captures.
  */
-import { formatIpv4, formatIpv6 } from "./address.js";
-import { isNamed } from "./errors.js";
+import { formatIpv4, formatIpv6 } from "@tipcjs/codec";
 
 /** Why a capture file was refused. */
 export type PcapErrorCode =
@@ -37,7 +36,10 @@ export class PcapError extends Error {
 
 /** True when `e` is a {@link PcapError} (also across duplicated package copies). */
 export function isPcapError(e: unknown): e is PcapError {
-  return e instanceof PcapError || isNamed(e, "PcapError");
+  return (
+    e instanceof PcapError ||
+    (typeof e === "object" && e !== null && (e as { name?: unknown }).name === "PcapError" && "code" in e)
+  );
 }
 
 export interface PcapRecord {

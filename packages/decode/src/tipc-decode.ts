@@ -10,11 +10,15 @@
  * 2 usage error, unreadable file or unreadable capture.
  */
 import { createReadStream } from "node:fs";
+import {
+  decodeMessage,
+  encodeMessage,
+  formatMessage,
+  messageToJSON,
+  TipcDecodeError,
+  type TipcMessage,
+} from "@tipcjs/codec";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { decodeMessage } from "./decode.js";
-import { encodeMessage } from "./encode.js";
-import { TipcDecodeError } from "./errors.js";
-import { formatMessage, messageToJSON } from "./format.js";
 import {
   CaptureReader,
   isCapture,
@@ -23,7 +27,6 @@ import {
   readCaptureStream,
   UdpExtractor,
 } from "./pcap.js";
-import type { TipcMessage } from "./types.js";
 
 interface Options {
   json: boolean;

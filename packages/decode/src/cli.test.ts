@@ -12,10 +12,8 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { bundleMessages, decodeMessage, encodeMessage, type NameDistributorMessage } from "@tipcjs/codec";
 import { describe, expect, it } from "vitest";
-import { bundleMessages } from "./bundle.js";
-import { decodeMessage } from "./decode.js";
-import { encodeMessage } from "./encode.js";
 import {
   CaptureReader,
   LINKTYPE_ETHERNET,
@@ -29,9 +27,9 @@ import {
   udpDatagrams,
 } from "./pcap.js";
 import { type CliIO, MAX_HEX_TEXT, parseHex, processIO, run } from "./tipc-decode.js";
-import type { NameDistributorMessage } from "./types.js";
 
-const FIXTURES = join(import.meta.dirname, "__fixtures__");
+// the kernel captures are the codec's golden data
+const FIXTURES = join(import.meta.dirname, "..", "..", "codec", "src", "__fixtures__");
 
 /** Bytes as a stream of `size`-byte chunks (odd, so that records and lines straddle chunks). */
 async function* chunked(bytes: Uint8Array, size = 997): AsyncGenerator<Uint8Array> {

@@ -928,9 +928,10 @@ class Engine implements LinkEngine {
     const nodeId = padId(m.nodeId);
     if (p && !idEq(p.nodeId, nodeId)) {
       // A node keeps its identity while it is up, while a link to it is being set up, and for a
-      // tolerance after it went down (the kernel never renames a node it knows): otherwise a
-      // forged RESET and a discovery claim would rename it when it re-links.
-      const settling = p.wasUp && now - p.downSince < this.tolerance;
+      // two tolerances after it went down (the kernel never renames a node it knows): otherwise a
+      // forged RESET and a discovery claim would rename it when it re-links. Two: a link left
+      // ESTABLISHING by a forged RESET goes back to RESET after one tolerance, then re-links.
+      const settling = p.wasUp && now - p.downSince < 2 * this.tolerance;
       if (p.up || settling || p.links.some((x) => x && x.state !== "RESET")) {
         this.drop("identity-conflict");
         return false;
@@ -1098,6 +1099,11 @@ class Engine implements LinkEngine {
       // a link whose failover tunnel is still draining stays down (the kernel's FAILINGOVER)
       if (setup && !l.fo?.remaining && this.mayContact(p, now, "reset-rate-limited"))
         this.sendProto(p, l, "RESET");
+    } else if (++l.silentIntvCnt > l.abortLimit) {
+      // ESTABLISHING for a whole tolerance: back to RESET, out of session. The kernel has no such
+      // exit; without it a RESET forged with a guessed session left the link ESTABLISHING in that
+      // session, refusing the real peer's RESET/ACTIVATE as stale for good (issue 14)
+      this.resetLink(l);
     } else if (this.mayContact(p, now, "reset-rate-limited")) {
       this.sendProto(p, l, "ACTIVATE");
     }
@@ -1270,7 +1276,10 @@ class Engine implements LinkEngine {
       let goUp = false;
       if (m.type === "RESET" || l.state !== "ESTABLISHED") {
         if (l.state === "ESTABLISHED") this.linkDown(p, l, "peer-reset", now, false);
-        if (l.state === "RESET") l.state = "ESTABLISHING";
+        if (l.state === "RESET") {
+          l.state = "ESTABLISHING";
+          l.silentIntvCnt = 0; // counts the ticks spent ESTABLISHING (linkTimeout)
+        }
       }
       if (m.type === "ACTIVATE" && l.state === "ESTABLISHING") goUp = true;
       l.peerSession = m.session;

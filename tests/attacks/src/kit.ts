@@ -36,8 +36,8 @@ export const RSS_BOUND_KB = 200 * 1024;
  * How long a daemon's RSS may stay over the bound right after an attack: garbage is not memory
  * held, and V8 gives it back only when it collects (its memory reducer runs once allocation
  * slows). A class that answers 1,000 pipelined 6,000-binding replies, or 40 silent subscribers'
- * event queues, leaves a heap of such garbage (measured: 221 MB right after, 142 MB once
- * collected; 322 MB on a loaded machine). Memory a defect holds does not come back, and fails.
+ * event queues, leaves a heap of such garbage (measured: a daemon at 221 MB when one class
+ * began and 142 MB when it ended, holding nothing more; 322 MB on a loaded machine). Memory a defect holds does not come back, and fails.
  */
 export const RSS_SETTLE_MS = 15_000;
 /** How long a table may take to return to the truth after an attack (re-sync included). */

@@ -44,7 +44,7 @@ function hub(
       ...(options.peers ? { peers } : {}),
       ...(options.drops
         ? {
-            drops: () =>
+            drops: (): Record<string, number> =>
               options.drops === "valid" ? { "queue-full": 3, other: 0 } : { "queue-full": -1, half: 0.5 },
           }
         : {}),

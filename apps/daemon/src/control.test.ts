@@ -365,6 +365,50 @@ describe("control socket bounds", () => {
     await server.close();
   }, 30_000);
 
+  it("bounds the events queued for all connections: silent ones go, most first, a reader stays", async () => {
+    const node = fx.nodes[0] as TipcNode;
+    // each silent connection stays under maxQueuedEvents; together they pass maxQueuedEventsTotal
+    const { path, server } = await limited({
+      outputHighWater: 16 * 1024,
+      maxQueuedEvents: 100_000,
+      maxQueuedEventsTotal: 2000,
+    });
+    const subsBefore = node.stats().subscriptions;
+    const silent = [0, 1, 2].map((k) => {
+      const s = netConnect({ path });
+      s.on("error", () => {});
+      // the first connection takes three subscriptions (three events per binding), the others one
+      for (let j = 0; j < (k === 0 ? 3 : 1); j++)
+        s.write(
+          `${JSON.stringify({ id: j, method: "subscribe", params: { type: 8300, lower: 0, upper: 100000 } })}\n`,
+        );
+      s.pause();
+      return s;
+    });
+    await waitFor(() => node.stats().subscriptions === subsBefore + 5, 3000, "subscribed");
+    const reader = await connect(path);
+    const sub = await reader.subscribe(8300, 0, 100000, { initialEvents: false });
+    const own = Array.from({ length: 2000 }, (_, i) => node.publish({ type: 8300, lower: i, upper: i }));
+    let seen = 0;
+    for await (const ev of sub) {
+      expect(ev.kind).toBe("published");
+      if (++seen === own.length) break;
+    }
+    // up to 10,000 events queued in all (6,000 + 2,000 + 2,000, less what the socket buffers took):
+    // past 2,000 the connection holding most (three subscriptions) goes first
+    await waitFor(
+      () => server.stats().disconnects["queued-events"] >= 1,
+      10_000,
+      "a queued-events disconnect",
+    );
+    await waitFor(() => node.stats().subscriptions <= subsBefore + 3, 3000, "the largest silent one gone");
+    expect(reader.closed).toBe(false);
+    for (const s of silent) s.destroy();
+    for (const b of own) node.withdraw(b);
+    await reader.close();
+    await server.close();
+  }, 30_000);
+
   it("disconnects a subscriber that reads nothing for slowClientMs, or leaves maxQueuedEvents unread", async () => {
     const node = fx.nodes[0] as TipcNode;
     for (const [limits, cause] of [

@@ -58,6 +58,13 @@ export interface ControlLimits {
    * that has taken nothing for `overflowStallMs` is disconnected (one that reads is not)
    */
   maxQueuedEvents: number;
+  /**
+   * subscription events waiting for all connections together: past it, the connections that
+   * have taken nothing for `overflowStallMs` are disconnected, most events first, until the total
+   * is back under it (`queued-events`). Without it, 64 silent connections could hold 64 x
+   * `maxQueuedEvents` events (a whole-range subscription gets one per binding at once).
+   */
+  maxQueuedEventsTotal: number;
   overflowStallMs: number;
 }
 
@@ -70,6 +77,7 @@ export const CONTROL_LIMITS: Readonly<ControlLimits> = Object.freeze({
   outputHighWater: 1024 * 1024,
   slowClientMs: 30_000,
   maxQueuedEvents: 65_536,
+  maxQueuedEventsTotal: 131_072,
   overflowStallMs: 1000,
 });
 
@@ -401,9 +409,32 @@ export async function startControlServer(
   /** A client that took none of its output for slowClientMs, or left too many events unread. */
   const checkClients = () => {
     const now = Date.now();
+    const queued = new Map<Connection, number>();
+    let total = 0;
     for (const c of connections) {
-      let queuedEvents = 0;
-      for (const sub of c.subscriptions.values()) queuedEvents += sub.queued;
+      let n = 0;
+      for (const sub of c.subscriptions.values()) n += sub.queued;
+      queued.set(c, n);
+      total += n;
+    }
+    if (total > limits.maxQueuedEventsTotal) {
+      // the daemon-wide bound: stalled connections go, the ones holding most first
+      const stalled = [...queued]
+        .filter(([c, n]) => n > 0 && now - c.lastProgress > limits.overflowStallMs)
+        .sort((x, y) => y[1] - x[1]);
+      for (const [c, n] of stalled) {
+        if (total <= limits.maxQueuedEventsTotal) break;
+        disconnect(
+          c,
+          "queued-events",
+          { queuedEvents: n, total, limit: limits.maxQueuedEventsTotal },
+          "control clients left too many subscription events unread; the one holding most disconnected",
+        );
+        queued.delete(c);
+        total -= n;
+      }
+    }
+    for (const [c, queuedEvents] of queued) {
       if (c.socket.writableLength === 0 && queuedEvents === 0) continue;
       const stalled = now - c.lastProgress;
       if (queuedEvents > limits.maxQueuedEvents && stalled > limits.overflowStallMs) {

@@ -405,6 +405,39 @@ function discovery(
   });
 }
 
+/** A RESET as node `peer` would send it to `to`, with the given session (forged by a test). */
+function forgedReset(to: number, peer: number, session: number): Uint8Array {
+  return encodeMessage({
+    user: "LINK_PROTOCOL",
+    type: "RESET",
+    nonSeq: false,
+    isKeepalive: false,
+    seqGap: 0,
+    bcastAck: 0,
+    destSessionValid: false,
+    destSession: 0,
+    ack: 0,
+    seqno: 0,
+    prevNode: peer,
+    lastBcast: 0,
+    nextSent: 1,
+    session,
+    bcAckInvalid: true,
+    peerStopping: false,
+    redundantLink: false,
+    bearerId: 0,
+    priority: 0,
+    netPlane: 0,
+    probe: false,
+    origNode: peer,
+    destNode: to,
+    bcGap: 0,
+    maxPacket: 1400,
+    tolerance: 0,
+    bearerName: "sim0",
+  });
+}
+
 describe("node identity spoofing (issue 14, defect 4)", () => {
   it("a linked node keeps its node id: conflicting claims are counted drops", () => {
     const sim = upPair(110);
@@ -427,35 +460,7 @@ describe("node identity spoofing (issue 14, defect 4)", () => {
     const peer = sim.engines[1]!.address;
     const l = e.links()[0]!;
     // a RESET with the peer's source address (spoofed) and a newer session: the link goes down
-    const reset = encodeMessage({
-      user: "LINK_PROTOCOL",
-      type: "RESET",
-      nonSeq: false,
-      isKeepalive: false,
-      seqGap: 0,
-      bcastAck: 0,
-      destSessionValid: false,
-      destSession: 0,
-      ack: 0,
-      seqno: 0,
-      prevNode: peer,
-      lastBcast: 0,
-      nextSent: 1,
-      session: (l.peerSession + 1) & 0xffff,
-      bcAckInvalid: true,
-      peerStopping: false,
-      redundantLink: false,
-      bearerId: 0,
-      priority: 0,
-      netPlane: 0,
-      probe: false,
-      origNode: peer,
-      destNode: e.address,
-      bcGap: 0,
-      maxPacket: 1400,
-      tolerance: 0,
-      bearerName: "sim0",
-    });
+    const reset = forgedReset(e.address, peer, (l.peerSession + 1) & 0xffff);
     const ups: string[] = [];
     sim.onOutput = (node, out) => {
       if (node === 0 && out.kind === "nodeUp") ups.push(nodeIdString(out.nodeId));
@@ -474,6 +479,32 @@ describe("node identity spoofing (issue 14, defect 4)", () => {
     expect(ups).toEqual(["n1"]);
     expect(e.nodes().map((n) => n.nodeIdString)).toEqual(["n1"]);
     expect(e.stats().drops["identity-conflict"]).toBeGreaterThan(0);
+  });
+  it("RESETs spoofed to both ends with guessed sessions only reset the link: it is back within the tolerance", () => {
+    // each forged RESET moves a link to ESTABLISHING in the forged session; both ends then refused
+    // the other's real RESET/ACTIVATE as stale and nothing took an ESTABLISHING link back to RESET
+    const sim = upPair(112);
+    const tolerance = sim.engines[0]!.links()[0]!.tolerance;
+    const downs: number[] = [];
+    sim.onOutput = (_node, out) => {
+      if (out.kind === "linkDown") downs.push(sim.now);
+    };
+    const at = sim.now;
+    for (let r = 0; r < 2; r++)
+      for (const s of [0, 0x4000, 0x8000, 0xc000])
+        for (const [to, from] of [
+          [0, 1],
+          [1, 0],
+        ] as const) {
+          const e = sim.engines[to]!;
+          e.receive(forgedReset(e.address, sim.engines[from]!.address, s + r), mediaOf(from), sim.now);
+          sim.poke(to);
+        }
+    expect(sim.allUp()).toBe(false);
+    sim.run(10 * tolerance, () => sim.allUp());
+    expect(sim.allUp()).toBe(true);
+    expect(sim.now - at).toBeLessThanOrEqual(3 * tolerance);
+    expect(downs.length).toBe(2);
   });
 });
 

@@ -266,7 +266,12 @@ export function linkTimeout(c: Core, p: Peer, l: Link, now: number): void {
       return;
     }
     case "send-activate":
-      if (mayContact(c, p, now, "reset-rate-limited")) sendProto(c, p, l, "ACTIVATE");
+      if (++l.silentIntvCnt > l.abortLimit) {
+        // ESTABLISHING for a whole tolerance: back to RESET, out of session. The kernel has no
+        // such exit; without it a RESET forged with a guessed session left the link ESTABLISHING
+        // in that session, refusing the real peer's RESET/ACTIVATE as stale for good (issue 14)
+        resetLink(c, l);
+      } else if (mayContact(c, p, now, "reset-rate-limited")) sendProto(c, p, l, "ACTIVATE");
       return;
   }
 }
@@ -455,6 +460,7 @@ export function protoRcv(c: Core, p: Peer, l: Link, m: LinkProtocolMessage, now:
     l.peerLastBcast = m.lastBcast;
     const t = LINK_FSM[l.state][m.type === "RESET" ? "peer-reset" : "peer-activate"];
     if (t.down) linkDown(c, p, l, t.down, now, false);
+    if (l.state !== "ESTABLISHING" && t.to === "ESTABLISHING") l.silentIntvCnt = 0; // ticks spent ESTABLISHING (linkTimeout)
     l.state = t.to;
     l.peerSession = m.session;
     l.inSession = true;

@@ -85,9 +85,10 @@ export function learnNode(c: Core, m: LinkConfigMessage, src: number, now: numbe
   const nodeId = padNodeId(m.nodeId);
   if (p && !idEq(p.nodeId, nodeId)) {
     // A node keeps its identity while it is up, while a link to it is being set up, and for a
-    // tolerance after it went down (the kernel never renames a node it knows): otherwise a
-    // forged RESET and a discovery claim would rename it when it re-links.
-    const settling = p.wasUp && now - p.downSince < c.tolerance;
+    // two tolerances after it went down (the kernel never renames a node it knows): otherwise a
+    // forged RESET and a discovery claim would rename it when it re-links. Two: a link left
+    // ESTABLISHING by a forged RESET goes back to RESET after one tolerance, then re-links.
+    const settling = p.wasUp && now - p.downSince < 2 * c.tolerance;
     if (p.up || settling || p.links.some((x) => x && x.state !== "RESET")) {
       c.drop("identity-conflict");
       return undefined;

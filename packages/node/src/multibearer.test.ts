@@ -146,6 +146,23 @@ describe("a node with two bearers", () => {
     expect(a.bearers().every((x) => x.enabled)).toBe(true);
   });
 
+  it("stats().drops.transport sums each bearer's Transport.drops() by cause", async () => {
+    const clock = createVirtualClock(2);
+    const lan = memoryFabric({ clock });
+    const counted = (d: Record<string, number>) => Object.assign(lan.join(), { drops: () => d });
+    const node = await createNode({
+      nodeId: "drops",
+      bearers: [
+        { transport: counted({ "learn-foreign-net": 2, "send-queue-full": 1 }), name: "a" },
+        { transport: counted({ "learn-foreign-net": 3 }), name: "b" },
+        { transport: lan.join(), name: "c" },
+      ],
+      clock,
+      skipTrial: true,
+    });
+    expect(node.stats().drops.transport).toEqual({ "learn-foreign-net": 5, "send-queue-full": 1 });
+  });
+
   it("rejects bad bearer lists with a typed error", async () => {
     const clock = createVirtualClock(1);
     const lan = memoryFabric({ clock });

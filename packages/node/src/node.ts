@@ -561,12 +561,20 @@ class Node implements TipcNode {
       drops: {
         distributor: { ...(ds?.drops ?? {}) },
         link: { ...link.drops },
-        transport: { ...this.transportDrops },
+        transport: this.transportDropsNow(),
       },
       retransmissions: { unicast: link.unicastRetransmitted, broadcast: link.broadcastRetransmitted },
       link,
       distributor: ds as NodeStats["distributor"],
     };
+  }
+
+  /** The node's own transport drop causes plus each bearer's `transport.drops()`, summed by cause. */
+  private transportDropsNow(): Record<string, number> {
+    const out: Record<string, number> = { ...this.transportDrops };
+    for (const { transport } of this.bearerList)
+      for (const [cause, n] of Object.entries(transport.drops?.() ?? {})) out[cause] = (out[cause] ?? 0) + n;
+    return out;
   }
 
   // ------------------------------------------------------------------ events

@@ -200,7 +200,8 @@ export interface NodeStats {
     /**
      * datagrams the transport refused (by TransportError code), transport errors reported
      * through onError, updates the link refused (`link:PEER_DOWN`), and `internal`: an
-     * exception in a core, logged and survived
+     * exception in a core, logged and survived; plus each bearer's `Transport.drops()` (for UDP:
+     * `learn-<cause>` and `send-queue-full`), summed over bearers
      */
     transport: Record<string, number>;
   };

@@ -70,6 +70,16 @@ describe("UDP replicast peer learning", () => {
         "not-discovery": 1,
         "bad-header": 1,
       });
+      // the same refusals through the Transport contract's drops(), only the causes counted
+      expect(t.drops()).toEqual({
+        "learn-foreign-net": 50,
+        "learn-bad-discovery": 3,
+        "learn-not-request": 2,
+        "learn-address-mismatch": 1,
+        "learn-own-address": 1,
+        "learn-not-discovery": 1,
+        "learn-bad-header": 1,
+      });
     } finally {
       closeAll(raw);
       await t.close();

@@ -84,6 +84,7 @@ describe("UDP send queue", () => {
       // 2 handed (28,000 bytes), 10 queued (140,000 bytes), 38 dropped; supervision never dropped
       expect(t.counters.sendQueued).toBe(10);
       expect(t.counters.sendQueueDropped).toBe(38);
+      expect(t.drops()).toEqual({ "send-queue-full": 38 });
       expect(handed.map((h) => h.user)).toEqual([0, 0, USER.LINK_PROTOCOL]);
       await until(() => handed.length === 13);
       expect(handed.filter((h) => h.user === 0).map((h) => h.tag)).toEqual([

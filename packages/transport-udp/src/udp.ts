@@ -197,6 +197,11 @@ export interface UdpTransport extends Transport {
   removePeer(peer: MediaAddress | string): boolean;
   /** What waits to be sent now. */
   sendQueue(): UdpSendQueue;
+  /**
+   * Counted drops and refusals by cause, only those counted at least once: `learn-<cause>` for
+   * each `learnRefused` cause, and `send-queue-full` (`sendQueueDropped`).
+   */
+  drops(): Readonly<Record<string, number>>;
 }
 
 /** The group the kernel's `tipc` tool derives from a network id when no remote IP is given. */
@@ -705,6 +710,14 @@ export async function udpTransport(options: UdpTransportOptions): Promise<UdpTra
       const key = mediaAddressKey(toAddress(peer, TIPC_UDP_PORT));
       learned.delete(key);
       return peerMap.delete(key);
+    },
+    drops() {
+      // learned-peer refusals as `learn-<cause>` (the datagrams themselves were still delivered)
+      // and data dropped at the transport's queue bound
+      const out: Record<string, number> = {};
+      for (const [cause, n] of Object.entries(counters.learnRefused)) if (n > 0) out[`learn-${cause}`] = n;
+      if (counters.sendQueueDropped > 0) out["send-queue-full"] = counters.sendQueueDropped;
+      return out;
     },
     sendQueue() {
       return {

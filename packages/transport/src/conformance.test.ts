@@ -13,6 +13,8 @@ function hub(
     /** give members a peers(): the others, the others and itself, or only the first other */
     peers?: "others" | "with-self" | "one-other";
     canBroadcast?: boolean;
+    /** give members a drops(): valid counts, or a broken one (a negative, a fraction) */
+    drops?: "valid" | "broken";
   } = {},
 ) {
   const members = new Map<string, { handlers: Handlers; closed: boolean; address: MediaAddress }>();
@@ -40,6 +42,12 @@ function hub(
     };
     return {
       ...(options.peers ? { peers } : {}),
+      ...(options.drops
+        ? {
+            drops: (): Record<string, number> =>
+              options.drops === "valid" ? { "queue-full": 3, other: 0 } : { "queue-full": -1, half: 0.5 },
+          }
+        : {}),
       specificationVersion: "v1",
       localAddress,
       mtu: 1500,
@@ -110,6 +118,15 @@ describe("the conformance suite", () => {
     // a transport that can broadcast may list fewer (its peers() is not what broadcast uses)
     const ok = await runConformance(fixtureOf(hub({ peers: "one-other", canBroadcast: true })));
     expect(ok.filter((r) => !r.passed)).toEqual([]);
+  });
+
+  it("passes a transport whose drops() counts, fails one whose counts are not non-negative integers", async () => {
+    const ok = await runConformance(fixtureOf(hub({ drops: "valid" })));
+    expect(ok.filter((r) => !r.passed)).toEqual([]);
+    const bad = await runConformance(fixtureOf(hub({ drops: "broken" })));
+    expect(bad.filter((r) => !r.passed).map((r) => r.name)).toEqual([
+      "drops(), when present, returns non-negative integer counts by cause",
+    ]);
   });
 
   it("checkDatagram refuses bad datagrams with typed errors", () => {

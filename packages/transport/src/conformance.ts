@@ -368,6 +368,23 @@ export const conformanceCases: readonly ConformanceCase[] = [
     },
   },
   {
+    name: "drops(), when present, returns non-negative integer counts by cause",
+    members: 2,
+    async run(t) {
+      for (const x of t) {
+        if (x.drops === undefined) continue;
+        check(typeof x.drops === "function", "drops is present but not a function");
+        const d: unknown = x.drops();
+        check(typeof d === "object" && d !== null && !Array.isArray(d), `drops() returned ${String(d)}`);
+        for (const [cause, n] of Object.entries(d as Record<string, unknown>))
+          check(
+            typeof n === "number" && Number.isInteger(n) && n >= 0,
+            `drops() counts ${cause} as ${String(n)}, not a non-negative integer`,
+          );
+      }
+    },
+  },
+  {
     name: "close is idempotent, stops delivery, and a later send throws CLOSED",
     members: 3,
     async run(t, env) {

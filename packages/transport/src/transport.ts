@@ -84,6 +84,12 @@ export interface Transport {
    * an empty list.
    */
   peers?(): MediaAddress[];
+  /**
+   * Optional: counted drops and refusals by cause (kebab-case), since the transport opened:
+   * non-negative integer counts, each only growing. The node adds them to its
+   * `stats().drops.transport`.
+   */
+  drops?(): Readonly<Record<string, number>>;
 }
 
 /** Why a transport refused or failed something. */

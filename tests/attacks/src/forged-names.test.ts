@@ -14,6 +14,7 @@ import {
   type Daemon,
   healthy,
   measure,
+  pastLinkUpGrace,
   RSS_BOUND_KB,
   record,
   refreshTruth,
@@ -60,6 +61,7 @@ async function churn(b: Daemon, round: number): Promise<void> {
 
 async function broadcastForgery(spoofed: boolean, round: number) {
   c = await healthy(c, "names");
+  if (spoofed) await pastLinkUpGrace(c);
   const [a, b] = c.daemons as [Daemon, Daemon];
   // the peer's next broadcast seqno: its first-time broadcast packets so far, from 1
   const sent = Number((await snapshot(b))["stat:broadcastSent"] ?? 0);
@@ -90,6 +92,7 @@ async function broadcastForgery(spoofed: boolean, round: number) {
 
 async function unicastSweep(spoofed: boolean) {
   c = await healthy(c, "names");
+  if (spoofed) await pastLinkUpGrace(c);
   const [a, b] = c.daemons as [Daemon, Daemon];
   const real = (await b.client.bindings({ own: true })).filter((x) => x.type === TYPE);
   const sweep = Array.from({ length: SWEEP }, (_, s) => {

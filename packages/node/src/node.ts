@@ -26,7 +26,7 @@ import { NameTable, NameTableError, type Subscription } from "@tipcjs/name-table
 import { isTransportError, type MediaAddress, type Transport } from "@tipcjs/transport";
 import { TypedEmitter } from "./emitter.js";
 import { NodeError } from "./errors.js";
-import { TopologySubscriptionImpl } from "./subscription.js";
+import { type QueuedEventCount, TopologySubscriptionImpl } from "./subscription.js";
 import type {
   BearerDescription,
   BearerOptions,
@@ -51,6 +51,8 @@ import type {
 const TIPC_RESERVED_TYPES = 64;
 const DEFAULT_NET_ID = 4711;
 const DEFAULT_TOLERANCE = 1500;
+/** Default bound on subscription events queued and not yet read, all subscriptions together. */
+export const DEFAULT_MAX_QUEUED_EVENTS = 262_144;
 
 const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -141,6 +143,11 @@ function validateOptions(o: NodeOptions): void {
   )
     badOptions("clock must have now() and setTimer()");
   if (o.random !== undefined && typeof o.random !== "function") badOptions("random must be a function");
+  if (
+    o.maxQueuedEvents !== undefined &&
+    !(Number.isInteger(o.maxQueuedEvents) && o.maxQueuedEvents >= 1 && o.maxQueuedEvents <= 2 ** 30)
+  )
+    badOptions("maxQueuedEvents must be an integer 1..2^30");
 }
 
 function checkTransport(t: unknown, what: string): void {
@@ -198,6 +205,10 @@ class Node implements TipcNode {
   private dist: Distributor | undefined;
   private readonly emitter = new TypedEmitter<NodeEvents>();
   private readonly subs = new Map<number, TopologySubscriptionImpl>();
+  private readonly maxQueuedEvents: number;
+  private readonly queuedEvents: QueuedEventCount = { n: 0 };
+  private queuedEventsPeak = 0;
+  private subscriptionOverflows = 0;
   private readonly pendingEmits: { event: NodeEventName; payload: unknown }[] = [];
   private readonly transportDrops: Record<string, number> = {};
   private readonly unsubscribeTransport: (() => void)[] = [];
@@ -227,6 +238,7 @@ class Node implements TipcNode {
     this.log = o.logger ?? silentLogger;
     this.closeTimeout = o.closeTimeout ?? o.tolerance ?? DEFAULT_TOLERANCE;
     this.maxBindings = o.maxBindings;
+    this.maxQueuedEvents = o.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS;
     const specs: BearerOptions[] = o.bearers ?? [
       {
         transport: o.transport as Transport,
@@ -467,11 +479,15 @@ class Node implements TipcNode {
         this.clock.now(),
       ),
     );
-    const handle = new TopologySubscriptionImpl(sub.id, () => {
-      this.subs.delete(sub.id);
-      table.unsubscribe(sub.id);
-      this.arm();
-    });
+    const handle = new TopologySubscriptionImpl(
+      sub.id,
+      () => {
+        this.subs.delete(sub.id);
+        table.unsubscribe(sub.id);
+        this.arm();
+      },
+      this.queuedEvents,
+    );
     this.subs.set(sub.id, handle);
     this.routeTableEvents();
     this.arm();
@@ -484,12 +500,39 @@ class Node implements TipcNode {
     for (const ev of table.takeEvents()) {
       const s = this.subs.get(ev.subscription.id);
       if (s === undefined) continue;
+      if (this.queuedEvents.n >= this.maxQueuedEvents && !this.makeRoom(s)) continue;
       s.push(ev);
+      if (this.queuedEvents.n > this.queuedEventsPeak) this.queuedEventsPeak = this.queuedEvents.n;
       if (ev.kind === "timeout") {
         this.subs.delete(ev.subscription.id);
         s.end();
       }
     }
+  }
+
+  /**
+   * The queued events of all subscriptions are at their bound: the subscription with the most
+   * of them (its reader is the furthest behind) ends with OVERFLOW and its events are dropped,
+   * as the kernel's topology server drops a subscriber it cannot deliver to. False when that
+   * was `s` itself (the event for it is dropped too).
+   */
+  private makeRoom(s: TopologySubscriptionImpl): boolean {
+    let victim = s;
+    for (const x of this.subs.values()) if (x.queued > victim.queued) victim = x;
+    this.subscriptionOverflows++;
+    this.log.warn(
+      { subscription: victim.id, queued: victim.queued, limit: this.maxQueuedEvents },
+      "subscription events not read in time: subscription ended",
+    );
+    this.subs.delete(victim.id);
+    this.table?.unsubscribe(victim.id);
+    victim.overflow(
+      new NodeError(
+        "OVERFLOW",
+        `subscription ${victim.id} ended: ${victim.queued} events left unread while the node's ${this.maxQueuedEvents} queued events were used up`,
+      ),
+    );
+    return victim !== s;
   }
 
   // ------------------------------------------------------------------ introspection
@@ -560,6 +603,12 @@ class Node implements TipcNode {
       nodes: { known: nodes.length, up: nodes.filter((n) => n.up).length },
       links: { up: this.link.links().filter((l) => l.state === "ESTABLISHED").length },
       subscriptions: this.subs.size,
+      subscriptionEvents: {
+        queued: this.queuedEvents.n,
+        peak: this.queuedEventsPeak,
+        limit: this.maxQueuedEvents,
+        overflows: this.subscriptionOverflows,
+      },
       updates: {
         total: ds?.sent.updates ?? 0,
         broadcast: ds?.sent.broadcast ?? 0,

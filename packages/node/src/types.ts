@@ -97,6 +97,13 @@ export interface NodeOptions {
   /** Cap on bindings held in the name table (default: the name table's, 2^24). */
   maxBindings?: number;
   /**
+   * Subscription events queued and not yet read, all subscriptions together (default 262,144,
+   * about 60 MB). When one more would pass it, the subscription holding the most ends: its
+   * events are dropped and its next read rejects with NodeError OVERFLOW (counted in
+   * `stats().subscriptionEvents.overflows`).
+   */
+  maxQueuedEvents?: number;
+  /**
    * How long `close()` waits, at most, for peers to acknowledge the withdrawals before it
    * resets the links and closes the transport. Default: the link tolerance.
    */
@@ -133,11 +140,15 @@ export interface SubscribeRequest {
 
 /**
  * Topology events of one subscription, as an async iterable. It ends after a `timeout` event,
- * after `cancel()`, or when the node closes. Events queue (unbounded) until read.
+ * after `cancel()`, or when the node closes. Events queue until read, within the node's
+ * `maxQueuedEvents`: a reader too far behind is ended, its next read rejecting with NodeError
+ * OVERFLOW.
  */
 export interface TopologySubscription extends AsyncIterable<SubscriptionEvent> {
   readonly id: number;
   readonly active: boolean;
+  /** Why it ended early: NodeError OVERFLOW, its events dropped. */
+  readonly error: import("./errors.js").NodeError | undefined;
   /** Events received but not yet read. */
   readonly queued: number;
   /** Ends the subscription (TIPC_SUB_CANCEL); a pending `next()` resolves with done. */
@@ -195,6 +206,8 @@ export interface NodeStats {
   /** unicast links established */
   links: { up: number };
   subscriptions: number;
+  /** subscription events queued and not read (now, peak, bound) and subscriptions ended by OVERFLOW */
+  subscriptionEvents: { queued: number; peak: number; limit: number; overflows: number };
   /** binding updates sent, by method (broadcast link, one unicast copy per peer, bulk at link up) */
   updates: {
     /** updates handed out, counted once each */

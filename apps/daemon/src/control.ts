@@ -59,6 +59,12 @@ export interface ControlLimits {
    */
   maxQueuedEvents: number;
   overflowStallMs: number;
+  /**
+   * a long list answer (`bindings`) is written this many items at a time (or `streamBudgetMs`
+   * of work), one piece per event-loop turn and only while the output is under `outputHighWater`
+   */
+  streamChunk: number;
+  streamBudgetMs: number;
 }
 
 export const CONTROL_LIMITS: Readonly<ControlLimits> = Object.freeze({
@@ -71,6 +77,8 @@ export const CONTROL_LIMITS: Readonly<ControlLimits> = Object.freeze({
   slowClientMs: 30_000,
   maxQueuedEvents: 65_536,
   overflowStallMs: 1000,
+  streamChunk: 2000,
+  streamBudgetMs: 5,
 });
 
 /** Why the daemon ended or refused a control connection (counted in `stats().disconnects`). */
@@ -92,6 +100,8 @@ export interface ControlServerStats {
   requests: number;
   /** connections refused or ended by the daemon, by cause */
   disconnects: Record<ControlDisconnectCause, number>;
+  /** the most output (bytes) that ever waited for one client: bounded by outputHighWater plus one piece */
+  unsentPeak: number;
 }
 
 export interface ControlServer {
@@ -102,6 +112,19 @@ export interface ControlServer {
   readonly limits: Readonly<ControlLimits>;
   stats(): ControlServerStats;
   close(): Promise<void>;
+}
+
+/**
+ * A list answer written in pieces across event-loop turns: one response line,
+ * `{"id":..,"result":{"<key>":[...]}}`, built `streamChunk` items at a time. `map` may skip an
+ * item (undefined).
+ */
+class StreamedList<T> {
+  constructor(
+    readonly key: string,
+    readonly items: readonly T[],
+    readonly map: (item: T) => object | undefined,
+  ) {}
 }
 
 const bindingKey = (b: { type: number; lower: number; upper: number; key: number }) =>
@@ -186,6 +209,12 @@ interface Connection {
   drainWaiters: (() => void)[];
   /** Date.now() of the last time the client took output, or output began to wait */
   lastProgress: number;
+  /** a list answer is being written in pieces: nothing else may be written meanwhile */
+  streaming: boolean;
+  /** what waits for the list answer to end (writes, the next list answer, the close) */
+  afterStream: (() => void)[];
+  /** continues the list answer once the output is under the high water mark */
+  resumeStream: (() => void) | undefined;
 }
 
 /** Why the control socket's path cannot be used. */
@@ -308,6 +337,7 @@ export async function startControlServer(
 
   const limits: Readonly<ControlLimits> = { ...CONTROL_LIMITS, ...options.limits };
   let requests = 0;
+  let unsentPeak = 0;
   const disconnects: Record<ControlDisconnectCause, number> = {
     "connection-limit": 0,
     "slow-client": 0,
@@ -315,22 +345,91 @@ export async function startControlServer(
     "line-too-long": 0,
   };
 
-  const send = (c: Connection, msg: object) => {
+  const writeRaw = (c: Connection, text: string) => {
     if (c.closed || c.socket.destroyed) return;
     if (c.socket.writableLength === 0) c.lastProgress = Date.now();
-    c.socket.write(`${JSON.stringify(msg)}\n`, () => progress(c));
+    c.socket.write(text, () => progress(c));
+    if (c.socket.writableLength > unsentPeak) unsentPeak = c.socket.writableLength;
+  };
+
+  const send = (c: Connection, msg: object) => {
+    if (c.streaming) {
+      c.afterStream.push(() => send(c, msg));
+      return;
+    }
+    writeRaw(c, `${JSON.stringify(msg)}\n`);
   };
 
   /** The client took output: waiting events and requests go on once it is under the bound. */
   const progress = (c: Connection) => {
     c.lastProgress = Date.now();
-    if (c.closed || overHighWater(c)) return;
+    if (c.closed) return;
+    if (c.resumeStream !== undefined && c.socket.writableLength <= limits.outputHighWater) {
+      const resume = c.resumeStream;
+      c.resumeStream = undefined;
+      setImmediate(resume);
+    }
+    if (overHighWater(c)) return;
     for (const w of c.drainWaiters.splice(0)) w();
     if (c.queue.length > 0) schedule(c);
     updateFlow(c);
   };
 
-  const overHighWater = (c: Connection) => c.socket.writableLength > limits.outputHighWater;
+  /** over its output bound, or writing a list answer (which holds everything else back) */
+  const overHighWater = (c: Connection) => c.streaming || c.socket.writableLength > limits.outputHighWater;
+
+  /**
+   * Writes a list answer in pieces, one per event-loop turn (link timers, datagrams and other
+   * clients are served in between), each only once the client has read its output down to the
+   * high water mark. Subscription events and later answers of the connection wait until it ends.
+   */
+  const streamList = <T>(c: Connection, id: number | string, list: StreamedList<T>) => {
+    if (c.streaming) {
+      c.afterStream.push(() => streamList(c, id, list));
+      return;
+    }
+    c.streaming = true;
+    let i = 0;
+    let first = true;
+    writeRaw(c, `{"id":${JSON.stringify(id)},"result":{${JSON.stringify(list.key)}:[`);
+    const finish = () => {
+      c.streaming = false;
+      c.resumeStream = undefined;
+      while (!c.streaming && c.afterStream.length > 0 && !c.closed) (c.afterStream.shift() as () => void)();
+      if (c.closed) c.afterStream.length = 0;
+      else if (!c.streaming) progress(c);
+    };
+    const step = () => {
+      if (c.closed) {
+        finish();
+        return;
+      }
+      const started = performance.now();
+      const parts: string[] = [];
+      let n = 0;
+      while (
+        i < list.items.length &&
+        n < limits.streamChunk &&
+        (n === 0 || performance.now() - started < limits.streamBudgetMs)
+      ) {
+        const v = list.map(list.items[i++] as T);
+        n++;
+        if (v !== undefined) parts.push(JSON.stringify(v));
+      }
+      if (parts.length > 0) {
+        writeRaw(c, (first ? "" : ",") + parts.join(","));
+        first = false;
+      }
+      if (i >= list.items.length) {
+        writeRaw(c, "]}}\n");
+        finish();
+        return;
+      }
+      if (c.socket.writableLength > limits.outputHighWater) c.resumeStream = step;
+      else setImmediate(step);
+    };
+    setImmediate(step);
+  };
 
   /** Resolves once the client has read its output down to the high water mark, or is gone. */
   const writable = (c: Connection): Promise<void> | undefined => {
@@ -438,6 +537,7 @@ export async function startControlServer(
 
   const pump = async (c: Connection, sub: TopologySubscription) => {
     let endSent = false;
+    let overflow: { code: "SUBSCRIPTION_OVERFLOW"; message: string } | undefined;
     try {
       for await (const ev of sub) {
         const msg: EventMessage = { event: "subscription", subscription: sub.id, data: eventToJSON(ev) };
@@ -449,10 +549,23 @@ export async function startControlServer(
         if (wait) await wait;
         if (c.closed) break;
       }
+    } catch (e) {
+      // the node ended it: its reader fell too far behind (NodeError OVERFLOW)
+      if (!(isNodeError(e) && e.code === "OVERFLOW")) throw e;
+      overflow = { code: "SUBSCRIPTION_OVERFLOW", message: e.message };
+      logger.warn(
+        { connection: c.id, subscription: sub.id },
+        "subscription ended: its events were not read in time",
+      );
     } finally {
       c.subscriptions.delete(sub.id);
       if (!endSent && !c.closed)
-        send(c, { event: "subscription", subscription: sub.id, end: true } satisfies EventMessage);
+        send(c, {
+          event: "subscription",
+          subscription: sub.id,
+          end: true,
+          ...(overflow ? { error: overflow } : {}),
+        } satisfies EventMessage);
     }
   };
 
@@ -547,15 +660,14 @@ export async function startControlServer(
     bindings: (_c, p) => {
       const type = u32(p, "type", true);
       const own = p.own === true;
+      // a snapshot (references only); written in pieces across event-loop turns
       const list = own ? node.ownBindings() : node.bindings();
-      return {
-        bindings: list
-          .filter((b) => type === undefined || b.type === type)
-          .map((b) => {
-            const owner = b.node === node.address ? ownerOf(b) : undefined;
-            return owner ? { ...toJSON(b), owner } : toJSON(b);
-          }),
-      };
+      const self = node.address;
+      return new StreamedList("bindings", list, (b) => {
+        if (type !== undefined && b.type !== type) return undefined;
+        const owner = b.node === self ? ownerOf(b) : undefined;
+        return owner ? { ...toJSON(b), owner } : toJSON(b);
+      });
     },
     subscribe: (c, p) => {
       const r = range(p);
@@ -631,7 +743,8 @@ export async function startControlServer(
       }
       if (closing) throw new ProtocolError("CLOSED", "tipcd is stopping");
       const result = handlers[r.method as Method](c, params as Params);
-      send(c, { id, result });
+      if (result instanceof StreamedList) streamList(c, id, result);
+      else send(c, { id, result });
     } catch (e) {
       if (e instanceof ProtocolError) {
         send(c, { id, error: { code: e.code, message: e.message } });
@@ -651,6 +764,8 @@ export async function startControlServer(
     connections.delete(c);
     ready.delete(c);
     c.queue.length = 0;
+    c.afterStream.length = 0;
+    c.resumeStream = undefined;
     for (const w of c.drainWaiters.splice(0)) w();
     for (const sub of c.subscriptions.values()) sub.cancel();
     c.subscriptions.clear();
@@ -704,6 +819,9 @@ export async function startControlServer(
       queue: [],
       drainWaiters: [],
       lastProgress: Date.now(),
+      streaming: false,
+      afterStream: [],
+      resumeStream: undefined,
     };
     connections.add(c);
     logger.debug({ connection: c.id }, "control connection");
@@ -749,7 +867,9 @@ export async function startControlServer(
       });
       pending = [];
       pendingBytes = 0;
-      socket.end();
+      // after a list answer being written, if there is one
+      if (c.streaming) c.afterStream.push(() => socket.end());
+      else socket.end();
       socket.removeAllListeners("data");
       socket.resume();
     };
@@ -785,7 +905,7 @@ export async function startControlServer(
       return daemonOwned.size;
     },
     limits,
-    stats: () => ({ connections: connections.size, requests, disconnects: { ...disconnects } }),
+    stats: () => ({ connections: connections.size, requests, disconnects: { ...disconnects }, unsentPeak }),
     close: async () => {
       closing = true;
       clearInterval(checker);

@@ -185,6 +185,8 @@ export type ProtocolErrorCode =
   | "NOT_FOUND"
   /** a line longer than MAX_LINE_BYTES; the daemon closes the connection after this response */
   | "LINE_TOO_LONG"
+  /** on a subscription's `end` message: the client read its events too slowly, they were dropped */
+  | "SUBSCRIPTION_OVERFLOW"
   /** the daemon is stopping */
   | "CLOSED"
   | "INTERNAL";
@@ -209,4 +211,9 @@ export interface EventMessage {
   data?: SubscriptionEventJSON;
   /** true on the last message of this subscription (after a timeout, a cancel, or the daemon closing) */
   end?: boolean;
+  /**
+   * on an `end` message: why the daemon ended the subscription early. `SUBSCRIPTION_OVERFLOW`:
+   * its events were not read in time (the node's bound on queued events was reached)
+   */
+  error?: { code: ProtocolErrorCode; message: string };
 }

@@ -4,7 +4,7 @@ import { udpTransport } from "@tipcjs/transport-udp";
 import { type DaemonConfig, parseHostPort, parseLocalhostPort } from "./config.js";
 import { type ControlServer, prepareSocketPath, startControlServer } from "./control.js";
 import { rateLimitLogger } from "./log.js";
-import { createMetricsRegistry, type MetricsServer, startMetricsServer } from "./metrics.js";
+import { createMetricsRegistry, healthOf, type MetricsServer, startMetricsServer } from "./metrics.js";
 
 export interface Daemon {
   readonly node: TipcNode;
@@ -70,9 +70,11 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions): 
         createMetricsRegistry(node, {
           controlConnections: () => control.connections,
           controlDisconnects: () => control.stats().disconnects,
+          controlUnsentPeak: () => control.stats().unsentPeak,
         }),
         hp?.address ?? "127.0.0.1",
         hp?.port ?? 9464,
+        () => healthOf(node),
       );
     } catch (e) {
       await control.close();

@@ -13,6 +13,7 @@ import {
   type DaemonProcess,
   freeTcpPort,
   freeUdpPorts,
+  pairFlags,
   startTipcd,
   stopAll,
   tempDir,
@@ -137,15 +138,7 @@ describe("a bindings answer of 100,000 bindings", () => {
   it("is written in pieces: links stay up, other clients are served while it waits, it arrives whole", async () => {
     const [pa, pb] = await freeUdpPorts(2);
     const metrics = await freeTcpPort();
-    const flags = (own: number, peer: number) => [
-      "--local-address",
-      "127.0.0.1",
-      "--local-port",
-      String(own),
-      "--peer",
-      `127.0.0.1:${peer}`,
-      "--configured-peers-only",
-    ];
+    const flags = pairFlags;
     const a = startTipcd("big-a", dir, [
       "--node-id",
       "big-a",

@@ -74,6 +74,19 @@ export function freeTcpPort(): Promise<number> {
   });
 }
 
+/** Flags of one of two tipcd on 127.0.0.1 linked by replicast to each other only. */
+export function pairFlags(own: number, peer: number): string[] {
+  return [
+    "--local-address",
+    "127.0.0.1",
+    "--local-port",
+    String(own),
+    "--peer",
+    `127.0.0.1:${peer}`,
+    "--configured-peers-only",
+  ];
+}
+
 export interface DaemonProcess {
   name: string;
   socket: string;

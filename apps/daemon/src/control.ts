@@ -4,11 +4,12 @@
  * made with `owner: "daemon"`.
  */
 import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from "node:fs";
-import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { createConnection, createServer, isIP, type Server, type Socket } from "node:net";
 import { dirname, resolve } from "node:path";
 import {
   type BindingJSON,
   type EventMessage,
+  type LinkStatJSON,
   MAX_LINE_BYTES,
   METHODS,
   type Method,
@@ -16,7 +17,14 @@ import {
   type ProtocolErrorCode,
   type SubscriptionEventJSON,
 } from "@tipcjs/client";
-import type { Binding, Logger, SubscriptionEvent, TipcNode, TopologySubscription } from "@tipcjs/node";
+import type {
+  Binding,
+  Logger,
+  MediaAddress,
+  SubscriptionEvent,
+  TipcNode,
+  TopologySubscription,
+} from "@tipcjs/node";
 import { isNodeError } from "@tipcjs/node";
 
 /** A request the daemon refuses: answered with `{ error: { code, message } }`. */
@@ -586,6 +594,58 @@ export async function startControlServer(
     return node.bearers().find((b) => b.name === name);
   };
 
+  /** A UDP address from params.ip (an IP literal) and params.port (default 6118). */
+  const udpAddress = (p: Params): MediaAddress => {
+    const ip = p.ip;
+    if (typeof ip !== "string" || isIP(ip) === 0)
+      throw new ProtocolError(
+        "BAD_ARGUMENT",
+        `params.ip must be an IPv4 or IPv6 address, got ${JSON.stringify(ip)}`,
+      );
+    const port = u32(p, "port", true) ?? 6118;
+    if (port < 1 || port > 65535)
+      throw new ProtocolError("BAD_ARGUMENT", `params.port must be 1..65535, got ${port}`);
+    return { family: isIP(ip) === 6 ? "ipv6" : "ipv4", address: ip, port };
+  };
+
+  const linkStats = (only?: string): LinkStatJSON[] => {
+    const props = node.linkProperties();
+    const links = new Map(node.links().map((l) => [l.name, l]));
+    const anyUp = node.nodes().some((n) => n.up);
+    const out = node.linkCounters().map((k): LinkStatJSON => {
+      const l = links.get(k.name);
+      if (l === undefined) return { ...k, state: anyUp ? "up" : "down", window: props.window };
+      const up = l.state === "ESTABLISHED";
+      return {
+        ...k,
+        state: !up ? "DEFUNCT" : l.active ? "ACTIVE" : "STANDBY",
+        mtu: l.mtu,
+        priority: props.priority[l.bearerName] ?? 10,
+        tolerance: l.tolerance,
+        window: props.window,
+        transmitQueue: l.transmitQueue,
+        backlog: l.backlog,
+        deferred: l.deferred,
+      };
+    });
+    if (only === undefined) return out;
+    const one = out.filter((l) => l.name === only);
+    if (one.length === 0)
+      throw new ProtocolError(
+        "NOT_FOUND",
+        `no link ${JSON.stringify(only)} (links: ${out.map((l) => l.name).join(", ")})`,
+      );
+    return one;
+  };
+
+  const linkName = (p: Params): string | undefined => {
+    const v = p.link;
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== "string" || v.length === 0)
+      throw new ProtocolError("BAD_ARGUMENT", "params.link must be a link name");
+    return v;
+  };
+
   const handlers: Record<Method, (c: Connection, p: Params) => unknown> = {
     hello: () => ({
       protocol: PROTOCOL_VERSION,
@@ -707,6 +767,77 @@ export async function startControlServer(
     bearerDisable: (_c, p) => ({ bearer: switchBearer(p, false) }),
     bearerEnable: (_c, p) => ({ bearer: switchBearer(p, true) }),
     stats: () => node.stats(),
+    linkStats: (_c, p) => ({ links: linkStats(linkName(p)) }),
+    linkStatsReset: (_c, p) => {
+      const name = linkName(p);
+      const names = linkStats(name).map((l) => l.name);
+      node.resetLinkStats(name);
+      return { reset: names };
+    },
+    linkGet: () => node.linkProperties(),
+    linkSet: (_c, p) => {
+      const property = oneOf(p, "property", ["tolerance", "priority", "window"] as const, "tolerance");
+      u32(p, "value");
+      linkName(p);
+      throw new ProtocolError(
+        "NOT_SUPPORTED",
+        `the link ${property} cannot be changed at run time by this node (set ${property === "tolerance" ? "tolerance (--tolerance)" : property === "window" ? "window" : "bearer priority"} in the configuration and restart tipcd)`,
+      );
+    },
+    peerAdd: (_c, p) => {
+      const bearer = p.bearer;
+      if (typeof bearer !== "string" || bearer.length === 0)
+        throw new ProtocolError("BAD_ARGUMENT", "params.bearer must be a bearer name");
+      if (!node.bearers().some((b) => b.name === bearer))
+        throw new ProtocolError(
+          "NOT_FOUND",
+          `no bearer ${JSON.stringify(bearer)} (bearers: ${node
+            .bearers()
+            .map((b) => b.name)
+            .join(", ")})`,
+        );
+      node.addPeer(bearer, udpAddress(p));
+      return { bearer: node.bearers().find((b) => b.name === bearer) };
+    },
+    peerRemove: (_c, p) => {
+      const targets: MediaAddress[] = [];
+      const given = ["address", "identity", "ip"].filter((k) => p[k] !== undefined && p[k] !== null);
+      if (given.length !== 1)
+        throw new ProtocolError(
+          "BAD_ARGUMENT",
+          "give exactly one of params.address, params.identity, params.ip",
+        );
+      if (p.ip !== undefined) targets.push(udpAddress(p));
+      else {
+        const address = p.address !== undefined ? u32(p, "address") : undefined;
+        const identity = p.identity;
+        if (address === undefined && typeof identity !== "string")
+          throw new ProtocolError("BAD_ARGUMENT", "params.identity must be a node identity");
+        if (address === node.address || identity === node.nodeId)
+          throw new ProtocolError("BAD_ARGUMENT", "this node cannot remove itself");
+        const peer = node.nodes().find((n) => n.address === address || n.nodeId === identity);
+        if (peer === undefined)
+          throw new ProtocolError(
+            "NOT_FOUND",
+            `no peer ${address !== undefined ? address.toString(16) : String(identity)}`,
+          );
+        if (peer.up)
+          throw new ProtocolError(
+            "BUSY",
+            `peer ${peer.address.toString(16).padStart(8, "0")} is up; it can be removed once it is down`,
+          );
+        targets.push(peer.mediaAddress);
+      }
+      const removed: { bearer: string; ip: string; port: number }[] = [];
+      for (const t of targets)
+        for (const bearer of node.removePeer(t)) removed.push({ bearer, ip: t.address, port: t.port });
+      if (removed.length === 0)
+        throw new ProtocolError(
+          "NOT_FOUND",
+          `${targets.map((t) => `${t.address}:${t.port}`).join(", ")} is no peer of any bearer`,
+        );
+      return { removed };
+    },
   };
 
   const handleLine = (c: Connection, line: string) => {

@@ -1,7 +1,7 @@
 import { connect as netConnect, type Socket } from "node:net";
 import {
   type BindingJSON,
-  DEFAULT_SOCKET_PATH,
+  defaultSocketPath,
   type EventMessage,
   type HelloResult,
   type LookupMode,
@@ -171,9 +171,9 @@ class SubscriptionQueue implements ClientSubscription {
   }
 }
 
-/** Connects to tipcd's control socket (default {@link DEFAULT_SOCKET_PATH}) and says hello. */
+/** Connects to tipcd's control socket (default {@link defaultSocketPath}) and says hello. */
 export async function connect(
-  path: string = DEFAULT_SOCKET_PATH,
+  path: string = defaultSocketPath(),
   options: ConnectOptions = {},
 ): Promise<TipcClient> {
   const timeout = options.timeout ?? 10_000;

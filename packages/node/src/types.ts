@@ -94,6 +94,8 @@ export interface NodeOptions {
   skipTrial?: boolean;
   /** Use this 32-bit address instead of the one derived from the node id (implies no trial). */
   address?: number;
+  /** Link send window in packets, 16..8191 (default 50, the kernel's for UDP). */
+  window?: number;
   /** Cap on bindings held in the name table (default: the name table's, 2^24). */
   maxBindings?: number;
   /**
@@ -238,6 +240,30 @@ export interface NodeStats {
   distributor: DistributorStats;
 }
 
+/** `tipc link get` of this node: what its links are configured with. */
+export interface LinkProperties {
+  /** link tolerance, ms (a link may have taken a peer's different one: `links()[i].tolerance`) */
+  tolerance: number;
+  /** send window, packets */
+  window: number;
+  /** link selection priority by bearer name */
+  priority: Record<string, number>;
+}
+
+/**
+ * Counters of one link, since it came up (unicast) or since the node started (the broadcast
+ * link, named "broadcast-link"), or since `resetLinkStats`.
+ */
+export interface LinkCounters {
+  name: string;
+  /** packets sent on the link (unicast: sequenced packets; broadcast: first sends, not copies) */
+  txPackets: number;
+  /** unicast links: sequenced packets received in order */
+  rxPackets?: number;
+  /** the broadcast link: packet copies retransmitted */
+  retransmitted?: number;
+}
+
 /** Events a node emits, with their payloads. */
 export interface NodeEvents {
   nodeUp: { address: number; nodeId: string; capabilities: number; mtu: number };
@@ -313,6 +339,25 @@ export interface TipcNode {
   /** `tipc bearer enable`: discovery resumes on the bearer and its links re-form. */
   enableBearer(name: string): void;
   stats(): NodeStats;
+
+  /**
+   * `tipc bearer add media udp name NAME remoteip IP`: a replicast peer added to a bearer at run
+   * time; discovery goes to it from the next round. BAD_ARGUMENT for an unknown or multicast
+   * bearer, or an address of another family.
+   */
+  addPeer(bearer: string, peer: MediaAddress): void;
+  /**
+   * Removes a replicast peer address from every bearer (no discovery to it, no broadcast
+   * copies); a link to it that is up stays until the peer stops talking. Returns the bearers it
+   * was removed from.
+   */
+  removePeer(peer: MediaAddress): string[];
+  /** `tipc link get`: tolerance, window and priorities the links are configured with. */
+  linkProperties(): LinkProperties;
+  /** `tipc link stat show`: counters of the broadcast link and of every unicast link. */
+  linkCounters(): LinkCounters[];
+  /** `tipc link stat reset [link NAME]`: counters start again from 0 (BAD_ARGUMENT for an unknown link). */
+  resetLinkStats(name?: string): void;
 
   /** Adds an event handler; returns a function that removes it. Handler exceptions are logged, never thrown. */
   on<E extends NodeEventName>(event: E, handler: (payload: NodeEvents[E]) => void): () => void;

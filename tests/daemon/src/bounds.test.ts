@@ -157,7 +157,11 @@ describe("a bindings answer of 100,000 bindings", () => {
       await Promise.all(
         Array.from({ length: 1000 }, (_, i) => ca.bind({ type: 7100, lower: r * 1000 + i, owner: "daemon" })),
       );
-    await waitFor(async () => (await cb.stats()).bindings.total >= N, 60_000, "b holds a's 100,000 bindings");
+    await waitFor(
+      async () => ((await cb.stats()) as { bindings: { total: number } }).bindings.total >= N,
+      60_000,
+      "b holds a's 100,000 bindings",
+    );
 
     // a client asks for the whole table and reads nothing for now
     const slow = await rawSocket(a.socket);

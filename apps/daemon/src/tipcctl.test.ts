@@ -96,6 +96,11 @@ describe("tipcctl", () => {
     expect(fx.nodes[0]?.bindings()).toEqual(before);
     expect((await ctl("--help")).code).toBe(EXIT.OK);
     expect((await ctl("publish", "--help")).out).toMatch(/--owner/);
+    // subscribe ends with --sub-timeout; --timeout is the wait for each answer
+    const sub = (await ctl("subscribe", "--help")).out;
+    expect(sub).toMatch(/--sub-timeout/);
+    expect(sub).not.toMatch(/or --timeout\)/);
+    expect((await ctl("--help")).out).toMatch(/--timeout <ms> +ms to wait for tipcd .*each request/s);
   });
 
   it("exits 3 when it cannot connect", async () => {

@@ -69,3 +69,28 @@ describe("subscription events are bounded (maxQueuedEvents)", () => {
     await expect(Cluster.start({ size: 1, node: { maxQueuedEvents: 0 } })).rejects.toThrow(/maxQueuedEvents/);
   });
 });
+
+describe("operator calls", () => {
+  it("link counters per link and for the broadcast link, reset to 0; properties; peers need a replicast transport", async () => {
+    const c = await Cluster.start({ size: 2, seed: 33, node: { window: 64 } });
+    expect(c.runUntil(() => c.allUp(), 5000)).toBeGreaterThanOrEqual(0);
+    const a = c.get(0);
+    for (let i = 0; i < 5; i++) a.publish({ type: 5100, lower: i });
+    expect(c.runUntil(() => c.converged(), 2000)).toBeGreaterThanOrEqual(0);
+    const counters = a.linkCounters();
+    expect(counters[0]?.name).toBe("broadcast-link");
+    const uni = counters[1];
+    expect(uni?.txPackets).toBeGreaterThan(0);
+    a.resetLinkStats(uni?.name);
+    expect(a.linkCounters()[1]).toMatchObject({ name: uni?.name, txPackets: 0, rxPackets: 0 });
+    expect(() => a.resetLinkStats("nope")).toThrow(/no link "nope"/);
+    expect(a.linkProperties()).toEqual({ tolerance: 1500, window: 64, priority: { udp0: 10 } });
+    // the memory fabric broadcasts: no replicast peers to add
+    expect(() => a.addPeer("udp0", { family: "ipv4", address: "127.0.0.1", port: 1 })).toThrow(
+      /not a replicast bearer/,
+    );
+    expect(() => a.addPeer("nope", { family: "ipv4", address: "127.0.0.1", port: 1 })).toThrow(/no bearer/);
+    expect(a.removePeer({ family: "ipv4", address: "127.0.0.1", port: 1 })).toEqual([]);
+    await expect(Cluster.start({ size: 1, node: { window: 8 } })).rejects.toThrow(/window/);
+  });
+});

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { DEFAULT_SOCKET_PATH } from "@tipcjs/client";
+import { DEFAULT_SOCKET_PATH, defaultSocketPath } from "@tipcjs/client";
 import { nodeIdFromString } from "@tipcjs/codec";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
@@ -479,8 +479,11 @@ export function validateConfig(raw: unknown): DaemonConfig {
 export function loadConfig(
   flags: DaemonFlags,
   env: Record<string, string | undefined> = process.env,
+  uid: number | undefined = process.getuid?.(),
 ): DaemonConfig {
   const file = flags.config ?? env.TIPCD_CONFIG;
   const fromFile = file ? readConfigFile(file) : {};
-  return validateConfig(mergeConfig(fromFile, configFromEnv(env), configFromFlags(flags)));
+  // the socket path unless given: /run/tipcd for root, the user's runtime directory otherwise
+  const defaults = { control: { path: defaultSocketPath(env, uid) } };
+  return validateConfig(mergeConfig(defaults, fromFile, configFromEnv(env), configFromFlags(flags)));
 }

@@ -4,11 +4,12 @@
  * made with `owner: "daemon"`.
  */
 import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from "node:fs";
-import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { createConnection, createServer, isIP, type Server, type Socket } from "node:net";
 import { dirname, resolve } from "node:path";
 import {
   type BindingJSON,
   type EventMessage,
+  type LinkStatJSON,
   MAX_LINE_BYTES,
   METHODS,
   type Method,
@@ -16,7 +17,14 @@ import {
   type ProtocolErrorCode,
   type SubscriptionEventJSON,
 } from "@tipcjs/client";
-import type { Binding, Logger, SubscriptionEvent, TipcNode, TopologySubscription } from "@tipcjs/node";
+import type {
+  Binding,
+  Logger,
+  MediaAddress,
+  SubscriptionEvent,
+  TipcNode,
+  TopologySubscription,
+} from "@tipcjs/node";
 import { isNodeError } from "@tipcjs/node";
 
 /** A request the daemon refuses: answered with `{ error: { code, message } }`. */
@@ -66,6 +74,12 @@ export interface ControlLimits {
    */
   maxQueuedEventsTotal: number;
   overflowStallMs: number;
+  /**
+   * a long list answer (`bindings`) is written this many items at a time (or `streamBudgetMs`
+   * of work), one piece per event-loop turn and only while the output is under `outputHighWater`
+   */
+  streamChunk: number;
+  streamBudgetMs: number;
 }
 
 export const CONTROL_LIMITS: Readonly<ControlLimits> = Object.freeze({
@@ -79,6 +93,8 @@ export const CONTROL_LIMITS: Readonly<ControlLimits> = Object.freeze({
   maxQueuedEvents: 65_536,
   maxQueuedEventsTotal: 131_072,
   overflowStallMs: 1000,
+  streamChunk: 2000,
+  streamBudgetMs: 5,
 });
 
 /** Why the daemon ended or refused a control connection (counted in `stats().disconnects`). */
@@ -100,6 +116,8 @@ export interface ControlServerStats {
   requests: number;
   /** connections refused or ended by the daemon, by cause */
   disconnects: Record<ControlDisconnectCause, number>;
+  /** the most output (bytes) that ever waited for one client: bounded by outputHighWater plus one piece */
+  unsentPeak: number;
 }
 
 export interface ControlServer {
@@ -110,6 +128,19 @@ export interface ControlServer {
   readonly limits: Readonly<ControlLimits>;
   stats(): ControlServerStats;
   close(): Promise<void>;
+}
+
+/**
+ * A list answer written in pieces across event-loop turns: one response line,
+ * `{"id":..,"result":{"<key>":[...]}}`, built `streamChunk` items at a time. `map` may skip an
+ * item (undefined).
+ */
+class StreamedList<T> {
+  constructor(
+    readonly key: string,
+    readonly items: readonly T[],
+    readonly map: (item: T) => object | undefined,
+  ) {}
 }
 
 const bindingKey = (b: { type: number; lower: number; upper: number; key: number }) =>
@@ -194,6 +225,12 @@ interface Connection {
   drainWaiters: (() => void)[];
   /** Date.now() of the last time the client took output, or output began to wait */
   lastProgress: number;
+  /** a list answer is being written in pieces: nothing else may be written meanwhile */
+  streaming: boolean;
+  /** what waits for the list answer to end (writes, the next list answer, the close) */
+  afterStream: (() => void)[];
+  /** continues the list answer once the output is under the high water mark */
+  resumeStream: (() => void) | undefined;
 }
 
 /** Why the control socket's path cannot be used. */
@@ -316,6 +353,7 @@ export async function startControlServer(
 
   const limits: Readonly<ControlLimits> = { ...CONTROL_LIMITS, ...options.limits };
   let requests = 0;
+  let unsentPeak = 0;
   const disconnects: Record<ControlDisconnectCause, number> = {
     "connection-limit": 0,
     "slow-client": 0,
@@ -323,22 +361,91 @@ export async function startControlServer(
     "line-too-long": 0,
   };
 
-  const send = (c: Connection, msg: object) => {
+  const writeRaw = (c: Connection, text: string) => {
     if (c.closed || c.socket.destroyed) return;
     if (c.socket.writableLength === 0) c.lastProgress = Date.now();
-    c.socket.write(`${JSON.stringify(msg)}\n`, () => progress(c));
+    c.socket.write(text, () => progress(c));
+    if (c.socket.writableLength > unsentPeak) unsentPeak = c.socket.writableLength;
+  };
+
+  const send = (c: Connection, msg: object) => {
+    if (c.streaming) {
+      c.afterStream.push(() => send(c, msg));
+      return;
+    }
+    writeRaw(c, `${JSON.stringify(msg)}\n`);
   };
 
   /** The client took output: waiting events and requests go on once it is under the bound. */
   const progress = (c: Connection) => {
     c.lastProgress = Date.now();
-    if (c.closed || overHighWater(c)) return;
+    if (c.closed) return;
+    if (c.resumeStream !== undefined && c.socket.writableLength <= limits.outputHighWater) {
+      const resume = c.resumeStream;
+      c.resumeStream = undefined;
+      setImmediate(resume);
+    }
+    if (overHighWater(c)) return;
     for (const w of c.drainWaiters.splice(0)) w();
     if (c.queue.length > 0) schedule(c);
     updateFlow(c);
   };
 
-  const overHighWater = (c: Connection) => c.socket.writableLength > limits.outputHighWater;
+  /** over its output bound, or writing a list answer (which holds everything else back) */
+  const overHighWater = (c: Connection) => c.streaming || c.socket.writableLength > limits.outputHighWater;
+
+  /**
+   * Writes a list answer in pieces, one per event-loop turn (link timers, datagrams and other
+   * clients are served in between), each only once the client has read its output down to the
+   * high water mark. Subscription events and later answers of the connection wait until it ends.
+   */
+  const streamList = <T>(c: Connection, id: number | string, list: StreamedList<T>) => {
+    if (c.streaming) {
+      c.afterStream.push(() => streamList(c, id, list));
+      return;
+    }
+    c.streaming = true;
+    let i = 0;
+    let first = true;
+    writeRaw(c, `{"id":${JSON.stringify(id)},"result":{${JSON.stringify(list.key)}:[`);
+    const finish = () => {
+      c.streaming = false;
+      c.resumeStream = undefined;
+      while (!c.streaming && c.afterStream.length > 0 && !c.closed) (c.afterStream.shift() as () => void)();
+      if (c.closed) c.afterStream.length = 0;
+      else if (!c.streaming) progress(c);
+    };
+    const step = () => {
+      if (c.closed) {
+        finish();
+        return;
+      }
+      const started = performance.now();
+      const parts: string[] = [];
+      let n = 0;
+      while (
+        i < list.items.length &&
+        n < limits.streamChunk &&
+        (n === 0 || performance.now() - started < limits.streamBudgetMs)
+      ) {
+        const v = list.map(list.items[i++] as T);
+        n++;
+        if (v !== undefined) parts.push(JSON.stringify(v));
+      }
+      if (parts.length > 0) {
+        writeRaw(c, (first ? "" : ",") + parts.join(","));
+        first = false;
+      }
+      if (i >= list.items.length) {
+        writeRaw(c, "]}}\n");
+        finish();
+        return;
+      }
+      if (c.socket.writableLength > limits.outputHighWater) c.resumeStream = step;
+      else setImmediate(step);
+    };
+    setImmediate(step);
+  };
 
   /** Resolves once the client has read its output down to the high water mark, or is gone. */
   const writable = (c: Connection): Promise<void> | undefined => {
@@ -469,6 +576,7 @@ export async function startControlServer(
 
   const pump = async (c: Connection, sub: TopologySubscription) => {
     let endSent = false;
+    let overflow: { code: "SUBSCRIPTION_OVERFLOW"; message: string } | undefined;
     try {
       for await (const ev of sub) {
         const msg: EventMessage = { event: "subscription", subscription: sub.id, data: eventToJSON(ev) };
@@ -480,10 +588,23 @@ export async function startControlServer(
         if (wait) await wait;
         if (c.closed) break;
       }
+    } catch (e) {
+      // the node ended it: its reader fell too far behind (NodeError OVERFLOW)
+      if (!(isNodeError(e) && e.code === "OVERFLOW")) throw e;
+      overflow = { code: "SUBSCRIPTION_OVERFLOW", message: e.message };
+      logger.warn(
+        { connection: c.id, subscription: sub.id },
+        "subscription ended: its events were not read in time",
+      );
     } finally {
       c.subscriptions.delete(sub.id);
       if (!endSent && !c.closed)
-        send(c, { event: "subscription", subscription: sub.id, end: true } satisfies EventMessage);
+        send(c, {
+          event: "subscription",
+          subscription: sub.id,
+          end: true,
+          ...(overflow ? { error: overflow } : {}),
+        } satisfies EventMessage);
     }
   };
 
@@ -502,6 +623,58 @@ export async function startControlServer(
     if (enable) node.enableBearer(name);
     else node.disableBearer(name);
     return node.bearers().find((b) => b.name === name);
+  };
+
+  /** A UDP address from params.ip (an IP literal) and params.port (default 6118). */
+  const udpAddress = (p: Params): MediaAddress => {
+    const ip = p.ip;
+    if (typeof ip !== "string" || isIP(ip) === 0)
+      throw new ProtocolError(
+        "BAD_ARGUMENT",
+        `params.ip must be an IPv4 or IPv6 address, got ${JSON.stringify(ip)}`,
+      );
+    const port = u32(p, "port", true) ?? 6118;
+    if (port < 1 || port > 65535)
+      throw new ProtocolError("BAD_ARGUMENT", `params.port must be 1..65535, got ${port}`);
+    return { family: isIP(ip) === 6 ? "ipv6" : "ipv4", address: ip, port };
+  };
+
+  const linkStats = (only?: string): LinkStatJSON[] => {
+    const props = node.linkProperties();
+    const links = new Map(node.links().map((l) => [l.name, l]));
+    const anyUp = node.nodes().some((n) => n.up);
+    const out = node.linkCounters().map((k): LinkStatJSON => {
+      const l = links.get(k.name);
+      if (l === undefined) return { ...k, state: anyUp ? "up" : "down", window: props.window };
+      const up = l.state === "ESTABLISHED";
+      return {
+        ...k,
+        state: !up ? "DEFUNCT" : l.active ? "ACTIVE" : "STANDBY",
+        mtu: l.mtu,
+        priority: props.priority[l.bearerName] ?? 10,
+        tolerance: l.tolerance,
+        window: props.window,
+        transmitQueue: l.transmitQueue,
+        backlog: l.backlog,
+        deferred: l.deferred,
+      };
+    });
+    if (only === undefined) return out;
+    const one = out.filter((l) => l.name === only);
+    if (one.length === 0)
+      throw new ProtocolError(
+        "NOT_FOUND",
+        `no link ${JSON.stringify(only)} (links: ${out.map((l) => l.name).join(", ")})`,
+      );
+    return one;
+  };
+
+  const linkName = (p: Params): string | undefined => {
+    const v = p.link;
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== "string" || v.length === 0)
+      throw new ProtocolError("BAD_ARGUMENT", "params.link must be a link name");
+    return v;
   };
 
   const handlers: Record<Method, (c: Connection, p: Params) => unknown> = {
@@ -578,15 +751,14 @@ export async function startControlServer(
     bindings: (_c, p) => {
       const type = u32(p, "type", true);
       const own = p.own === true;
+      // a snapshot (references only); written in pieces across event-loop turns
       const list = own ? node.ownBindings() : node.bindings();
-      return {
-        bindings: list
-          .filter((b) => type === undefined || b.type === type)
-          .map((b) => {
-            const owner = b.node === node.address ? ownerOf(b) : undefined;
-            return owner ? { ...toJSON(b), owner } : toJSON(b);
-          }),
-      };
+      const self = node.address;
+      return new StreamedList("bindings", list, (b) => {
+        if (type !== undefined && b.type !== type) return undefined;
+        const owner = b.node === self ? ownerOf(b) : undefined;
+        return owner ? { ...toJSON(b), owner } : toJSON(b);
+      });
     },
     subscribe: (c, p) => {
       const r = range(p);
@@ -626,6 +798,77 @@ export async function startControlServer(
     bearerDisable: (_c, p) => ({ bearer: switchBearer(p, false) }),
     bearerEnable: (_c, p) => ({ bearer: switchBearer(p, true) }),
     stats: () => node.stats(),
+    linkStats: (_c, p) => ({ links: linkStats(linkName(p)) }),
+    linkStatsReset: (_c, p) => {
+      const name = linkName(p);
+      const names = linkStats(name).map((l) => l.name);
+      node.resetLinkStats(name);
+      return { reset: names };
+    },
+    linkGet: () => node.linkProperties(),
+    linkSet: (_c, p) => {
+      const property = oneOf(p, "property", ["tolerance", "priority", "window"] as const, "tolerance");
+      u32(p, "value");
+      linkName(p);
+      throw new ProtocolError(
+        "NOT_SUPPORTED",
+        `the link ${property} cannot be changed at run time by this node (set ${property === "tolerance" ? "tolerance (--tolerance)" : property === "window" ? "window" : "bearer priority"} in the configuration and restart tipcd)`,
+      );
+    },
+    peerAdd: (_c, p) => {
+      const bearer = p.bearer;
+      if (typeof bearer !== "string" || bearer.length === 0)
+        throw new ProtocolError("BAD_ARGUMENT", "params.bearer must be a bearer name");
+      if (!node.bearers().some((b) => b.name === bearer))
+        throw new ProtocolError(
+          "NOT_FOUND",
+          `no bearer ${JSON.stringify(bearer)} (bearers: ${node
+            .bearers()
+            .map((b) => b.name)
+            .join(", ")})`,
+        );
+      node.addPeer(bearer, udpAddress(p));
+      return { bearer: node.bearers().find((b) => b.name === bearer) };
+    },
+    peerRemove: (_c, p) => {
+      const targets: MediaAddress[] = [];
+      const given = ["address", "identity", "ip"].filter((k) => p[k] !== undefined && p[k] !== null);
+      if (given.length !== 1)
+        throw new ProtocolError(
+          "BAD_ARGUMENT",
+          "give exactly one of params.address, params.identity, params.ip",
+        );
+      if (p.ip !== undefined) targets.push(udpAddress(p));
+      else {
+        const address = p.address !== undefined ? u32(p, "address") : undefined;
+        const identity = p.identity;
+        if (address === undefined && typeof identity !== "string")
+          throw new ProtocolError("BAD_ARGUMENT", "params.identity must be a node identity");
+        if (address === node.address || identity === node.nodeId)
+          throw new ProtocolError("BAD_ARGUMENT", "this node cannot remove itself");
+        const peer = node.nodes().find((n) => n.address === address || n.nodeId === identity);
+        if (peer === undefined)
+          throw new ProtocolError(
+            "NOT_FOUND",
+            `no peer ${address !== undefined ? address.toString(16) : String(identity)}`,
+          );
+        if (peer.up)
+          throw new ProtocolError(
+            "BUSY",
+            `peer ${peer.address.toString(16).padStart(8, "0")} is up; it can be removed once it is down`,
+          );
+        targets.push(peer.mediaAddress);
+      }
+      const removed: { bearer: string; ip: string; port: number }[] = [];
+      for (const t of targets)
+        for (const bearer of node.removePeer(t)) removed.push({ bearer, ip: t.address, port: t.port });
+      if (removed.length === 0)
+        throw new ProtocolError(
+          "NOT_FOUND",
+          `${targets.map((t) => `${t.address}:${t.port}`).join(", ")} is no peer of any bearer`,
+        );
+      return { removed };
+    },
   };
 
   const handleLine = (c: Connection, line: string) => {
@@ -662,7 +905,8 @@ export async function startControlServer(
       }
       if (closing) throw new ProtocolError("CLOSED", "tipcd is stopping");
       const result = handlers[r.method as Method](c, params as Params);
-      send(c, { id, result });
+      if (result instanceof StreamedList) streamList(c, id, result);
+      else send(c, { id, result });
     } catch (e) {
       if (e instanceof ProtocolError) {
         send(c, { id, error: { code: e.code, message: e.message } });
@@ -682,6 +926,8 @@ export async function startControlServer(
     connections.delete(c);
     ready.delete(c);
     c.queue.length = 0;
+    c.afterStream.length = 0;
+    c.resumeStream = undefined;
     for (const w of c.drainWaiters.splice(0)) w();
     for (const sub of c.subscriptions.values()) sub.cancel();
     c.subscriptions.clear();
@@ -735,6 +981,9 @@ export async function startControlServer(
       queue: [],
       drainWaiters: [],
       lastProgress: Date.now(),
+      streaming: false,
+      afterStream: [],
+      resumeStream: undefined,
     };
     connections.add(c);
     logger.debug({ connection: c.id }, "control connection");
@@ -780,7 +1029,9 @@ export async function startControlServer(
       });
       pending = [];
       pendingBytes = 0;
-      socket.end();
+      // after a list answer being written, if there is one
+      if (c.streaming) c.afterStream.push(() => socket.end());
+      else socket.end();
       socket.removeAllListeners("data");
       socket.resume();
     };
@@ -816,7 +1067,7 @@ export async function startControlServer(
       return daemonOwned.size;
     },
     limits,
-    stats: () => ({ connections: connections.size, requests, disconnects: { ...disconnects } }),
+    stats: () => ({ connections: connections.size, requests, disconnects: { ...disconnects }, unsentPeak }),
     close: async () => {
       closing = true;
       clearInterval(checker);

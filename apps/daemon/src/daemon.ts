@@ -1,23 +1,41 @@
 /** tipcd as a library: one node over UDP, its control socket and its metrics endpoint. */
-import { createNode, type Logger, type TipcNode } from "@tipcjs/node";
+import { createNode, type Logger, type MediaAddress, type TipcNode } from "@tipcjs/node";
 import { udpTransport } from "@tipcjs/transport-udp";
 import { type DaemonConfig, parseHostPort, parseLocalhostPort } from "./config.js";
 import { type ControlServer, prepareSocketPath, startControlServer } from "./control.js";
 import { rateLimitLogger } from "./log.js";
-import { createMetricsRegistry, type MetricsServer, startMetricsServer } from "./metrics.js";
+import { createMetricsRegistry, healthOf, type MetricsServer, startMetricsServer } from "./metrics.js";
 
 export interface Daemon {
   readonly node: TipcNode;
   readonly control: ControlServer;
   readonly metrics: MetricsServer | undefined;
+  /**
+   * Applies a new configuration (SIGHUP): replicast peers added to and removed from each bearer,
+   * and the log level. What cannot change without a restart (node id, addresses, ports, bearers,
+   * the control socket, metrics) is left as it was and named in `ignored`.
+   */
+  reload(config: DaemonConfig): ReloadResult;
   /** Graceful stop: control socket closed, node.close() (withdrawals reach peers at once), metrics closed. */
   close(): Promise<void>;
+}
+
+export interface ReloadResult {
+  /** `bearer ip:port` */
+  added: string[];
+  removed: string[];
+  /** the new log level, if it changed */
+  logLevel?: string;
+  /** keys that changed and need a restart */
+  ignored: string[];
 }
 
 export interface StartOptions {
   /** every line goes through a rate limit per kind (log.ts: 10 per 10 s, then a count) */
   logger: Logger;
   version?: string;
+  /** sets the log level on reload (tipcd passes pino's) */
+  setLogLevel?: (level: string) => void;
 }
 
 export async function startDaemon(config: DaemonConfig, options: StartOptions): Promise<Daemon> {
@@ -70,9 +88,11 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions): 
         createMetricsRegistry(node, {
           controlConnections: () => control.connections,
           controlDisconnects: () => control.stats().disconnects,
+          controlUnsentPeak: () => control.stats().unsentPeak,
         }),
         hp?.address ?? "127.0.0.1",
         hp?.port ?? 9464,
+        () => healthOf(node),
       );
     } catch (e) {
       await control.close();
@@ -93,10 +113,65 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions): 
     "tipcd started",
   );
   let closing: Promise<void> | undefined;
+  let current = config;
+  const reload = (next: DaemonConfig): ReloadResult => {
+    const result: ReloadResult = { added: [], removed: [], ignored: [] };
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    for (const key of ["nodeId", "clusterId", "legacy", "tolerance", "control", "metrics"] as const)
+      if (!same(current[key], next[key])) result.ignored.push(key);
+    const before = new Map(current.bearers.map((b) => [b.name, b]));
+    if (
+      !same(
+        [...before.keys()],
+        next.bearers.map((b) => b.name),
+      )
+    )
+      result.ignored.push("bearers");
+    for (const b of next.bearers) {
+      const old = before.get(b.name);
+      if (old === undefined) continue;
+      const { peers: _p, ...rest } = b;
+      const { peers: _q, ...oldRest } = old;
+      if (!same(rest, oldRest)) result.ignored.push(`bearers.${b.name}`);
+      const mode = old.mode ?? (old.peers.length ? "replicast" : "multicast");
+      if (mode !== "replicast") continue;
+      const key = (a: MediaAddress) => `${a.address}:${a.port}`;
+      const was = old.peers.map(peerAddress);
+      const now = b.peers.map(peerAddress);
+      const wasKeys = new Set(was.map(key));
+      const nowKeys = new Set(now.map(key));
+      for (const a of now.filter((x) => !wasKeys.has(key(x)))) {
+        node.addPeer(b.name, a);
+        result.added.push(`${b.name} ${key(a)}`);
+      }
+      for (const a of was.filter((x) => !nowKeys.has(key(x)))) {
+        node.removePeer(a);
+        result.removed.push(`${b.name} ${key(a)}`);
+      }
+    }
+    if (next.log.level !== current.log.level) {
+      options.setLogLevel?.(next.log.level);
+      result.logLevel = next.log.level;
+    }
+    if (!same(current.log.pretty, next.log.pretty)) result.ignored.push("log.pretty");
+    current = {
+      ...next,
+      // what was not applied stays as it runs
+      nodeId: current.nodeId,
+      clusterId: current.clusterId,
+      legacy: current.legacy,
+      tolerance: current.tolerance,
+      control: current.control,
+      metrics: current.metrics,
+    };
+    logger.info({ ...result }, "configuration reloaded");
+    return result;
+  };
   return {
     node,
     control,
     metrics,
+    reload,
     close: () => {
       closing ??= (async () => {
         await control.close();
@@ -125,17 +200,16 @@ function openBearer(b: BearerConfig, mode: "multicast" | "replicast", clusterId:
     ...(b.groupPort ? { groupPort: b.groupPort } : {}),
     ...(b.multicastInterface ? { multicastInterface: b.multicastInterface } : {}),
     ...(b.multicastTtl ? { multicastTtl: b.multicastTtl } : {}),
-    ...(mode === "replicast"
-      ? {
-          peers: b.peers.map((p) => {
-            const hp = parseHostPort(p);
-            if (!hp) throw new Error(`bad peer ${p}`);
-            const family = hp.address.includes(":") ? ("ipv6" as const) : ("ipv4" as const);
-            return { family, address: hp.address, port: hp.port ?? 6118 };
-          }),
-        }
-      : {}),
+    ...(mode === "replicast" ? { peers: b.peers.map(peerAddress) } : {}),
   });
+}
+
+/** A configured peer (`ip`, `ip:port`, `[ipv6]:port`; validated by the config) as a media address. */
+function peerAddress(p: string): MediaAddress {
+  const hp = parseHostPort(p);
+  if (!hp) throw new Error(`bad peer ${p}`);
+  const family = hp.address.includes(":") ? ("ipv6" as const) : ("ipv4" as const);
+  return { family, address: hp.address, port: hp.port ?? 6118 };
 }
 
 const hex = (a: number) => a.toString(16).padStart(8, "0");

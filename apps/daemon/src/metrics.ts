@@ -10,7 +10,52 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** A counter whose value is read from the node at scrape time. */
+/**
+ * Link drop causes known today (@tipcjs/link's engine): exported at 0 from the first scrape, so
+ * a rate() over them works before the first drop. A cause not listed here still appears once counted.
+ */
+export const LINK_DROP_CAUSES = [
+  "bcast-ack-ahead",
+  "bearer-disabled",
+  "broadcast-unsynched",
+  "corrupt-discovery",
+  "decode-error",
+  "deferred-full",
+  "duplicate-address",
+  "failing-over",
+  "failover-incomplete",
+  "fragment-out-of-order",
+  "in-trial",
+  "link-not-up",
+  "malformed",
+  "malformed-tunnel",
+  "not-addressed",
+  "not-for-us",
+  "not-running",
+  "other-cluster",
+  "own-discovery",
+  "stale-session",
+  "stale-state",
+  "tunnel-fragment-out-of-order",
+  "tunnel-synch",
+  "tunnel-unknown-link",
+  "unexpected-user",
+  "unknown-node",
+] as const;
+
+/** Transport drop causes: TransportError codes, updates the link refused, and internal errors. */
+export const TRANSPORT_DROP_CAUSES = [
+  "CLOSED",
+  "BAD_ADDRESS",
+  "OVERSIZE",
+  "BAD_DATAGRAM",
+  "SOCKET",
+  "HANDLER",
+  "link:PEER_DOWN",
+  "internal",
+] as const;
+
+/** A counter whose value is read from the node at scrape time; every series is exported, 0 included. */
 function mirroredCounter(
   registry: Registry,
   name: string,
@@ -25,7 +70,7 @@ function mirroredCounter(
     registers: [registry],
     collect() {
       this.reset();
-      for (const [labels, v] of read()) if (v > 0) this.inc(labels, v);
+      for (const [labels, v] of read()) this.inc(labels, v);
     },
   });
 }
@@ -55,10 +100,13 @@ export function createMetricsRegistry(
     controlConnections: () => number;
     /** control connections refused or ended by the daemon, by cause (ControlServer.stats()) */
     controlDisconnects?: () => Record<string, number>;
+    /** the most output bytes that ever waited for one control client (ControlServer.stats()) */
+    controlUnsentPeak?: () => number;
   },
 ): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "tipcd_process_" });
+  // tipcd_process_cpu_seconds_total, tipcd_process_resident_memory_bytes, tipcd_nodejs_eventloop_lag_seconds...
+  collectDefaultMetrics({ register: registry, prefix: "tipcd_" });
   // One stats() snapshot per scrape: the collectors below run back to back.
   let snap: ReturnType<TipcNode["stats"]> | undefined;
   let snapAt = -1;
@@ -90,7 +138,35 @@ export function createMetricsRegistry(
     "tipcd_control_disconnects_total",
     "Control connections refused or ended by the daemon, by cause",
     ["cause"],
-    () => Object.entries(extra.controlDisconnects?.() ?? {}).map(([cause, n]) => [{ cause }, n]),
+    () =>
+      Object.entries({
+        "connection-limit": 0,
+        "slow-client": 0,
+        "queued-events": 0,
+        "line-too-long": 0,
+        ...extra.controlDisconnects?.(),
+      }).map(([cause, n]) => [{ cause }, n]),
+  );
+  gauge(
+    registry,
+    "tipcd_subscription_events_queued",
+    "Subscription events queued in the node, not yet taken by their readers (all subscriptions)",
+    [],
+    () => [[{}, stats().subscriptionEvents.queued]],
+  );
+  mirroredCounter(
+    registry,
+    "tipcd_subscription_overflows_total",
+    "Subscriptions the node ended because their reader fell behind (SUBSCRIPTION_OVERFLOW)",
+    [],
+    () => [[{}, stats().subscriptionEvents.overflows]],
+  );
+  gauge(
+    registry,
+    "tipcd_control_unsent_peak_bytes",
+    "The most output that ever waited for one control client (bounded by its high water mark plus one piece)",
+    [],
+    () => [[{}, extra.controlUnsentPeak?.() ?? 0]],
   );
   gauge(
     registry,
@@ -138,8 +214,12 @@ export function createMetricsRegistry(
     () => {
       const out: [Record<string, string>, number][] = [];
       const d = stats().drops;
+      const known = { distributor: [], link: LINK_DROP_CAUSES, transport: TRANSPORT_DROP_CAUSES };
       for (const layer of ["distributor", "link", "transport"] as const) {
-        for (const [cause, n] of Object.entries(d[layer])) out.push([{ layer, cause }, n]);
+        const all: Record<string, number> = {};
+        for (const cause of known[layer] as readonly string[]) all[cause] = 0;
+        Object.assign(all, d[layer]);
+        for (const [cause, n] of Object.entries(all)) out.push([{ layer, cause }, n]);
       }
       return out;
     },
@@ -173,11 +253,44 @@ export function createMetricsRegistry(
   return registry;
 }
 
-/** Serves GET /metrics (and /healthz) on a loopback host:port. */
+/** What GET /healthz answers: the node's state, with its bearers and links. */
+export interface Health {
+  /**
+   * ok: running, a bearer up, and a link up to every peer it knows (or no peer known yet);
+   * degraded: running with a bearer up, but a known peer is down; down: closed or every bearer disabled
+   */
+  status: "ok" | "degraded" | "down";
+  address: string;
+  bearers: { name: string; up: boolean }[];
+  links: { up: number; total: number };
+  nodes: { up: number; known: number };
+}
+
+export function healthOf(node: TipcNode): Health {
+  const bearers = node.bearers().map((b) => ({ name: b.name, up: b.enabled }));
+  const links = node.links();
+  const nodes = node.nodes();
+  const upNodes = nodes.filter((n) => n.up).length;
+  const status =
+    node.closed || !bearers.some((b) => b.up) ? "down" : upNodes < nodes.length ? "degraded" : "ok";
+  return {
+    status,
+    address: node.address.toString(16).padStart(8, "0"),
+    bearers,
+    links: { up: links.filter((l) => l.state === "ESTABLISHED").length, total: links.length },
+    nodes: { up: upNodes, known: nodes.length },
+  };
+}
+
+/**
+ * Serves GET /metrics and GET /healthz on a loopback host:port. /healthz answers 200 with the
+ * node's {@link Health} as JSON when it is `ok` or `degraded`, 503 when it is `down`.
+ */
 export async function startMetricsServer(
   registry: Registry,
   host: string,
   port: number,
+  health?: () => Health,
 ): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     if (req.method === "GET" && req.url === "/metrics") {
@@ -192,8 +305,9 @@ export async function startMetricsServer(
         },
       );
     } else if (req.method === "GET" && req.url === "/healthz") {
-      res.writeHead(200, { "content-type": "text/plain" });
-      res.end("ok\n");
+      const h = health?.();
+      res.writeHead(h?.status === "down" ? 503 : 200, { "content-type": "application/json" });
+      res.end(`${JSON.stringify(h ?? { status: "ok" })}\n`);
     } else {
       res.writeHead(404, { "content-type": "text/plain" });
       res.end("not found: try /metrics\n");

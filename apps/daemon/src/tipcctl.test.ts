@@ -1,4 +1,6 @@
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMetricsRegistry, startMetricsServer } from "./metrics.js";
@@ -94,6 +96,11 @@ describe("tipcctl", () => {
     expect(fx.nodes[0]?.bindings()).toEqual(before);
     expect((await ctl("--help")).code).toBe(EXIT.OK);
     expect((await ctl("publish", "--help")).out).toMatch(/--owner/);
+    // subscribe ends with --sub-timeout; --timeout is the wait for each answer
+    const sub = (await ctl("subscribe", "--help")).out;
+    expect(sub).toMatch(/--sub-timeout/);
+    expect(sub).not.toMatch(/or --timeout\)/);
+    expect((await ctl("--help")).out).toMatch(/--timeout <ms> +ms to wait for tipcd .*each request/s);
   });
 
   it("exits 3 when it cannot connect", async () => {
@@ -109,8 +116,14 @@ describe("tipcctl", () => {
 
   it("lists nodes, links, bearers and stats", async () => {
     await waitFor(() => (fx.nodes[0]?.stats().nodes.up ?? 0) === 1, 3000, "link up");
-    expect((await ctl("node", "list")).out).toMatch(/unit-2 +[0-9a-f]{8} up +0x[0-9a-f]+ NAMED_BCAST/);
-    expect((await ctl("link", "list")).out).toMatch(/: active \(mtu/);
+    // the layouts of `tipc node list` and `tipc link list`
+    const nodes = (await ctl("node", "list")).out.split("\n");
+    expect(nodes[0]).toBe("Node Identity                    Hash     State");
+    expect(nodes).toContain(
+      `${"unit-2".padEnd(32)} ${fx.nodes[1]?.address.toString(16).padStart(8, "0")} up`,
+    );
+    const links = (await ctl("link", "list")).out;
+    expect(links).toMatch(/^broadcast-link: up\n.+: up\n$/);
     expect(JSON.parse((await ctl("bearer", "list", "--json")).out)).toHaveLength(1);
     const s = await ctl("stats", "--json");
     expect(JSON.parse(s.out)).toMatchObject({ nodes: { up: 1 }, updates: { method: "broadcast" } });
@@ -174,5 +187,69 @@ describe("tipcctl", () => {
     } finally {
       await m.close();
     }
+  });
+});
+
+describe("tipcctl completion", () => {
+  const script = async (shell: string) => {
+    const r = await ctl("completion", shell);
+    expect(r.code).toBe(EXIT.OK);
+    return r.out;
+  };
+  /** What the bash function offers for a command line ending at the cursor. */
+  function bashOffers(file: string, line: string): string[] {
+    const words = line.split(" ");
+    const r = spawnSync(
+      "bash",
+      [
+        "-c",
+        `source "$1"; COMP_WORDS=("\${@:2}"); COMP_CWORD=$((\${#COMP_WORDS[@]}-1)); _tipcctl; echo "\${COMPREPLY[*]}"`,
+        "bash",
+        file,
+        ...words,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(r.stderr).toBe("");
+    return r.stdout.trim().split(" ");
+  }
+
+  it("bash: commands, subcommands, argument and option choices", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "tipcctl-completion-")), "tipcctl.bash");
+    writeFileSync(file, await script("bash"));
+    expect(bashOffers(file, "tipcctl li")).toEqual(["link"]);
+    expect(bashOffers(file, "tipcctl link stat ")).toEqual(["show", "reset", "--help"]);
+    expect(bashOffers(file, "tipcctl -j link get ")).toEqual(
+      expect.arrayContaining(["tolerance", "priority", "window"]),
+    );
+    expect(bashOffers(file, "tipcctl lookup 1000 5 --mode ")).toEqual([
+      "anycast",
+      "closest",
+      "node",
+      "instance",
+      "multicast",
+      "nodes",
+    ]);
+    expect(bashOffers(file, "tipcctl bearer ")).toEqual(["list", "add", "disable", "enable", "--help"]);
+  });
+
+  it("zsh: the same words through compadd", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "tipcctl-completion-")), "_tipcctl");
+    writeFileSync(file, await script("zsh"));
+    const r = spawnSync(
+      "zsh",
+      [
+        "-f",
+        "-c",
+        `source "$1" 2>/dev/null; compadd() { shift; print -r -- "$*"; }
+         words=(tipcctl link stat ""); CURRENT=4; _tipcctl
+         words=(tipcctl lookup 1 2 --mode ""); CURRENT=6; _tipcctl`,
+        "zsh",
+        file,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(r.error).toBeUndefined();
+    expect(r.stdout).toBe("show reset --help\nanycast closest node instance multicast nodes\n");
   });
 });

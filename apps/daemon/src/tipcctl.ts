@@ -9,14 +9,25 @@ import {
   type BindingJSON,
   type ClientError,
   connect,
-  DEFAULT_SOCKET_PATH,
+  defaultSocketPath,
   isClientError,
+  type LinkStatJSON,
   type TipcClient,
 } from "@tipcjs/client";
 import { decodeMessage, formatMessage, messageToJSON, TipcDecodeError } from "@tipcjs/codec";
 import { parseHex } from "@tipcjs/decode";
-import { Command, CommanderError, Option } from "commander";
-import { formatNameTable, formatNodes, nameTableJSON, parseU32 } from "./format.js";
+import { Argument, Command, CommanderError, Option } from "commander";
+import { completionScript } from "./completion.js";
+import {
+  formatLinkList,
+  formatLinkStats,
+  formatNameTable,
+  formatNodes,
+  linkListJSON,
+  nameTableJSON,
+  nodeListJSON,
+  parseU32,
+} from "./format.js";
 import { VERSION } from "./version.js";
 
 export const EXIT = { OK: 0, DAEMON: 1, USAGE: 2, CONNECT: 3, NOT_FOUND: 4 } as const;
@@ -55,14 +66,19 @@ const num = (name: string, v: string) => u32Arg(name)(v);
 function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
   const program = new Command("tipcctl")
     .description(
-      "Control a local tipcd: name table, publish, withdraw, lookup, subscribe, nodes, links, stats, decode.",
+      "Control a local tipcd as `tipc` controls the kernel: nametable, node, link, bearer, peer; and publish, withdraw, lookup, subscribe, stats, decode.",
     )
     .version(VERSION)
+    .option("-j, --json", "JSON output (every command), as `tipc -j`")
+    .option("-p, --pretty", "indent the JSON output, as `tipc -j -p`")
     .option(
       "-s, --socket <path>",
-      `control socket of tipcd (env TIPCD_SOCKET, default ${DEFAULT_SOCKET_PATH})`,
+      `control socket of tipcd (env TIPCD_SOCKET; default ${defaultSocketPath(io.env)}: /run/tipcd/tipcd.sock for root, else $XDG_RUNTIME_DIR/tipcd.sock)`,
     )
-    .option("--timeout <ms>", "wait at most this long for the daemon (default 10000)")
+    .option(
+      "--timeout <ms>",
+      "ms to wait for tipcd to accept the connection and to answer each request (default 10000); `subscribe` ends with --sub-timeout, not this",
+    )
     .addHelpText(
       "after",
       "\nExit codes: 0 ok, 1 the daemon refused the request or failed, 2 usage error,\n3 cannot connect to tipcd, 4 nothing found (lookup, withdraw).",
@@ -73,7 +89,7 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
 
   const withClient = async <T>(fn: (c: TipcClient) => Promise<T>): Promise<T> => {
     const g = program.opts<{ socket?: string; timeout?: string }>();
-    const path = g.socket ?? io.env.TIPCD_SOCKET ?? DEFAULT_SOCKET_PATH;
+    const path = g.socket ?? io.env.TIPCD_SOCKET ?? defaultSocketPath(io.env);
     const timeout = g.timeout === undefined ? 10_000 : num("--timeout", g.timeout);
     const client = await connect(path, { timeout });
     try {
@@ -82,7 +98,10 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
       await client.close();
     }
   };
-  const json = (v: unknown) => io.out(`${JSON.stringify(v, null, 2)}\n`);
+  const globals = () => program.opts<{ json?: boolean; pretty?: boolean }>();
+  /** JSON wanted: the global -j or a command's own --json */
+  const wantJson = (o: { json?: boolean }) => o.json === true || globals().json === true;
+  const json = (v: unknown) => io.out(`${JSON.stringify(v, null, globals().pretty ? 2 : undefined)}\n`);
   const nodeIdMap = async (c: TipcClient) => {
     const m = new Map<number, string>([[c.info.address, c.info.nodeId]]);
     for (const n of await c.nodes()) m.set(n.address, n.nodeId);
@@ -108,7 +127,7 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
             ...(o.own ? { own: true } : {}),
           });
           const ids = await nodeIdMap(c);
-          if (o.json) json(o.own ? bindings : nameTableJSON(bindings, ids));
+          if (wantJson(o)) json(o.own ? bindings : nameTableJSON(bindings, ids));
           else io.out(formatNameTable(bindings, ids));
         }),
       ),
@@ -154,7 +173,7 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
               throw usage(`lower (${req.lower}) is greater than upper (${req.upper})`);
             await withClient(async (c) => {
               const b = await c.bind(req);
-              if (o.json) json(b);
+              if (wantJson(o)) json(b);
               else printBinding(b);
             });
           })(),
@@ -181,7 +200,7 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
           if (req.lower > req.upper) throw usage(`lower (${req.lower}) is greater than upper (${req.upper})`);
           await withClient(async (c) => {
             const list = await c.unbind(req);
-            if (o.json) json(list);
+            if (wantJson(o)) json(list);
             else
               for (const b of list)
                 io.out(`withdrawn ${`{${b.type}, ${b.lower}, ${b.upper}} key ${b.key}`}\n`);
@@ -226,7 +245,7 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
             await withClient(async (c) => {
               const r = await c.request("lookup", params);
               const found = (r.sockets?.length ?? 0) + (r.bindings?.length ?? 0) + (r.nodes?.length ?? 0);
-              if (o.json) json(r);
+              if (wantJson(o)) json(r);
               else {
                 for (const s of r.sockets ?? [])
                   io.out(`<${s.node.toString(16).padStart(8, "0")}:${s.port}>\n`);
@@ -236,7 +255,7 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
               if (found === 0)
                 throw new Exit(
                   EXIT.NOT_FOUND,
-                  o.json ? "" : `no binding for {${params.type}, ${params.lower}}`,
+                  wantJson(o) ? "" : `no binding for {${params.type}, ${params.lower}}`,
                 );
             });
           })(),
@@ -245,7 +264,9 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
 
   program
     .command("subscribe")
-    .description("watch a service range: print topology events until interrupted (or --timeout)")
+    .description(
+      "watch a service range: print topology events until interrupted (Ctrl-C) or the --sub-timeout expires",
+    )
     .argument("<type>")
     .argument("<lower>")
     .argument("<upper>")
@@ -254,7 +275,10 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
         .choices(["ports", "service"])
         .default("ports"),
     )
-    .option("--sub-timeout <ms>", "end the subscription after this many ms")
+    .option(
+      "--sub-timeout <ms>",
+      "the subscription ends (a timeout event, exit 0) after this many ms; default: never",
+    )
     .option("--no-initial", "no events for bindings that already exist")
     .option("-j, --json", "one JSON object a line")
     .action(
@@ -282,7 +306,7 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
                 const r = await Promise.race([it.next(), io.interrupted.then(() => undefined)]);
                 if (!r || r.done) break;
                 const ev = r.value;
-                if (o.json) io.out(`${JSON.stringify(ev)}\n`);
+                if (wantJson(o)) io.out(`${JSON.stringify(ev)}\n`);
                 else {
                   const where = `<${ev.socket.node.toString(16).padStart(8, "0")}:${ev.socket.port}>`;
                   io.out(
@@ -305,30 +329,109 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
       .command("list")
       .description(`list the ${what}`)
       .option("-j, --json", "JSON output")
-      .action((o: { json?: boolean }) => run(withClient((c) => fn(c, o.json === true))));
+      .action((o: { json?: boolean }) => run(withClient((c) => fn(c, wantJson(o)))));
 
   listCommand(
     program.command("node").description("nodes of the cluster"),
-    "nodes this node knows",
+    "nodes: this node and its peers, as `tipc node list`",
     async (c, j) => {
       const nodes = await c.nodes();
-      if (j) json({ self: c.info, nodes });
+      if (j) json(nodeListJSON(c.info, nodes));
       else io.out(formatNodes(c.info, nodes));
     },
   );
-  listCommand(program.command("link").description("links to peer nodes"), "links", async (c, j) => {
-    const links = await c.links();
-    if (j) json(links);
-    else {
-      io.out("broadcast-link: up\n");
-      for (const l of links) {
-        const up = String(l.state).toUpperCase() === "ESTABLISHED";
-        // as `tipc link list`: ACTIVE, STANDBY (up, not carrying traffic) or the state
-        const status = up ? (l.active === false ? "standby" : "active") : String(l.state).toLowerCase();
-        io.out(`${l.name}: ${status} (mtu ${l.mtu}, tolerance ${l.tolerance} ms)\n`);
-      }
-    }
+  const link = program.command("link").description("links to peer nodes");
+  listCommand(link, "links and their state (up or down), as `tipc link list`", async (c, j) => {
+    const [links, nodes] = await Promise.all([c.links(), c.nodes()]);
+    // the broadcast link is up while it reaches a peer
+    const broadcastUp = nodes.some((n) => n.up);
+    if (j) json(linkListJSON(broadcastUp, links));
+    else io.out(formatLinkList(broadcastUp, links));
   });
+  const stat = link.command("stat").description("link statistics");
+  /** `link NAME` given as words, as `tipc link stat show link NAME` */
+  const linkWords = (words: string[], o: { link?: string }): string | undefined => {
+    if (words.length === 0) return o.link;
+    if (words.length === 2 && words[0] === "link") return words[1];
+    throw usage(`expected \`link NAME\`, got ${JSON.stringify(words.join(" "))}`);
+  };
+  const statCommand = (
+    verb: "show" | "reset",
+    description: string,
+    fn: (c: TipcClient, name: string | undefined, jsonOut: boolean) => Promise<void>,
+  ) =>
+    stat
+      .command(verb)
+      .description(description)
+      .argument("[words...]", "link NAME")
+      .option("--link <name>", "only this link (also as the words `link NAME`, as `tipc` takes it)")
+      .option("-j, --json", "JSON output")
+      .action((words: string[], o: { link?: string; json?: boolean }) =>
+        run(withClient((c) => fn(c, linkWords(words, o), wantJson(o)))),
+      );
+  statCommand(
+    "show",
+    "counters and properties of every link (or of one), as `tipc link stat show`",
+    async (c, name, j) => {
+      const { links } = await c.request("linkStats", name !== undefined ? { link: name } : {});
+      if (j) json(links);
+      else io.out(formatLinkStats(links as LinkStatJSON[]));
+    },
+  );
+  statCommand(
+    "reset",
+    "start the counters of every link (or of one) again from 0, as `tipc link stat reset`",
+    async (c, name, j) => {
+      const r = await c.request("linkStatsReset", name !== undefined ? { link: name } : {});
+      if (j) json(r);
+    },
+  );
+  const PROPERTIES = ["tolerance", "priority", "window"] as const;
+  link
+    .command("get")
+    .description("a link property: tolerance (ms), priority, window (packets), as `tipc link get`")
+    .addArgument(new Argument("<property>", "the property").choices(PROPERTIES))
+    .argument("[words...]", "link NAME (default: as configured for new links)")
+    .option("-j, --json", "JSON output")
+    .action((property: (typeof PROPERTIES)[number], words: string[], o: { json?: boolean }) =>
+      run(
+        withClient(async (c) => {
+          const name = linkWords(words, {});
+          const props = await c.request("linkGet", {});
+          let value: number;
+          if (name !== undefined) {
+            const l = (await c.request("linkStats", { link: name })).links[0] as LinkStatJSON;
+            value = l[property] ?? (property === "priority" ? 10 : props[property]);
+          } else if (property === "priority") {
+            // the first bearer's: what a link on it is selected with
+            value = Object.values(props.priority)[0] ?? 10;
+          } else value = props[property];
+          if (wantJson(o)) json({ [property]: value });
+          else io.out(`${value}\n`);
+        }),
+      ),
+    );
+  link
+    .command("set")
+    .description(
+      "set a link property, as `tipc link set`: tipcd cannot change tolerance, priority or window at run time yet (exit 1, NOT_SUPPORTED); set them in its configuration",
+    )
+    .addArgument(new Argument("<property>", "the property").choices(PROPERTIES))
+    .argument("<value>", "the value")
+    .argument("[words...]", "link NAME")
+    .action((property: (typeof PROPERTIES)[number], value: string, words: string[]) =>
+      run(
+        withClient(async (c) => {
+          const name = linkWords(words, {});
+          await c.request("linkSet", {
+            property,
+            value: num("value", value),
+            ...(name !== undefined ? { link: name } : {}),
+          });
+        }),
+      ),
+    );
+
   const bearer = program.command("bearer").description("bearers of this node");
   const printBearer = (b: BearerJSON) => {
     const peers = b.discoveryPeers.map((p) => `${p.address}:${p.port}`).join(",");
@@ -336,11 +439,70 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
       `udp:${b.name} ${b.mediaAddress.address}:${b.mediaAddress.port} ${b.canBroadcast ? "multicast" : "replicast"} mtu ${b.mtu}${peers ? ` peers ${peers}` : ""}${b.enabled === false ? " disabled" : ""}\n`,
     );
   };
-  listCommand(bearer, "bearers", async (c, j) => {
+  listCommand(bearer, "bearers by name (udp:NAME), as `tipc bearer list`", async (c, j) => {
     const bearers = await c.bearers();
     if (j) json(bearers);
-    else for (const b of bearers) printBearer(b);
+    else for (const b of bearers) io.out(`udp:${b.name}\n`);
   });
+  bearer
+    .command("add")
+    .description(
+      "add a replicast peer to a UDP bearer at run time, as `tipc bearer add media udp name NAME remoteip IP`",
+    )
+    .argument("<words...>", "media udp name NAME remoteip IP [remoteport PORT]")
+    .option("-j, --json", "JSON output")
+    .action((words: string[], o: { json?: boolean }) =>
+      run(
+        (async () => {
+          const kv = keywords(words, ["media", "name", "remoteip", "remoteport"]);
+          if (kv.media !== undefined && kv.media !== "udp") throw usage("only media udp takes a remoteip");
+          if (kv.name === undefined || kv.remoteip === undefined)
+            throw usage("bearer add needs name NAME remoteip IP");
+          const port = kv.remoteport === undefined ? undefined : num("remoteport", kv.remoteport);
+          await withClient(async (c) => {
+            const { bearer: b } = await c.request("peerAdd", {
+              bearer: kv.name as string,
+              ip: kv.remoteip as string,
+              ...(port !== undefined ? { port } : {}),
+            });
+            if (wantJson(o)) json(b);
+          });
+        })(),
+      ),
+    );
+  program
+    .command("peer")
+    .description("peer nodes")
+    .command("remove")
+    .description(
+      "forget a peer's UDP address on every bearer, as `tipc peer remove`: address ADDR or identity ID (a peer that is down: exit 1 BUSY while it is up), or remoteip IP [remoteport PORT]",
+    )
+    .argument("<words...>", "address ADDR | identity NODEID | remoteip IP [remoteport PORT]")
+    .option("-j, --json", "JSON output")
+    .action((words: string[], o: { json?: boolean }) =>
+      run(
+        (async () => {
+          const kv = keywords(words, ["address", "identity", "remoteip", "remoteport"]);
+          const params =
+            kv.address !== undefined
+              ? { address: num("address", kv.address) }
+              : kv.identity !== undefined
+                ? { identity: kv.identity }
+                : kv.remoteip !== undefined
+                  ? {
+                      ip: kv.remoteip,
+                      ...(kv.remoteport !== undefined ? { port: num("remoteport", kv.remoteport) } : {}),
+                    }
+                  : undefined;
+          if (params === undefined) throw usage("peer remove needs address ADDR, identity ID or remoteip IP");
+          await withClient(async (c) => {
+            const r = await c.request("peerRemove", params);
+            if (wantJson(o)) json(r);
+            else for (const x of r.removed) io.out(`removed ${x.ip}:${x.port} from udp:${x.bearer}\n`);
+          });
+        })(),
+      ),
+    );
   for (const [verb, enable] of [
     ["disable", false],
     ["enable", true],
@@ -352,13 +514,18 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
           ? "put a bearer back in service: discovery resumes and its links re-form"
           : "take a bearer out of service: its links go down and their traffic fails over to other bearers",
       )
-      .argument("<name>", "bearer name (see `bearer list`)")
+      .argument("<name...>", "bearer name (see `bearer list`), or `media udp name NAME` as `tipc` takes it")
       .option("-j, --json", "JSON output")
-      .action((name: string, o: { json?: boolean }) =>
+      .action((words: string[], o: { json?: boolean }) =>
         run(
           withClient(async (c) => {
+            const name =
+              words.length === 1
+                ? (words[0] as string).replace(/^udp:/, "")
+                : keywords(words, ["media", "name"]).name;
+            if (name === undefined) throw usage(`bearer ${verb} needs a bearer name`);
             const b = enable ? await c.enableBearer(name) : await c.disableBearer(name);
-            if (o.json) json(b);
+            if (wantJson(o)) json(b);
             else printBearer(b);
           }),
         ),
@@ -373,7 +540,7 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
       run(
         withClient(async (c) => {
           const s = (await c.stats()) as Record<string, Record<string, unknown>>;
-          if (o.json) {
+          if (wantJson(o)) {
             json(s);
             return;
           }
@@ -393,6 +560,14 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
         }),
       ),
     );
+
+  program
+    .command("completion")
+    .description("print a shell completion script: `source <(tipcctl completion bash)`, or for zsh")
+    .addArgument(new Argument("<shell>", "the shell").choices(["bash", "zsh"]))
+    .action((shell: "bash" | "zsh") => {
+      io.out(completionScript(program, shell));
+    });
 
   program
     .command("decode")
@@ -417,7 +592,7 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
             if (!bytes || bytes.length === 0) throw usage(`not hex: ${JSON.stringify(text.slice(0, 60))}`);
             try {
               const msg = decodeMessage(bytes);
-              io.out(o.json ? `${JSON.stringify(messageToJSON(msg))}\n` : `${formatMessage(msg)}\n`);
+              io.out(wantJson(o) ? `${JSON.stringify(messageToJSON(msg))}\n` : `${formatMessage(msg)}\n`);
             } catch (e) {
               if (!(e instanceof TipcDecodeError)) throw e;
               bad++;
@@ -429,6 +604,20 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
       ),
     );
   return program;
+}
+
+/** `tipc`-style keyword arguments (`name udp0 remoteip 10.0.0.2`): each known key takes the next word. */
+function keywords(words: string[], keys: readonly string[]): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (let i = 0; i < words.length; i += 2) {
+    const k = words[i] as string;
+    const v = words[i + 1];
+    if (!keys.includes(k)) throw usage(`unknown keyword ${JSON.stringify(k)} (expected ${keys.join(", ")})`);
+    if (v === undefined) throw usage(`${k} needs a value`);
+    if (out[k] !== undefined) throw usage(`${k} is given twice`);
+    out[k] = v;
+  }
+  return out;
 }
 
 /** Runs tipcctl with `argv` (as process.argv); resolves with the exit code. */
@@ -455,6 +644,7 @@ export async function runCtl(argv: string[], io: CtlIO): Promise<number> {
       if (ce.code === "CONNECT_FAILED") return EXIT.CONNECT;
       if (ce.code === "NOT_FOUND") return EXIT.NOT_FOUND;
       if (ce.code === "BAD_ARGUMENT" || ce.code === "RESERVED_TYPE") return EXIT.USAGE;
+      // BUSY, NOT_SUPPORTED, LIMIT, DUPLICATE...: the daemon refused
       return EXIT.DAEMON;
     }
     io.err(`tipcctl: ${(e as Error)?.message ?? String(e)}\n`);

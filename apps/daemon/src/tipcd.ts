@@ -47,7 +47,10 @@ function program(): Command {
       "--configured-peers-only",
       "replicast: link only with the --peer list, never learn a peer from a received datagram (TIPCD_CONFIGURED_PEERS_ONLY)",
     )
-    .option("--socket <path>", "control socket path, default /run/tipcd/tipcd.sock (TIPCD_SOCKET)")
+    .option(
+      "--socket <path>",
+      "control socket path (TIPCD_SOCKET); default /run/tipcd/tipcd.sock for root, else $XDG_RUNTIME_DIR/tipcd.sock (/tmp/tipcd-UID/tipcd.sock without it)",
+    )
     .option("--socket-mode <octal>", "control socket file mode, default 0600 (TIPCD_SOCKET_MODE)")
     .option("--metrics <host:port>", "serve Prometheus metrics on this loopback address (TIPCD_METRICS)")
     .option(
@@ -96,7 +99,13 @@ async function main(argv: string[]): Promise<void> {
 
   let daemon: Awaited<ReturnType<typeof startDaemon>>;
   try {
-    daemon = await startDaemon(config, { logger, version: VERSION });
+    daemon = await startDaemon(config, {
+      logger,
+      version: VERSION,
+      setLogLevel: (level) => {
+        logger.level = level;
+      },
+    });
   } catch (e) {
     // a control path that cannot serve is a configuration error, except a live daemon on it
     const code = isControlSocketError(e) && e.code !== "IN_USE" ? 2 : 1;
@@ -131,6 +140,16 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  // SIGHUP: the file and the environment read again (flags still win): peers and log level
+  process.on("SIGHUP", () => {
+    if (stopping) return;
+    try {
+      daemon.reload(loadConfig(flags));
+    } catch (e) {
+      const text = e instanceof ConfigError ? e.message : (e as Error)?.message;
+      logger.error({ error: text }, "configuration not reloaded: the running one is kept");
+    }
+  });
 }
 
 main(process.argv).catch((e: unknown) => {

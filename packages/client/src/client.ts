@@ -1,7 +1,7 @@
 import { connect as netConnect, type Socket } from "node:net";
 import {
   type BindingJSON,
-  DEFAULT_SOCKET_PATH,
+  defaultSocketPath,
   type EventMessage,
   type HelloResult,
   type LookupMode,
@@ -57,9 +57,15 @@ export interface SubscribeOptions {
   initialEvents?: boolean;
 }
 
-/** A subscription's events as an async iterable. Ends after `timeout`, on `cancel()`, or when the connection closes. */
+/**
+ * A subscription's events as an async iterable. Ends after `timeout`, on `cancel()`, or when the
+ * connection closes. If the daemon ended it because its events were not read in time, the read
+ * after the last event rejects with ClientError `SUBSCRIPTION_OVERFLOW`.
+ */
 export interface ClientSubscription extends AsyncIterable<SubscriptionEventJSON> {
   readonly id: number;
+  /** why the daemon ended it early (`SUBSCRIPTION_OVERFLOW`), once its end has arrived */
+  readonly error: ClientError | undefined;
   cancel(): Promise<void>;
 }
 
@@ -112,8 +118,11 @@ interface Pending {
 
 class SubscriptionQueue implements ClientSubscription {
   private readonly queue: SubscriptionEventJSON[] = [];
-  private waiter: ((r: IteratorResult<SubscriptionEventJSON>) => void) | undefined;
+  private waiter:
+    | { resolve: (r: IteratorResult<SubscriptionEventJSON>) => void; reject: (e: ClientError) => void }
+    | undefined;
   ended = false;
+  error: ClientError | undefined;
   constructor(
     readonly id: number,
     private readonly onCancel: (id: number) => Promise<void>,
@@ -123,15 +132,18 @@ class SubscriptionQueue implements ClientSubscription {
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = undefined;
-      w({ value: ev, done: false });
+      w.resolve({ value: ev, done: false });
     } else this.queue.push(ev);
   }
-  end(): void {
+  end(error?: ClientError): void {
+    if (this.ended) return;
     this.ended = true;
+    this.error = error;
     if (this.waiter && this.queue.length === 0) {
       const w = this.waiter;
       this.waiter = undefined;
-      w({ value: undefined, done: true });
+      if (error) w.reject(error);
+      else w.resolve({ value: undefined, done: true });
     }
   }
   async cancel(): Promise<void> {
@@ -145,9 +157,10 @@ class SubscriptionQueue implements ClientSubscription {
       next: () => {
         const v = this.queue.shift();
         if (v) return Promise.resolve({ value: v, done: false });
+        if (this.error) return Promise.reject(this.error);
         if (this.ended) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((r) => {
-          this.waiter = r;
+        return new Promise((resolve, reject) => {
+          this.waiter = { resolve, reject };
         });
       },
       return: async () => {
@@ -158,9 +171,9 @@ class SubscriptionQueue implements ClientSubscription {
   }
 }
 
-/** Connects to tipcd's control socket (default {@link DEFAULT_SOCKET_PATH}) and says hello. */
+/** Connects to tipcd's control socket (default {@link defaultSocketPath}) and says hello. */
 export async function connect(
-  path: string = DEFAULT_SOCKET_PATH,
+  path: string = defaultSocketPath(),
   options: ConnectOptions = {},
 ): Promise<TipcClient> {
   const timeout = options.timeout ?? 10_000;
@@ -266,7 +279,7 @@ class Client implements TipcClient {
   private deliver(sub: SubscriptionQueue, msg: EventMessage): void {
     if (msg.data) sub.push(msg.data);
     if (msg.end) {
-      sub.end();
+      sub.end(msg.error ? new ClientError(msg.error.code, msg.error.message) : undefined);
       this.subscriptions.delete(sub.id);
     }
   }

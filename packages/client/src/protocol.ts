@@ -7,8 +7,23 @@
 export const PROTOCOL_VERSION = 1;
 /** Longest request line tipcd accepts, in bytes (newline excluded). Longer: LINE_TOO_LONG, connection closed. */
 export const MAX_LINE_BYTES = 65536;
-/** The default control socket path of tipcd and tipcctl. */
+/** The control socket path of tipcd and tipcctl run as root (see {@link defaultSocketPath}). */
 export const DEFAULT_SOCKET_PATH = "/run/tipcd/tipcd.sock";
+
+/**
+ * The default control socket path: {@link DEFAULT_SOCKET_PATH} for root; for another user
+ * `$XDG_RUNTIME_DIR/tipcd.sock` (the user's runtime directory, /run/user/UID under systemd), or
+ * `/tmp/tipcd-UID/tipcd.sock` without one.
+ */
+export function defaultSocketPath(
+  env: Record<string, string | undefined> = process.env,
+  uid: number | undefined = process.getuid?.(),
+): string {
+  if (uid === undefined || uid === 0) return DEFAULT_SOCKET_PATH;
+  const xdg = env.XDG_RUNTIME_DIR;
+  if (xdg?.startsWith("/")) return `${xdg.replace(/\/+$/, "")}/tipcd.sock`;
+  return `/tmp/tipcd-${uid}/tipcd.sock`;
+}
 
 export type Scope = "node" | "cluster";
 
@@ -88,6 +103,21 @@ export interface MethodParams {
   bearerDisable: { name: string };
   bearerEnable: { name: string };
   stats: Record<string, never>;
+  /** `tipc link stat show [link NAME]`: counters and properties of every link, or of one */
+  linkStats: { link?: string };
+  /** `tipc link stat reset [link NAME]` */
+  linkStatsReset: { link?: string };
+  /** `tipc link get PROPERTY`: the configured tolerance, window and bearer priorities */
+  linkGet: Record<string, never>;
+  /** `tipc link set PROPERTY VALUE link LINK`: NOT_SUPPORTED where the node cannot change it at run time */
+  linkSet: { property: "tolerance" | "priority" | "window"; value: number; link?: string };
+  /** `tipc bearer add media udp name NAME remoteip IP [remoteport PORT]` */
+  peerAdd: { bearer: string; ip: string; port?: number };
+  /**
+   * `tipc peer remove address ADDR | identity ID`, and `remoteip IP [remoteport PORT]`: forget a
+   * peer's UDP address on every bearer. A peer node that is up: BUSY (as the kernel's EBUSY)
+   */
+  peerRemove: { address?: number; identity?: string; ip?: string; port?: number };
 }
 
 export type Method = keyof MethodParams;
@@ -105,6 +135,12 @@ export const METHODS: readonly Method[] = [
   "bearerDisable",
   "bearerEnable",
   "stats",
+  "linkStats",
+  "linkStatsReset",
+  "linkGet",
+  "linkSet",
+  "peerAdd",
+  "peerRemove",
 ];
 
 export interface HelloResult {
@@ -161,6 +197,30 @@ export interface MethodResults {
   bearerDisable: { bearer: BearerJSON };
   bearerEnable: { bearer: BearerJSON };
   stats: Record<string, unknown>;
+  linkStats: { links: LinkStatJSON[] };
+  linkStatsReset: { reset: string[] };
+  linkGet: { tolerance: number; window: number; priority: Record<string, number> };
+  linkSet: never;
+  peerAdd: { bearer: BearerJSON };
+  peerRemove: { removed: { bearer: string; ip: string; port: number }[] };
+}
+
+/** One link in `linkStats`: as `tipc link stat show` prints it. */
+export interface LinkStatJSON {
+  name: string;
+  /** the broadcast link: "up" while a peer is up; unicast: ACTIVE, STANDBY or DEFUNCT (not established) */
+  state: "up" | "down" | "ACTIVE" | "STANDBY" | "DEFUNCT";
+  mtu?: number;
+  priority?: number;
+  tolerance?: number;
+  window: number;
+  txPackets: number;
+  rxPackets?: number;
+  retransmitted?: number;
+  /** unicast: packets sent and not yet acknowledged, waiting for the window, received early */
+  transmitQueue?: number;
+  backlog?: number;
+  deferred?: number;
 }
 
 /** Error codes in responses. */
@@ -185,6 +245,12 @@ export type ProtocolErrorCode =
   | "NOT_FOUND"
   /** a line longer than MAX_LINE_BYTES; the daemon closes the connection after this response */
   | "LINE_TOO_LONG"
+  /** on a subscription's `end` message: the client read its events too slowly, they were dropped */
+  | "SUBSCRIPTION_OVERFLOW"
+  /** `peerRemove` of a peer node that is up (disable the bearer or wait for it to go down) */
+  | "BUSY"
+  /** `linkSet` of a property the node cannot change at run time */
+  | "NOT_SUPPORTED"
   /** the daemon is stopping */
   | "CLOSED"
   | "INTERNAL";
@@ -209,4 +275,9 @@ export interface EventMessage {
   data?: SubscriptionEventJSON;
   /** true on the last message of this subscription (after a timeout, a cancel, or the daemon closing) */
   end?: boolean;
+  /**
+   * on an `end` message: why the daemon ended the subscription early. `SUBSCRIPTION_OVERFLOW`:
+   * its events were not read in time (the node's bound on queued events was reached)
+   */
+  error?: { code: ProtocolErrorCode; message: string };
 }

@@ -10,6 +10,11 @@ export type NodeErrorCode =
   | "DUPLICATE"
   /** the table or the subscription count is full */
   | "LIMIT"
+  /**
+   * a subscription's reader fell behind: the node's queued events (`maxQueuedEvents`) were used
+   * up and this subscription, holding the most of them, was ended
+   */
+  | "OVERFLOW"
   /** the node is closing or closed */
   | "CLOSED";
 

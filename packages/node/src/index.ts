@@ -1,3 +1,3 @@
 export { isNodeError, NodeError, type NodeErrorCode } from "./errors.js";
-export { createNode, realTimeClock } from "./node.js";
+export { createNode, DEFAULT_MAX_QUEUED_EVENTS, realTimeClock } from "./node.js";
 export type * from "./types.js";

@@ -6,7 +6,16 @@
  * link (broadcast link or one unicast per peer) -> transport. One timer, re-armed to the earliest
  * of the link's and the table's deadlines, runs every timed thing.
  */
-import { NODE_ID_LEN, nodeIdFromString, nodeIdToString, padNodeId, TIPC_NAMED_BCAST } from "@tipcjs/codec";
+import {
+  NODE_ID_LEN,
+  nodeIdFromString,
+  nodeIdToString,
+  padNodeId,
+  TIPC_DEF_LINK_WIN,
+  TIPC_MAX_LINK_WIN,
+  TIPC_MIN_LINK_WIN,
+  TIPC_NAMED_BCAST,
+} from "@tipcjs/codec";
 import {
   createDistributor,
   type Distributor,
@@ -23,15 +32,23 @@ import {
   type UnicastMark,
 } from "@tipcjs/link";
 import { NameTable, NameTableError, type Subscription } from "@tipcjs/name-table";
-import { isTransportError, type MediaAddress, realClock, type Transport } from "@tipcjs/transport";
+import {
+  isTransportError,
+  type MediaAddress,
+  mediaAddressKey,
+  realClock,
+  type Transport,
+} from "@tipcjs/transport";
 import { TypedEmitter } from "./emitter.js";
 import { NodeError } from "./errors.js";
-import { TopologySubscriptionImpl } from "./subscription.js";
+import { type QueuedEventCount, TopologySubscriptionImpl } from "./subscription.js";
 import type {
   BearerDescription,
   BearerOptions,
   Binding,
   Clock,
+  LinkCounters,
+  LinkProperties,
   Logger,
   NodeEventName,
   NodeEvents,
@@ -51,6 +68,8 @@ import type {
 const TIPC_RESERVED_TYPES = 64;
 const DEFAULT_NET_ID = 4711;
 const DEFAULT_TOLERANCE = 1500;
+/** Default bound on subscription events queued and not yet read, all subscriptions together. */
+export const DEFAULT_MAX_QUEUED_EVENTS = 262_144;
 
 const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -130,6 +149,16 @@ function validateOptions(o: NodeOptions): void {
   )
     badOptions("clock must have now() and setTimer()");
   if (o.random !== undefined && typeof o.random !== "function") badOptions("random must be a function");
+  if (
+    o.window !== undefined &&
+    !(Number.isInteger(o.window) && o.window >= TIPC_MIN_LINK_WIN && o.window <= TIPC_MAX_LINK_WIN)
+  )
+    badOptions(`window must be an integer ${TIPC_MIN_LINK_WIN}..${TIPC_MAX_LINK_WIN}`);
+  if (
+    o.maxQueuedEvents !== undefined &&
+    !(Number.isInteger(o.maxQueuedEvents) && o.maxQueuedEvents >= 1 && o.maxQueuedEvents <= 2 ** 30)
+  )
+    badOptions("maxQueuedEvents must be an integer 1..2^30");
 }
 
 function checkTransport(t: unknown, what: string): void {
@@ -154,7 +183,23 @@ function checkBearerName(name: unknown, what: string): void {
 interface NodeBearer {
   transport: Transport;
   desc: BearerDescription;
+  /**
+   * The discovery list the link engine was given for this bearer: the engine keeps this array
+   * (its bearer copy is shallow) and reads it at each discovery round, so peers added or removed
+   * at run time are added to or removed from it in place.
+   */
+  discovery: MediaAddress[];
 }
+
+/** A UDP-like transport that takes replicast peers at run time (`udpTransport` in replicast mode). */
+interface PeerTransport extends Transport {
+  addPeer(peer: MediaAddress): void;
+  removePeer(peer: MediaAddress): boolean;
+}
+
+const takesPeers = (t: Transport): t is PeerTransport =>
+  typeof (t as Partial<PeerTransport>).addPeer === "function" &&
+  typeof (t as Partial<PeerTransport>).removePeer === "function";
 
 /**
  * Starts a TIPC node on one transport or several: discovery, links, the name table and its distribution.
@@ -183,10 +228,18 @@ class Node implements TipcNode {
   private readonly link: LinkEngine;
   private readonly closeTimeout: number;
   private readonly maxBindings: number | undefined;
+  private readonly tolerance: number;
+  private readonly window: number;
+  /** link counters at the last resetLinkStats(), by link name ("broadcast-link" for the broadcast link) */
+  private readonly statsBase = new Map<string, LinkCounters>();
   private table: NameTable | undefined;
   private dist: Distributor | undefined;
   private readonly emitter = new TypedEmitter<NodeEvents>();
   private readonly subs = new Map<number, TopologySubscriptionImpl>();
+  private readonly maxQueuedEvents: number;
+  private readonly queuedEvents: QueuedEventCount = { n: 0 };
+  private queuedEventsPeak = 0;
+  private subscriptionOverflows = 0;
   private readonly pendingEmits: { event: NodeEventName; payload: unknown }[] = [];
   private readonly transportDrops: Record<string, number> = {};
   private readonly unsubscribeTransport: (() => void)[] = [];
@@ -216,6 +269,9 @@ class Node implements TipcNode {
     this.log = o.logger ?? silentLogger;
     this.closeTimeout = o.closeTimeout ?? o.tolerance ?? DEFAULT_TOLERANCE;
     this.maxBindings = o.maxBindings;
+    this.tolerance = o.tolerance ?? DEFAULT_TOLERANCE;
+    this.window = o.window ?? TIPC_DEF_LINK_WIN;
+    this.maxQueuedEvents = o.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS;
     const specs: BearerOptions[] = o.bearers ?? [
       {
         transport: o.transport as Transport,
@@ -228,6 +284,7 @@ class Node implements TipcNode {
       const discoveryPeers = b.discoveryPeers ?? (t.canBroadcast ? [] : (t.peers?.() ?? []));
       return {
         transport: t,
+        discovery: [...discoveryPeers],
         desc: {
           name: b.name ?? `udp${i}`,
           mediaAddress: t.localAddress,
@@ -244,15 +301,16 @@ class Node implements TipcNode {
       netId: this.netId,
       legacy: this.legacy,
       random: this.random,
-      bearers: this.bearerList.map(({ desc }) => ({
+      bearers: this.bearerList.map(({ desc, discovery }) => ({
         name: desc.name,
         mediaAddress: desc.mediaAddress,
         mtu: desc.mtu,
         canBroadcast: desc.canBroadcast,
-        discoveryPeers: [...desc.discoveryPeers],
+        discoveryPeers: discovery,
         ...(desc.priority !== undefined ? { priority: desc.priority } : {}),
       })),
       tolerance: o.tolerance,
+      window: this.window,
       skipTrial: o.skipTrial,
       address: o.address,
     });
@@ -457,11 +515,15 @@ class Node implements TipcNode {
         this.clock.now(),
       ),
     );
-    const handle = new TopologySubscriptionImpl(sub.id, () => {
-      this.subs.delete(sub.id);
-      table.unsubscribe(sub.id);
-      this.arm();
-    });
+    const handle = new TopologySubscriptionImpl(
+      sub.id,
+      () => {
+        this.subs.delete(sub.id);
+        table.unsubscribe(sub.id);
+        this.arm();
+      },
+      this.queuedEvents,
+    );
     this.subs.set(sub.id, handle);
     this.routeTableEvents();
     this.arm();
@@ -474,12 +536,39 @@ class Node implements TipcNode {
     for (const ev of table.takeEvents()) {
       const s = this.subs.get(ev.subscription.id);
       if (s === undefined) continue;
+      if (this.queuedEvents.n >= this.maxQueuedEvents && !this.makeRoom(s)) continue;
       s.push(ev);
+      if (this.queuedEvents.n > this.queuedEventsPeak) this.queuedEventsPeak = this.queuedEvents.n;
       if (ev.kind === "timeout") {
         this.subs.delete(ev.subscription.id);
         s.end();
       }
     }
+  }
+
+  /**
+   * The queued events of all subscriptions are at their bound: the subscription with the most
+   * of them (its reader is the furthest behind) ends with OVERFLOW and its events are dropped,
+   * as the kernel's topology server drops a subscriber it cannot deliver to. False when that
+   * was `s` itself (the event for it is dropped too).
+   */
+  private makeRoom(s: TopologySubscriptionImpl): boolean {
+    let victim = s;
+    for (const x of this.subs.values()) if (x.queued > victim.queued) victim = x;
+    this.subscriptionOverflows++;
+    this.log.warn(
+      { subscription: victim.id, queued: victim.queued, limit: this.maxQueuedEvents },
+      "subscription events not read in time: subscription ended",
+    );
+    this.subs.delete(victim.id);
+    this.table?.unsubscribe(victim.id);
+    victim.overflow(
+      new NodeError(
+        "OVERFLOW",
+        `subscription ${victim.id} ended: ${victim.queued} events left unread while the node's ${this.maxQueuedEvents} queued events were used up`,
+      ),
+    );
+    return victim !== s;
   }
 
   // ------------------------------------------------------------------ introspection
@@ -522,6 +611,97 @@ class Node implements TipcNode {
     this.pump();
   }
 
+  addPeer(bearer: string, peer: MediaAddress): void {
+    this.live();
+    const b = this.bearerByName(bearer);
+    if (b.desc.canBroadcast || !takesPeers(b.transport))
+      throw new NodeError("BAD_ARGUMENT", `bearer ${bearer} is not a replicast bearer: it takes no peers`);
+    try {
+      b.transport.addPeer(peer);
+    } catch (e) {
+      if (isTransportError(e)) throw new NodeError("BAD_ARGUMENT", e.message, { cause: e });
+      throw e;
+    }
+    const key = mediaAddressKey(peer);
+    if (!b.discovery.some((a) => mediaAddressKey(a) === key)) b.discovery.push(peer);
+    this.log.info({ bearer, peer: `${peer.address}:${peer.port}` }, "peer added");
+  }
+
+  removePeer(peer: MediaAddress): string[] {
+    this.live();
+    const key = mediaAddressKey(peer);
+    const from: string[] = [];
+    for (const b of this.bearerList) {
+      if (b.desc.canBroadcast || !takesPeers(b.transport)) continue;
+      const i = b.discovery.findIndex((a) => mediaAddressKey(a) === key);
+      if (i >= 0) b.discovery.splice(i, 1);
+      if (b.transport.removePeer(peer) || i >= 0) from.push(b.desc.name);
+    }
+    if (from.length > 0)
+      this.log.info({ bearers: from, peer: `${peer.address}:${peer.port}` }, "peer removed");
+    return from;
+  }
+
+  private bearerByName(name: string): NodeBearer {
+    const b = this.bearerList.find((x) => x.desc.name === name);
+    if (b === undefined)
+      throw new NodeError(
+        "BAD_ARGUMENT",
+        `no bearer ${JSON.stringify(name)} (bearers: ${this.bearerList.map((x) => x.desc.name).join(", ")})`,
+      );
+    return b;
+  }
+
+  linkProperties(): LinkProperties {
+    return {
+      tolerance: this.tolerance,
+      window: this.window,
+      priority: Object.fromEntries(this.bearerList.map((b) => [b.desc.name, b.desc.priority ?? 10])),
+    };
+  }
+
+  linkCounters(): LinkCounters[] {
+    return this.rawCounters().map((c) => {
+      const base = this.statsBase.get(c.name);
+      if (base === undefined) return c;
+      const out = { ...c };
+      for (const k of COUNTER_KEYS) {
+        const v = c[k];
+        if (v !== undefined) out[k] = Math.max(0, v - (base[k] ?? 0));
+      }
+      return out;
+    });
+  }
+
+  resetLinkStats(name?: string): void {
+    const raw = this.rawCounters();
+    if (name !== undefined && !raw.some((c) => c.name === name))
+      throw new NodeError(
+        "BAD_ARGUMENT",
+        `no link ${JSON.stringify(name)} (links: ${raw.map((c) => c.name).join(", ")})`,
+      );
+    for (const c of raw) if (name === undefined || c.name === name) this.statsBase.set(c.name, c);
+  }
+
+  /** Counters since start (broadcast link) or since the link came up (unicast links). */
+  private rawCounters(): LinkCounters[] {
+    const s = this.link.stats();
+    const broadcast: LinkCounters = {
+      name: BROADCAST_LINK,
+      txPackets: s.broadcastSent,
+      retransmitted: s.broadcastRetransmitted,
+    };
+    const unicast = this.link.links().map(
+      (l): LinkCounters => ({
+        name: l.name,
+        // sequence numbers start at 1 on every link (re)establishment
+        txPackets: Math.max(0, l.sndNxt - 1),
+        rxPackets: Math.max(0, l.rcvNxt - 1),
+      }),
+    );
+    return [broadcast, ...unicast];
+  }
+
   bearers(): BearerDescription[] {
     return this.bearerList.map(({ transport, desc }) => {
       return {
@@ -549,6 +729,12 @@ class Node implements TipcNode {
       nodes: { known: nodes.length, up: nodes.filter((n) => n.up).length },
       links: { up: this.link.links().filter((l) => l.state === "ESTABLISHED").length },
       subscriptions: this.subs.size,
+      subscriptionEvents: {
+        queued: this.queuedEvents.n,
+        peak: this.queuedEventsPeak,
+        limit: this.maxQueuedEvents,
+        overflows: this.subscriptionOverflows,
+      },
       updates: {
         total: ds?.sent.updates ?? 0,
         broadcast: ds?.sent.broadcast ?? 0,
@@ -903,6 +1089,10 @@ class Node implements TipcNode {
     });
   }
 }
+
+/** The broadcast link's name, as the kernel's `tipc link list` prints it. */
+const BROADCAST_LINK = "broadcast-link";
+const COUNTER_KEYS = ["txPackets", "rxPackets", "retransmitted"] as const;
 
 function hex(n: number): string {
   return (n >>> 0).toString(16);

@@ -79,8 +79,17 @@ export interface NodeOptions {
   skipTrial?: boolean;
   /** Use this 32-bit address instead of the one derived from the node id (implies no trial). */
   address?: number;
+  /** Link send window in packets, 16..8191 (default 50, the kernel's for UDP). */
+  window?: number;
   /** Cap on bindings held in the name table (default: the name table's, 2^24). */
   maxBindings?: number;
+  /**
+   * Subscription events queued and not yet read, all subscriptions together (default 262,144,
+   * about 60 MB). When one more would pass it, the subscription holding the most ends: its
+   * events are dropped and its next read rejects with NodeError OVERFLOW (counted in
+   * `stats().subscriptionEvents.overflows`).
+   */
+  maxQueuedEvents?: number;
   /**
    * How long `close()` waits, at most, for peers to acknowledge the withdrawals before it
    * resets the links and closes the transport. Default: the link tolerance.
@@ -118,11 +127,15 @@ export interface SubscribeRequest {
 
 /**
  * Topology events of one subscription, as an async iterable. It ends after a `timeout` event,
- * after `cancel()`, or when the node closes. Events queue (unbounded) until read.
+ * after `cancel()`, or when the node closes. Events queue until read, within the node's
+ * `maxQueuedEvents`: a reader too far behind is ended, its next read rejecting with NodeError
+ * OVERFLOW.
  */
 export interface TopologySubscription extends AsyncIterable<SubscriptionEvent> {
   readonly id: number;
   readonly active: boolean;
+  /** Why it ended early: NodeError OVERFLOW, its events dropped. */
+  readonly error: import("./errors.js").NodeError | undefined;
   /** Events received but not yet read. */
   readonly queued: number;
   /** Ends the subscription (TIPC_SUB_CANCEL); a pending `next()` resolves with done. */
@@ -180,6 +193,8 @@ export interface NodeStats {
   /** unicast links established */
   links: { up: number };
   subscriptions: number;
+  /** subscription events queued and not read (now, peak, bound) and subscriptions ended by OVERFLOW */
+  subscriptionEvents: { queued: number; peak: number; limit: number; overflows: number };
   /** binding updates sent, by method (broadcast link, one unicast copy per peer, bulk at link up) */
   updates: {
     /** updates handed out, counted once each */
@@ -209,6 +224,30 @@ export interface NodeStats {
   /** the full link and distributor statistics */
   link: LinkStats;
   distributor: DistributorStats;
+}
+
+/** `tipc link get` of this node: what its links are configured with. */
+export interface LinkProperties {
+  /** link tolerance, ms (a link may have taken a peer's different one: `links()[i].tolerance`) */
+  tolerance: number;
+  /** send window, packets */
+  window: number;
+  /** link selection priority by bearer name */
+  priority: Record<string, number>;
+}
+
+/**
+ * Counters of one link, since it came up (unicast) or since the node started (the broadcast
+ * link, named "broadcast-link"), or since `resetLinkStats`.
+ */
+export interface LinkCounters {
+  name: string;
+  /** packets sent on the link (unicast: sequenced packets; broadcast: first sends, not copies) */
+  txPackets: number;
+  /** unicast links: sequenced packets received in order */
+  rxPackets?: number;
+  /** the broadcast link: packet copies retransmitted */
+  retransmitted?: number;
 }
 
 /** Events a node emits, with their payloads. */
@@ -286,6 +325,25 @@ export interface TipcNode {
   /** `tipc bearer enable`: discovery resumes on the bearer and its links re-form. */
   enableBearer(name: string): void;
   stats(): NodeStats;
+
+  /**
+   * `tipc bearer add media udp name NAME remoteip IP`: a replicast peer added to a bearer at run
+   * time; discovery goes to it from the next round. BAD_ARGUMENT for an unknown or multicast
+   * bearer, or an address of another family.
+   */
+  addPeer(bearer: string, peer: MediaAddress): void;
+  /**
+   * Removes a replicast peer address from every bearer (no discovery to it, no broadcast
+   * copies); a link to it that is up stays until the peer stops talking. Returns the bearers it
+   * was removed from.
+   */
+  removePeer(peer: MediaAddress): string[];
+  /** `tipc link get`: tolerance, window and priorities the links are configured with. */
+  linkProperties(): LinkProperties;
+  /** `tipc link stat show`: counters of the broadcast link and of every unicast link. */
+  linkCounters(): LinkCounters[];
+  /** `tipc link stat reset [link NAME]`: counters start again from 0 (BAD_ARGUMENT for an unknown link). */
+  resetLinkStats(name?: string): void;
 
   /** Adds an event handler; returns a function that removes it. Handler exceptions are logged, never thrown. */
   on<E extends NodeEventName>(event: E, handler: (payload: NodeEvents[E]) => void): () => void;

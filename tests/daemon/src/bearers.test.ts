@@ -72,12 +72,20 @@ describe("tipcd with two bearers", () => {
       const links = await clients[i]!.links();
       expect(links.filter((l) => l.active === true)).toHaveLength(N - 1);
     }
-    const list = await ctl(0, "link", "list");
-    expect(list.stdout.match(/: active /g)).toHaveLength(2);
-    expect(list.stdout.match(/: standby /g)).toHaveLength(2);
+    // `tipc link stat show` tells the active link from the standby one (`link list`: up or down)
+    const list = await ctl(0, "link", "stat", "show");
+    expect(list.stdout.match(/^ {2}ACTIVE /gm)).toHaveLength(2);
+    expect(list.stdout.match(/^ {2}STANDBY /gm)).toHaveLength(2);
     const bearers = await ctl(0, "bearer", "list");
-    expect(bearers.stdout).toMatch(/^udp:lan0 127\.0\.0\.1:\d+ replicast/m);
-    expect(bearers.stdout).toMatch(/^udp:lan1 127\.0\.0\.2:\d+ replicast/m);
+    expect(bearers.stdout).toBe("udp:lan0\nudp:lan1\n");
+    const detail = JSON.parse((await ctl(0, "-j", "bearer", "list")).stdout) as {
+      name: string;
+      mediaAddress: { address: string };
+    }[];
+    expect(detail.map((b) => `${b.name} ${b.mediaAddress.address}`)).toEqual([
+      "lan0 127.0.0.1",
+      "lan1 127.0.0.2",
+    ]);
   });
 
   it("keeps every table whole while a bearer fails mid-publication, then re-links it", async () => {

@@ -12,6 +12,7 @@ import {
   connectWhenUp,
   type DaemonProcess,
   freeUdpPorts,
+  pairFlags,
   spawnCtl,
   startTipcd,
   stopAll,
@@ -37,15 +38,7 @@ const logLines = (d: DaemonProcess) =>
 beforeAll(async () => {
   await buildBins();
   const [pa, pb] = await freeUdpPorts(2);
-  const flags = (own: number, peer: number) => [
-    "--local-address",
-    "127.0.0.1",
-    "--local-port",
-    String(own),
-    "--peer",
-    `127.0.0.1:${peer}`,
-    "--configured-peers-only",
-  ];
+  const flags = pairFlags;
   a = startTipcd("a", dir, ["--node-id", "hard-a", ...flags(pa as number, pb as number)]);
   b = startTipcd("b", dir, ["--node-id", "hard-b", ...flags(pb as number, pa as number)]);
   [ca, cb] = await Promise.all([connectWhenUp(a), connectWhenUp(b)]);

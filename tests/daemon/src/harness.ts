@@ -3,7 +3,7 @@
 // package build is needed and each process starts in a fraction of tsx's time.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { mkdtempSync, openSync } from "node:fs";
+import { chmodSync, mkdtempSync, openSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -36,7 +36,8 @@ export function buildBins(): Promise<void> {
       js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
     },
     logLevel: "error",
-  }).then(() => {});
+    // readable by a test that runs them as another user
+  }).then(() => chmodSync(BIN_DIR, 0o755));
   return built;
 }
 
@@ -74,6 +75,19 @@ export function freeTcpPort(): Promise<number> {
   });
 }
 
+/** Flags of one of two tipcd on 127.0.0.1 linked by replicast to each other only. */
+export function pairFlags(own: number, peer: number): string[] {
+  return [
+    "--local-address",
+    "127.0.0.1",
+    "--local-port",
+    String(own),
+    "--peer",
+    `127.0.0.1:${peer}`,
+    "--configured-peers-only",
+  ];
+}
+
 export interface DaemonProcess {
   name: string;
   socket: string;
@@ -82,12 +96,29 @@ export interface DaemonProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts tipcd with these flags (plus --socket); `wrap` prefixes the command (e.g. ip netns exec). */
-export function startTipcd(name: string, dir: string, flags: string[], wrap: string[] = []): DaemonProcess {
+/**
+ * Starts tipcd with these flags (plus --socket, unless `defaultSocket`); `wrap` prefixes the
+ * command (e.g. ip netns exec).
+ */
+export function startTipcd(
+  name: string,
+  dir: string,
+  flags: string[],
+  wrap: string[] = [],
+  options: { defaultSocket?: boolean } = {},
+): DaemonProcess {
   const socket = join(dir, `${name}.sock`);
   const log = join(dir, `${name}.log`);
   const fd = openSync(log, "a");
-  const argv = [...wrap, process.execPath, ...NODE_ARGS, TIPCD, "--socket", socket, "--no-pretty", ...flags];
+  const argv = [
+    ...wrap,
+    process.execPath,
+    ...NODE_ARGS,
+    TIPCD,
+    ...(options.defaultSocket ? [] : ["--socket", socket]),
+    "--no-pretty",
+    ...flags,
+  ];
   const child = spawn(argv[0] as string, argv.slice(1), { cwd: ROOT, stdio: ["ignore", fd, fd] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
     child.once("exit", (code, signal) => r({ code, signal })),
@@ -99,6 +130,11 @@ export interface CtlResult {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+/** The command line that runs tipcctl with these arguments (to wrap in another command). */
+export function ctlCommand(args: string[]): string[] {
+  return [process.execPath, ...NODE_ARGS, TIPCCTL, ...args];
 }
 
 /** Runs tipcctl to completion. */

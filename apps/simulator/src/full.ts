@@ -13,6 +13,7 @@ import {
   memoryFabric,
   seededRandom,
 } from "@tipcjs/transport-memory";
+import { startMeasure } from "./measure.js";
 import type { Difference, RunOptions } from "./protocol.js";
 import { Collector, type ModeResult } from "./results.js";
 import type { Mode, Scenario } from "./scenario.js";
@@ -32,6 +33,7 @@ const tick = () => new Promise<void>((r) => setImmediate(r));
 const fmt = (b: Binding) => `{${b.type},${b.lower},${b.upper}} key ${b.key} port ${b.port}`;
 
 export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): Promise<ModeResult> {
+  const meter = opts.measure ? startMeasure() : undefined;
   const clock = createVirtualClock(sc.seed);
   const rnd = seededRandom(sc.seed ^ 0x5eed);
   const faults = { loss: sc.link.loss, delay: sc.link.latency, jitter: sc.link.jitter };
@@ -282,10 +284,13 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
     sent.bulk += s.updates.bulk;
   }
   const downsDuringRun = nodeDowns - downsAtUpdates; // before the closes below take every node down
+  const events = fabricSum((f) => f.counters.deliveries);
+  const measured = meter?.done(events, total);
   for (const m of live) await settle((m.node as TipcNode).close());
   return col.finish({
-    events: fabricSum((f) => f.counters.deliveries),
+    events,
     endTime: clock.now(),
+    measured,
     methodSwitches: switches,
     heldPeak,
     releasedFromHold: released,

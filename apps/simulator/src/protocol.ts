@@ -11,6 +11,7 @@ import { INT_H_SIZE } from "@tipcjs/codec";
 import { createDistributor, type Distributor, type DistributorOutput } from "@tipcjs/distributor";
 import type { Binding } from "@tipcjs/name-table";
 import { createVirtualClock, type VirtualClock } from "@tipcjs/transport-memory";
+import { startMeasure } from "./measure.js";
 import { Collector, type ModeResult } from "./results.js";
 import type { Mode, Scenario } from "./scenario.js";
 import { BindingRegistry, CompactStore } from "./store.js";
@@ -39,21 +40,31 @@ interface SimNode {
 
 export interface RunOptions {
   onProgress?: (fraction: number) => void;
+  /** also measure wall time, events per second and heap per node pair (`ModeResult.measured`) */
+  measure?: boolean;
 }
 
 export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): ModeResult {
+  const meter = opts.measure ? startMeasure() : undefined;
   const clock: VirtualClock = createVirtualClock(sc.seed);
   const rnd = () => clock.random();
-  // Inline words per publisher: its initial bindings plus the node-state one, and 32 spare numbers.
-  const registry = new BindingRegistry(Math.ceil((sc.bindingsPerNode + 1) / 32) + 1);
   const total = sc.nodes + sc.joiners.length;
+  // Inline words per publisher: its initial bindings, the node-state one, and room for twice the
+  // publications it makes on average, plus 4; a busier publisher spills (store.ts).
+  const publishers = Math.min(sc.updates.publishers ?? total, total);
+  const perPublisher =
+    (sc.updates.rate * sc.duration * sc.updates.publishRatio) / 1000 / Math.max(1, publishers);
+  const spare = Math.min(64, Math.ceil(2 * perPublisher) + 4);
+  const registry = new BindingRegistry(Math.ceil((sc.bindingsPerNode + 1 + spare) / 32), total);
   const col = new Collector(sc, mode, total);
   const mtu = sc.link.mtu;
   const lat = sc.link.latency;
   const bLat = sc.link.broadcastLatency ?? lat;
   const jit = sc.link.jitter;
-  // FIFO per channel: last delivery time per (from, to, kind).
-  const last = new Float64Array(total * total * 2);
+  // FIFO per channel (from, to, kind): the delivery time of the last message in flight on it.
+  // Only channels with a message in flight have an entry (a full table would cost 32 bytes per
+  // node pair): a message that arrives after the last one delivered needs no bound.
+  const lastOnChannel = new Map<number, number>();
   let sessionCounter = 0;
   /** when each node's interface is free again */
   const busy = new Float64Array(total);
@@ -107,12 +118,13 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
       (kind === 1 ? bLat : lat) +
       (jit > 0 ? rnd() * jit : 0) +
       (hasDelays ? extraDelay(from.index, toIdx, kind === 1 ? "broadcast" : "unicast") : 0);
-    const prev = last[ch] as number;
-    if (t <= prev) t = prev + 1e-6;
-    last[ch] = t;
+    const prev = lastOnChannel.get(ch);
+    if (prev !== undefined && t <= prev) t = prev + 1e-6;
+    lastOnChannel.set(ch, t);
     inFlight++;
     clock.setTimer(t - clock.now(), () => {
       inFlight--;
+      if (lastOnChannel.get(ch) === t) lastOnChannel.delete(ch);
       // The receiver must still be the same session with the sender (a link reset drops what was in flight).
       if (!to.alive || to.session[from.index] !== sess || sess === 0 || !to.d) return;
       if (update) col.delivered(clock.now(), m);
@@ -430,6 +442,8 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
   }
   check(true);
   opts.onProgress?.(1);
+  // Measured while every node's state is still held.
+  const measured = meter?.done(steps, total);
 
   let heldPeak = 0;
   let released = 0;
@@ -449,6 +463,7 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
     heldPeak,
     releasedFromHold: released,
     interned: registry.size,
+    measured,
   });
 }
 

@@ -4,6 +4,7 @@
  * give byte-identical JSON.
  */
 import type { Binding } from "@tipcjs/name-table";
+import type { Measured } from "./measure.js";
 import type { Difference } from "./protocol.js";
 import type { Mode, Scenario } from "./scenario.js";
 
@@ -65,6 +66,8 @@ export interface ModeResult {
   shadows?: { legacy: CheckOutcome; linux: CheckOutcome };
   internedBindings: number;
   extra?: Record<string, number>;
+  /** wall time, events per second and memory per node pair: only when measured (`--measure`), never deterministic */
+  measured?: Measured;
 }
 
 const BINS = 100;
@@ -218,6 +221,7 @@ export class Collector {
     interned: number;
     totalTransmissions?: number;
     extra?: Record<string, number>;
+    measured?: Measured;
   }): ModeResult {
     const sorted = Float64Array.from(this.latencies).sort();
     const max = sorted.length ? (sorted[sorted.length - 1] as number) : 0;
@@ -272,6 +276,7 @@ export class Collector {
     };
     if (this.shadows) r.shadows = this.shadows;
     if (x.extra) r.extra = x.extra;
+    if (x.measured) r.measured = x.measured;
     return r;
   }
 }

@@ -240,6 +240,7 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
   const live = liveMembers();
   const first: Difference[] = [];
   let count = 0;
+  const diverged = new Set<string>();
   const key = (b: Binding) => `${b.type}:${b.lower}:${b.upper}@${b.node}#${b.key}`;
   for (const o of live) {
     const node = o.node as TipcNode;
@@ -255,6 +256,7 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
         if (b.scope !== "cluster") continue;
         if (!have.delete(key(b))) {
           count++;
+          diverged.add(`${node.address}:${b.node}`);
           if (first.length < 50)
             first.push({ node: node.address, peer: b.node, binding: fmt(b), problem: "missing" });
         }
@@ -262,11 +264,12 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
     }
     for (const b of have.values()) {
       count++;
+      diverged.add(`${node.address}:${b.node}`);
       if (first.length < 50)
         first.push({ node: node.address, peer: b.node, binding: fmt(b), problem: "extra" });
     }
   }
-  col.check(clock.now(), true, { count, first });
+  col.check(clock.now(), true, { count, pairs: diverged.size, first });
 
   let switches = 0;
   let heldPeak = 0;
@@ -285,7 +288,7 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
   }
   const downsDuringRun = nodeDowns - downsAtUpdates; // before the closes below take every node down
   const events = fabricSum((f) => f.counters.deliveries);
-  const measured = meter?.done(events, total);
+  const measured = meter?.done(events, total, [members, fabrics, col]);
   for (const m of live) await settle((m.node as TipcNode).close());
   return col.finish({
     events,

@@ -72,6 +72,7 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
   let inFlight = 0;
   const keys = new Int32Array(total).fill(0);
 
+  const kernel = new Set(sc.kernelNodes);
   const legacyOf = (i: number) => mode === "all-legacy" || (mode === "mixed" && i >= sc.nodes);
   const nodes: SimNode[] = [];
   for (let i = 0; i < total; i++)
@@ -97,6 +98,8 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
       const t = clock.now();
       if (t < d.start || (d.end !== undefined && t >= d.end)) continue;
       x += d.extra;
+      // A lost transmission is sent again after the timeout, as often as it takes.
+      if (d.loss > 0) while (rnd() < d.loss) x += d.retransmitAfter;
     }
     return x;
   };
@@ -109,7 +112,7 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
     kind: 0 | 1,
     update: boolean,
     departure: number,
-  ): void {
+  ): number {
     const to = nodes[toIdx] as SimNode;
     const sess = from.session[toIdx] as number;
     const ch = (from.index * total + toIdx) * 2 + kind;
@@ -140,6 +143,49 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
         });
       }
     });
+    return t;
+  }
+
+  // ---- the broadcast link's send window (link.broadcastWindow > 0): per sender, messages not
+  // yet acknowledged by every receiver, and the backlog behind them.
+  const window = sc.link.broadcastWindow;
+  interface Backlogged {
+    m: NameDistributorMessage;
+    bytes: number;
+    /** the last session number given out when it was queued */
+    sessionMark: number;
+  }
+  const bcUnacked = new Int32Array(window > 0 ? total : 0);
+  const bcBacklog: Backlogged[][] = window > 0 ? Array.from({ length: total }, () => []) : [];
+  let backlogged = 0;
+
+  /** Release what the window allows; each message's ack frees its place one latency after its slowest delivery. */
+  function pumpBroadcast(n: SimNode): void {
+    const q = bcBacklog[n.index] as Backlogged[];
+    while (q.length > 0 && (bcUnacked[n.index] as number) < window) {
+      const e = q.shift() as Backlogged;
+      backlogged--;
+      const now = clock.now();
+      const dep = Math.max(now, busy[n.index] as number) + e.bytes * txMsPerByte;
+      busy[n.index] = dep;
+      let slowest = dep;
+      const s = n.session;
+      for (let j = 0; j < total; j++) {
+        const sj = s[j] as number;
+        if (sj === 0) continue;
+        // With the fix, a peer that came up after the message was queued got a synch point past
+        // it (sessions are numbered in order); without it, every peer up now gets it.
+        if (sc.synchPastBacklog && sj > e.sessionMark) continue;
+        slowest = Math.max(slowest, schedule(n, j, e.m, 1, true, dep));
+      }
+      bcUnacked[n.index] = (bcUnacked[n.index] as number) + 1;
+      inFlight++;
+      clock.setTimer(slowest + lat - now, () => {
+        inFlight--;
+        bcUnacked[n.index] = (bcUnacked[n.index] as number) - 1;
+        if (n.alive) pumpBroadcast(n);
+      });
+    }
   }
 
   /** Send outputs to channels; table changes to the latency tracker. */
@@ -150,11 +196,16 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
         const bytes = INT_H_SIZE + ITEM_SIZE * o.message.items.length;
         // The sender's interface sends one datagram after another: bytes / bandwidth each.
         const now = clock.now();
-        const dep = Math.max(now, busy[n.index] as number) + bytes * txMsPerByte;
-        busy[n.index] = dep;
         tx++;
         col.sent(now, o.method, bytes, o.message.items.length);
-        if (o.to === "broadcast") {
+        const queued = o.to === "broadcast" && window > 0;
+        const dep = queued ? now : Math.max(now, busy[n.index] as number) + bytes * txMsPerByte;
+        if (!queued) busy[n.index] = dep;
+        if (o.to === "broadcast" && window > 0) {
+          bcBacklog[n.index]?.push({ m: o.message, bytes, sessionMark: sessionCounter });
+          backlogged++;
+          pumpBroadcast(n);
+        } else if (o.to === "broadcast") {
           const s = n.session;
           for (let j = 0; j < total; j++) if (s[j] !== 0) schedule(n, j, o.message, 1, true, dep);
         } else {
@@ -234,7 +285,7 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
     n.d = createDistributor({
       ownNode: n.addr,
       table: n.store,
-      flavor: n.legacy ? "legacy" : "tipcjs",
+      flavor: n.legacy ? "legacy" : kernel.has(n.index) ? "linux" : "tipcjs",
       initialSndNxt: sc.initialSndNxt,
       awaitBulkAck: sc.awaitBulkAck,
     });
@@ -267,6 +318,11 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
       n.releasedBefore += s.received.releasedFromHold;
     }
     n.alive = false;
+    // A crash loses the broadcast link's backlog and window.
+    if (window > 0) {
+      backlogged -= (bcBacklog[n.index] as Backlogged[]).length;
+      bcBacklog[n.index] = [];
+    }
   }
 
   // ---- formation: the initial nodes start one after another; each comes up with every live node.
@@ -430,6 +486,7 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
     steps++;
     if (
       inFlight === 0 &&
+      backlogged === 0 &&
       checks < sc.checks.max &&
       clock.now() - lastCheck >= sc.checks.interval &&
       clock.now() < sc.duration
@@ -443,7 +500,7 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
   check(true);
   opts.onProgress?.(1);
   // Measured while every node's state is still held.
-  const measured = meter?.done(steps, total);
+  const measured = meter?.done(steps, total, [nodes, registry, lastOnChannel, bcBacklog, col]);
 
   let heldPeak = 0;
   let released = 0;
@@ -492,9 +549,10 @@ export function checkTables(
   total: number,
   _registry: BindingRegistry,
   storeOf: (n: SimNode) => CompactStore | undefined,
-): { count: number; first: Difference[] } {
+): { count: number; pairs: number; first: Difference[] } {
   const first: Difference[] = [];
   let count = 0;
+  let pairs = 0;
   for (const o of nodes) {
     const st = storeOf(o as SimNode);
     if (!o.alive || !st) continue;
@@ -503,6 +561,7 @@ export function checkTables(
       const p = nodes[j] as (typeof nodes)[number];
       const truthStore = o.session[j] !== 0 ? p.store : undefined;
       if (!st.sameBindingsOf(p.addr, truthStore) || hasOverflow(st, p.addr)) {
+        const before = count;
         const truth = truthStore?.bitset(p.addr);
         const seen = st.bitset(p.addr);
         const want = new Set(truth ? bitsOf(truth) : []);
@@ -537,10 +596,11 @@ export function checkTables(
               first.push({ node: o.addr, peer: p.addr, binding: fmt(b), problem: "extra" });
           }
         }
+        if (count > before) pairs++;
       }
     }
   }
-  return { count, first };
+  return { count, pairs, first };
 }
 
 function bindingAt(_a: CompactStore, s: CompactStore, node: number, bit: number): Binding {

@@ -16,6 +16,8 @@ export interface MethodCount {
 
 export interface CheckOutcome {
   differences: number;
+  /** (node, peer) pairs with at least one difference */
+  pairs: number;
   first: Difference[];
 }
 
@@ -111,7 +113,7 @@ export class Collector {
   private readonly joins: ({ t: number; node: number } & MethodCount)[] = [];
   private readonly switches = new Map<number, { t: number; toReplicast: number; toBroadcast: number }>();
   private readonly points: { t: number; differences: number }[] = [];
-  private final: CheckOutcome = { differences: 0, first: [] };
+  private final: CheckOutcome = { differences: 0, pairs: 0, first: [] };
   private failed = 0;
   private shadows: { legacy: CheckOutcome; linux: CheckOutcome } | undefined;
 
@@ -201,15 +203,18 @@ export class Collector {
     else s.toBroadcast++;
   }
 
-  check(t: number, final: boolean, diffs: { count: number; first: Difference[] }): void {
+  check(t: number, final: boolean, diffs: { count: number; pairs: number; first: Difference[] }): void {
     if (diffs.count > 0) this.failed++;
-    if (final) this.final = { differences: diffs.count, first: diffs.first };
+    if (final) this.final = { differences: diffs.count, pairs: diffs.pairs, first: diffs.first };
     else this.points.push({ t: round(t), differences: diffs.count });
   }
 
-  shadow(kind: "legacy" | "linux", diffs: { count: number; first: Difference[] }): void {
-    this.shadows ??= { legacy: { differences: 0, first: [] }, linux: { differences: 0, first: [] } };
-    this.shadows[kind] = { differences: diffs.count, first: diffs.first.slice(0, 10) };
+  shadow(kind: "legacy" | "linux", diffs: { count: number; pairs: number; first: Difference[] }): void {
+    this.shadows ??= {
+      legacy: { differences: 0, pairs: 0, first: [] },
+      linux: { differences: 0, pairs: 0, first: [] },
+    };
+    this.shadows[kind] = { differences: diffs.count, pairs: diffs.pairs, first: diffs.first.slice(0, 10) };
   }
 
   finish(x: {

@@ -59,6 +59,19 @@ describe("peer records", () => {
     expect([d.peer(0x11)?.capabilities, d.peer(0x11)?.mtu]).toEqual([TIPC_NAMED_BCAST, 1500]);
   });
 
+  it("70,000 peers each with its own mtu (more link profiles than 16 bits number) keep theirs", () => {
+    const d = createDistributor({ ownNode: OWN, table: new MapStore(OWN), publishNodeState: false });
+    const n = 70_000;
+    for (let i = 0; i < n; i++) d.nodeUp(0x02000000 + i, { capabilities: TIPC_NAMED_BCAST, mtu: 576 + i });
+    const peers = d.peers();
+    expect(peers.length).toBe(n);
+    peers.forEach((p, i) => {
+      if (p.peer !== 0x02000000 + i || p.mtu !== 576 + i || p.capabilities !== TIPC_NAMED_BCAST)
+        throw new Error(`peer ${i}: ${JSON.stringify(p)}`);
+    });
+    expect(d.peer(0x02000000 + 65_540)?.mtu).toBe(576 + 65_540);
+  });
+
   it("what one peer holds is its own: released, flushed and counted per peer", () => {
     const d = createDistributor({ ownNode: OWN, table: new MapStore(OWN) });
     const peers = [0x21, 0x22, 0x23];

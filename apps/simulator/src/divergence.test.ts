@@ -44,6 +44,19 @@ describe("issue 14 A: a kernel receiver's stale gate, a restarted sender, a loss
   });
 });
 
+describe("issue 14 A, two nodes: stale-gate-restart and its -unfixed twin", () => {
+  it("only the kernel's sender timing leaves Linux's receive path diverged", async () => {
+    const fixed = (await run("stale-gate-restart")).m;
+    const unfixed = (await run("stale-gate-restart-unfixed")).m;
+    expect(fixed.shadows?.linux.differences).toBe(0);
+    expect(unfixed.shadows?.linux).toMatchObject({ pairs: 1 });
+    expect(unfixed.shadows?.linux.differences).toBeGreaterThan(0);
+    expect(unfixed.shadows?.linux.first[0]).toMatchObject({ node: addrOf(1), peer: addrOf(0) });
+    // tipcjs's own receiver is right either way
+    expect(unfixed.checks.final.differences).toBe(0);
+  });
+});
+
 describe("issue 14 B: a pre-2020 node joins while a broadcast backlog waits on a slow path", () => {
   const legacy = addrOf(20);
 

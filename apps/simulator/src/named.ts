@@ -219,6 +219,11 @@ function withAndWithoutFix(fixed: ScenarioInput, unfixed: Partial<ScenarioInput>
   NAMED[name] = fixed;
   NAMED[`${name}-unfixed`] = { ...fixed, name: `${name}-unfixed`, ...unfixed };
 }
+withAndWithoutFix(NAMED["stale-gate-restart"] as ScenarioInput, {
+  description:
+    "stale-gate-restart with the kernel's sender timing (awaitBulkAck: false): node 0's updates overtake its slow bulk, Linux's receive path (the shadow) applies the first early, the lastBulk moves its rcvNxt back, and it freezes every later update of node 0.",
+  awaitBulkAck: false,
+});
 withAndWithoutFix(staleGateLoss, {
   description:
     "stale-gate-loss with the kernel's sender timing (awaitBulkAck: false): updates broadcast at once overtake the lossy bulk; the kernel nodes apply or drop them early, the lastBulk moves their rcvNxt back, and they freeze every later update of the restarted nodes. The report lists the (kernel node, restarted peer) pairs and the bindings.",
@@ -232,6 +237,8 @@ withAndWithoutFix(backlogLegacyJoin, {
 
 /** The two divergences of issue 14, each with and without its fix. */
 export const DIVERGENCES = [
+  "stale-gate-restart",
+  "stale-gate-restart-unfixed",
   "stale-gate-loss",
   "stale-gate-loss-unfixed",
   "backlog-legacy-join",

@@ -37,6 +37,19 @@ describe("tipcsim CLI", () => {
     expect(r2.status).toBe(0);
     expect(JSON.parse(r2.stdout)).toEqual(json);
   }, 60_000);
+
+  it("a divergence exits 1 and names the pairs; --measure adds events per second and memory per node pair", () => {
+    const r = run("backlog-legacy-join-unfixed", "--measure", "--quiet", "--json", join(dir, "m.json"));
+    expect(r.status).toBe(1);
+    const m = JSON.parse(readFileSync(join(dir, "m.json"), "utf8")).modes[0];
+    expect(m.checks.final.pairs).toBe(1);
+    expect(m.measured.eventsPerSecond).toBeGreaterThan(0);
+    expect(m.measured.nodePairs).toBe(210);
+    const t = run("backlog-legacy-join-unfixed", "--measure");
+    expect(t.stdout).toMatch(/final differences \(node-peer pairs\)\s*│\s*23 \(1\)/);
+    expect(t.stdout).toContain("memory per node pair, bytes");
+    expect(t.stdout).toContain("events per second (wall)");
+  }, 60_000);
 });
 
 describe("report", () => {

@@ -42,6 +42,10 @@ const program = new Command()
   .option("--json [file]", "write JSON results to a file (or stdout when no file is given)")
   .option("--html <file>", "write the HTML report here")
   .option("--out <dir>", "write <dir>/tipcsim-report.html and .json")
+  .option(
+    "--measure",
+    "also measure wall time, events per second and memory per node pair (in the table, the report and the JSON, which then differs run to run)",
+  )
   .option("--list", "list the named scenarios and exit")
   .option("--quiet", "no progress bar or table")
   .showHelpAfterError();
@@ -66,6 +70,7 @@ const o = program.opts<{
   out?: string;
   list?: boolean;
   quiet?: boolean;
+  measure?: boolean;
 }>();
 
 if (o.list) {
@@ -130,6 +135,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const result = await runScenario(sc, {
     onProgress: (f, label) => bar?.update(Math.floor(f * 100), { label }),
+    measure: o.measure ?? false,
   });
   bar?.update(100, { label: "done" });
   bar?.stop();

@@ -13,6 +13,7 @@ import {
   memoryFabric,
   seededRandom,
 } from "@tipcjs/transport-memory";
+import { startMeasure } from "./measure.js";
 import type { Difference, RunOptions } from "./protocol.js";
 import { Collector, type ModeResult } from "./results.js";
 import type { Mode, Scenario } from "./scenario.js";
@@ -32,6 +33,7 @@ const tick = () => new Promise<void>((r) => setImmediate(r));
 const fmt = (b: Binding) => `{${b.type},${b.lower},${b.upper}} key ${b.key} port ${b.port}`;
 
 export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): Promise<ModeResult> {
+  const meter = opts.measure ? startMeasure() : undefined;
   const clock = createVirtualClock(sc.seed);
   const rnd = seededRandom(sc.seed ^ 0x5eed);
   const faults = { loss: sc.link.loss, delay: sc.link.latency, jitter: sc.link.jitter };
@@ -238,6 +240,7 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
   const live = liveMembers();
   const first: Difference[] = [];
   let count = 0;
+  const diverged = new Set<string>();
   const key = (b: Binding) => `${b.type}:${b.lower}:${b.upper}@${b.node}#${b.key}`;
   for (const o of live) {
     const node = o.node as TipcNode;
@@ -253,6 +256,7 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
         if (b.scope !== "cluster") continue;
         if (!have.delete(key(b))) {
           count++;
+          diverged.add(`${node.address}:${b.node}`);
           if (first.length < 50)
             first.push({ node: node.address, peer: b.node, binding: fmt(b), problem: "missing" });
         }
@@ -260,11 +264,12 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
     }
     for (const b of have.values()) {
       count++;
+      diverged.add(`${node.address}:${b.node}`);
       if (first.length < 50)
         first.push({ node: node.address, peer: b.node, binding: fmt(b), problem: "extra" });
     }
   }
-  col.check(clock.now(), true, { count, first });
+  col.check(clock.now(), true, { count, pairs: diverged.size, first });
 
   let switches = 0;
   let heldPeak = 0;
@@ -282,10 +287,13 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
     sent.bulk += s.updates.bulk;
   }
   const downsDuringRun = nodeDowns - downsAtUpdates; // before the closes below take every node down
+  const events = fabricSum((f) => f.counters.deliveries);
+  const measured = meter?.done(events, total, [members, fabrics, col]);
   for (const m of live) await settle((m.node as TipcNode).close());
   return col.finish({
-    events: fabricSum((f) => f.counters.deliveries),
+    events,
     endTime: clock.now(),
+    measured,
     methodSwitches: switches,
     heldPeak,
     releasedFromHold: released,

@@ -158,6 +158,93 @@ export const NAMED: Record<string, ScenarioInput> = {
   },
 };
 
+// Issue 14 A at cluster scale: nodes 30..39 run Linux's own distributor, whose gate for a peer
+// survives node down. Nodes 1..5 crash and come back (sequence numbers from the start again,
+// at or below the stale rcvNxt); their bulks to the kernel nodes cross a lossy path.
+const restarts = [1, 2, 3, 4, 5].map((node, k) => ({ node, at: 1000 + 100 * k, restartAt: 1500 + 100 * k }));
+const staleGateLoss: ScenarioInput = {
+  name: "stale-gate-loss",
+  description:
+    "40 nodes, 10 of them (30..39) running Linux's distributor, which keeps its receive gate across node down. Nodes 1..5 crash and restart; their bulks to the kernel nodes cross a path that loses half the transmissions (retransmitted after 20 ms) and they publish at once. The sender waits for each bulk's ack before it broadcasts: every table ends equal to the truth.",
+  nodes: 40,
+  bindingsPerNode: 10,
+  duration: 4000,
+  warmup: 200,
+  updates: { rate: 200, publishRatio: 0.5 },
+  kernelNodes: [30, 31, 32, 33, 34, 35, 36, 37, 38, 39],
+  crashes: restarts,
+  detectionDelay: 300,
+  delays: restarts.map((c) => ({
+    from: c.node,
+    kind: "unicast" as const,
+    extra: 2,
+    loss: 0.5,
+    retransmitAfter: 20,
+    start: c.restartAt,
+    end: c.restartAt + 2,
+  })),
+  script: restarts.flatMap((c) => [
+    { at: c.restartAt + 0.5, op: "publish" as const, node: c.node, type: 3000, lower: c.node },
+    { at: c.restartAt + 1, op: "withdraw" as const, node: c.node, ...X },
+    { at: c.restartAt + 300, op: "publish" as const, node: c.node, type: 3001, lower: c.node },
+  ]),
+  modes: ["all-broadcast"],
+  checks: { interval: 500, max: 8 },
+};
+
+// Issue 14 B: node 0 publishes fast; its broadcast link to node 19 is slow and lossy, so its
+// window (8 messages) is full and a backlog builds. A pre-2020 node joins in the middle.
+const backlogLegacyJoin: ScenarioInput = {
+  name: "backlog-legacy-join",
+  description:
+    "20 nodes; node 0 publishes and withdraws 200 times a second, but its broadcast link waits for node 19 (100 ms, a third of the transmissions lost), so its window of 8 is full and a backlog builds. A pre-2020 node joins at 1.5 s over a lossy path: its synch point on the broadcast link lies past the backlog (the link-layer fix), so nothing queued before its node up reaches it after its bulk, and every table ends equal to the truth.",
+  nodes: 20,
+  bindingsPerNode: 5,
+  duration: 3000,
+  warmup: 200,
+  updates: { rate: 200, publishRatio: 0.5, publishers: 1 },
+  link: { latency: 1, jitter: 0.5, broadcastWindow: 8 },
+  joiners: [{ joinAt: 1500 }],
+  delays: [
+    { from: 0, to: 19, kind: "broadcast", extra: 100, loss: 0.3, retransmitAfter: 30 },
+    { from: 0, to: 20, kind: "unicast", extra: 1, loss: 0.3, retransmitAfter: 20, start: 1500 },
+  ],
+  modes: ["mixed"],
+  checks: { interval: 500, max: 8 },
+};
+
+/** A divergence scenario with its fix, and `<name>-unfixed` without it. */
+function withAndWithoutFix(fixed: ScenarioInput, unfixed: Partial<ScenarioInput>): void {
+  const name = fixed.name as string;
+  NAMED[name] = fixed;
+  NAMED[`${name}-unfixed`] = { ...fixed, name: `${name}-unfixed`, ...unfixed };
+}
+withAndWithoutFix(NAMED["stale-gate-restart"] as ScenarioInput, {
+  description:
+    "stale-gate-restart with the kernel's sender timing (awaitBulkAck: false): node 0's updates overtake its slow bulk, Linux's receive path (the shadow) applies the first early, the lastBulk moves its rcvNxt back, and it freezes every later update of node 0.",
+  awaitBulkAck: false,
+});
+withAndWithoutFix(staleGateLoss, {
+  description:
+    "stale-gate-loss with the kernel's sender timing (awaitBulkAck: false): updates broadcast at once overtake the lossy bulk; the kernel nodes apply or drop them early, the lastBulk moves their rcvNxt back, and they freeze every later update of the restarted nodes. The report lists the (kernel node, restarted peer) pairs and the bindings.",
+  awaitBulkAck: false,
+});
+withAndWithoutFix(backlogLegacyJoin, {
+  description:
+    "backlog-legacy-join with the kernel's broadcast link (synchPastBacklog: false): the pre-2020 node's synch point is the next seqno, so publications that waited in the backlog reach it after its bulk and after their replicast withdrawal, and it keeps them. The report lists the bindings the new node holds wrongly.",
+  synchPastBacklog: false,
+});
+
+/** The two divergences of issue 14, each with and without its fix. */
+export const DIVERGENCES = [
+  "stale-gate-restart",
+  "stale-gate-restart-unfixed",
+  "stale-gate-loss",
+  "stale-gate-loss-unfixed",
+  "backlog-legacy-join",
+  "backlog-legacy-join-unfixed",
+];
+
 export const RACES = [
   "race1-bulk-overtaken",
   "race2-method-switch",

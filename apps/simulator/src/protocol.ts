@@ -11,6 +11,7 @@ import { INT_H_SIZE } from "@tipcjs/codec";
 import { createDistributor, type Distributor, type DistributorOutput } from "@tipcjs/distributor";
 import type { Binding } from "@tipcjs/name-table";
 import { createVirtualClock, type VirtualClock } from "@tipcjs/transport-memory";
+import { startMeasure } from "./measure.js";
 import { Collector, type ModeResult } from "./results.js";
 import type { Mode, Scenario } from "./scenario.js";
 import { BindingRegistry, CompactStore } from "./store.js";
@@ -39,21 +40,31 @@ interface SimNode {
 
 export interface RunOptions {
   onProgress?: (fraction: number) => void;
+  /** also measure wall time, events per second and heap per node pair (`ModeResult.measured`) */
+  measure?: boolean;
 }
 
 export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): ModeResult {
+  const meter = opts.measure ? startMeasure() : undefined;
   const clock: VirtualClock = createVirtualClock(sc.seed);
   const rnd = () => clock.random();
-  // Inline words per publisher: its initial bindings plus the node-state one, and 32 spare numbers.
-  const registry = new BindingRegistry(Math.ceil((sc.bindingsPerNode + 1) / 32) + 1);
   const total = sc.nodes + sc.joiners.length;
+  // Inline words per publisher: its initial bindings, the node-state one, and room for twice the
+  // publications it makes on average, plus 4; a busier publisher spills (store.ts).
+  const publishers = Math.min(sc.updates.publishers ?? total, total);
+  const perPublisher =
+    (sc.updates.rate * sc.duration * sc.updates.publishRatio) / 1000 / Math.max(1, publishers);
+  const spare = Math.min(64, Math.ceil(2 * perPublisher) + 4);
+  const registry = new BindingRegistry(Math.ceil((sc.bindingsPerNode + 1 + spare) / 32), total);
   const col = new Collector(sc, mode, total);
   const mtu = sc.link.mtu;
   const lat = sc.link.latency;
   const bLat = sc.link.broadcastLatency ?? lat;
   const jit = sc.link.jitter;
-  // FIFO per channel: last delivery time per (from, to, kind).
-  const last = new Float64Array(total * total * 2);
+  // FIFO per channel (from, to, kind): the delivery time of the last message in flight on it.
+  // Only channels with a message in flight have an entry (a full table would cost 32 bytes per
+  // node pair): a message that arrives after the last one delivered needs no bound.
+  const lastOnChannel = new Map<number, number>();
   let sessionCounter = 0;
   /** when each node's interface is free again */
   const busy = new Float64Array(total);
@@ -61,6 +72,7 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
   let inFlight = 0;
   const keys = new Int32Array(total).fill(0);
 
+  const kernel = new Set(sc.kernelNodes);
   const legacyOf = (i: number) => mode === "all-legacy" || (mode === "mixed" && i >= sc.nodes);
   const nodes: SimNode[] = [];
   for (let i = 0; i < total; i++)
@@ -86,6 +98,8 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
       const t = clock.now();
       if (t < d.start || (d.end !== undefined && t >= d.end)) continue;
       x += d.extra;
+      // A lost transmission is sent again after the timeout, as often as it takes.
+      if (d.loss > 0) while (rnd() < d.loss) x += d.retransmitAfter;
     }
     return x;
   };
@@ -98,7 +112,7 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
     kind: 0 | 1,
     update: boolean,
     departure: number,
-  ): void {
+  ): number {
     const to = nodes[toIdx] as SimNode;
     const sess = from.session[toIdx] as number;
     const ch = (from.index * total + toIdx) * 2 + kind;
@@ -107,12 +121,13 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
       (kind === 1 ? bLat : lat) +
       (jit > 0 ? rnd() * jit : 0) +
       (hasDelays ? extraDelay(from.index, toIdx, kind === 1 ? "broadcast" : "unicast") : 0);
-    const prev = last[ch] as number;
-    if (t <= prev) t = prev + 1e-6;
-    last[ch] = t;
+    const prev = lastOnChannel.get(ch);
+    if (prev !== undefined && t <= prev) t = prev + 1e-6;
+    lastOnChannel.set(ch, t);
     inFlight++;
     clock.setTimer(t - clock.now(), () => {
       inFlight--;
+      if (lastOnChannel.get(ch) === t) lastOnChannel.delete(ch);
       // The receiver must still be the same session with the sender (a link reset drops what was in flight).
       if (!to.alive || to.session[from.index] !== sess || sess === 0 || !to.d) return;
       if (update) col.delivered(clock.now(), m);
@@ -128,6 +143,49 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
         });
       }
     });
+    return t;
+  }
+
+  // ---- the broadcast link's send window (link.broadcastWindow > 0): per sender, messages not
+  // yet acknowledged by every receiver, and the backlog behind them.
+  const window = sc.link.broadcastWindow;
+  interface Backlogged {
+    m: NameDistributorMessage;
+    bytes: number;
+    /** the last session number given out when it was queued */
+    sessionMark: number;
+  }
+  const bcUnacked = new Int32Array(window > 0 ? total : 0);
+  const bcBacklog: Backlogged[][] = window > 0 ? Array.from({ length: total }, () => []) : [];
+  let backlogged = 0;
+
+  /** Release what the window allows; each message's ack frees its place one latency after its slowest delivery. */
+  function pumpBroadcast(n: SimNode): void {
+    const q = bcBacklog[n.index] as Backlogged[];
+    while (q.length > 0 && (bcUnacked[n.index] as number) < window) {
+      const e = q.shift() as Backlogged;
+      backlogged--;
+      const now = clock.now();
+      const dep = Math.max(now, busy[n.index] as number) + e.bytes * txMsPerByte;
+      busy[n.index] = dep;
+      let slowest = dep;
+      const s = n.session;
+      for (let j = 0; j < total; j++) {
+        const sj = s[j] as number;
+        if (sj === 0) continue;
+        // With the fix, a peer that came up after the message was queued got a synch point past
+        // it (sessions are numbered in order); without it, every peer up now gets it.
+        if (sc.synchPastBacklog && sj > e.sessionMark) continue;
+        slowest = Math.max(slowest, schedule(n, j, e.m, 1, true, dep));
+      }
+      bcUnacked[n.index] = (bcUnacked[n.index] as number) + 1;
+      inFlight++;
+      clock.setTimer(slowest + lat - now, () => {
+        inFlight--;
+        bcUnacked[n.index] = (bcUnacked[n.index] as number) - 1;
+        if (n.alive) pumpBroadcast(n);
+      });
+    }
   }
 
   /** Send outputs to channels; table changes to the latency tracker. */
@@ -138,11 +196,16 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
         const bytes = INT_H_SIZE + ITEM_SIZE * o.message.items.length;
         // The sender's interface sends one datagram after another: bytes / bandwidth each.
         const now = clock.now();
-        const dep = Math.max(now, busy[n.index] as number) + bytes * txMsPerByte;
-        busy[n.index] = dep;
         tx++;
         col.sent(now, o.method, bytes, o.message.items.length);
-        if (o.to === "broadcast") {
+        const queued = o.to === "broadcast" && window > 0;
+        const dep = queued ? now : Math.max(now, busy[n.index] as number) + bytes * txMsPerByte;
+        if (!queued) busy[n.index] = dep;
+        if (o.to === "broadcast" && window > 0) {
+          bcBacklog[n.index]?.push({ m: o.message, bytes, sessionMark: sessionCounter });
+          backlogged++;
+          pumpBroadcast(n);
+        } else if (o.to === "broadcast") {
           const s = n.session;
           for (let j = 0; j < total; j++) if (s[j] !== 0) schedule(n, j, o.message, 1, true, dep);
         } else {
@@ -222,7 +285,7 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
     n.d = createDistributor({
       ownNode: n.addr,
       table: n.store,
-      flavor: n.legacy ? "legacy" : "tipcjs",
+      flavor: n.legacy ? "legacy" : kernel.has(n.index) ? "linux" : "tipcjs",
       initialSndNxt: sc.initialSndNxt,
       awaitBulkAck: sc.awaitBulkAck,
     });
@@ -255,6 +318,11 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
       n.releasedBefore += s.received.releasedFromHold;
     }
     n.alive = false;
+    // A crash loses the broadcast link's backlog and window.
+    if (window > 0) {
+      backlogged -= (bcBacklog[n.index] as Backlogged[]).length;
+      bcBacklog[n.index] = [];
+    }
   }
 
   // ---- formation: the initial nodes start one after another; each comes up with every live node.
@@ -418,6 +486,7 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
     steps++;
     if (
       inFlight === 0 &&
+      backlogged === 0 &&
       checks < sc.checks.max &&
       clock.now() - lastCheck >= sc.checks.interval &&
       clock.now() < sc.duration
@@ -430,6 +499,8 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
   }
   check(true);
   opts.onProgress?.(1);
+  // Measured while every node's state is still held.
+  const measured = meter?.done(steps, total, [nodes, registry, lastOnChannel, bcBacklog, col]);
 
   let heldPeak = 0;
   let released = 0;
@@ -449,6 +520,7 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
     heldPeak,
     releasedFromHold: released,
     interned: registry.size,
+    measured,
   });
 }
 
@@ -477,9 +549,10 @@ export function checkTables(
   total: number,
   _registry: BindingRegistry,
   storeOf: (n: SimNode) => CompactStore | undefined,
-): { count: number; first: Difference[] } {
+): { count: number; pairs: number; first: Difference[] } {
   const first: Difference[] = [];
   let count = 0;
+  let pairs = 0;
   for (const o of nodes) {
     const st = storeOf(o as SimNode);
     if (!o.alive || !st) continue;
@@ -488,6 +561,7 @@ export function checkTables(
       const p = nodes[j] as (typeof nodes)[number];
       const truthStore = o.session[j] !== 0 ? p.store : undefined;
       if (!st.sameBindingsOf(p.addr, truthStore) || hasOverflow(st, p.addr)) {
+        const before = count;
         const truth = truthStore?.bitset(p.addr);
         const seen = st.bitset(p.addr);
         const want = new Set(truth ? bitsOf(truth) : []);
@@ -522,10 +596,11 @@ export function checkTables(
               first.push({ node: o.addr, peer: p.addr, binding: fmt(b), problem: "extra" });
           }
         }
+        if (count > before) pairs++;
       }
     }
   }
-  return { count, first };
+  return { count, pairs, first };
 }
 
 function bindingAt(_a: CompactStore, s: CompactStore, node: number, bit: number): Binding {

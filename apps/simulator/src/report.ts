@@ -35,12 +35,21 @@ export function summaryTable(r: SimResult): string {
   row("held out of order, peak / released", (m) => `${m.held.peak} / ${fmt(m.held.releasedFromHold)}`);
   row("method switches", (m) => m.methodSwitches);
   row("checks (failed / done)", (m) => `${m.checks.failed} / ${m.checks.performed}`);
-  row("final differences", (m) => m.checks.final.differences);
+  row("final differences (node-peer pairs)", (m) =>
+    m.checks.final.differences ? `${fmt(m.checks.final.differences)} (${fmt(m.checks.final.pairs)})` : 0,
+  );
   if (r.modes.some((m) => m.shadows)) {
     row("pre-2020 receiver differences", (m) => m.shadows?.legacy.differences ?? "-");
     row("Linux receiver differences", (m) => m.shadows?.linux.differences ?? "-");
   }
   row("events", (m) => m.events);
+  if (r.modes.some((m) => m.measured)) {
+    row("events per second (wall)", (m) => m.measured?.eventsPerSecond ?? "-");
+    row("memory per node pair, bytes", (m) => m.measured?.bytesPerNodePair ?? "-");
+    row("wall s / peak RSS MiB", (m) =>
+      m.measured ? `${m.measured.wallSeconds} / ${m.measured.peakRssMiB}` : "-",
+    );
+  }
   let s = t.toString();
   if (r.sweep.length) {
     const sizes = [...new Set(r.sweep.map((p) => p.size))];
@@ -115,6 +124,24 @@ export function htmlReport(r: SimResult): string {
         `<tr><td>${esc(d.who)}</td><td>${esc(hexAddr(d.node))}</td><td>${esc(hexAddr(d.peer))}</td><td>${esc(d.binding)}</td><td>${d.problem}</td></tr>`,
     )
     .join("\n");
+  const measuredRows = r.modes
+    .filter((m) => m.measured)
+    .map((m) => {
+      const x = m.measured as NonNullable<typeof m.measured>;
+      return `<tr><td>${esc(m.mode)}</td><td>${m.events}</td><td>${x.wallSeconds}</td><td>${x.eventsPerSecond}</td><td>${x.nodePairs}</td><td>${(x.heapBytes / 2 ** 20).toFixed(1)}</td><td>${x.bytesPerNodePair}</td><td>${x.peakRssMiB}</td></tr>`;
+    })
+    .join("\n");
+  const diverged = r.modes
+    .filter((m) => m.checks.final.differences > 0)
+    .map(
+      (m) =>
+        `<tr><td>${esc(m.mode)}</td><td class="bad">${m.checks.final.differences}</td><td class="bad">${m.checks.final.pairs}</td><td>${esc(
+          [...new Set(m.checks.final.first.map((d) => `${hexAddr(d.node)} \u2190 ${hexAddr(d.peer)}`))].join(
+            ", ",
+          ),
+        )}${m.checks.final.pairs > new Set(m.checks.final.first.map((d) => `${d.node}:${d.peer}`)).size ? ", ..." : ""}</td></tr>`,
+    )
+    .join("\n");
   const shadowRows = r.modes
     .filter((m) => m.shadows)
     .map(
@@ -138,6 +165,8 @@ ${sc.bindingsPerNode} bindings per node, ${sc.updates.rate} updates/s, ${sc.dura
 latency ${sc.link.latency} ms + jitter ${sc.link.jitter} ms. Checks: <b class="${r.checksPassed ? "ok" : "bad"}">${r.checksPassed ? "every live table equal to the truth" : "differences found"}</b>.</p>
 <table><thead><tr><th>mode</th><th>nodes</th><th>updates</th><th>tx/update publisher</th><th>tx/update total</th><th>copies delivered</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th><th>initial bulk msgs</th><th>bulk msgs per join</th><th>held peak / released</th><th>method switches</th><th>checks</th></tr></thead>
 <tbody>${rows}</tbody></table>
+${diverged ? `<h2>Where tables diverged (final check)</h2><table><thead><tr><th>mode</th><th>bindings wrong</th><th>node-peer pairs</th><th>node \u2190 peer (first)</th></tr></thead><tbody>${diverged}</tbody></table>` : ""}
+${measuredRows ? `<h2>Performance (wall clock: varies run to run)</h2><table><thead><tr><th>mode</th><th>events</th><th>wall s</th><th>events per second</th><th>node pairs</th><th>heap at end MiB</th><th>memory per node pair, bytes</th><th>peak RSS MiB</th></tr></thead><tbody>${measuredRows}</tbody></table>` : ""}
 ${shadowRows ? `<h2>Receive paths on the same arrivals</h2><table><thead><tr><th>mode</th><th>tipcjs differences</th><th>pre-2020 receiver differences</th><th>Linux receiver differences</th></tr></thead><tbody>${shadowRows}</tbody></table>` : ""}
 ${diffs ? `<h2>Differences (node, peer, binding)</h2><table><thead><tr><th>receiver</th><th>node</th><th>peer</th><th>binding</th><th>problem</th></tr></thead><tbody>${diffs}</tbody></table>` : ""}
 <div class="charts">

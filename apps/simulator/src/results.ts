@@ -4,6 +4,7 @@
  * give byte-identical JSON.
  */
 import type { Binding } from "@tipcjs/name-table";
+import type { Measured } from "./measure.js";
 import type { Difference } from "./protocol.js";
 import type { Mode, Scenario } from "./scenario.js";
 
@@ -15,6 +16,8 @@ export interface MethodCount {
 
 export interface CheckOutcome {
   differences: number;
+  /** (node, peer) pairs with at least one difference */
+  pairs: number;
   first: Difference[];
 }
 
@@ -65,6 +68,8 @@ export interface ModeResult {
   shadows?: { legacy: CheckOutcome; linux: CheckOutcome };
   internedBindings: number;
   extra?: Record<string, number>;
+  /** wall time, events per second and memory per node pair: only when measured (`--measure`), never deterministic */
+  measured?: Measured;
 }
 
 const BINS = 100;
@@ -108,7 +113,7 @@ export class Collector {
   private readonly joins: ({ t: number; node: number } & MethodCount)[] = [];
   private readonly switches = new Map<number, { t: number; toReplicast: number; toBroadcast: number }>();
   private readonly points: { t: number; differences: number }[] = [];
-  private final: CheckOutcome = { differences: 0, first: [] };
+  private final: CheckOutcome = { differences: 0, pairs: 0, first: [] };
   private failed = 0;
   private shadows: { legacy: CheckOutcome; linux: CheckOutcome } | undefined;
 
@@ -198,15 +203,18 @@ export class Collector {
     else s.toBroadcast++;
   }
 
-  check(t: number, final: boolean, diffs: { count: number; first: Difference[] }): void {
+  check(t: number, final: boolean, diffs: { count: number; pairs: number; first: Difference[] }): void {
     if (diffs.count > 0) this.failed++;
-    if (final) this.final = { differences: diffs.count, first: diffs.first };
+    if (final) this.final = { differences: diffs.count, pairs: diffs.pairs, first: diffs.first };
     else this.points.push({ t: round(t), differences: diffs.count });
   }
 
-  shadow(kind: "legacy" | "linux", diffs: { count: number; first: Difference[] }): void {
-    this.shadows ??= { legacy: { differences: 0, first: [] }, linux: { differences: 0, first: [] } };
-    this.shadows[kind] = { differences: diffs.count, first: diffs.first.slice(0, 10) };
+  shadow(kind: "legacy" | "linux", diffs: { count: number; pairs: number; first: Difference[] }): void {
+    this.shadows ??= {
+      legacy: { differences: 0, pairs: 0, first: [] },
+      linux: { differences: 0, pairs: 0, first: [] },
+    };
+    this.shadows[kind] = { differences: diffs.count, pairs: diffs.pairs, first: diffs.first.slice(0, 10) };
   }
 
   finish(x: {
@@ -218,6 +226,7 @@ export class Collector {
     interned: number;
     totalTransmissions?: number;
     extra?: Record<string, number>;
+    measured?: Measured;
   }): ModeResult {
     const sorted = Float64Array.from(this.latencies).sort();
     const max = sorted.length ? (sorted[sorted.length - 1] as number) : 0;
@@ -272,6 +281,7 @@ export class Collector {
     };
     if (this.shadows) r.shadows = this.shadows;
     if (x.extra) r.extra = x.extra;
+    if (x.measured) r.measured = x.measured;
     return r;
   }
 }

@@ -20,9 +20,16 @@ const delaySchema = z
     to: nodeIndex.optional(),
     kind: z.enum(["unicast", "broadcast"]),
     /** extra one-way delay added to messages sent in [start, end) */
-    extra: ms,
+    extra: ms.default(0),
     start: ms.default(0),
     end: ms.optional(),
+    /**
+     * protocol fidelity: each transmission of a message sent in [start, end) is lost with this
+     * probability and sent again `retransmitAfter` ms later (the link stays reliable and in
+     * order: what follows on the channel waits behind it)
+     */
+    loss: z.number().min(0).max(0.9).default(0),
+    retransmitAfter: ms.default(20),
   })
   .strict();
 
@@ -89,9 +96,23 @@ export const scenarioSchema = z
          * loss; nodes link on each and fail over between them (see `bearerOutages`).
          */
         bearers: z.number().int().min(1).max(3).default(1),
+        /**
+         * Protocol fidelity: each node's broadcast link sends at most this many messages not yet
+         * acknowledged by every receiver (0: no limit); the rest wait in its backlog, in order.
+         * A message is acknowledged one `latency` after its slowest delivery.
+         */
+        broadcastWindow: z.number().int().nonnegative().default(0),
       })
       .strict()
-      .default({ latency: 1, jitter: 0.5, loss: 0, mtu: 1500, bandwidth: 1000, bearers: 1 }),
+      .default({
+        latency: 1,
+        jitter: 0.5,
+        loss: 0,
+        mtu: 1500,
+        bandwidth: 1000,
+        bearers: 1,
+        broadcastWindow: 0,
+      }),
     modes: z
       .array(z.enum(MODES))
       .min(1)
@@ -139,6 +160,15 @@ export const scenarioSchema = z
      * until the peer acks it (issue 14 A); false: it broadcasts at once, as the kernel's does
      */
     awaitBulkAck: z.boolean().default(true),
+    /**
+     * protocol fidelity, with `link.broadcastWindow`: a peer that comes up gets the broadcast
+     * link from past the sender's backlog (issue 14 B's link-layer fix), so nothing queued before
+     * its node up reaches it; false: from the next seqno, so the backlog does (the kernel's link)
+     */
+    synchPastBacklog: z.boolean().default(true),
+    /** protocol fidelity: nodes running Linux's own distributor (`flavor: "linux"`): its receive
+     * path (the gate kept across node down) and its sender (broadcast at once after node up) */
+    kernelNodes: z.array(nodeIndex).default([]),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -174,6 +204,16 @@ export const scenarioSchema = z
       if (f.a === f.b)
         ctx.addIssue({ code: "custom", path: ["flaps", i, "b"], message: "a link needs two nodes" });
     });
+    s.kernelNodes.forEach((n, i) => {
+      if (n >= total)
+        ctx.addIssue({ code: "custom", path: ["kernelNodes", i], message: `no node ${n} (${total} nodes)` });
+    });
+    if (s.fidelity === "full" && s.kernelNodes.length > 0)
+      ctx.addIssue({
+        code: "custom",
+        path: ["kernelNodes"],
+        message: "kernel nodes need fidelity: protocol",
+      });
     s.script.forEach((e, i) => {
       if (e.node >= total)
         ctx.addIssue({

@@ -29,14 +29,18 @@ export interface SimResult {
 export interface SimOptions {
   /** progress of the whole run in [0, 1], with a label */
   onProgress?: (fraction: number, label: string) => void;
+  /** measure wall time, events per second and memory per node pair of each mode (not the sweep) */
+  measure?: boolean;
 }
 
 export async function runMode(
   sc: Scenario,
   mode: Mode,
   onProgress?: (f: number) => void,
+  measure = false,
 ): Promise<ModeResult> {
-  return sc.fidelity === "full" ? runFull(sc, mode, { onProgress }) : runProtocol(sc, mode, { onProgress });
+  const o = { onProgress, measure };
+  return sc.fidelity === "full" ? runFull(sc, mode, o) : runProtocol(sc, mode, o);
 }
 
 export async function runScenario(sc: Scenario, opts: SimOptions = {}): Promise<SimResult> {
@@ -50,7 +54,9 @@ export async function runScenario(sc: Scenario, opts: SimOptions = {}): Promise<
   const modes: ModeResult[] = [];
   for (const mode of sc.modes) {
     const w = weightMain;
-    modes.push(await runMode(sc, mode, (f) => opts.onProgress?.((done + f * w) / totalWeight, mode)));
+    modes.push(
+      await runMode(sc, mode, (f) => opts.onProgress?.((done + f * w) / totalWeight, mode), opts.measure),
+    );
     done += w;
   }
   const sweep: SweepPoint[] = [];

@@ -19,6 +19,7 @@ describe("CompactStore", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 0, max: 6 }),
         fc.array(
           fc.record({
             op: fc.constantFrom("insert", "remove", "purge"),
@@ -28,8 +29,8 @@ describe("CompactStore", () => {
           }),
           { maxLength: 300 },
         ),
-        (words, ops) => {
-          const registry = new BindingRegistry(words);
+        (words, expectedPublishers, ops) => {
+          const registry = new BindingRegistry(words, expectedPublishers);
           // Another store interns first, so the registry's numbering is shared.
           const other = new CompactStore(9, registry);
           const s = new CompactStore(1, registry);

@@ -39,7 +39,11 @@ export class BindingRegistry {
    * @param wordsPerPublisher 32-bit words each store keeps inline per publisher (its first
    * 32 x this binding numbers); numbers beyond go to a per-publisher spill array.
    */
-  constructor(readonly wordsPerPublisher = 4) {}
+  constructor(
+    readonly wordsPerPublisher = 4,
+    /** publishers expected: each store sizes its inline words for this many at once */
+    readonly expectedPublishers = 0,
+  ) {}
   private readonly pubs: Publisher[] = [];
 
   /** The dense number of publisher `node`, allocated on first use. */
@@ -146,7 +150,11 @@ export class CompactStore implements BindingStore {
     if (w < this.W) {
       const i = slot * this.W + w;
       if (i >= this.flat.length) {
-        const grown = new Uint32Array(Math.max((slot + 1) * this.W, this.flat.length * 2, 64 * this.W));
+        // Room for every expected publisher at once (no doubling slack at 10,000 nodes), else x2.
+        const expected = this.registry.expectedPublishers * this.W;
+        const grown = new Uint32Array(
+          Math.max((slot + 1) * this.W, expected > i ? expected : this.flat.length * 2, 64 * this.W),
+        );
         grown.set(this.flat);
         this.flat = grown;
       }

@@ -6,6 +6,7 @@ import {
 } from "@tipcjs/codec";
 import { describe, expect, it } from "vitest";
 import { Cluster, viewOf } from "./__helpers__/cluster.js";
+import { namedMessage } from "./__helpers__/message.js";
 import { MapStore } from "./__helpers__/store.js";
 import { bulkItemsPerMessage, createDistributor } from "./distributor.js";
 import { DistributorError } from "./errors.js";
@@ -39,24 +40,7 @@ const binding = (
 });
 
 function msg(over: Partial<NameDistributorMessage> & { items?: NameItem[] } = {}): NameDistributorMessage {
-  return {
-    user: "NAME_DISTRIBUTOR",
-    type: "PUBLICATION",
-    nonSeq: false,
-    bcastAck: 0,
-    ack: 0,
-    seqno: 0,
-    prevNode: 0,
-    origNode: A,
-    destNode: 0,
-    bulk: false,
-    lastBulk: false,
-    nonLegacy: true,
-    namedSeqno: 0,
-    bcAckInvalid: false,
-    items: [{ type: 1000, lower: 1, upper: 1, port: 7, key: 1 }],
-    ...over,
-  };
+  return namedMessage(A, over);
 }
 
 const sends = (outs: ReturnType<ReturnType<typeof createDistributor>["publish"]>) =>

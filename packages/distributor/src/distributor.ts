@@ -58,24 +58,112 @@ const DROP_CAUSES: readonly DropCause[] = [
   "tableLimit",
 ];
 
-const NOTHING_HELD: Map<number, NameDistributorMessage> = new Map();
+const F_UP = 1;
+const F_OPEN = 2;
+const F_AWAIT = 4;
 
-interface Peer {
-  up: boolean;
-  capabilities: number;
-  mtu: number;
-  open: boolean;
-  rcvNxt: number;
-  /**
-   * Sequenced messages waiting for their turn, keyed by namedSeqno. `NOTHING_HELD` (shared, never
-   * written) until the peer first holds one: a 5,000-node cluster has 25 million peer records.
-   */
-  held: Map<number, NameDistributorMessage>;
-  /** the linux flavour's queue and gate instead */
-  queue: KernelNamedQueue | undefined;
-  /** sender side: the bulk sent at this peer's node up is not acknowledged yet (see bulkAcked) */
-  awaitingBulkAck: boolean;
+/**
+ * Every peer's record, struct-of-arrays: peer i (dense, in order of first node up; records are
+ * never removed, as before) has its address, flags, rcvNxt and link profile at index i of typed
+ * arrays, found by address through an open-addressing hash of indices. A profile is one distinct
+ * (capabilities, mtu) pair, numbered in a palette: a cluster has a handful. About 17 bytes per
+ * peer where an object and a Map entry took 134: a 5,000-node cluster has 25 million records.
+ * Held messages live in a map per peer, allocated only while that peer holds one.
+ */
+class PeerTable {
+  count = 0;
+  addr = new Uint32Array(8);
+  flags = new Uint8Array(8);
+  rcvNxt = new Uint16Array(8);
+  /** profile number per peer: 16 bits until the palette outgrows them */
+  profile: Uint16Array | Uint32Array = new Uint16Array(8);
+  private readonly pCaps: number[] = [];
+  private readonly pMtu: number[] = [];
+  private readonly pIndex = new Map<string, number>();
+  private lastProfile = -1;
+  /** peer index + 1 by hash of the address, 0: empty; at most 3/4 full */
+  private slots = new Int32Array(16);
+  /** sequenced messages waiting, by peer index: only peers holding some have a map */
+  readonly held = new Map<number, Map<number, NameDistributorMessage>>();
+
+  find(addr: number): number {
+    const mask = this.slots.length - 1;
+    for (let h = hashAddr(addr) & mask; ; h = (h + 1) & mask) {
+      const v = this.slots[h] as number;
+      if (v === 0) return -1;
+      if (this.addr[v - 1] === addr) return v - 1;
+    }
+  }
+
+  add(addr: number): number {
+    const i = this.count;
+    if (i === this.addr.length) this.grow();
+    this.count++;
+    this.addr[i] = addr;
+    if (this.count * 4 > this.slots.length * 3) this.rehash(this.slots.length * 2);
+    else this.place(i);
+    return i;
+  }
+
+  getCaps(i: number): number {
+    return this.pCaps[this.profile[i] as number] as number;
+  }
+
+  getMtu(i: number): number {
+    return this.pMtu[this.profile[i] as number] as number;
+  }
+
+  setCapsMtu(i: number, caps: number, mtu: number): void {
+    let k = this.lastProfile;
+    if (k < 0 || this.pCaps[k] !== caps || this.pMtu[k] !== mtu) {
+      const key = `${caps}/${mtu}`;
+      k = this.pIndex.get(key) ?? -1;
+      if (k < 0) {
+        k = this.pCaps.length;
+        this.pCaps.push(caps);
+        this.pMtu.push(mtu);
+        this.pIndex.set(key, k);
+        if (k > 0xffff && this.profile instanceof Uint16Array) this.profile = Uint32Array.from(this.profile);
+      }
+      this.lastProfile = k;
+    }
+    this.profile[i] = k;
+  }
+
+  heldSize(i: number): number {
+    return this.held.get(i)?.size ?? 0;
+  }
+
+  private place(i: number): void {
+    const mask = this.slots.length - 1;
+    let h = hashAddr(this.addr[i] as number) & mask;
+    while (this.slots[h] !== 0) h = (h + 1) & mask;
+    this.slots[h] = i + 1;
+  }
+
+  private rehash(size: number): void {
+    this.slots = new Int32Array(size);
+    for (let i = 0; i < this.count; i++) this.place(i);
+  }
+
+  private grow(): void {
+    // x1.5: the spare capacity is at most half of what is used
+    const n = Math.ceil(this.addr.length * 1.5);
+    const widen = <T extends Uint32Array | Uint16Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+      const b = make(n);
+      b.set(a);
+      return b;
+    };
+    this.addr = widen(this.addr, (k) => new Uint32Array(k));
+    this.flags = widen(this.flags, (k) => new Uint8Array(k));
+    this.rcvNxt = widen(this.rcvNxt, (k) => new Uint16Array(k));
+    const p = this.profile;
+    this.profile =
+      p instanceof Uint16Array ? widen(p, (k) => new Uint16Array(k)) : widen(p, (k) => new Uint32Array(k));
+  }
 }
+
+const hashAddr = (addr: number) => Math.imul(addr, 0x9e3779b1) >>> 7;
 
 const isU32 = (v: unknown): v is number =>
   typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
@@ -102,7 +190,9 @@ class NameDistributor implements Distributor {
   private rcDests = 0;
   /** up peers whose bulk is not acknowledged yet: updates go by replicast while any is */
   private bulkWaits = 0;
-  private readonly peerMap = new Map<number, Peer>();
+  private readonly pt = new PeerTable();
+  /** the linux flavour's queue and gate per peer index, instead of the flags, rcvNxt and held */
+  private readonly queues: KernelNamedQueue[] = [];
   private peersUp = 0;
   private heldNow = 0;
   private readonly st: Omit<
@@ -206,8 +296,10 @@ class NameDistributor implements Distributor {
       out.push(send("broadcast", "broadcast", message));
       return;
     }
-    for (const [addr, p] of this.peerMap) {
-      if (!p.up) continue;
+    const pt = this.pt;
+    for (let i = 0; i < pt.count; i++) {
+      if (!((pt.flags[i] as number) & F_UP)) continue;
+      const addr = pt.addr[i] as number;
       this.st.sent.replicast++;
       const message = this.message(type, addr, [{ ...item }], { nonLegacy, namedSeqno });
       out.push(send(addr, "replicast", message));
@@ -248,25 +340,17 @@ class NameDistributor implements Distributor {
     if (!Number.isInteger(capabilities) || capabilities < 0)
       throw new DistributorError("INVALID_PEER", "bad capabilities");
     if (!Number.isInteger(mtu) || mtu <= 0) throw new DistributorError("INVALID_PEER", "bad mtu");
-    let p = this.peerMap.get(peer);
-    if (p?.up) throw new DistributorError("ALREADY_UP", `peer ${peer} is already up`);
-    if (!p) {
-      p = {
-        up: false,
-        capabilities,
-        mtu,
-        open: false,
-        rcvNxt: 0,
-        held: NOTHING_HELD,
-        queue: this.flavor === "linux" ? new KernelNamedQueue() : undefined,
-        awaitingBulkAck: false,
-      };
-      this.peerMap.set(peer, p);
+    const pt = this.pt;
+    let i = pt.find(peer);
+    if (i >= 0 && (pt.flags[i] as number) & F_UP)
+      throw new DistributorError("ALREADY_UP", `peer ${peer} is already up`);
+    if (i < 0) {
+      i = pt.add(peer);
+      if (this.flavor === "linux") this.queues[i] = new KernelNamedQueue();
     }
-    p.up = true;
+    pt.flags[i] = (pt.flags[i] as number) | F_UP;
     // Stored here and used again at node down, so a capability change cannot unbalance the count.
-    p.capabilities = capabilities;
-    p.mtu = mtu;
+    pt.setCapsMtu(i, capabilities, mtu);
     this.peersUp++;
     if (!(capabilities & TIPC_NAMED_BCAST)) this.changeRcDests(+1);
     const out: DistributorOutput[] = [];
@@ -276,16 +360,17 @@ class NameDistributor implements Distributor {
     // a stale gate across node down would apply it early, then freeze (tipc-protocol.md §2.3).
     // The linux flavour (and awaitBulkAck: false) broadcasts at once, as the kernel does.
     if (this.awaitBulkAck && out.length > 0) {
-      p.awaitingBulkAck = true;
+      pt.flags[i] = (pt.flags[i] as number) | F_AWAIT;
       this.changeCount(() => this.bulkWaits++);
     }
     return out;
   }
 
   bulkAcked(peer: number): boolean {
-    const p = this.peerMap.get(peer);
-    if (!p?.up || !p.awaitingBulkAck) return false;
-    p.awaitingBulkAck = false;
+    const pt = this.pt;
+    const i = pt.find(peer);
+    if (i < 0 || ((pt.flags[i] as number) & (F_UP | F_AWAIT)) !== (F_UP | F_AWAIT)) return false;
+    pt.flags[i] = (pt.flags[i] as number) & ~F_AWAIT;
     this.changeCount(() => this.bulkWaits--);
     return true;
   }
@@ -344,27 +429,27 @@ class NameDistributor implements Distributor {
   }
 
   nodeDown(peer: number): DistributorOutput[] {
-    const p = this.peerMap.get(peer);
-    if (!p?.up) return [];
-    p.up = false;
+    const pt = this.pt;
+    const i = pt.find(peer);
+    if (i < 0 || !((pt.flags[i] as number) & F_UP)) return [];
+    const awaiting = (pt.flags[i] as number) & F_AWAIT;
+    // Reset the gate: the next session starts closed and is opened by its own lastBulk.
+    pt.flags[i] = 0;
+    pt.rcvNxt[i] = 0;
     this.peersUp--;
-    if (!(p.capabilities & TIPC_NAMED_BCAST)) this.changeRcDests(-1);
-    if (p.awaitingBulkAck) {
-      p.awaitingBulkAck = false;
-      this.changeCount(() => this.bulkWaits--);
-    }
-    if (p.queue) {
+    if (!(pt.getCaps(i) & TIPC_NAMED_BCAST)) this.changeRcDests(-1);
+    if (awaiting) this.changeCount(() => this.bulkWaits--);
+    const queue = this.queues[i];
+    if (queue) {
       // Linux flushes the queue and keeps open/rcvNxt until the next lastBulk.
-      const flushed = p.queue.flush();
+      const flushed = queue.flush();
       this.st.drops.flushedAtNodeDown += flushed;
       this.heldNow -= flushed;
     }
-    // Reset the gate: the next session starts closed and is opened by its own lastBulk.
-    this.st.drops.flushedAtNodeDown += p.held.size;
-    this.heldNow -= p.held.size;
-    p.held = NOTHING_HELD;
-    p.open = false;
-    p.rcvNxt = 0;
+    const held = pt.heldSize(i);
+    this.st.drops.flushedAtNodeDown += held;
+    this.heldNow -= held;
+    pt.held.delete(i);
     const origin: ChangeOrigin = { source: "purge", peer };
     return this.table.purgeNode(peer).map((binding) => ({ kind: "unbound", binding, origin }));
   }
@@ -374,8 +459,9 @@ class NameDistributor implements Distributor {
   receive(peer: number, message: NameDistributorMessage): DistributorOutput[] {
     this.st.received.messages++;
     const out: DistributorOutput[] = [];
-    const p = this.peerMap.get(peer);
-    if (!p?.up) return this.drop("peerNotUp", out);
+    const pt = this.pt;
+    const i = pt.find(peer);
+    if (i < 0 || !((pt.flags[i] as number) & F_UP)) return this.drop("peerNotUp", out);
     if (!wellFormed(message)) return this.drop("malformedMessage", out);
     if (message.origNode !== peer) return this.drop("origNodeMismatch", out);
 
@@ -386,48 +472,59 @@ class NameDistributor implements Distributor {
       return out;
     }
 
-    if (p.queue) return this.receiveLinux(peer, p.queue, message, out);
+    const queue = this.queues[i];
+    if (queue) return this.receiveLinux(peer, queue, message, out);
 
     const seqno = message.namedSeqno;
+    let held = pt.held.get(i);
     if (message.lastBulk) {
-      p.rcvNxt = seqno;
-      p.open = true;
+      pt.rcvNxt[i] = seqno;
+      pt.flags[i] = (pt.flags[i] as number) | F_OPEN;
       this.st.received.gateOpens++;
-      if (p.held.size > 0) this.dropStaleHeld(p);
+      if (held) held = this.dropStaleHeld(i, held, seqno);
     }
+    const open = ((pt.flags[i] as number) & F_OPEN) !== 0;
+    let rcvNxt = pt.rcvNxt[i] as number;
     if (message.bulk) {
       this.st.received.bulk++;
       this.apply(peer, message, "bulk", out);
     } else if (!message.nonLegacy) {
       this.st.received.legacy++;
       this.apply(peer, message, "legacy", out);
-    } else if (p.open && seqno === p.rcvNxt) {
-      p.rcvNxt = mod16(p.rcvNxt + 1);
+    } else if (open && seqno === rcvNxt) {
+      rcvNxt = mod16(rcvNxt + 1);
+      pt.rcvNxt[i] = rcvNxt;
       this.st.received.sequenced++;
       this.apply(peer, message, "sequenced", out);
-    } else if (p.open && less(seqno, p.rcvNxt)) {
+    } else if (open && less(seqno, rcvNxt)) {
       return this.drop("stale", out);
     } else {
       // Early, or the gate is still shut: wait. While shut, nothing can be called stale yet.
-      if (p.held.has(seqno)) return this.drop("duplicateSeqno", out);
-      if (p.held.size >= this.maxHeld) return this.drop("heldOverflow", out);
-      if (p.held === NOTHING_HELD) p.held = new Map();
-      p.held.set(seqno, message);
+      if (held?.has(seqno)) return this.drop("duplicateSeqno", out);
+      if ((held?.size ?? 0) >= this.maxHeld) return this.drop("heldOverflow", out);
+      if (!held) {
+        held = new Map();
+        pt.held.set(i, held);
+      }
+      held.set(seqno, message);
       this.heldNow++;
-      if (p.held.size > this.st.heldPeak) this.st.heldPeak = p.held.size;
+      if (held.size > this.st.heldPeak) this.st.heldPeak = held.size;
       return out;
     }
     // Release whatever is now in order.
-    while (p.open && p.held.size > 0) {
-      const next = p.held.get(p.rcvNxt);
+    if (!held || !open) return out;
+    for (;;) {
+      const next = held.get(rcvNxt);
       if (!next) break;
-      p.held.delete(p.rcvNxt);
+      held.delete(rcvNxt);
       this.heldNow--;
-      p.rcvNxt = mod16(p.rcvNxt + 1);
+      rcvNxt = mod16(rcvNxt + 1);
+      pt.rcvNxt[i] = rcvNxt;
       this.st.received.sequenced++;
       this.st.received.releasedFromHold++;
       this.apply(peer, next, "sequenced", out);
     }
+    if (held.size === 0) pt.held.delete(i);
     return out;
   }
 
@@ -462,14 +559,21 @@ class NameDistributor implements Distributor {
   }
 
   /** Once per lastBulk: what waited behind a shut gate and is older than the bulk is covered by it. */
-  private dropStaleHeld(p: Peer): void {
-    for (const s of p.held.keys()) {
-      if (less(s, p.rcvNxt)) {
-        p.held.delete(s);
+  private dropStaleHeld(
+    i: number,
+    held: Map<number, NameDistributorMessage>,
+    rcvNxt: number,
+  ): Map<number, NameDistributorMessage> | undefined {
+    for (const s of held.keys()) {
+      if (less(s, rcvNxt)) {
+        held.delete(s);
         this.heldNow--;
         this.st.drops.stale++;
       }
     }
+    if (held.size > 0) return held;
+    this.pt.held.delete(i);
+    return undefined;
   }
 
   private drop(cause: DropCause, out: DistributorOutput[]): DistributorOutput[] {
@@ -535,12 +639,30 @@ class NameDistributor implements Distributor {
   // ---------------------------------------------------------------- inspection
 
   peer(peer: number): PeerState | undefined {
-    const p = this.peerMap.get(peer);
-    return p && peerState(peer, p);
+    const i = this.pt.find(peer);
+    return i < 0 ? undefined : this.peerState(i);
   }
 
   peers(): PeerState[] {
-    return [...this.peerMap].map(([a, p]) => peerState(a, p));
+    const all: PeerState[] = [];
+    for (let i = 0; i < this.pt.count; i++) all.push(this.peerState(i));
+    return all;
+  }
+
+  private peerState(i: number): PeerState {
+    const pt = this.pt;
+    const f = pt.flags[i] as number;
+    const q = this.queues[i];
+    return {
+      peer: pt.addr[i] as number,
+      up: (f & F_UP) !== 0,
+      capabilities: pt.getCaps(i),
+      mtu: pt.getMtu(i),
+      open: q ? q.open : (f & F_OPEN) !== 0,
+      rcvNxt: q ? q.rcvNxt : (pt.rcvNxt[i] as number),
+      held: q ? q.length : pt.heldSize(i),
+      awaitingBulkAck: (f & F_AWAIT) !== 0,
+    };
   }
 
   stats(): DistributorStats {
@@ -571,19 +693,6 @@ function send(to: SendTarget, method: SendMethod, message: NameDistributorMessag
 
 function toItem(b: Binding): NameItem {
   return { type: b.type, lower: b.lower, upper: b.upper, port: b.port, key: b.key };
-}
-
-function peerState(peer: number, p: Peer): PeerState {
-  return {
-    peer,
-    up: p.up,
-    capabilities: p.capabilities,
-    mtu: p.mtu,
-    open: p.queue ? p.queue.open : p.open,
-    rcvNxt: p.queue ? p.queue.rcvNxt : p.rcvNxt,
-    held: p.queue ? p.queue.length : p.held.size,
-    awaitingBulkAck: p.awaitingBulkAck,
-  };
 }
 
 function checkBinding(b: Binding): void {

@@ -92,6 +92,39 @@ describe("HTML report in headless Chromium", () => {
       }
     });
   }
+  it("stale-gate-loss-unfixed, measured: the page says where tables diverged, how many, and the performance", async () => {
+    const r = await runScenario(namedScenario("stale-gate-loss-unfixed"), { measure: true });
+    const m = r.modes[0];
+    const file = join(dir, "divergence.html");
+    writeFileSync(file, htmlReport(r));
+    const page = await browser.newPage();
+    await page.goto(`file://${file}`);
+    await page.waitForSelector("body[data-rendered=yes]", { timeout: 30_000 });
+    const sections = await page.$$eval("h2", (hs) =>
+      hs.map((h) => {
+        const t = h.nextElementSibling as unknown as {
+          tBodies?: { rows: { cells: { textContent: string | null }[] }[] }[];
+        } | null;
+        const rows = t?.tBodies?.[0]?.rows ?? [];
+        return {
+          title: h.textContent,
+          rows: Array.from(rows, (row) => Array.from(row.cells, (c) => c.textContent ?? "")),
+        };
+      }),
+    );
+    await page.close();
+    const where = sections.find((x) => x.title?.startsWith("Where tables diverged"));
+    expect(where?.rows[0]?.slice(0, 3)).toEqual([
+      "all-broadcast",
+      String(m?.checks.final.differences),
+      String(m?.checks.final.pairs),
+    ]);
+    // kernel node <1.0.31> (index 30) and a restarted peer <1.0.2> (index 1)
+    expect(where?.rows[0]?.[3]).toContain("<1.0.31> \u2190 <1.0.2>");
+    const perf = sections.find((x) => x.title?.startsWith("Performance"));
+    expect(perf?.rows[0]?.[3]).toBe(String(m?.measured?.eventsPerSecond));
+    expect(perf?.rows[0]?.[6]).toBe(String(m?.measured?.bytesPerNodePair));
+  });
 });
 
 describe("1,000 nodes (protocol fidelity, short run)", () => {

@@ -28,6 +28,25 @@ export {
   withGuest,
 } from "./qemu.js";
 export {
+  type Direction,
+  type DirectionStats,
+  type Shaping,
+  shapeTap,
+  shapingStats,
+  unshapeTap,
+} from "./shaping.js";
+export {
+  type BindingKey,
+  bindingKey,
+  describeDiff,
+  diffTable,
+  kernelTable,
+  settle,
+  type TableDiff,
+  Truth,
+  tipcdTable,
+} from "./tables.js";
+export {
   connectTipcd,
   createTapNetns,
   startTipcd,

@@ -19,6 +19,7 @@ import { join } from "node:path";
 import type { TipcClient } from "@tipcjs/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  bindAll,
   bootGuest,
   connectTipcd,
   createTapNetns,
@@ -26,6 +27,7 @@ import {
   HOST_IP_FROM_GUEST,
   type KernelGuest,
   kernelTable,
+  range,
   type Shaping,
   settle,
   shapeTap,
@@ -35,6 +37,7 @@ import {
   type Tipcd,
   Truth,
   tipcdTable,
+  unbindAll,
 } from "./harness/index.js";
 
 const RUNS = 5;
@@ -45,33 +48,6 @@ const KERNEL_ID = "guest1";
 
 interface Stats {
   link: { broadcastBacklog: number; broadcastTransmitQueue: number };
-}
-
-/** binds `lowers` of `type` in tipcd (owner daemon), 250 requests in flight, and notes them */
-async function bindAll(c: TipcClient, truth: Truth, type: number, lowers: number[]): Promise<void> {
-  for (let i = 0; i < lowers.length; i += 250) {
-    await Promise.all(
-      lowers.slice(i, i + 250).map(async (lower) => {
-        await c.bind({ type, lower, owner: "daemon" });
-        truth.add(type, lower, lower, c.info.nodeId);
-      }),
-    );
-  }
-}
-
-async function unbindAll(c: TipcClient, truth: Truth, type: number, lowers: number[]): Promise<void> {
-  for (let i = 0; i < lowers.length; i += 250) {
-    await Promise.all(
-      lowers.slice(i, i + 250).map(async (lower) => {
-        await c.unbind({ type, lower });
-        truth.delete(type, lower, lower, c.info.nodeId);
-      }),
-    );
-  }
-}
-
-function range(from: number, count: number): number[] {
-  return Array.from({ length: count }, (_, i) => from + i);
 }
 
 /** the kernel's `tipc-binder bindmany` of single instances from..from+count-1, noted */

@@ -37,14 +37,17 @@ export {
 } from "./shaping.js";
 export {
   type BindingKey,
+  bindAll,
   bindingKey,
   describeDiff,
   diffTable,
   kernelTable,
+  range,
   settle,
   type TableDiff,
   Truth,
   tipcdTable,
+  unbindAll,
 } from "./tables.js";
 export {
   connectTipcd,

@@ -116,3 +116,32 @@ export async function settle(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** from, from + 1, ..., from + count - 1 */
+export function range(from: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => from + i);
+}
+
+/** Binds single instances `lowers` of `type` in tipcd (owner daemon), 250 in flight, noted in `truth`. */
+export async function bindAll(c: TipcClient, truth: Truth, type: number, lowers: number[]): Promise<void> {
+  for (let i = 0; i < lowers.length; i += 250) {
+    await Promise.all(
+      lowers.slice(i, i + 250).map(async (lower) => {
+        await c.bind({ type, lower, owner: "daemon" });
+        truth.add(type, lower, lower, c.info.nodeId);
+      }),
+    );
+  }
+}
+
+/** Withdraws what `bindAll` bound, noted in `truth`. */
+export async function unbindAll(c: TipcClient, truth: Truth, type: number, lowers: number[]): Promise<void> {
+  for (let i = 0; i < lowers.length; i += 250) {
+    await Promise.all(
+      lowers.slice(i, i + 250).map(async (lower) => {
+        await c.unbind({ type, lower });
+        truth.delete(type, lower, lower, c.info.nodeId);
+      }),
+    );
+  }
+}

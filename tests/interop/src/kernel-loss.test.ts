@@ -113,6 +113,13 @@ async function expectTables(
   }
 }
 
+/** the shaping dropped packets both ways (the scenario ran under loss) */
+function expectLoss(ns: TapNetns): void {
+  const st = shapingStats(ns.name);
+  expect(st.toGuest.lost).toBeGreaterThan(0);
+  expect(st.fromGuest.lost).toBeGreaterThan(0);
+}
+
 function setup(name: string, shaping: Shaping) {
   const dir = mkdtempSync(join(tmpdir(), `tipcjs-interop-loss-${name}-`));
   const s = {
@@ -223,6 +230,7 @@ describe("(a) a bearer bounce with 20,000 bindings each side and churn on both, 
       await expectTables(`run ${run}`, truth, tables, s.timings, [c]);
       s.timings[`run ${run}`] = Date.now() - r0;
     }
+    expectLoss(s.ns);
     expect(truth.keys.size).toBeGreaterThan(2 * BULK);
   });
 });
@@ -288,6 +296,7 @@ describe("(b) tipcd SIGKILLed and started again at once, five times, while the k
       await expectTables(`run ${run}`, truth, tables, s.timings, [c as TipcClient]);
       s.timings[`run ${run}`] = Date.now() - r0;
     }
+    expectLoss(s.ns);
   });
 });
 
@@ -422,5 +431,6 @@ describe("(c) a --legacy tipcd joins while the broadcast link is backlogged, und
       await expectTables(`run ${run}`, truth, tables, s.timings, [cc, lc]);
       s.timings[`run ${run}`] = Date.now() - r0;
     }
+    expectLoss(s.ns);
   });
 });

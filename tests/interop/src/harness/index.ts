@@ -42,6 +42,8 @@ export {
   describeDiff,
   diffTable,
   kernelTable,
+  kernelTableCommand,
+  parseKernelTableRuns,
   range,
   settle,
   type TableDiff,

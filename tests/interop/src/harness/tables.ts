@@ -29,8 +29,8 @@ export class Truth {
   }
 }
 
-// one line for the serial console: the rows with minType <= type < maxType as runs
-function kernelTableCommand(minType: number, maxType: number): string {
+/** One line for the serial console: the rows with minType <= type < maxType, as runs. */
+export function kernelTableCommand(minType: number, maxType: number): string {
   return [
     `tipc nametable show | awk -v a=${minType} -v b=${maxType} '$1 >= a && $1 < b {print $1, $6, $2, $3}'`,
     "sort -k1,1n -k2,2 -k3,3n -k4,4n",
@@ -44,7 +44,11 @@ export async function kernelTable(
   minType: number,
   maxType: number,
 ): Promise<BindingKey[]> {
-  const out = await guest.exec(kernelTableCommand(minType, maxType), { timeoutMs: 120_000 });
+  return parseKernelTableRuns(await guest.exec(kernelTableCommand(minType, maxType), { timeoutMs: 120_000 }));
+}
+
+/** The bindings in what `kernelTableCommand` printed. */
+export function parseKernelTableRuns(out: string): BindingKey[] {
   const keys: BindingKey[] = [];
   for (const line of out.split("\n")) {
     const f = line.trim().split(/\s+/);

@@ -28,6 +28,30 @@ export {
   withGuest,
 } from "./qemu.js";
 export {
+  type Direction,
+  type DirectionStats,
+  type Shaping,
+  shapeTap,
+  shapingStats,
+  unshapeTap,
+} from "./shaping.js";
+export {
+  type BindingKey,
+  bindAll,
+  bindingKey,
+  describeDiff,
+  diffTable,
+  kernelTable,
+  kernelTableCommand,
+  parseKernelTableRuns,
+  range,
+  settle,
+  type TableDiff,
+  Truth,
+  tipcdTable,
+  unbindAll,
+} from "./tables.js";
+export {
   connectTipcd,
   createTapNetns,
   startTipcd,

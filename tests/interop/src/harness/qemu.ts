@@ -63,6 +63,12 @@ export interface GuestOptions {
   memoryMiB?: number;
   /** Extra kernel command line. */
   append?: string;
+  /**
+   * Delay on the guest's network, both ways: QEMU's `filter-buffer` holds every frame and
+   * releases the held ones each `netBufferMs` (so each waits 0 to `netBufferMs`, in order). The
+   * host kernel here has no `sch_netem`; this is the delay that works with any host.
+   */
+  netBufferMs?: number;
   /** Also write the raw serial console to this file. */
   consoleLogPath?: string;
   /** A prebuilt image (default: `buildGuest()`). */
@@ -210,6 +216,12 @@ export function qemuArgs(image: GuestImage, o: GuestOptions): string[] {
     netdev,
     "-device",
     "virtio-net-pci,netdev=n0,romfile=",
+    ...(o.netBufferMs === undefined
+      ? []
+      : [
+          "-object",
+          `filter-buffer,id=delay0,netdev=n0,queue=all,interval=${Math.round(o.netBufferMs * 1000)}`,
+        ]),
   ];
 }
 

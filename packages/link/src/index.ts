@@ -1,4 +1,4 @@
-export type { LinkEngine, UnicastMark } from "./api.js";
+export type { BacklogState, LinkEngine, UnicastMark } from "./api.js";
 export { createLinkEngine, DEFAULT_CAPABILITIES } from "./engine.js";
 export { hash128to32, nodeIdFromString, nodeIdString } from "./identity.js";
 export type {

@@ -104,7 +104,8 @@ describe("node.socket(): the connectionless data path", () => {
     seen(c, a, T, 3, d.address);
     const client = a.socket({ type: "rdm" });
     for (let i = 0; i < 200; i++) await client.sendTo({ type: T, instance: 3 }, pattern(8, i + 1));
-    const [gb, gd]: SocketEvent[][] = [[], []];
+    const gb: SocketEvent[] = [];
+    const gd: SocketEvent[] = [];
     c.runUntil(() => {
       gb.push(...drain(sb));
       gd.push(...drain(sd));

@@ -12,6 +12,12 @@ export interface UnicastMark {
   readonly seqno: number;
 }
 
+/** Backlog packets per importance LOW..CRITICAL (`LinkEngine.backlogState`), with their limits. */
+export interface BacklogState {
+  readonly counts: readonly [number, number, number, number];
+  readonly limits: readonly [number, number, number, number];
+}
+
 /**
  * One TIPC node's link layer on one or more bearers: discovery, a unicast link per peer and the
  * broadcast link. Sans-I/O: feed it datagrams and time, drain its outputs with `poll()`.
@@ -73,6 +79,18 @@ export interface LinkEngine {
    * peer is not up.
    */
   requestUnicastAck(peer: number): boolean;
+  /**
+   * The backlog of the link to `peer` (0: the broadcast link) per data importance LOW..CRITICAL:
+   * packets waiting for the send window, and the kernel's limits (min_win x 2/4/6/8,
+   * tipc_link_set_queue_limits). Undefined if the peer is not up.
+   */
+  backlogState(peer: number): BacklogState | undefined;
+  /**
+   * The link to `peer` (0: broadcast) holds at least its limit of backlog packets of
+   * `importance` (0..3): a sender at that importance should wait (the kernel's -ELINKCONG), until
+   * this turns false again (the kernel's wakeup). False if the peer is not up.
+   */
+  backlogCongested(peer: number, importance: number): boolean;
   /** Graceful shutdown: RESET with peer_stopping to every peer, links and nodes down. */
   stop(now: number): void;
   /** Drain queued outputs (transmissions, deliveries, events), oldest first. */

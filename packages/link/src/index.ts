@@ -8,7 +8,7 @@ export {
   nodeIdFromString,
   nodeIdToString as nodeIdString,
 } from "@tipcjs/codec";
-export type { LinkEngine, UnicastMark } from "./api.js";
+export type { BacklogState, LinkEngine, UnicastMark } from "./api.js";
 export { createLinkEngine, DEFAULT_CAPABILITIES } from "./engine.js";
 export type {
   BearerInfo,

@@ -15,8 +15,20 @@ export type NodeErrorCode =
    * up and this subscription, holding the most of them, was ended
    */
   | "OVERFLOW"
-  /** the node is closing or closed */
-  | "CLOSED";
+  /** the node is closing or closed, or the socket is */
+  | "CLOSED"
+  /** a send found no binding for its service address or range (the kernel's EHOSTUNREACH) */
+  | "NO_SERVICE"
+  /** a send's destination node is not up (EHOSTUNREACH) */
+  | "NO_NODE"
+  /** more than 66,000 bytes of data (EMSGSIZE) */
+  | "MESSAGE_TOO_LARGE"
+  /** unbind of a range the socket did not bind (EINVAL) */
+  | "NOT_BOUND"
+  /** a socket type not carried yet (seqpacket, stream) */
+  | "NOT_SUPPORTED"
+  /** the link is congested and the send may not wait (dontWait, or maxPendingSends reached: EAGAIN) */
+  | "WOULD_BLOCK";
 
 /** The one error type @tipcjs/node throws. */
 export class NodeError extends Error {

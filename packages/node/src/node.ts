@@ -7,6 +7,7 @@
  * of the link's and the table's deadlines, runs every timed thing.
  */
 import {
+  decodeMessage,
   NODE_ID_LEN,
   nodeIdFromString,
   nodeIdToString,
@@ -14,6 +15,8 @@ import {
   TIPC_DEF_LINK_WIN,
   TIPC_MAX_LINK_WIN,
   TIPC_MIN_LINK_WIN,
+  TIPC_BCAST_RCAST,
+  TIPC_MCAST_RBCTL,
   TIPC_NAMED_BCAST,
 } from "@tipcjs/codec";
 import {
@@ -24,6 +27,7 @@ import {
 } from "@tipcjs/distributor";
 import {
   createLinkEngine,
+  DEFAULT_CAPABILITIES,
   type LinkEngine,
   LinkEngineError,
   type LinkInfo,
@@ -33,6 +37,12 @@ import {
 } from "@tipcjs/link";
 import { NameTable, NameTableError, type Subscription } from "@tipcjs/name-table";
 import {
+  createSocketLayer,
+  type SocketLayer,
+  type SocketLayerStats,
+  type SocketOutput,
+} from "@tipcjs/socket";
+import {
   isTransportError,
   type MediaAddress,
   mediaAddressKey,
@@ -41,6 +51,7 @@ import {
 } from "@tipcjs/transport";
 import { TypedEmitter } from "./emitter.js";
 import { NodeError } from "./errors.js";
+import { DEFAULT_MAX_PENDING_SENDS, mapSocketError, type SocketHost, SocketImpl } from "./socket.js";
 import { type QueuedEventCount, TopologySubscriptionImpl } from "./subscription.js";
 import type {
   BearerDescription,
@@ -57,9 +68,11 @@ import type {
   PeerNode,
   PublishRequest,
   SocketAddress,
+  SocketOptions,
   SubscribeRequest,
   TimerHandle,
   TipcNode,
+  TipcSocket,
   TopologySubscription,
   WithdrawRequest,
 } from "./types.js";
@@ -234,6 +247,30 @@ class Node implements TipcNode {
   private readonly statsBase = new Map<string, LinkCounters>();
   private table: NameTable | undefined;
   private dist: Distributor | undefined;
+  private sockLayer: SocketLayer | undefined;
+  private readonly sockets = new Map<number, SocketImpl>();
+  /** (node, importance) links the socket layer was told are congested, keyed node * 4 + importance */
+  private readonly congested = new Set<number>();
+  private readonly socketHost: SocketHost = {
+    layer: () => {
+      if (this.closing || this.sockLayer === undefined)
+        throw new NodeError("CLOSED", "the node is closing or closed");
+      return this.sockLayer;
+    },
+    now: () => this.clock.now(),
+    applySent: (outs) => {
+      this.applySocket(outs);
+      this.pump();
+    },
+    publish: (port, binding) => this.publishSocketBinding(port, binding),
+    apply: (outs) => {
+      this.applySocket(outs);
+      this.pump();
+    },
+    forget: (port) => {
+      this.sockets.delete(port);
+    },
+  };
   private readonly emitter = new TypedEmitter<NodeEvents>();
   private readonly subs = new Map<number, TopologySubscriptionImpl>();
   private readonly maxQueuedEvents: number;
@@ -309,6 +346,8 @@ class Node implements TipcNode {
         discoveryPeers: discovery,
         ...(desc.priority !== undefined ? { priority: desc.priority } : {}),
       })),
+      // the socket layer takes multicast by replicast and keeps order across a method switch
+      capabilities: DEFAULT_CAPABILITIES | TIPC_BCAST_RCAST | TIPC_MCAST_RBCTL,
       tolerance: o.tolerance,
       window: this.window,
       skipTrial: o.skipTrial,
@@ -492,6 +531,144 @@ class Node implements TipcNode {
 
   ownBindings(): Binding[] {
     return this.tbl().nodeBindings(this.address);
+  }
+
+  // ------------------------------------------------------------------ sockets
+
+  socket(options: SocketOptions): TipcSocket {
+    this.live();
+    const layer = this.sockLayer as SocketLayer;
+    if (typeof options !== "object" || options === null)
+      throw new NodeError("BAD_ARGUMENT", "socket takes an object");
+    const maxPending = options.maxPendingSends ?? DEFAULT_MAX_PENDING_SENDS;
+    if (!(Number.isInteger(maxPending) && maxPending >= 0))
+      throw new NodeError("BAD_ARGUMENT", "maxPendingSends must be an integer >= 0");
+    let port: number;
+    try {
+      port = layer.open({
+        type: options.type,
+        ...(options.importance !== undefined ? { importance: options.importance } : {}),
+        ...(options.destDroppable !== undefined ? { destDroppable: options.destDroppable } : {}),
+        ...(options.rcvbuf !== undefined ? { rcvbuf: options.rcvbuf } : {}),
+        ...(options.multicastMethod !== undefined ? { multicastMethod: options.multicastMethod } : {}),
+      });
+    } catch (e) {
+      throw mapSocketError(e);
+    }
+    const sock = new SocketImpl(this.socketHost, port, this.address, maxPending);
+    this.sockets.set(port, sock);
+    return sock;
+  }
+
+  /** A socket's new binding to the distributor; refused there, the layer's binding is undone. */
+  private publishSocketBinding(port: number, binding: Binding): void {
+    const dist = this.live();
+    let outs: DistributorOutput[];
+    try {
+      outs = dist.publish(binding);
+    } catch (e) {
+      try {
+        this.sockLayer?.unbind(port, binding); // its withdraw output is dropped: nothing was published
+      } catch {
+        // the socket is gone already
+      }
+      throw this.mapDistributorError(e);
+    }
+    this.applyDistributor(outs);
+    this.pump();
+  }
+
+  /** Routes the socket layer's outputs: to the link, the distributor or the sockets. */
+  private applySocket(outs: SocketOutput[]): void {
+    for (const o of outs) {
+      switch (o.kind) {
+        case "transmit":
+          this.sendData(o.node, o.message, o.importance);
+          break;
+        case "broadcast":
+          this.sendData(0, o.message, o.importance);
+          break;
+        case "publish":
+          // bind() publishes itself; no other call outputs a publication
+          break;
+        case "withdraw":
+          if (this.dist !== undefined) {
+            try {
+              this.applyDistributor(this.dist.withdraw(o.binding));
+            } catch (e) {
+              if (!(e instanceof DistributorError && e.code === "NOT_FOUND")) throw e;
+            }
+          }
+          break;
+        case "readable":
+          this.sockets.get(o.port)?.onReadable();
+          break;
+        case "wakeup":
+          this.sockets.get(o.port)?.onWakeup();
+          break;
+      }
+    }
+  }
+
+  /**
+   * One data message to the link (node 0: the broadcast link); then, if the link's backlog at
+   * this importance reached its limit, the socket layer is told the link is congested.
+   */
+  private sendData(node: number, message: Uint8Array, importance: 0 | 1 | 2 | 3): void {
+    const now = this.clock.now();
+    try {
+      const m = decodeMessage(message);
+      if (node === 0) this.link.sendBroadcast(m, now);
+      else this.link.sendUnicast(node, m, now);
+    } catch (e) {
+      if (e instanceof LinkEngineError) {
+        this.countTransportDrop(`link:${e.code}`);
+        this.log.debug({ err: e, to: node }, "data message not sent");
+        return;
+      }
+      throw e;
+    }
+    const key = node * 4 + importance;
+    if (!this.congested.has(key) && this.link.backlogCongested(node, importance)) {
+      this.congested.add(key);
+      this.applySocket((this.sockLayer as SocketLayer).linkCongestion(node, importance, true));
+    }
+  }
+
+  /** Links whose backlog fell below the limit: the socket layer wakes their senders. */
+  private checkCongestion(): boolean {
+    const layer = this.sockLayer;
+    if (this.congested.size === 0 || layer === undefined) return false;
+    let woke = false;
+    for (const key of [...this.congested]) {
+      const imp = (key % 4) as 0 | 1 | 2 | 3;
+      const node = (key - imp) / 4;
+      if (this.link.backlogCongested(node, imp)) continue;
+      this.congested.delete(key);
+      const outs = layer.linkCongestion(node, imp, false);
+      if (outs.length > 0) woke = true;
+      this.applySocket(outs);
+    }
+    return woke;
+  }
+
+  /** The broadcast environment the multicast method depends on (bcast.c's tipc_bc_base). */
+  private updateMulticast(): void {
+    const layer = this.sockLayer;
+    if (layer === undefined) return;
+    const peers = this.link.upPeers();
+    let caps = this.link.capabilities;
+    let rcast = true;
+    for (const p of peers) {
+      caps &= p.capabilities;
+      if ((p.capabilities & TIPC_BCAST_RCAST) === 0) rcast = false;
+    }
+    layer.setMulticastEnvironment({
+      clusterSize: peers.length,
+      clusterCapabilities: caps >>> 0,
+      replicastSupport: rcast,
+      broadcastSupport: this.bearerList.every((b) => b.transport.canBroadcast),
+    });
   }
 
   // ------------------------------------------------------------------ subscriptions
@@ -750,6 +927,7 @@ class Node implements TipcNode {
         transport: this.transportDropsNow(),
       },
       retransmissions: { unicast: link.unicastRetransmitted, broadcast: link.broadcastRetransmitted },
+      sockets: this.sockLayer?.stats() ?? (emptySocketStats() as SocketLayerStats),
       link,
       distributor: ds as NodeStats["distributor"],
     };
@@ -857,8 +1035,9 @@ class Node implements TipcNode {
     try {
       for (;;) {
         const outs = this.link.poll();
-        if (outs.length === 0) break;
         for (const o of outs) this.handleLinkOutput(o);
+        // acks move backlogs: senders waiting on a link that fell below its limit send again
+        if (outs.length === 0 && !this.checkCongestion()) break;
       }
       if (this.bulkMarks.size > 0) this.checkBulkAcks();
       this.routeTableEvents();
@@ -876,9 +1055,12 @@ class Node implements TipcNode {
         this.transmit(o.bearer, o.to, o.bytes);
         return;
       case "deliver": {
-        if (o.message.user !== "NAME_DISTRIBUTOR") return; // no sockets here: data is not ours to take
-        if (this.dist === undefined) return;
-        this.applyDistributor(this.dist.receive(o.peer, o.message));
+        if (o.message.user === "NAME_DISTRIBUTOR") {
+          if (this.dist !== undefined) this.applyDistributor(this.dist.receive(o.peer, o.message));
+          return;
+        }
+        // data (and users the layer counts as not-data: CONN_MANAGER, group messages)
+        if (this.sockLayer !== undefined) this.applySocket(this.sockLayer.receiveMessage(o.message));
         return;
       }
       case "nodeUp": {
@@ -893,6 +1075,10 @@ class Node implements TipcNode {
             this.log.warn({ err: e, peer: hex(o.peer) }, "distributor refused node up");
           }
         }
+        if (this.sockLayer !== undefined && o.peer !== this.address) {
+          this.sockLayer.nodeUp(o.peer);
+          this.updateMulticast();
+        }
         this.queueEmit("nodeUp", { address: o.peer, nodeId, capabilities: o.capabilities, mtu: o.mtu });
         return;
       }
@@ -900,6 +1086,12 @@ class Node implements TipcNode {
         this.log.info({ peer: hex(o.peer) }, "node down");
         this.bulkMarks.delete(o.peer);
         if (this.dist !== undefined) this.applyDistributor(this.dist.nodeDown(o.peer));
+        if (this.sockLayer !== undefined) {
+          for (let imp = 0; imp < 4; imp++) this.congested.delete(o.peer * 4 + imp);
+          this.updateMulticast();
+          // waiting senders wake; their next send to the node fails NO_NODE
+          this.applySocket(this.sockLayer.nodeDown(o.peer));
+        }
         this.queueEmit("nodeDown", { address: o.peer });
         return;
       case "linkUp":
@@ -932,6 +1124,8 @@ class Node implements TipcNode {
     if (this.table === undefined) {
       this.table = new NameTable({ ownNode: address, maxBindings: this.maxBindings });
       this.dist = createDistributor({ ownNode: address, table: this.table, legacy: this.legacy });
+      this.sockLayer = createSocketLayer({ ownNode: address, table: this.table, random: this.random });
+      this.updateMulticast();
       this.log.info(
         { address: hex(address), nodeId: this.nodeId, netId: this.netId, legacy: this.legacy },
         "node addressed",
@@ -1042,6 +1236,13 @@ class Node implements TipcNode {
       };
       // Withdraw own bindings (the node-state binding too, as the kernel's tipc_net_stop does):
       // peers see each withdrawal at once, rather than a purge after the RESET or the tolerance.
+      // Sockets first: unread messages go back to senders that asked, waiting sends reject.
+      for (const sock of [...this.sockets.values()]) {
+        const outs = this.sockLayer?.close(sock.port) ?? [];
+        sock.end(new NodeError("CLOSED", "the node is closing"));
+        this.applySocket(outs);
+      }
+      this.sockets.clear();
       const dist = this.dist;
       const table = this.table;
       if (dist !== undefined && table !== undefined) {
@@ -1093,6 +1294,22 @@ class Node implements TipcNode {
 /** The broadcast link's name, as the kernel's `tipc link list` prints it. */
 const BROADCAST_LINK = "broadcast-link";
 const COUNTER_KEYS = ["txPackets", "rxPackets", "retransmitted"] as const;
+
+function emptySocketStats(): SocketLayerStats {
+  const sent = { unicast: 0, broadcast: 0, replicast: 0, local: 0, synTwins: 0 };
+  return {
+    sockets: 0,
+    bindings: 0,
+    sent,
+    received: {
+      delivered: 0,
+      rerouted: 0,
+      returned: 0,
+      rejected: {} as SocketLayerStats["received"]["rejected"],
+    },
+    drops: {} as SocketLayerStats["drops"],
+  };
+}
 
 function hex(n: number): string {
   return (n >>> 0).toString(16);

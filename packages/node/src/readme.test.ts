@@ -35,3 +35,28 @@ it("the README example runs", async () => {
   // --- README example ends
   expect(out).toEqual(["peer up: host-a", 'published {"lower":1,"upper":10} true', "lookup: true"]);
 }, 15_000);
+
+it("the README's socket example runs", async () => {
+  const out: string[] = [];
+  const log = (text: string, source: unknown) => out.push(`${text} ${JSON.stringify(source)}`);
+  const udp = () => udpTransport({ localAddress: "127.0.0.1", localPort: 0, mode: "replicast" });
+  const transports = [await udp(), await udp()] as const;
+  for (const [i, t] of transports.entries()) t.addPeer(transports[1 - i]?.localAddress as never);
+  const a = await createNode({ nodeId: "host-a", transport: transports[0], skipTrial: true });
+  const b = await createNode({ nodeId: "host-b", transport: transports[1], skipTrial: true });
+  const end = Date.now() + 5000;
+  // --- README socket example starts (console.log -> log); waits for the binding to reach a
+  const server = b.socket({ type: "rdm" });
+  server.bind({ type: 1000, lower: 5 }); // published cluster-wide through the distributor
+  while (a.lookupAnycast(1000, 5) === undefined && Date.now() < end)
+    await new Promise((r) => setTimeout(r, 5));
+  const client = a.socket({ type: "rdm" });
+  await client.sendTo({ type: 1000, instance: 5 }, new TextEncoder().encode("hello"));
+  for await (const ev of server) {
+    if (ev.kind === "message") log(new TextDecoder().decode(ev.data), ev.source); // { node, port }
+    break; // leaving the loop does not close the socket
+  }
+  // --- README socket example ends
+  expect(out).toEqual([`hello {"node":${a.address},"port":${client.port}}`]);
+  await Promise.all([a.close(), b.close()]);
+}, 15_000);

@@ -12,6 +12,17 @@ import type {
   SubscriptionEvent,
   SubscriptionMode,
 } from "@tipcjs/name-table";
+import type {
+  Destination,
+  Importance,
+  Received,
+  RejectReason,
+  ServiceAddress,
+  ServiceRange,
+  SocketInfo,
+  SocketLayerStats,
+  SocketType,
+} from "@tipcjs/socket";
 import type { Clock, Logger, MediaAddress, TimerHandle, Transport } from "@tipcjs/transport";
 
 /**
@@ -25,13 +36,116 @@ export type {
   ChangeOrigin,
   Clock,
   Logger,
+  Destination,
+  Importance,
   MediaAddress,
+  RejectReason,
   Scope,
+  ServiceAddress,
+  ServiceRange,
   SocketAddress,
+  SocketLayerStats,
+  SocketType,
   SubscriptionEvent,
   SubscriptionMode,
   TimerHandle,
 };
+
+/** What a socket's iterator yields: a message, or one of its own messages come back. */
+export type SocketEvent = Received;
+/** A message received: its data, its sender's socket address and how it was addressed. */
+export type ReceivedMessage = Extract<Received, { kind: "message" }>;
+/**
+ * A message of this socket that came back (not dest-droppable, and undeliverable): the error
+ * (`NO_NAME`, `NO_PORT`, `NO_NODE`, `OVERLOAD`...), its wire code (TIPC_ERRINFO) and at most
+ * 1,024 bytes of the data (TIPC_RETDATA).
+ */
+export type ReturnedMessage = Extract<Received, { kind: "returned" }>;
+
+export type MulticastMethod = "broadcast" | "replicast";
+
+/** What `node.socket()` takes. */
+export interface SocketOptions {
+  /** "rdm" (SOCK_RDM) or "dgram" (SOCK_DGRAM); seqpacket and stream come with connections. */
+  type: SocketType;
+  /** TIPC_IMPORTANCE, 0 (LOW, default) .. 3 (CRITICAL): its link backlog limit and rcvbuf shift. */
+  importance?: Importance;
+  /**
+   * TIPC_DEST_DROPPABLE: an undeliverable message is dropped (true, the default for rdm and
+   * dgram) or comes back to this socket as a `returned` event.
+   */
+  destDroppable?: boolean;
+  /** SO_RCVBUF, bytes (default 2 MiB): the receive queue takes rcvbuf << importance, then OVERLOAD. */
+  rcvbuf?: number;
+  /** TIPC_MCAST_BROADCAST / TIPC_MCAST_REPLICAST; default: chosen per send as the kernel does. */
+  multicastMethod?: MulticastMethod;
+  /** Sends that may wait for a congested link at once (default 64); more reject WOULD_BLOCK. */
+  maxPendingSends?: number;
+}
+
+export interface SocketSendOptions {
+  /** This message's importance (default the socket's). */
+  importance?: Importance;
+  /** MSG_DONTWAIT: reject WOULD_BLOCK rather than wait for a congested link. */
+  dontWait?: boolean;
+}
+
+/** A service range to bind; `upper` defaults to `lower`, `scope` to "cluster". */
+export interface BindRange {
+  type: number;
+  lower: number;
+  upper?: number;
+  scope?: Scope;
+}
+
+/** A socket's state: the layer's view plus the sends waiting for a congested link. */
+export interface SocketState extends SocketInfo {
+  pendingSends: number;
+}
+
+/**
+ * A connectionless TIPC socket (rdm or dgram) with its own port. Iterate it (`for await`) to
+ * read received messages and returned ones; leaving the loop does not close it.
+ */
+export interface TipcSocket extends AsyncIterable<SocketEvent> {
+  readonly port: number;
+  /** `<node:port>`: where other sockets reach this one with `sendToSocket`. */
+  readonly address: SocketAddress;
+  readonly closed: boolean;
+  /** Sends waiting for a congested link. */
+  readonly pendingSends: number;
+  /**
+   * Binds a service range to this socket's port (published cluster-wide unless scope "node").
+   * Throws NodeError BAD_ARGUMENT, RESERVED_TYPE (type < 64), DUPLICATE, LIMIT, CLOSED.
+   */
+  bind(range: BindRange, scope?: Scope): Binding;
+  /** Withdraws one binding of this socket. Throws NOT_BOUND, CLOSED. */
+  unbind(range: BindRange, scope?: Scope): void;
+  /**
+   * Anycast to a service address (round-robin over the matching sockets; `node` restricts the
+   * lookup to that node). Resolves once the message is handed to the link (or delivered on this
+   * node); waits while the link is congested. Rejects NodeError NO_SERVICE, NO_NODE,
+   * MESSAGE_TOO_LARGE (over 66,000 bytes), BAD_ARGUMENT, WOULD_BLOCK, CLOSED.
+   */
+  sendTo(address: ServiceAddress, data: Uint8Array, options?: SocketSendOptions): Promise<void>;
+  /** To one socket `<node:port>`. As `sendTo`; a missing port comes back NO_PORT if not dest-droppable. */
+  sendToSocket(address: SocketAddress, data: Uint8Array, options?: SocketSendOptions): Promise<void>;
+  /** Multicast: one copy to every socket bound in the range, on every node. As `sendTo`. */
+  sendToRange(range: ServiceRange, data: Uint8Array, options?: SocketSendOptions): Promise<void>;
+  /** The next received or returned message; undefined once the socket is closed. */
+  receive(): Promise<SocketEvent | undefined>;
+  /** The next one if there is one, without waiting. */
+  tryReceive(): SocketEvent | undefined;
+  setImportance(importance: Importance): void;
+  setDestDroppable(destDroppable: boolean): void;
+  setMulticastMethod(method: MulticastMethod | "auto"): void;
+  info(): SocketState;
+  /**
+   * Unread messages are rejected (NO_PORT, back to senders that asked), bindings withdrawn,
+   * waiting sends reject CLOSED, readers get the end. Idempotent.
+   */
+  close(): void;
+}
 
 export interface NodeOptions {
   /**
@@ -221,6 +335,8 @@ export interface NodeStats {
     transport: Record<string, number>;
   };
   retransmissions: { unicast: number; broadcast: number };
+  /** the socket layer: sockets, messages sent and received, returned, dropped by cause */
+  sockets: SocketLayerStats;
   /** the full link and distributor statistics */
   link: LinkStats;
   distributor: DistributorStats;
@@ -309,6 +425,12 @@ export interface TipcNode {
   bindings(): Binding[];
   /** This node's own bindings, in publication order. */
   ownBindings(): Binding[];
+
+  /**
+   * Opens a connectionless socket (rdm or dgram) with a port of its own. Throws NodeError
+   * BAD_ARGUMENT, NOT_SUPPORTED (seqpacket, stream), LIMIT, CLOSED.
+   */
+  socket(options: SocketOptions): TipcSocket;
 
   /** A topology subscription. Throws BAD_ARGUMENT, LIMIT (too many), CLOSED. */
   subscribe(request: SubscribeRequest): TopologySubscription;

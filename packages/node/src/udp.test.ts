@@ -53,4 +53,37 @@ describe("real time over UDP on 127.0.0.1 (replicast)", () => {
     await waitFor(() => b.stats().nodes.up === 0, 3000, "peer-stopping reset");
     expect(downs).toEqual(["peer-stopping"]);
   }, 15_000);
+
+  it("sockets carry 3,000 messages over UDP loopback, exactly once and in order", async () => {
+    const ta = await udpTransport({ localAddress: "127.0.0.1", localPort: 0, mode: "replicast" });
+    const tb = await udpTransport({ localAddress: "127.0.0.1", localPort: 0, mode: "replicast" });
+    ta.addPeer(tb.localAddress);
+    tb.addPeer(ta.localAddress);
+    const a = await createNode({ nodeId: "data-a", transport: ta, skipTrial: true, closeTimeout: 3000 });
+    open.push(a);
+    const b = await createNode({ nodeId: "data-b", transport: tb, skipTrial: true, closeTimeout: 3000 });
+    open.push(b);
+    await waitFor(() => a.stats().nodes.up === 1 && b.stats().nodes.up === 1, 5000, "both links up");
+    const server = b.socket({ type: "rdm" });
+    server.bind({ type: 4244, lower: 1 });
+    await waitFor(() => a.lookupAnycast(4244, 1) !== undefined, 3000, "binding");
+    const client = a.socket({ type: "rdm" });
+    const N = 3000;
+    const got: number[] = [];
+    const reading = (async () => {
+      for await (const e of server) {
+        if (e.kind === "message") got.push(new DataView(e.data.buffer, e.data.byteOffset).getUint32(0));
+        if (got.length === N) break;
+      }
+    })();
+    for (let i = 0; i < N; i++) {
+      const data = new Uint8Array(i % 100 === 0 ? 20_000 : 200); // some fragmented on the way
+      new DataView(data.buffer).setUint32(0, i);
+      await client.sendTo({ type: 4244, instance: 1 }, data);
+    }
+    await waitFor(() => got.length === N, 10_000, "all messages");
+    await reading;
+    expect(got).toEqual(Array.from({ length: N }, (_, i) => i));
+    expect(b.stats().link.reassembled).toBeGreaterThanOrEqual(30);
+  }, 20_000);
 });

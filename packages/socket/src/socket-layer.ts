@@ -165,6 +165,8 @@ export interface SocketLayer {
   read(port: number): Received | undefined;
   /** One complete in-order message from a link (reassembled, unbundled). */
   receive(message: Uint8Array): SocketOutput[];
+  /** The same, already decoded (as the link engine delivers it); a non-data message is a counted drop. */
+  receiveMessage(message: TipcMessage): SocketOutput[];
   /** A link to `node` is up (the node can carry messages to it). */
   nodeUp(node: number): void;
   /** The node is gone: sockets waiting on it wake (their next send fails NO_NODE). */
@@ -618,15 +620,19 @@ class SocketLayerImpl implements SocketLayer {
   // ---------------------------------------------------------------- receive
 
   receive(message: Uint8Array): SocketOutput[] {
-    const out: SocketOutput[] = [];
     let m: TipcMessage;
     try {
       m = decodeMessage(message);
     } catch {
       this.st.drops.malformed++;
-      return out;
+      return [];
     }
-    if (!("payload" in m)) {
+    return this.receiveMessage(m);
+  }
+
+  receiveMessage(m: TipcMessage): SocketOutput[] {
+    const out: SocketOutput[] = [];
+    if (typeof m !== "object" || m === null || !("payload" in m)) {
       this.st.drops["not-data"]++;
       return out;
     }

@@ -16,6 +16,8 @@ export interface ClusterOptions {
   size: number;
   seed?: number;
   faults?: Faults;
+  /** the fabric's MTU (default the fabric's, 14,000) */
+  mtu?: number;
   /** indexes of legacy (pre-2020) nodes */
   legacy?: number[];
   tolerance?: number;
@@ -40,7 +42,7 @@ export class Cluster {
   constructor(private readonly o: ClusterOptions) {
     this.seed = o.seed ?? 1;
     this.clock = createVirtualClock(this.seed);
-    this.fabric = memoryFabric({ clock: this.clock, faults: o.faults });
+    this.fabric = memoryFabric({ clock: this.clock, faults: o.faults, ...(o.mtu ? { mtu: o.mtu } : {}) });
   }
 
   static async start(o: ClusterOptions): Promise<Cluster> {

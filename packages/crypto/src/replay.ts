@@ -55,7 +55,9 @@ export class ReplayWindow {
  * A stream that the sender may restart from 1 under the same key: the kernel resets its
  * per-peer `sndnxt` when the peer's reported RX active key changes (`tipc_crypto_key_synch`).
  * `restart()` opens a fresh window and keeps the old one for packets still in flight from
- * before the restart (seqnos above the old window's floor), until the new stream reaches them.
+ * before the restart. A seqno nearer the old window's top than the new one's belongs to the
+ * old stream; the old window is dropped once the new stream is half way to it. What this
+ * cannot tell apart (the kernel reuses seqnos under one key here) is accepted at most once.
  */
 export class ReplayGuard {
   private current: ReplayWindow;
@@ -73,12 +75,8 @@ export class ReplayGuard {
   private pick(seqno: number): ReplayWindow {
     const prev = this.previous;
     if (prev) {
-      const floor = prev.top - prev.size;
-      if (this.current.top >= floor) {
-        this.previous = undefined;
-      } else if (seqno > floor) {
-        return prev;
-      }
+      if (2 * this.current.top >= prev.top) this.previous = undefined;
+      else if (2 * seqno > prev.top + this.current.top) return prev;
     }
     return this.current;
   }

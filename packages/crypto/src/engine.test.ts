@@ -307,8 +307,8 @@ describe("key rotation without a link reset", () => {
       latency: 120,
       at: {
         // the kernel refuses a new key while the pending one is in use: wait for key 1 to be active
-        20_000: () => expect(a.setKey(K2, {}, 20_000)).toBe(2),
-        20_400: () => expect(b.setKey(K2, {}, 20_400)).toBe(2),
+        20000: () => expect(a.setKey(K2, {}, 20_000)).toBe(2),
+        20400: () => expect(b.setKey(K2, {}, 20_400)).toBe(2),
       },
     });
     const delivered = sent - Math.ceil(inFlight / 3);
@@ -335,8 +335,8 @@ describe("key rotation without a link reset", () => {
       until: 60_000,
       latency: 120,
       at: {
-        20_000: () => expect(b.setKey(K3, { nodeId: ID_A }, 20_000)).toBe(2),
-        20_200: () => expect(a.setKey(K3, { nodeId: ID_A }, 20_200)).toBe(2),
+        20000: () => expect(b.setKey(K3, { nodeId: ID_A }, 20_000)).toBe(2),
+        20200: () => expect(a.setKey(K3, { nodeId: ID_A }, 20_200)).toBe(2),
       },
     });
     const delivered = sent - Math.ceil(inFlight / 3);
@@ -436,6 +436,34 @@ describe("master key and the MSG_CRYPTO session-key exchange (5.10+)", () => {
     const off = createCrypto({ ownAddr: B, ownNodeId: ID_B, keyExchange: false, random: seededRandom(1) });
     off.handleKeyMessage(msg, true, 0);
     expect(off.stats().drops["crypto-key-exchange-disabled"]).toBe(1);
+  });
+});
+
+describe("a peer that restarts under the same key", () => {
+  it("is refused as a replay while its link is up, and rejoins once the node reports it down", () => {
+    const { a, b } = engines();
+    a.setKey(K1, {}, 0);
+    b.setKey(K1, {}, 0);
+    meet(a, b, 0);
+    for (let i = 0; i < 10; i++) expect(send(a, b, state(A, B), B, i)[0]!.ok).toBe(true);
+    // A restarts: a new engine, same key, its seqnos from 1 again
+    const a2 = createCrypto({ ownAddr: A, ownNodeId: ID_A, random: seededRandom(77) });
+    a2.setKey(K1, {}, 100);
+    expect(send(a2, b, discovery(A), undefined, 100)).toEqual([{ ok: false, cause: "crypto-replay" }]);
+    b.peerDown(A);
+    expect(send(a2, b, discovery(A), undefined, 101)[0]!.ok).toBe(true);
+    expect(send(a2, b, state(A, B), B, 102)[0]!.ok).toBe(true);
+  });
+
+  it("forgetPeer drops its keys and state: the next datagram is from an unknown node", () => {
+    const { a, b } = engines();
+    a.setKey(K1, {}, 0);
+    b.setKey(K1, {}, 0);
+    meet(a, b, 0);
+    b.forgetPeer(A, 1);
+    expect(b.keyStatus().peers).toEqual([]);
+    expect(send(a, b, state(A, B), B, 2)).toEqual([{ ok: false, cause: "crypto-unknown-peer" }]);
+    expect(send(a, b, discovery(A), undefined, 3)[0]!.ok).toBe(true);
   });
 });
 

@@ -270,6 +270,11 @@ export interface CryptoEngine {
   handleKeyMessage(message: Uint8Array, decrypted: boolean, now: number): void;
   /** Tells the engine a peer's address and id (from discovery), so it can take its datagrams. */
   notePeer(addr: number, nodeId: Uint8Array | undefined, now: number): boolean;
+  /**
+   * The last link to the peer went down: its replay windows start afresh, so that a peer that
+   * restarted (its seqnos from 1 again under the same key) can rejoin. Keys are kept.
+   */
+  peerDown(addr: number): void;
   /** The node is gone (tipc_node_delete_from_list): its RX keys and replay state are flushed. */
   forgetPeer(addr: number, now: number): void;
   tick(now: number): void;
@@ -1057,6 +1062,16 @@ export function createCrypto(options: CryptoOptions): CryptoEngine {
     handleKeyMessage,
     notePeer(addr, nodeId, now) {
       return findPeer(addr >>> 0, nodeId, true, now) !== undefined;
+    },
+    peerDown(addr) {
+      const rx = peersByAddr.get(addr >>> 0);
+      if (!rx) return;
+      for (const a of rx.aead) {
+        if (!a) continue;
+        a.keyStream = new ReplayGuard(replaySize);
+        a.peerStream = new ReplayGuard(replaySize);
+      }
+      rx.foreign = new WeakMap();
     },
     forgetPeer(addr, now) {
       const rx = peersByAddr.get(addr >>> 0);

@@ -439,6 +439,32 @@ describe("master key and the MSG_CRYPTO session-key exchange (5.10+)", () => {
   });
 });
 
+describe("a peer known by address before its discovery", () => {
+  it("takes its discovery into the same peer, keeps the key states sane, and refuses its replay", () => {
+    const { a, b } = engines();
+    a.setKey(K1, {}, 0);
+    b.setKey(K1, {}, 0);
+    b.notePeer(A, undefined, 0); // the node learned A's address, not its id
+    for (let now = 0; now <= 1000; now += 100) {
+      expect(send(a, b, state(A, B), B, now)[0]!.ok).toBe(true);
+      b.tick(now);
+    }
+    const keys = () => b.keyStatus().peers.find((p) => p.addr === A)?.keys;
+    expect(keys()).toContainEqual(expect.objectContaining({ id: 1, state: "active" }));
+    const d = a.encrypt(discovery(A), undefined, 1100);
+    if (!d.ok) throw new Error(d.cause);
+    expect(b.decrypt(d.frames[0]!, 1100).ok).toBe(true);
+    expect(keys()).toEqual([
+      expect.objectContaining({ id: 1, state: "active" }),
+      { id: 2, state: "none" },
+      { id: 3, state: "none" },
+    ]);
+    expect(b.keyStatus().peers.length).toBe(1);
+    expect(b.keyStatus().peers[0]!.nodeId).toBe(Buffer.from(ID_A).toString("hex"));
+    expect(b.decrypt(d.frames[0]!, 1101)).toEqual({ ok: false, cause: "crypto-replay" });
+  });
+});
+
 describe("a peer that restarts under the same key", () => {
   it("is refused as a replay while its link is up, and rejoins once the node reports it down", () => {
     const { a, b } = engines();

@@ -304,6 +304,8 @@ export function createCrypto(options: CryptoOptions): CryptoEngine {
   const outbox: KeyMessage[] = [];
   const drops = Object.fromEntries(CRYPTO_DROP_CAUSES.map((c) => [c, 0])) as Record<CryptoDropCause, number>;
   let nextTimeout: number | undefined;
+  /** Whether any crypto (TX or a peer's RX) is working; recomputed only when keys come or go. */
+  let keysSet = false;
 
   const random16 = () => {
     const b = random(2);
@@ -439,6 +441,7 @@ export function createCrypto(options: CryptoOptions): CryptoEngine {
       setState(c, key.passive, key.active, key.pending);
     }
     c.working = true;
+    keysSet = true;
     c.nokey = false;
     c.keyMaster ||= master;
     return newKey;
@@ -473,6 +476,7 @@ export function createCrypto(options: CryptoOptions): CryptoEngine {
     c.nokey = false;
     setState(c, 0, 0, 0);
     c.aead = [undefined, undefined, undefined, undefined];
+    recomputeKeys();
   }
 
   /** tipc_crypto_key_try_align */
@@ -854,25 +858,35 @@ export function createCrypto(options: CryptoOptions): CryptoEngine {
     let owned = !viaTx;
     if (viaTx) {
       if (!rx) {
-        // a LINK_CONFIG from a node we did not know: the kernel creates it (tipc_node_create)
+        // a LINK_CONFIG from a node not known by id: the kernel creates it (tipc_node_create).
+        // We may know it by address already (notePeer, or a unicast packet we sent it).
         rx = findPeer(ehdr.user === EHDR_USER_LINK_CONFIG ? peekPrevNode(packet) : 0, ehdr.id, true, now);
         if (!rx) return { ok: false, cause: "crypto-peer-table-full" };
       }
-      if (txKey !== KEY_MASTER) {
+      const inStates = txKey === rx.key.active || txKey === rx.key.pending || txKey === rx.key.passive;
+      const held = inStates ? rx.aead[txKey] : undefined;
+      if (txKey === KEY_MASTER) {
+        // the master key is never cloned into an RX slot
+      } else if (held && Buffer.compare(held.key.material, aead.key.material) === 0) {
+        aead = held;
+        owned = true;
+      } else if (!inStates) {
         const clone = cloneAead(aead);
         if (attach(rx, clone, txKey, false) >= 0) {
           aead = clone;
           owned = true;
-          aead.users = 1;
-          rx.timer1 = now;
         }
       }
-    } else {
-      aead.users = 1;
-      rx!.timer1 = now;
     }
     const r = rx!;
-    guardOf(r, aead, owned, ehdr)?.mark(ehdr.seqno);
+    const guard = guardOf(r, aead, owned, ehdr);
+    if (guard && !guard.check(ehdr.seqno)) return drop("crypto-replay");
+    guard?.mark(ehdr.seqno);
+    if (owned) {
+      // tipc_aead_users_set(aead, 1): this RX key works; rx->timer1 marks when
+      aead.users = 1;
+      r.timer1 = now;
+    }
     if (r.key.passive && txKey === r.key.passive) r.timer2 = now;
     if (ehdr.user === EHDR_USER_LINK_CONFIG && !r.addr) findPeer(peekPrevNode(packet), ehdr.id, false, now);
     r.stats.ok++;
@@ -913,9 +927,11 @@ export function createCrypto(options: CryptoOptions): CryptoEngine {
   const keysOf = (c: Crypto) => c.key.pending || c.key.active || c.key.passive;
 
   function hasKeys(): boolean {
-    if (tx.working) return true;
-    for (const rx of peers) if (rx.working) return true;
-    return false;
+    return keysSet;
+  }
+  function recomputeKeys(): void {
+    keysSet = tx.working;
+    for (const rx of peers) keysSet ||= rx.working;
   }
 
   // ---- control -----------------------------------------------------------------------

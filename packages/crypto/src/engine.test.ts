@@ -2,7 +2,7 @@
 import { nodeAddressFromId, readMessageSize } from "@tipcjs/codec";
 import { describe, expect, it } from "vitest";
 import { data, discovery, ID_A, ID_B, ID_C, reset, seededRandom, state } from "./__helpers__/packets.js";
-import { readEhdr } from "./ehdr.js";
+import { readEhdr, writeEhdr } from "./ehdr.js";
 import {
   type CryptoEngine,
   type CryptoOptions,
@@ -490,6 +490,63 @@ describe("a peer that restarts under the same key", () => {
     expect(b.keyStatus().peers).toEqual([]);
     expect(send(a, b, state(A, B), B, 2)).toEqual([{ ok: false, cause: "crypto-unknown-peer" }]);
     expect(send(a, b, discovery(A), undefined, 3)[0]!.ok).toBe(true);
+  });
+});
+
+describe("forged datagrams against the key states", () => {
+  /** Per-node keys, traffic both ways, and `forged` junk frames per step claiming to be A's. */
+  function flood(extra: Partial<CryptoOptions>) {
+    const { a, b } = engines({ keyExchange: false, ...extra });
+    a.setKey(KA, { nodeId: ID_A }, 0);
+    a.setKey(KB, { nodeId: ID_B }, 0);
+    b.setKey(KB, { nodeId: ID_B }, 0);
+    b.setKey(KA, { nodeId: ID_A }, 0);
+    meet(a, b, 0);
+    const junk = seededRandom(5);
+    let seq = 1_000_000;
+    const results: string[] = [];
+    for (let now = 0; now <= 10_000; now += 50) {
+      // the peer's frame, then the forgeries, then the node timer
+      for (const r of send(a, b, data(A, B, now), B, now)) results.push(r.ok ? "ok" : r.cause);
+      for (let i = 0; i < 20; i++) {
+        const f = new Uint8Array(16 + 40 + 16);
+        writeEhdr(
+          {
+            user: 0,
+            destined: true,
+            txKey: 1,
+            rxKeyActive: 1,
+            keepalive: false,
+            masterKey: false,
+            rxNokey: false,
+            seqno: seq++,
+            addr: A,
+          },
+          f,
+        );
+        f.set(junk(56), 16);
+        const r = b.decrypt(f, now);
+        expect(r.ok).toBe(false);
+      }
+      send(b, a, state(B, A), A, now);
+      a.tick(now);
+      b.tick(now);
+    }
+    return { b, results };
+  }
+
+  it("by default they are counted and change nothing: the peer's traffic keeps decrypting", () => {
+    const { b, results } = flood({});
+    expect(new Set(results)).toEqual(new Set(["ok"]));
+    expect(b.stats().drops["crypto-auth-failed"]).toBe(201 * 20);
+    expect(b.keyStatus().peers.find((p) => p.addr === A)?.keys).toContainEqual(
+      expect.objectContaining({ id: 1, state: "active" }),
+    );
+  });
+
+  it("with the kernel's accounting (demoteOnFailure) the same flood takes the peer's key away", () => {
+    const { results } = flood({ demoteOnFailure: true });
+    expect(results).toContain("crypto-no-key");
   });
 });
 

@@ -199,6 +199,13 @@ export interface CryptoOptions {
   maxPeers?: number;
   /** replay window per sender stream, in seqnos; default 1024 */
   replayWindow?: number;
+  /**
+   * Count each authentication failure against the RX key, as the kernel does
+   * (`tipc_aead_users_dec` in tipc_crypto_rcv_complete): enough forged datagrams then demote an
+   * active key and remove a pending one, which breaks a per-node-key link. Default false: a
+   * failure is counted in the stats only, and forged traffic cannot move key states.
+   */
+  demoteOnFailure?: boolean;
   /** how often the kernel's node timer runs tipc_crypto_timeout, ms; default 375 (tolerance/4) */
   timeoutIntervalMs?: number;
   /** random bytes (session keys, key_gen, distribution delays); default node:crypto randomBytes */
@@ -299,6 +306,7 @@ export function createCrypto(options: CryptoOptions): CryptoEngine {
   const maxPeers = options.maxPeers ?? 1024;
   const replaySize = options.replayWindow ?? REPLAY_WINDOW_SIZE;
   const timeoutInterval = options.timeoutIntervalMs ?? 375;
+  const demoteOnFailure = options.demoteOnFailure ?? false;
   const start = options.now ?? 0;
   const iv = new Uint8Array(IV_SIZE);
   const outbox: KeyMessage[] = [];
@@ -813,7 +821,8 @@ export function createCrypto(options: CryptoOptions): CryptoEngine {
     ) {
       const aead = rx.aead[txKey];
       if (!aead) noKey = true;
-      else if (!attempt(aead, true) && !replayed) aead.users = Math.max(aead.users - 1, -0x8000_0000);
+      else if (!attempt(aead, true) && !replayed && demoteOnFailure)
+        aead.users = Math.max(aead.users - 1, -0x8000_0000);
     } else {
       // tipc_crypto_key_pick_tx: the master key, or up to two of our cluster keys
       viaTx = true;

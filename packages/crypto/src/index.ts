@@ -1,5 +1,7 @@
 export type { AdmissionOptions, AdmissionPolicy } from "./admission.js";
 export { createAdmission } from "./admission.js";
+export type { FrameDiagnosis, NonceRule } from "./diagnose.js";
+export { diagnoseFrame } from "./diagnose.js";
 export type { Ehdr } from "./ehdr.js";
 export {
   buildIv,

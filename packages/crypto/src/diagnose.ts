@@ -3,8 +3,8 @@
  * a given key. When a kernel frame does not decrypt in the engine, this tells a wrong key from a
  * wrong nonce rule (cluster vs per-node, the address's byte order) without any engine state.
  */
-import { createDecipheriv } from "node:crypto";
-import { buildIv, type Ehdr, ehdrSize, IV_SIZE, isEncrypted, readEhdr, TAG_SIZE } from "./ehdr.js";
+import { gcmAlgorithm, openFrame } from "./aead.js";
+import { buildIv, type Ehdr, ehdrSize, IV_SIZE, isEncrypted, readEhdr } from "./ehdr.js";
 import type { AeadKey } from "./key.js";
 
 export type NonceRule = "cluster" | "per-node-le" | "per-node-be" | "per-node-undestined";
@@ -29,9 +29,8 @@ export function diagnoseFrame(frame: Uint8Array, key: AeadKey, receiver?: number
   const n = key.material.length - 4;
   const aesKey = key.material.subarray(0, n);
   const salt = key.material.subarray(n);
-  const algorithm = n === 16 ? "aes-128-gcm" : n === 24 ? "aes-192-gcm" : "aes-256-gcm";
+  const algorithm = gcmAlgorithm(key.material.length);
   const ehsz = ehdrSize(ehdr.user);
-  const end = frame.length - TAG_SIZE;
   const rules: [NonceRule, boolean, number | undefined, boolean][] = [
     ["cluster", true, undefined, true],
     ["per-node-undestined", false, undefined, true],
@@ -42,16 +41,8 @@ export function diagnoseFrame(frame: Uint8Array, key: AeadKey, receiver?: number
   const iv = new Uint8Array(IV_SIZE);
   for (const [rule, cluster, dest, le] of rules) {
     buildIv(iv, salt, frame, cluster, dest, le);
-    try {
-      const d = createDecipheriv(algorithm, aesKey, iv, { authTagLength: TAG_SIZE });
-      d.setAAD(frame.subarray(0, ehsz));
-      d.setAuthTag(frame.subarray(end));
-      const plaintext = d.update(frame.subarray(ehsz, end));
-      d.final();
-      return { ehdr, rule, plaintext };
-    } catch {
-      // next rule
-    }
+    const plaintext = openFrame(algorithm, aesKey, iv, frame, ehsz);
+    if (plaintext) return { ehdr, rule, plaintext };
   }
   return { ehdr };
 }

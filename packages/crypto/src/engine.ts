@@ -12,7 +12,7 @@
  * per peer node (`n->crypto_rx`); a key slot 0..3 (`KEY_MASTER`, `KEY_1..KEY_3`) holds an
  * `aead`; `key` is the {pending, active, passive} slot triple (`struct tipc_key`).
  */
-import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomBytes } from "node:crypto";
+import { createCipheriv, createSecretKey, type KeyObject, randomBytes } from "node:crypto";
 import {
   NODE_ID_LEN,
   peekDestNode,
@@ -22,6 +22,7 @@ import {
   USER,
   validateHeader,
 } from "@tipcjs/codec";
+import { type GcmAlgorithm, gcmAlgorithm, openFrame } from "./aead.js";
 import {
   buildIv,
   EHDR_USER_LINK_CONFIG,
@@ -122,7 +123,7 @@ interface Aead {
   mode: number;
   key: AeadKey;
   cipherKey: KeyObject;
-  algorithm: "aes-128-gcm" | "aes-192-gcm" | "aes-256-gcm";
+  algorithm: GcmAlgorithm;
   salt: Uint8Array;
   hint: string;
   gen: number;
@@ -386,7 +387,7 @@ export function createCrypto(options: CryptoOptions): CryptoEngine {
       mode,
       key,
       cipherKey: createSecretKey(key.material.subarray(0, n)),
-      algorithm: n === 16 ? "aes-128-gcm" : n === 24 ? "aes-192-gcm" : "aes-256-gcm",
+      algorithm: gcmAlgorithm(key.material.length),
       salt: key.material.slice(n),
       hint: keyHint(key),
       gen: 0,
@@ -748,17 +749,7 @@ export function createCrypto(options: CryptoOptions): CryptoEngine {
 
   function open(aead: Aead, bytes: Uint8Array, ehsz: number, destined: boolean): Uint8Array | undefined {
     buildIv(iv, aead.salt, bytes, aead.mode === CLUSTER_KEY, destined ? ownAddr : undefined, hostLE);
-    const end = bytes.length - TAG_SIZE;
-    try {
-      const d = createDecipheriv(aead.algorithm, aead.cipherKey, iv, { authTagLength: TAG_SIZE });
-      d.setAAD(bytes.subarray(0, ehsz));
-      d.setAuthTag(bytes.subarray(end));
-      const pt = d.update(bytes.subarray(ehsz, end));
-      d.final();
-      return pt;
-    } catch {
-      return undefined;
-    }
+    return openFrame(aead.algorithm, aead.cipherKey, iv, bytes, ehsz);
   }
 
   function drop(cause: CryptoDropCause): DecryptResult {

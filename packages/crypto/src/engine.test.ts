@@ -582,7 +582,11 @@ describe("key slots and states", () => {
     const { a } = engines();
     expect(() => parseKey("too_short")).toThrow(/20, 28 or 36/);
     expect(() => parseKey("this_is_a_key16_salt", "ccm(aes)")).toThrow(/gcm\(aes\)/);
-    expect(() => a.setKey(K1, { nodeId: ID_B, master: true }, 0)).toThrow();
+    expect(() => a.setKey(K1, { nodeId: ID_B, master: true }, 0)).toThrow(
+      expect.objectContaining({ code: "INVALID_OPTION" }),
+    );
+    expect(() => a.setKey(K1, { nodeId: new Uint8Array(3) }, 0)).toThrow(/16 bytes/);
+    expect(() => a.setRekeying(-1, 0)).toThrow(expect.objectContaining({ code: "INVALID_OPTION" }));
     expect(parseKey("0x746869735F69735F615F6B657931365F73616C74").material).toEqual(K1.material);
   });
 });

@@ -939,12 +939,12 @@ export function createCrypto(options: CryptoOptions): CryptoEngine {
   function setKey(key: AeadKey, opts: SetKeyOptions, now: number): number {
     const k = validateKey(key);
     if (opts.master && opts.nodeId)
-      throw new TipcCryptoError("BUSY", "a per-node key cannot be a master key");
+      throw new TipcCryptoError("INVALID_OPTION", "a per-node key cannot be a master key");
     let c: Crypto = tx;
     let mode = CLUSTER_KEY;
     const master = !opts.nodeId && !!opts.master;
     if (opts.nodeId) {
-      if (opts.nodeId.length !== NODE_ID_LEN) throw new RangeError("nodeId: 16 bytes");
+      if (opts.nodeId.length !== NODE_ID_LEN) throw new TipcCryptoError("INVALID_OPTION", "nodeId: 16 bytes");
       mode = PER_NODE_KEY;
       if (Buffer.compare(Buffer.from(opts.nodeId), Buffer.from(ownId)) !== 0) {
         const rx = findPeer(0, opts.nodeId, true, now);
@@ -1065,7 +1065,7 @@ export function createCrypto(options: CryptoOptions): CryptoEngine {
     setKey,
     setRekeying(interval, now) {
       if (interval !== "now" && (!Number.isInteger(interval) || interval < 0)) {
-        throw new RangeError("rekeying interval: minutes >= 0, or 'now'");
+        throw new TipcCryptoError("INVALID_OPTION", 'rekeying interval: minutes >= 0, or "now"');
       }
       rekeyingSched(true, interval, now);
     },

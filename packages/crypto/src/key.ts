@@ -26,7 +26,7 @@ export const PER_NODE_KEY = 2;
 /** msg.h: MSG_CRYPTO's only type. */
 export const KEY_DISTR_MSG = 0;
 
-export type CryptoErrorCode = "BAD_KEY_LENGTH" | "UNSUPPORTED_ALGORITHM" | "BAD_KEY_STRING" | "BUSY";
+export type CryptoErrorCode = "BAD_KEY_LENGTH" | "UNSUPPORTED_ALGORITHM" | "INVALID_OPTION" | "BUSY";
 
 /** A key or key-command problem; never thrown for bytes from the network. */
 export class TipcCryptoError extends Error {

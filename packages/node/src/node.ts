@@ -12,11 +12,11 @@ import {
   nodeIdFromString,
   nodeIdToString,
   padNodeId,
+  TIPC_BCAST_RCAST,
   TIPC_DEF_LINK_WIN,
   TIPC_MAX_LINK_WIN,
-  TIPC_MIN_LINK_WIN,
-  TIPC_BCAST_RCAST,
   TIPC_MCAST_RBCTL,
+  TIPC_MIN_LINK_WIN,
   TIPC_NAMED_BCAST,
 } from "@tipcjs/codec";
 import {

@@ -284,7 +284,7 @@ export function healthOf(node: TipcNode): Health {
 
 /**
  * Serves GET /metrics and GET /healthz on a loopback host:port. /healthz answers 200 with the
- * node's {@link Health} as JSON when it is `ok` or `degraded`, 503 when it is `down`.
+ * node's `Health` as JSON when it is `ok` or `degraded`, 503 when it is `down`.
  */
 export async function startMetricsServer(
   registry: Registry,

@@ -52,7 +52,7 @@ describe("bootstrap on a machine without the test-only packages", () => {
     });
     const out = r.stdout + r.stderr;
     expect(out).toContain("absent here: qemu-system-x86_64 chromium tshark dumpcap editcap gcc");
-    expect(out).toMatch(/ {2}11 packages built in /);
+    expect(out).toMatch(/ {2}\d+ packages built in /);
     expect(out).toMatch(/^\d+ datagrams: all \d+ decoded and re-encoded byte-exact$/m);
     expect(out).toContain("checks passed: every live node's table equals the truth");
     expect(out).toMatch(/demo: done in [\d.]+ s; report: reports\/tipcsim-report\.html/);

@@ -61,7 +61,10 @@ export function rateLimitLogger(inner: Logger, options: RateLimitOptions = {}): 
     k.suppressed = 0;
   };
 
+  const enabled = (inner as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled;
   const log = (level: Level) => (obj: object, msg?: string) => {
+    // a line the level hides takes no share of its kind's budget (pino's isLevelEnabled)
+    if (enabled !== undefined && !enabled.call(inner, level)) return;
     const key = kindKey(level, obj, msg);
     const t = now();
     let k = kinds.get(key);

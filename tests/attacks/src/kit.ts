@@ -33,6 +33,15 @@ export const TYPE = 20_000;
  */
 export const RSS_BOUND_KB = 200 * 1024;
 /**
+ * Each tipcd of the suite runs with this old-space limit. What a daemon holds must fit: one that
+ * holds more dies and `alive` fails, whatever the machine's load. It also makes V8 collect
+ * before it grows the heap, so RSS shows memory held rather than garbage not yet collected (with
+ * the default limit, 40 silent subscribers left a daemon at 226-318 MB, 192 MB after they went;
+ * with this one, 155-164 MB; 182 MB with 128 MB). 64 MB is too little for 40 silent
+ * subscribers' bounded queues (1 MiB of unsent output each, plus queued events): the daemon died.
+ */
+export const HEAP_LIMIT_MB = 96;
+/**
  * How long a daemon's RSS may stay over the bound right after an attack: garbage is not memory
  * held, and V8 gives it back only when it collects (its memory reducer runs once allocation
  * slows). A class that answers 1,000 pipelined 6,000-binding replies, or 40 silent subscribers'
@@ -111,19 +120,25 @@ async function launch(name: string, extraPeers: number[]): Promise<Cluster> {
   const dir = tempDir(`tipcd-attack-${name}`);
   const ports = await freeUdpPorts(DAEMONS);
   const procs = ports.map((port, i) =>
-    startTipcd(`a${i + 1}`, dir, [
-      "--node-id",
-      `attack-${name}-${i + 1}`.slice(0, 16),
-      "--local-address",
-      "127.0.0.1",
-      "--local-port",
-      String(port),
-      "--tolerance",
-      String(TOLERANCE),
-      "--log-level",
-      "warn",
-      ...[...ports.filter((p) => p !== port), ...extraPeers].flatMap((p) => ["--peer", `127.0.0.1:${p}`]),
-    ]),
+    startTipcd(
+      `a${i + 1}`,
+      dir,
+      [
+        "--node-id",
+        `attack-${name}-${i + 1}`.slice(0, 16),
+        "--local-address",
+        "127.0.0.1",
+        "--local-port",
+        String(port),
+        "--tolerance",
+        String(TOLERANCE),
+        "--log-level",
+        "warn",
+        ...[...ports.filter((p) => p !== port), ...extraPeers].flatMap((p) => ["--peer", `127.0.0.1:${p}`]),
+      ],
+      [],
+      { nodeArgs: [`--max-old-space-size=${HEAP_LIMIT_MB}`] },
+    ),
   );
   const stop = () => stopAll(procs);
   try {

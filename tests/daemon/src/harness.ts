@@ -98,14 +98,14 @@ export interface DaemonProcess {
 
 /**
  * Starts tipcd with these flags (plus --socket, unless `defaultSocket`); `wrap` prefixes the
- * command (e.g. ip netns exec).
+ * command (e.g. ip netns exec); `nodeArgs` go to node before the script (e.g. a heap limit).
  */
 export function startTipcd(
   name: string,
   dir: string,
   flags: string[],
   wrap: string[] = [],
-  options: { defaultSocket?: boolean } = {},
+  options: { defaultSocket?: boolean; nodeArgs?: string[] } = {},
 ): DaemonProcess {
   const socket = join(dir, `${name}.sock`);
   const log = join(dir, `${name}.log`);
@@ -114,6 +114,7 @@ export function startTipcd(
     ...wrap,
     process.execPath,
     ...NODE_ARGS,
+    ...(options.nodeArgs ?? []),
     TIPCD,
     ...(options.defaultSocket ? [] : ["--socket", socket]),
     "--no-pretty",

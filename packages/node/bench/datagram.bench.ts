@@ -12,8 +12,9 @@
  * Run (quiet machine): node --expose-gc --import tsx --conditions=@tipcjs/source \
  *   packages/node/bench/datagram.bench.ts [rounds]
  */
-import { once } from "node:events";
+
 import dgram from "node:dgram";
+import { once } from "node:events";
 import net from "node:net";
 import { udpTransport } from "@tipcjs/transport-udp";
 import { createNode } from "../src/node.js";
@@ -23,7 +24,7 @@ const ROUNDS = Number(process.argv[2] ?? 3);
 const TYPE = 20_000;
 const COUNT: Record<number, number> = {
   100: Number(process.env.BENCH_SMALL ?? 50_000),
-  60_000: Number(process.env.BENCH_LARGE ?? 4_000),
+  60000: Number(process.env.BENCH_LARGE ?? 4_000),
 };
 /**
  * bare datagrams in flight: the receive buffer (about 208 KiB) is charged each datagram's size

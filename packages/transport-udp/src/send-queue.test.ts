@@ -1,10 +1,11 @@
 // Link supervision must not wait behind data: LINK_PROTOCOL and LINK_CONFIG datagrams go to the
 // socket at once, while data waits in the transport's bounded queue when the socket's is long.
 import dgram from "node:dgram";
+import { readFileSync } from "node:fs";
 import { USER } from "@tipcjs/codec";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { header, rawSocket, until } from "./__helpers__/wire.js";
-import { DEFAULT_SOCKET_QUEUE_LIMIT, udpTransport } from "./udp.js";
+import { DEFAULT_RECEIVE_BUFFER_SIZE, DEFAULT_SOCKET_QUEUE_LIMIT, udpTransport } from "./udp.js";
 
 /** Records the TIPC user and our tag (bytes 36..39) of each datagram handed to any dgram socket. */
 function spySocketSends() {
@@ -109,6 +110,33 @@ describe("UDP send queue", () => {
       ).rejects.toMatchObject({ code: "OPEN_FAILED" });
       await expect(
         udpTransport({ localAddress: "127.0.0.1", localPort: 0, mode: "replicast", sendQueueLimit: bad }),
+      ).rejects.toMatchObject({ code: "OPEN_FAILED" });
+    }
+  });
+
+  it("asks for a 4 MiB receive buffer by default (a link window of large messages), 0 keeps the system's", async () => {
+    const rmemMax = Number(readFileSync("/proc/sys/net/core/rmem_max", "utf8"));
+    const rmemDefault = Number(readFileSync("/proc/sys/net/core/rmem_default", "utf8"));
+    const t = await udpTransport({ localAddress: "127.0.0.1", localPort: 0, mode: "replicast" });
+    const sys = await udpTransport({
+      localAddress: "127.0.0.1",
+      localPort: 0,
+      mode: "replicast",
+      receiveBufferSize: 0,
+    });
+    try {
+      // Linux grants min(asked, rmem_max) and reports twice that
+      expect(t.receiveBufferSize()).toBe(2 * Math.min(DEFAULT_RECEIVE_BUFFER_SIZE, rmemMax));
+      expect(sys.receiveBufferSize()).toBe(rmemDefault);
+    } finally {
+      await Promise.all([t.close(), sys.close()]);
+    }
+    for (const bad of [-1, 1.5, Number.NaN, 2 ** 31]) {
+      await expect(
+        udpTransport({ localAddress: "127.0.0.1", localPort: 0, mode: "replicast", receiveBufferSize: bad }),
+      ).rejects.toMatchObject({ code: "OPEN_FAILED" });
+      await expect(
+        udpTransport({ localAddress: "127.0.0.1", localPort: 0, mode: "replicast", sendBufferSize: bad }),
       ).rejects.toMatchObject({ code: "OPEN_FAILED" });
     }
   });

@@ -26,6 +26,7 @@ import type { LinkEngine } from "./api.js";
 import { bcCheckFailure, bcRcv, bcRcvGap, bcXmit } from "./bcast.js";
 import { Core } from "./core.js";
 import { discoveryRcv, discoveryTimeout, sendDiscovery } from "./discover.js";
+import { LinkEngineError } from "./errors.js";
 import {
   armNack,
   linkRcv,
@@ -38,15 +39,14 @@ import {
 } from "./link.js";
 import { linkDown, NODE_CLEANUP_AFTER, UNLINKED_EXPIRY } from "./node.js";
 import { type BacklogEntry, encodeForSend, fragment } from "./segment.js";
-import {
-  type BearerInfo,
-  LinkEngineError,
-  type LinkEngineOptions,
-  type LinkInfo,
-  type LinkOutput,
-  type LinkStats,
-  type MediaAddress,
-  type NodeInfo,
+import type {
+  BearerInfo,
+  LinkEngineOptions,
+  LinkInfo,
+  LinkOutput,
+  LinkStats,
+  MediaAddress,
+  NodeInfo,
 } from "./types.js";
 
 /**

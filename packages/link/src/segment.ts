@@ -18,9 +18,10 @@ import {
   writeLinkFields,
 } from "@tipcjs/codec";
 import type { Core } from "./core.js";
+import { LinkEngineError } from "./errors.js";
 import { tunnelRcv } from "./failover.js";
 import type { Peer } from "./node.js";
-import { type LinkDropCause, LinkEngineError } from "./types.js";
+import type { LinkDropCause } from "./types.js";
 
 const SYSTEM_IMPORTANCE = 4;
 

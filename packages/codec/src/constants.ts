@@ -69,6 +69,8 @@ export const TIPC_LOW_IMPORTANCE = 0;
 export const TIPC_MEDIUM_IMPORTANCE = 1;
 export const TIPC_HIGH_IMPORTANCE = 2;
 export const TIPC_CRITICAL_IMPORTANCE = 3;
+/** The importance msg_importance gives everything that is not user data (msg.h). */
+export const TIPC_SYSTEM_IMPORTANCE = 4;
 
 /** Error codes of a returned data message, word 1 bits 25..28 (uapi/linux/tipc.h). */
 export const TIPC_OK = 0;

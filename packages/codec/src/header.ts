@@ -3,7 +3,14 @@
  * Cheap reads and in-place writes of header fields, for hot paths that do not need a full
  * decode (the link layer's receive window, retransmission, ack piggybacking).
  */
-import { MIN_H_SIZE, TIPC_MAX_USER_MSG_SIZE, TIPC_VERSION } from "./constants.js";
+import {
+  INT_H_SIZE,
+  MIN_H_SIZE,
+  TIPC_CRITICAL_IMPORTANCE,
+  TIPC_MAX_USER_MSG_SIZE,
+  TIPC_SYSTEM_IMPORTANCE,
+  TIPC_VERSION,
+} from "./constants.js";
 import { validateHeader } from "./decode.js";
 import { TipcDecodeError } from "./errors.js";
 import { TYPE_NAMES, USER, userName } from "./names.js";
@@ -21,6 +28,20 @@ function need(bytes: Uint8Array, n: number): void {
 /** The user's wire value (word 0 bits 25..28), or -1 when there are fewer than 4 bytes. */
 export function peekUserValue(bytes: Uint8Array): number {
   return bytes.length < 4 ? -1 : (bytes[0]! >>> 1) & 0xf;
+}
+
+/**
+ * The kernel's msg_importance, without decoding: the user of a data message that carries no error
+ * code; word 9 bits 0..2 of a fragment or bundle (the importance of what it carries); otherwise
+ * TIPC_SYSTEM_IMPORTANCE, as for anything too short to hold words 0 and 1 (never throws).
+ */
+export function peekImportance(bytes: Uint8Array): number {
+  if (bytes.length < 8) return TIPC_SYSTEM_IMPORTANCE;
+  const user = (bytes[0]! >>> 1) & 0xf;
+  if (user <= TIPC_CRITICAL_IMPORTANCE && ((bytes[4]! >>> 1) & 0xf) === 0) return user;
+  if ((user === USER.MSG_BUNDLER || user === USER.MSG_FRAGMENTER) && bytes.length >= INT_H_SIZE)
+    return bytes[39]! & 7;
+  return TIPC_SYSTEM_IMPORTANCE;
 }
 
 /** The user's name, without validating anything else. Throws TipcDecodeError. */

@@ -20,7 +20,12 @@ import {
   messageImportance,
   unbundle,
 } from "./bundle.js";
-import { TIPC_NAMED_BCAST, TIPC_NODE_CAPABILITIES, TIPC_NODE_ID128 } from "./constants.js";
+import {
+  TIPC_NAMED_BCAST,
+  TIPC_NODE_CAPABILITIES,
+  TIPC_NODE_ID128,
+  TIPC_SYSTEM_IMPORTANCE,
+} from "./constants.js";
 import { decodeMessage } from "./decode.js";
 import { encodeMessage } from "./encode.js";
 import { TipcDecodeError, TipcEncodeError } from "./errors.js";
@@ -31,6 +36,7 @@ import {
   peekAck,
   peekBcastAck,
   peekHeader,
+  peekImportance,
   peekSeqno,
   peekUser,
   peekUserValue,
@@ -39,6 +45,7 @@ import {
   writeAcks,
   writeSeqno,
 } from "./header.js";
+import { USER } from "./names.js";
 import { dataMessage, nameDistributorMessage } from "./test-arbitraries.js";
 import type { DataMessage, FragmenterMessage } from "./types.js";
 
@@ -203,6 +210,27 @@ describe("header peeks", { timeout: 60_000 }, () => {
       ),
       { numRuns: 200 },
     );
+  });
+
+  it("peekImportance reads msg_importance: the data user, a fragment's or bundle's word 9, else SYSTEM", () => {
+    const msg = (user: number, err = 0, word9 = 0, length = 40) => {
+      const b = new Uint8Array(length);
+      b[0] = user << 1;
+      b[4] = err << 1;
+      if (length >= 40) b[39] = word9;
+      return b;
+    };
+    for (let user = 0; user <= 3; user++) {
+      expect(peekImportance(msg(user))).toBe(user);
+      expect(peekImportance(msg(user, 2))).toBe(TIPC_SYSTEM_IMPORTANCE); // returned (rejected) data
+    }
+    for (const user of [USER.MSG_BUNDLER, USER.MSG_FRAGMENTER]) {
+      expect(peekImportance(msg(user, 0, 2))).toBe(2);
+      expect(peekImportance(msg(user, 0, 0xfb))).toBe(3); // bits 0..2 only
+      expect(peekImportance(msg(user, 0, 2, 24))).toBe(TIPC_SYSTEM_IMPORTANCE); // no word 9
+    }
+    expect(peekImportance(NAMED)).toBe(TIPC_SYSTEM_IMPORTANCE);
+    expect(peekImportance(new Uint8Array(7))).toBe(TIPC_SYSTEM_IMPORTANCE); // no word 1
   });
 
   it("writes seqno and acks in place", () => {

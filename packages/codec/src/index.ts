@@ -48,6 +48,7 @@ export {
   peekBcastAck,
   peekDestNode,
   peekHeader,
+  peekImportance,
   peekPrevNode,
   peekSeqno,
   peekTypeValue,

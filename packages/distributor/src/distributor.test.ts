@@ -273,9 +273,9 @@ describe("receiver", () => {
   it("bounds the held set per peer and counts what it drops", () => {
     const { d } = peerOf({ maxHeldPerPeer: 3 });
     for (let s = 1; s <= 5; s++) d.receive(A, msg({ namedSeqno: s }));
-    expect(d.stats()).toMatchObject({ heldNow: 3, heldPeak: 3, drops: { heldOverflow: 2 } });
+    expect(d.stats()).toMatchObject({ heldNow: 3, heldPeak: 3, drops: { "held-overflow": 2 } });
     d.receive(A, msg({ namedSeqno: 2 }));
-    expect(d.stats().drops.duplicateSeqno).toBe(1);
+    expect(d.stats().drops["duplicate-seqno"]).toBe(1);
   });
 
   it("node down purges the peer's bindings, resets its gate and flushes what it held", () => {
@@ -293,9 +293,9 @@ describe("receiver", () => {
     ]);
     expect(t.size).toBe(0);
     expect(d.peer(A)).toMatchObject({ up: false, open: false, rcvNxt: 0, held: 0 });
-    expect(d.stats().drops.flushedAtNodeDown).toBe(1);
+    expect(d.stats().drops["flushed-at-node-down"]).toBe(1);
     expect(d.receive(A, msg({ bulk: true }))).toEqual([]);
-    expect(d.stats().drops.peerNotUp).toBe(1);
+    expect(d.stats().drops["peer-not-up"]).toBe(1);
   });
 
   it("a restarted peer that counts from 0 again is applied (Linux's stale gate drops it)", () => {
@@ -344,11 +344,11 @@ describe("receiver", () => {
     d.receive(A, msg({ namedSeqno: 70000 }));
     d.receive(A, msg({ namedSeqno: 3, items: "x" as unknown as NameItem[] }));
     expect(d.stats().drops).toMatchObject({
-      lowerAboveUpper: 1,
-      malformedItem: 2,
-      foreignType: 1,
-      origNodeMismatch: 1,
-      malformedMessage: 4,
+      "lower-above-upper": 1,
+      "malformed-item": 2,
+      "foreign-type": 1,
+      "orig-node-mismatch": 1,
+      "malformed-message": 4,
     });
     // The foreign type still consumed its seqno, so the stream does not stall.
     expect(d.peer(A)?.rcvNxt).toBe(3);
@@ -375,7 +375,7 @@ describe("receiver", () => {
     expect(d.stats()).toMatchObject({
       duplicateInserts: 1,
       withdrawalsNotFound: 1,
-      drops: { tableLimit: 1 },
+      drops: { "table-limit": 1 },
     });
   });
 

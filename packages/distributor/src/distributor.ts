@@ -30,10 +30,10 @@ import type {
   BindingStore,
   ChangeOrigin,
   Distributor,
+  DistributorDropCause,
   DistributorOptions,
   DistributorOutput,
   DistributorStats,
-  DropCause,
   Flavor,
   NodeUpInfo,
   PeerState,
@@ -44,18 +44,19 @@ import type {
 export const DEFAULT_MAX_HELD_PER_PEER = 16384;
 export const DEFAULT_MTU = 1500;
 
-const DROP_CAUSES: readonly DropCause[] = [
+/** Every {@link DistributorDropCause}, in the order `stats().drops` lists them. */
+export const DISTRIBUTOR_DROP_CAUSES: readonly DistributorDropCause[] = [
   "stale",
-  "heldOverflow",
-  "duplicateSeqno",
-  "flushedAtNodeDown",
-  "peerNotUp",
-  "malformedMessage",
-  "foreignType",
-  "origNodeMismatch",
-  "malformedItem",
-  "lowerAboveUpper",
-  "tableLimit",
+  "held-overflow",
+  "duplicate-seqno",
+  "flushed-at-node-down",
+  "peer-not-up",
+  "malformed-message",
+  "foreign-type",
+  "orig-node-mismatch",
+  "malformed-item",
+  "lower-above-upper",
+  "table-limit",
 ];
 
 const F_UP = 1;
@@ -229,7 +230,10 @@ class NameDistributor implements Distributor {
       heldPeak: 0,
       duplicateInserts: 0,
       withdrawalsNotFound: 0,
-      drops: Object.fromEntries(DROP_CAUSES.map((c) => [c, 0])) as Record<DropCause, number>,
+      drops: Object.fromEntries(DISTRIBUTOR_DROP_CAUSES.map((c) => [c, 0])) as Record<
+        DistributorDropCause,
+        number
+      >,
     };
     if (o.publishNodeState ?? true) {
       // Like the kernel at address finalisation: {0, addr, addr}, cluster scope, port 0, key addr.
@@ -443,11 +447,11 @@ class NameDistributor implements Distributor {
     if (queue) {
       // Linux flushes the queue and keeps open/rcvNxt until the next lastBulk.
       const flushed = queue.flush();
-      this.st.drops.flushedAtNodeDown += flushed;
+      this.st.drops["flushed-at-node-down"] += flushed;
       this.heldNow -= flushed;
     }
     const held = pt.heldSize(i);
-    this.st.drops.flushedAtNodeDown += held;
+    this.st.drops["flushed-at-node-down"] += held;
     this.heldNow -= held;
     pt.held.delete(i);
     const origin: ChangeOrigin = { source: "purge", peer };
@@ -461,9 +465,9 @@ class NameDistributor implements Distributor {
     const out: DistributorOutput[] = [];
     const pt = this.pt;
     const i = pt.find(peer);
-    if (i < 0 || !((pt.flags[i] as number) & F_UP)) return this.drop("peerNotUp", out);
-    if (!wellFormed(message)) return this.drop("malformedMessage", out);
-    if (message.origNode !== peer) return this.drop("origNodeMismatch", out);
+    if (i < 0 || !((pt.flags[i] as number) & F_UP)) return this.drop("peer-not-up", out);
+    if (!wellFormed(message)) return this.drop("malformed-message", out);
+    if (message.origNode !== peer) return this.drop("orig-node-mismatch", out);
 
     if (this.legacy) {
       // A pre-2020 node knows no bits: everything applies at once, in arrival order.
@@ -500,8 +504,8 @@ class NameDistributor implements Distributor {
       return this.drop("stale", out);
     } else {
       // Early, or the gate is still shut: wait. While shut, nothing can be called stale yet.
-      if (held?.has(seqno)) return this.drop("duplicateSeqno", out);
-      if ((held?.size ?? 0) >= this.maxHeld) return this.drop("heldOverflow", out);
+      if (held?.has(seqno)) return this.drop("duplicate-seqno", out);
+      if ((held?.size ?? 0) >= this.maxHeld) return this.drop("held-overflow", out);
       if (!held) {
         held = new Map();
         pt.held.set(i, held);
@@ -576,7 +580,7 @@ class NameDistributor implements Distributor {
     return undefined;
   }
 
-  private drop(cause: DropCause, out: DistributorOutput[]): DistributorOutput[] {
+  private drop(cause: DistributorDropCause, out: DistributorOutput[]): DistributorOutput[] {
     this.st.drops[cause]++;
     return out;
   }
@@ -589,7 +593,7 @@ class NameDistributor implements Distributor {
   ): void {
     const publication = m.type === "PUBLICATION";
     if (!publication && m.type !== "WITHDRAWAL") {
-      this.st.drops.foreignType++;
+      this.st.drops["foreign-type"]++;
       return;
     }
     const origin: ChangeOrigin = { source: "peer", peer, via };
@@ -602,11 +606,11 @@ class NameDistributor implements Distributor {
         !isU32(it.port) ||
         !isU32(it.key)
       ) {
-        this.st.drops.malformedItem++;
+        this.st.drops["malformed-item"]++;
         continue;
       }
       if (it.lower > it.upper) {
-        this.st.drops.lowerAboveUpper++;
+        this.st.drops["lower-above-upper"]++;
         continue;
       }
       if (publication) {
@@ -621,7 +625,7 @@ class NameDistributor implements Distributor {
         });
         if (r.ok) out.push({ kind: "bound", binding: r.binding, origin });
         else if (r.reason === "duplicate") this.st.duplicateInserts++;
-        else this.st.drops.tableLimit++;
+        else this.st.drops["table-limit"]++;
       } else {
         const removed = this.table.remove({
           type: it.type,

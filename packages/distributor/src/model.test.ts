@@ -53,10 +53,10 @@ describe.each([
             const s = node.d.stats();
             expect(s.heldNow).toBe(0);
             expect(s.drops).toMatchObject({
-              heldOverflow: 0,
-              peerNotUp: 0,
-              malformedMessage: 0,
-              malformedItem: 0,
+              "held-overflow": 0,
+              "peer-not-up": 0,
+              "malformed-message": 0,
+              "malformed-item": 0,
               stale: 0,
             });
             // replicastDestinations counts exactly the linked legacy peers

@@ -89,7 +89,7 @@ describe("peer records", () => {
     expect(peers.map((p) => d.peer(p)?.held)).toEqual([1, 0, 3]);
     expect(d.peer(0x22)).toMatchObject({ open: true, rcvNxt: 2 });
     d.nodeDown(0x23);
-    expect(d.stats().drops.flushedAtNodeDown).toBe(3);
+    expect(d.stats().drops["flushed-at-node-down"]).toBe(3);
     expect(d.peer(0x23)).toMatchObject({ held: 0, open: false, rcvNxt: 0 });
     expect(d.stats().heldNow).toBe(1);
   });

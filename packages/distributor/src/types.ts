@@ -45,7 +45,7 @@ export interface DistributorOptions {
   flavor?: Flavor;
   /**
    * Upper bound on messages held out of order per peer; a message that would exceed it is
-   * dropped and counted (`drops.heldOverflow`). Default 16384.
+   * dropped and counted (`drops["held-overflow"]`). Default 16384.
    */
   maxHeldPerPeer?: number;
   /**
@@ -113,30 +113,36 @@ export interface UnboundOutput {
 /** Everything a distributor call returns, in the order it happened. */
 export type DistributorOutput = SendOutput | BoundOutput | UnboundOutput;
 
-/** Reasons a received message or item is dropped (each has a counter in `stats().drops`). */
-export type DropCause =
+/**
+ * Reasons a received message or item is dropped, the keys of `stats().drops`. Kebab-case and
+ * stable, as the link's drop causes: metrics are keyed by them.
+ */
+export type DistributorDropCause =
   /** a sequenced message older than the peer's rcvNxt (already covered) */
   | "stale"
   /** the per-peer held set was full */
-  | "heldOverflow"
+  | "held-overflow"
   /** a second held message with the same sequence number */
-  | "duplicateSeqno"
+  | "duplicate-seqno"
   /** held messages discarded because the peer went down */
-  | "flushedAtNodeDown"
+  | "flushed-at-node-down"
   /** a message from a peer that is not up (call nodeUp first) */
-  | "peerNotUp"
+  | "peer-not-up"
   /** not a NAME_DISTRIBUTOR message, or a header that is not well formed */
-  | "malformedMessage"
+  | "malformed-message"
   /** a NAME_DISTRIBUTOR type other than PUBLICATION or WITHDRAWAL (its sequence number is still consumed) */
-  | "foreignType"
+  | "foreign-type"
   /** origNode is not the peer that delivered it */
-  | "origNodeMismatch"
+  | "orig-node-mismatch"
   /** an item whose fields are not u32 integers */
-  | "malformedItem"
+  | "malformed-item"
   /** an item with lower > upper (it could never be matched or withdrawn) */
-  | "lowerAboveUpper"
+  | "lower-above-upper"
   /** the table refused an insert because it is full */
-  | "tableLimit";
+  | "table-limit";
+
+/** @deprecated the old name of {@link DistributorDropCause} */
+export type DropCause = DistributorDropCause;
 
 export interface DistributorStats {
   /** the next named sequence number this node will use */
@@ -187,7 +193,7 @@ export interface DistributorStats {
   /** table outcomes of applied items that are normal under races */
   duplicateInserts: number;
   withdrawalsNotFound: number;
-  drops: Record<DropCause, number>;
+  drops: Record<DistributorDropCause, number>;
 }
 
 /** One peer as the distributor sees it. */

@@ -22,11 +22,11 @@ import {
 } from "@tipcjs/codec";
 import type { BcSnd } from "./bcast.js";
 import { UNLINKED_BURST } from "./discover.js";
+import { LinkEngineError } from "./errors.js";
 import type { Peer } from "./node.js";
 import {
   type BearerInfo,
   type LinkDropCause,
-  LinkEngineError,
   type LinkEngineOptions,
   type LinkOutput,
   type LinkStats,

@@ -5,7 +5,6 @@
  * discover.ts, node.ts, link.ts, bcast.ts, failover.ts, segment.ts (see the README's file map).
  */
 import {
-  INT_H_SIZE,
   less,
   mod16,
   more,
@@ -26,8 +25,11 @@ import type { LinkEngine } from "./api.js";
 import { bcCheckFailure, bcRcv, bcRcvGap, bcXmit } from "./bcast.js";
 import { Core } from "./core.js";
 import { discoveryRcv, discoveryTimeout, sendDiscovery } from "./discover.js";
+import { LinkEngineError } from "./errors.js";
 import {
   armNack,
+  backlogCongested,
+  backlogState,
   linkRcv,
   linkTimeout,
   linkXmit,
@@ -38,15 +40,14 @@ import {
 } from "./link.js";
 import { linkDown, NODE_CLEANUP_AFTER, UNLINKED_EXPIRY } from "./node.js";
 import { type BacklogEntry, encodeForSend, fragment } from "./segment.js";
-import {
-  type BearerInfo,
-  LinkEngineError,
-  type LinkEngineOptions,
-  type LinkInfo,
-  type LinkOutput,
-  type LinkStats,
-  type MediaAddress,
-  type NodeInfo,
+import type {
+  BearerInfo,
+  LinkEngineOptions,
+  LinkInfo,
+  LinkOutput,
+  LinkStats,
+  MediaAddress,
+  NodeInfo,
 } from "./types.js";
 
 /**
@@ -275,38 +276,9 @@ class Engine extends Core implements LinkEngine {
   }
 
   // ------------------------------------------- backlog per importance (issue 16, api.ts)
-  // The kernel keeps a backlog queue per importance with limits min_win x 2/4/6/8
-  // (tipc_link_set_queue_limits); this engine has one backlog per link, so the counts per
-  // importance are computed here: an entry (one packet to be, maybe a bundle) counts once for
-  // each importance among its messages, as msg_importance reads it (the user of a data message
-  // without error; word 9 of a fragment or bundle; other users and returned messages are SYSTEM).
+  // The limits and the counting are the link's (link.ts); the engine finds the queue.
 
-  /** importance bits of an entry's first `n` messages, kept as bundles grow (tail only) */
-  private readonly bklgMasks = new WeakMap<BacklogEntry, { n: number; mask: number }>();
-
-  private bklgMask(e: BacklogEntry): number {
-    let c = this.bklgMasks.get(e);
-    if (c === undefined) {
-      c = { n: 0, mask: 0 };
-      this.bklgMasks.set(e, c);
-    }
-    for (; c.n < e.msgs.length; c.n++) {
-      const b = e.msgs[c.n] as Uint8Array;
-      const user = ((b[0] ?? 0) >>> 1) & 0xf;
-      const imp =
-        user <= 3
-          ? (((b[4] ?? 0) >>> 1) & 0xf) === 0
-            ? user
-            : 4
-          : (user === USER.MSG_BUNDLER || user === USER.MSG_FRAGMENTER) && b.length >= INT_H_SIZE
-            ? (b[39] ?? 0) & 7
-            : 4;
-      if (imp < 4) c.mask |= 1 << imp;
-    }
-    return c.mask;
-  }
-
-  private bklgOf(peer: number): { q: BacklogEntry[]; window: number } | undefined {
+  private backlogOf(peer: number): { q: BacklogEntry[]; window: number } | undefined {
     if (peer === 0) return { q: this.bc.backlog, window: this.bcWindow };
     const p = this.peers.get(peer);
     const l = p?.up ? p.active : undefined;
@@ -314,26 +286,13 @@ class Engine extends Core implements LinkEngine {
   }
 
   backlogState(peer: number): import("./api.js").BacklogState | undefined {
-    const b = this.bklgOf(peer);
-    if (b === undefined) return undefined;
-    const counts: [number, number, number, number] = [0, 0, 0, 0];
-    for (const e of b.q) {
-      const m = this.bklgMask(e);
-      for (let i = 0; i < 4; i++) if (m & (1 << i)) counts[i] = (counts[i] as number) + 1;
-    }
-    const w = b.window;
-    return { counts, limits: [w * 2, w * 4, w * 6, w * 8] };
+    const b = this.backlogOf(peer);
+    return b === undefined ? undefined : backlogState(b.q, b.window);
   }
 
   backlogCongested(peer: number, importance: number): boolean {
-    const b = this.bklgOf(peer);
-    if (b === undefined || !(importance >= 0 && importance <= 3)) return false;
-    const limit = b.window * 2 * (importance + 1);
-    if (b.q.length < limit) return false; // cannot hold `limit` entries of this importance
-    const bit = 1 << importance;
-    let n = 0;
-    for (const e of b.q) if (this.bklgMask(e) & bit && ++n >= limit) return true;
-    return false;
+    const b = this.backlogOf(peer);
+    return b !== undefined && backlogCongested(b.q, b.window, importance);
   }
 
   stop(now: number): void {

@@ -10,6 +10,7 @@ export {
 } from "@tipcjs/codec";
 export type { BacklogState, LinkEngine, UnicastMark } from "./api.js";
 export { createLinkEngine, DEFAULT_CAPABILITIES } from "./engine.js";
+export { isLinkEngineError, LinkEngineError, type LinkEngineErrorCode } from "./errors.js";
 export type {
   BearerInfo,
   LinkDownReason,
@@ -23,4 +24,4 @@ export type {
   MessageCodec,
   NodeInfo,
 } from "./types.js";
-export { LinkEngineError, MAX_BEARERS } from "./types.js";
+export { LINK_DROP_CAUSES, MAX_BEARERS } from "./types.js";

@@ -26,13 +26,14 @@ import {
   writeAcks,
   writeLinkFields,
 } from "@tipcjs/codec";
+import type { BacklogState } from "./api.js";
 import { bcAckRcv, bcAckValue, bcRcvGap, bcSyncRcv } from "./bcast.js";
 import type { Core } from "./core.js";
 import { mayContact } from "./discover.js";
 import type { FailoverRcv } from "./failover.js";
 import { linkDown, linkUp, type Peer } from "./node.js";
 import { packetFingerprint, RecentPackets } from "./recent.js";
-import { type BacklogEntry, bundle, deliverPacket, toBacklog } from "./segment.js";
+import { type BacklogEntry, bundle, deliverPacket, entryImportances, toBacklog } from "./segment.js";
 import type { BearerInfo, LinkDownReason, LinkState, MediaAddress } from "./types.js";
 
 /** Unicast retransmission spacing per packet (ms), §7.4. */
@@ -550,6 +551,42 @@ export function linkSendNew(c: Core, p: Peer, l: Link, pkt: Uint8Array): void {
   l.rcvUnacked = 0;
   c.st.unicastSent++;
   c.transmit(l.bearer, l.mediaAddress, pkt);
+}
+
+// ------------------------------------------------------------ backlog limits per importance
+// The kernel keeps a backlog queue per importance, each with its limit min_win x 2/4/6/8
+// (tipc_link_set_queue_limits), and a sender past its limit waits (-ELINKCONG) until the
+// backlog drains (link_prepare_wakeup). Here a link (and the broadcast link) has one backlog,
+// so the counts per importance are computed from it: an entry (one packet to be, maybe a
+// bundle) counts once for each importance among its messages (segment.ts entryImportances).
+
+/** The backlog limit of each importance 0..3 for a send window of `window` packets. */
+export function backlogLimit(window: number, importance: number): number {
+  return window * 2 * (importance + 1);
+}
+
+/** Entries holding each importance 0..3, and the limits for `window` (LinkEngine.backlogState). */
+export function backlogState(q: readonly BacklogEntry[], window: number): BacklogState {
+  const counts: [number, number, number, number] = [0, 0, 0, 0];
+  for (const e of q) {
+    const m = entryImportances(e);
+    for (let i = 0; i < 4; i++) if (m & (1 << i)) counts[i] = (counts[i] as number) + 1;
+  }
+  return {
+    counts,
+    limits: [0, 1, 2, 3].map((i) => backlogLimit(window, i)) as [number, number, number, number],
+  };
+}
+
+/** `q` holds at least the limit of entries of `importance` (LinkEngine.backlogCongested). */
+export function backlogCongested(q: readonly BacklogEntry[], window: number, importance: number): boolean {
+  if (!(importance >= 0 && importance <= 3)) return false;
+  const limit = backlogLimit(window, importance);
+  if (q.length < limit) return false; // cannot hold `limit` entries of this importance
+  const bit = 1 << importance;
+  let n = 0;
+  for (const e of q) if (entryImportances(e) & bit && ++n >= limit) return true;
+  return false;
 }
 
 export function advanceBacklog(c: Core, p: Peer, l: Link): void {

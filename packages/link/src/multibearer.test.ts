@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { mediaOf, runTraffic, Sim, testMessage } from "./__helpers__/sim.js";
 import type { LinkEngine } from "./api.js";
 import { createLinkEngine } from "./engine.js";
-import { LinkEngineError, type LinkOutput } from "./types.js";
+import { LinkEngineError } from "./errors.js";
+import type { LinkOutput } from "./types.js";
 
 const kinds = (sim: Sim, node: number, kind: LinkOutput["kind"]) =>
   (sim.events[node] ?? []).filter((e) => e.out.kind === kind).map((e) => e.out);

@@ -2,7 +2,7 @@ import { encodeMessage } from "@tipcjs/codec";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { mediaOf, Sim, testMessage } from "./__helpers__/sim.js";
-import { LinkEngineError } from "./types.js";
+import { LinkEngineError } from "./errors.js";
 
 describe("bad input is a counted drop, never a crash", () => {
   it("random datagrams never throw and never take a link down", () => {

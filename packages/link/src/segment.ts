@@ -10,17 +10,20 @@ import {
   INT_H_SIZE,
   MAX_MSG_SIZE,
   mod16,
+  peekImportance,
   peekUserValue,
   type Reassembler,
+  TIPC_CRITICAL_IMPORTANCE,
   TipcDecodeError,
   type TipcMessage,
   USER,
   writeLinkFields,
 } from "@tipcjs/codec";
 import type { Core } from "./core.js";
+import { LinkEngineError } from "./errors.js";
 import { tunnelRcv } from "./failover.js";
 import type { Peer } from "./node.js";
-import { type LinkDropCause, LinkEngineError } from "./types.js";
+import type { LinkDropCause } from "./types.js";
 
 const SYSTEM_IMPORTANCE = 4;
 
@@ -30,6 +33,22 @@ export interface BacklogEntry {
   /** sum of align4(size) of the messages */
   size: number;
   bundleable: boolean;
+  /** importance bits (1 << msg_importance, 0..3) of the first `importanceSeen` messages */
+  importances: number;
+  importanceSeen: number;
+}
+
+/**
+ * The importances (bit i for importance i, 0..3) among an entry's messages, as msg_importance
+ * reads them (SYSTEM and returned messages set none). Computed when first asked and kept as a
+ * bundle grows, so a backlog nobody asks about costs nothing.
+ */
+export function entryImportances(e: BacklogEntry): number {
+  for (; e.importanceSeen < e.msgs.length; e.importanceSeen++) {
+    const imp = peekImportance(e.msgs[e.importanceSeen] as Uint8Array);
+    if (imp <= TIPC_CRITICAL_IMPORTANCE) e.importances |= 1 << imp;
+  }
+  return e.importances;
 }
 
 function align4(n: number): number {
@@ -125,7 +144,7 @@ export function toBacklog(backlog: BacklogEntry[], pkt: Uint8Array, mtu: number)
     tail.size += size;
     return;
   }
-  backlog.push({ msgs: [pkt], size, bundleable });
+  backlog.push({ msgs: [pkt], size, bundleable, importances: 0, importanceSeen: 0 });
 }
 
 /**

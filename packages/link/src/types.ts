@@ -219,56 +219,44 @@ export interface LinkStats {
  * Why the engine dropped a datagram (or, for the `*-rate-limited` causes, did not answer one),
  * the keys of `LinkStats.drops`. Kebab-case, stable: metrics are keyed by them.
  */
-export type LinkDropCause =
-  | "not-running" // received before start() or after stop()
-  | "bearer-disabled" // on a disabled or unknown bearer
-  | "malformed" // header or field checks failed
-  | "decode-error" // the codec refused the message
-  | "not-addressed" // before our address trial ended
-  | "not-for-us" // another destination node or domain
-  | "unknown-node" // from a node we have no link to
-  | "source-mismatch" // the datagram's source is not the peer's media address on that bearer
-  | "link-not-up" // data on a link that is not established
-  | "out-of-window" // a unicast or broadcast seqno outside the receive window
-  | "deferred-full" // more early packets than MAX_DEFERRED
-  | "conflicting-duplicate" // a second copy of a seqno with other contents than the first
-  | "fragment-out-of-order" // a fragment without its first, or out of order
-  | "reassembly-oversize" // a fragmented message beyond MAX_MSG_SIZE
-  | "resync" // a gap that did not close in time: the peer's link was reset (see resyncs)
-  | "unexpected-user" // a protocol message inside a sequenced packet
-  | "stale-session" // a protocol message of an old session
-  | "stale-state" // a STATE older than the last one
-  | "ack-ahead" // a unicast ack for packets we never sent (nothing is released on it)
-  | "bcast-ack-ahead" // a broadcast ack for packets we never sent
-  | "broadcast-unsynched" // broadcast before the peer's broadcast synch
-  | "other-cluster" // another net id
-  | "corrupt-discovery" // a discovery message naming a multicast media address
-  | "own-discovery" // our own discovery, looped back
-  | "in-trial" // discovery during our address trial
-  | "duplicate-address" // another node claims our address, or a linked peer's from elsewhere
-  | "identity-conflict" // a node id / address pair that contradicts a known node's
-  | "unlinked-peers-full" // a new node while MAX_UNLINKED_PEERS are known but not linked
-  | "discovery-rate-limited" // a discovery reply not sent (token bucket empty)
-  | "reset-rate-limited" // a RESET to an unlinked node not sent (token bucket empty)
-  | "failing-over" // RESET/ACTIVATE while the peer's failover tunnel drains
-  | "failover-incomplete" // a failover tunnel that stopped short
-  | "malformed-tunnel" // a tunnel packet without a valid sequenced inner packet
-  | "tunnel-fragment-out-of-order"
-  | "tunnel-synch" // SYNCH tunnel copies (the first link delivers them)
-  | "tunnel-unknown-link"; // a tunnel naming a link we do not have
+export const LINK_DROP_CAUSES = [
+  "not-running", // received before start() or after stop()
+  "bearer-disabled", // on a disabled or unknown bearer
+  "malformed", // header or field checks failed
+  "decode-error", // the codec refused the message
+  "not-addressed", // before our address trial ended
+  "not-for-us", // another destination node or domain
+  "unknown-node", // from a node we have no link to
+  "source-mismatch", // the datagram's source is not the peer's media address on that bearer
+  "link-not-up", // data on a link that is not established
+  "out-of-window", // a unicast or broadcast seqno outside the receive window
+  "deferred-full", // more early packets than MAX_DEFERRED
+  "conflicting-duplicate", // a second copy of a seqno with other contents than the first
+  "fragment-out-of-order", // a fragment without its first, or out of order
+  "reassembly-oversize", // a fragmented message beyond MAX_MSG_SIZE
+  "resync", // a gap that did not close in time: the peer's link was reset (see resyncs)
+  "unexpected-user", // a protocol message inside a sequenced packet
+  "stale-session", // a protocol message of an old session
+  "stale-state", // a STATE older than the last one
+  "ack-ahead", // a unicast ack for packets we never sent (nothing is released on it)
+  "bcast-ack-ahead", // a broadcast ack for packets we never sent
+  "broadcast-unsynched", // broadcast before the peer's broadcast synch
+  "other-cluster", // another net id
+  "corrupt-discovery", // a discovery message naming a multicast media address
+  "own-discovery", // our own discovery, looped back
+  "in-trial", // discovery during our address trial
+  "duplicate-address", // another node claims our address, or a linked peer's from elsewhere
+  "identity-conflict", // a node id / address pair that contradicts a known node's
+  "unlinked-peers-full", // a new node while MAX_UNLINKED_PEERS are known but not linked
+  "discovery-rate-limited", // a discovery reply not sent (token bucket empty)
+  "reset-rate-limited", // a RESET to an unlinked node not sent (token bucket empty)
+  "failing-over", // RESET/ACTIVATE while the peer's failover tunnel drains
+  "failover-incomplete", // a failover tunnel that stopped short
+  "malformed-tunnel", // a tunnel packet without a valid sequenced inner packet
+  "tunnel-fragment-out-of-order",
+  "tunnel-synch", // SYNCH tunnel copies (the first link delivers them)
+  "tunnel-unknown-link", // a tunnel naming a link we do not have
+] as const;
 
-export class LinkEngineError extends Error {
-  readonly code:
-    | "NOT_ADDRESSED"
-    | "NO_SUCH_PEER"
-    | "PEER_DOWN"
-    | "BAD_MESSAGE"
-    | "STOPPED"
-    | "TOO_LARGE"
-    | "BAD_OPTIONS";
-  constructor(code: LinkEngineError["code"], message: string) {
-    super(message);
-    this.name = "LinkEngineError";
-    this.code = code;
-  }
-}
+/** One of {@link LINK_DROP_CAUSES}. */
+export type LinkDropCause = (typeof LINK_DROP_CAUSES)[number];

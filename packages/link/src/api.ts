@@ -96,9 +96,26 @@ export interface LinkEngine {
   /** Drain queued outputs (transmissions, deliveries, events), oldest first. */
   poll(): LinkOutput[];
 
+  /**
+   * `tipc link set tolerance|window ... link NAME` at run time. A unicast link's new tolerance
+   * goes to the peer in a STATE message at once (the kernel takes it, tipc_link_set_tolerance);
+   * its window bounds the packets in flight from now on. The broadcast link ("broadcast-link")
+   * takes a window only. Throws LinkEngineError NO_SUCH_LINK, BAD_OPTIONS (tolerance outside
+   * 50..30,000 ms, window outside 16..8191 packets, a tolerance for the broadcast link).
+   */
+  setLinkProperties(name: string, properties: LinkPropertiesUpdate, now: number): void;
+
   nodes(): NodeInfo[];
   links(): LinkInfo[];
   stats(): LinkStats;
   /** peers that are up, with their capabilities */
   upPeers(): { peer: number; capabilities: number; mtu: number }[];
+}
+
+/** What `setLinkProperties` changes; absent fields stay as they are. */
+export interface LinkPropertiesUpdate {
+  /** ms, 50..30,000 */
+  tolerance?: number;
+  /** packets, 16..8191 */
+  window?: number;
 }

@@ -80,7 +80,8 @@ export class Core {
   readonly bearerOff: boolean[];
   readonly tolerance: number;
   readonly window: number;
-  readonly bcWindow: number;
+  /** the broadcast link's send window (`tipc link set window N link broadcast-link` changes it) */
+  bcWindow: number;
   readonly nodeIdText: string;
   out: LinkOutput[] = [];
   readonly st = emptyStats();

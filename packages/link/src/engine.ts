@@ -14,6 +14,10 @@ import {
   TIPC_BCAST_SYNCH,
   TIPC_DISC_INIT,
   TIPC_LINK_PROTO_SEQNO,
+  TIPC_MAX_LINK_TOL,
+  TIPC_MAX_LINK_WIN,
+  TIPC_MIN_LINK_TOL,
+  TIPC_MIN_LINK_WIN,
   TIPC_NAMED_BCAST,
   TIPC_NODE_ID128,
   TIPC_TRIAL_PERIOD,
@@ -21,12 +25,13 @@ import {
   type TipcMessage,
   USER,
 } from "@tipcjs/codec";
-import type { LinkEngine } from "./api.js";
-import { bcCheckFailure, bcRcv, bcRcvGap, bcXmit } from "./bcast.js";
+import type { LinkEngine, LinkPropertiesUpdate } from "./api.js";
+import { bcAdvance, bcCheckFailure, bcRcv, bcRcvGap, bcXmit } from "./bcast.js";
 import { Core } from "./core.js";
 import { discoveryRcv, discoveryTimeout, sendDiscovery } from "./discover.js";
 import { LinkEngineError } from "./errors.js";
 import {
+  advanceBacklog,
   armNack,
   backlogCongested,
   backlogState,
@@ -37,6 +42,7 @@ import {
   resetLink,
   sameSource,
   sendProto,
+  setTolerance,
 } from "./link.js";
 import { linkDown, NODE_CLEANUP_AFTER, UNLINKED_EXPIRY } from "./node.js";
 import { type BacklogEntry, encodeForSend, fragment } from "./segment.js";
@@ -57,6 +63,9 @@ import type {
  * FAILOVER tunnels with a header-only SYNCH (TUNNEL_ENHANCED).
  * Gap-ACK blocks are understood only as plain seq_gap/bc_gap, so they are not advertised.
  */
+/** The broadcast link's name in `links()`, counters and `setLinkProperties` (as the kernel's). */
+export const BROADCAST_LINK_NAME = "broadcast-link";
+
 export const DEFAULT_CAPABILITIES =
   TIPC_BCAST_SYNCH |
   TIPC_BCAST_STATE_NACK |
@@ -282,7 +291,7 @@ class Engine extends Core implements LinkEngine {
     if (peer === 0) return { q: this.bc.backlog, window: this.bcWindow };
     const p = this.peers.get(peer);
     const l = p?.up ? p.active : undefined;
-    return l?.state === "ESTABLISHED" ? { q: l.backlog, window: this.window } : undefined;
+    return l?.state === "ESTABLISHED" ? { q: l.backlog, window: l.window } : undefined;
   }
 
   backlogState(peer: number): import("./api.js").BacklogState | undefined {
@@ -357,10 +366,54 @@ class Engine extends Core implements LinkEngine {
           backlog: l.backlog.length,
           deferred: l.deferred.size,
           tolerance: l.tolerance,
+          window: l.window,
         });
       }
     }
     return r;
+  }
+
+  setLinkProperties(name: string, properties: LinkPropertiesUpdate, now: number): void {
+    const { tolerance, window } = properties;
+    const inRange = (v: number | undefined, lo: number, hi: number) =>
+      v === undefined || (Number.isInteger(v) && v >= lo && v <= hi);
+    if (!inRange(tolerance, TIPC_MIN_LINK_TOL, TIPC_MAX_LINK_TOL))
+      throw new LinkEngineError(
+        "BAD_OPTIONS",
+        `tolerance ${tolerance} is outside ${TIPC_MIN_LINK_TOL}..${TIPC_MAX_LINK_TOL} ms`,
+      );
+    if (!inRange(window, TIPC_MIN_LINK_WIN, TIPC_MAX_LINK_WIN))
+      throw new LinkEngineError(
+        "BAD_OPTIONS",
+        `window ${window} is outside ${TIPC_MIN_LINK_WIN}..${TIPC_MAX_LINK_WIN} packets`,
+      );
+    if (name === BROADCAST_LINK_NAME) {
+      if (tolerance !== undefined)
+        throw new LinkEngineError(
+          "BAD_OPTIONS",
+          "the broadcast link has no tolerance of its own; set a window",
+        );
+      if (window !== undefined) {
+        this.bcWindow = window;
+        bcAdvance(this, now); // a larger window takes backlog at once
+      }
+      return;
+    }
+    for (const p of this.peers.values()) {
+      for (const l of p.links) {
+        if (l === undefined || l.name !== name) continue;
+        if (window !== undefined) {
+          l.window = window;
+          if (l.state === "ESTABLISHED") advanceBacklog(this, p, l);
+        }
+        if (tolerance !== undefined) {
+          setTolerance(l, tolerance);
+          if (l.state === "ESTABLISHED") sendProto(this, p, l, "STATE", { tolerance });
+        }
+        return;
+      }
+    }
+    throw new LinkEngineError("NO_SUCH_LINK", `no link ${JSON.stringify(name)}`);
   }
 
   stats(): LinkStats {

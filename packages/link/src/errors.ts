@@ -12,8 +12,10 @@ export type LinkEngineErrorCode =
   | "STOPPED"
   /** A message beyond MAX_MSG_SIZE (66,000 bytes) once encoded. */
   | "TOO_LARGE"
-  /** Engine options or a bearer index out of range. */
-  | "BAD_OPTIONS";
+  /** Engine options, a bearer index or a link property out of range. */
+  | "BAD_OPTIONS"
+  /** `setLinkProperties` for a link name the engine does not have. */
+  | "NO_SUCH_LINK";
 
 /** The one error the link engine throws, for caller mistakes only (never for bad network input). */
 export class LinkEngineError extends Error {

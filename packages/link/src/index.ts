@@ -8,8 +8,8 @@ export {
   nodeIdFromString,
   nodeIdToString as nodeIdString,
 } from "@tipcjs/codec";
-export type { BacklogState, LinkEngine, UnicastMark } from "./api.js";
-export { createLinkEngine, DEFAULT_CAPABILITIES } from "./engine.js";
+export type { BacklogState, LinkEngine, LinkPropertiesUpdate, UnicastMark } from "./api.js";
+export { BROADCAST_LINK_NAME, createLinkEngine, DEFAULT_CAPABILITIES } from "./engine.js";
 export { isLinkEngineError, LinkEngineError, type LinkEngineErrorCode } from "./errors.js";
 export type {
   BearerInfo,

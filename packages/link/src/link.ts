@@ -133,6 +133,8 @@ export interface Link {
   inSession: boolean;
   mtu: number;
   tolerance: number;
+  /** send window, packets (the engine's until `tipc link set window` changes this link's) */
+  window: number;
   interval: number;
   abortLimit: number;
   nextTimer: number;
@@ -202,6 +204,7 @@ export function newLink(c: Core, p: Peer, bearer: number, mediaAddress: MediaAdd
     inSession: false,
     mtu: b.mtu,
     tolerance: c.tolerance,
+    window: c.window,
     interval,
     abortLimit: Math.floor(c.tolerance / interval),
     nextTimer: now + interval,
@@ -346,7 +349,7 @@ export function sendProto(
   p: Peer,
   l: Link,
   type: LinkProtocolType,
-  o: { probe?: boolean; probeReply?: boolean; seqGap?: number; stopping?: boolean } = {},
+  o: { probe?: boolean; probeReply?: boolean; seqGap?: number; stopping?: boolean; tolerance?: number } = {},
 ): void {
   const isState = type === "STATE";
   if (isState && l.state !== "ESTABLISHED") return;
@@ -388,7 +391,8 @@ export function sendProto(
     destNode: p.address,
     bcGap: isState ? Math.min(bcRcvGap(p), 0x3ff) : 0,
     maxPacket: isState ? 0 : (c.bearers[l.bearer] as BearerInfo).mtu,
-    tolerance: 0,
+    // a new tolerance set at run time goes to the peer, which takes it (tipc_link_set_tolerance)
+    tolerance: o.tolerance ?? 0,
   };
   if (!isState) m.bearerName = (c.bearers[l.bearer] as BearerInfo).name;
   else if (c.capabilities & p.capabilities & TIPC_GAP_ACK_BLOCK) {
@@ -531,7 +535,7 @@ export function setTolerance(l: Link, tol: number): void {
 
 export function linkXmit(c: Core, p: Peer, l: Link, pkts: Uint8Array[], now: number): void {
   for (const pkt of pkts) {
-    if (l.backlog.length === 0 && l.transmq.length < c.window) linkSendNew(c, p, l, pkt);
+    if (l.backlog.length === 0 && l.transmq.length < l.window) linkSendNew(c, p, l, pkt);
     else toBacklog(l.backlog, pkt, l.mtu);
   }
   void now;
@@ -590,7 +594,7 @@ export function backlogCongested(q: readonly BacklogEntry[], window: number, imp
 }
 
 export function advanceBacklog(c: Core, p: Peer, l: Link): void {
-  while (l.backlog.length > 0 && l.transmq.length < c.window) {
+  while (l.backlog.length > 0 && l.transmq.length < l.window) {
     const e = l.backlog.shift() as BacklogEntry;
     const pkt = e.msgs.length === 1 ? (e.msgs[0] as Uint8Array) : bundle(c, e.msgs, p.address, false);
     linkSendNew(c, p, l, pkt);

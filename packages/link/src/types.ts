@@ -162,6 +162,8 @@ export interface LinkInfo {
   backlog: number;
   deferred: number;
   tolerance: number;
+  /** send window, packets */
+  window: number;
 }
 
 export interface NodeInfo {

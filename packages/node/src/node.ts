@@ -32,6 +32,7 @@ import {
   LinkEngineError,
   type LinkInfo,
   type LinkOutput,
+  type LinkPropertiesUpdate,
   MAX_BEARERS,
   type UnicastMark,
 } from "@tipcjs/link";
@@ -848,6 +849,26 @@ class Node implements TipcNode {
       }
       return out;
     });
+  }
+
+  setLinkProperties(name: string, properties: LinkPropertiesUpdate): void {
+    this.live();
+    try {
+      this.link.setLinkProperties(name, properties, this.clock.now());
+    } catch (e) {
+      if (e instanceof LinkEngineError) {
+        const names = this.rawCounters().map((c) => c.name);
+        throw new NodeError(
+          "BAD_ARGUMENT",
+          e.code === "NO_SUCH_LINK"
+            ? `no link ${JSON.stringify(name)} (links: ${names.join(", ")})`
+            : e.message,
+        );
+      }
+      throw e;
+    }
+    this.pump();
+    this.arm();
   }
 
   resetLinkStats(name?: string): void {

@@ -93,4 +93,24 @@ describe("operator calls", () => {
     expect(a.removePeer({ family: "ipv4", address: "127.0.0.1", port: 1 })).toEqual([]);
     await expect(Cluster.start({ size: 1, node: { window: 8 } })).rejects.toThrow(/window/);
   });
+
+  it("link set: a tolerance reaches the peer's link, a window applies to the link; bad input is BAD_ARGUMENT", async () => {
+    const c = await Cluster.start({ size: 2, seed: 34 });
+    expect(c.runUntil(() => c.allUp(), 5000)).toBeGreaterThanOrEqual(0);
+    const [a, b] = [c.get(0), c.get(1)];
+    const name = a.links()[0]?.name as string;
+    a.setLinkProperties(name, { tolerance: 5000, window: 100 });
+    expect(a.links()[0]).toMatchObject({ tolerance: 5000, window: 100 });
+    expect(c.runUntil(() => b.links()[0]?.tolerance === 5000, 100)).toBeGreaterThanOrEqual(0);
+    a.setLinkProperties("broadcast-link", { window: 200 });
+    for (const [n, p, msg] of [
+      ["nope", { window: 100 }, /no link "nope" \(links: broadcast-link, /],
+      [name, { tolerance: 10 }, /tolerance 10 is outside 50\.\.30000/],
+      [name, { window: 9000 }, /window 9000 is outside 16\.\.8191/],
+      ["broadcast-link", { tolerance: 2000 }, /broadcast link has no tolerance/],
+    ] as const)
+      expect(() => a.setLinkProperties(n, p)).toThrow(
+        expect.objectContaining({ code: "BAD_ARGUMENT", message: expect.stringMatching(msg) }),
+      );
+  });
 });

@@ -466,6 +466,13 @@ export interface TipcNode {
   linkCounters(): LinkCounters[];
   /** `tipc link stat reset [link NAME]`: counters start again from 0 (BAD_ARGUMENT for an unknown link). */
   resetLinkStats(name?: string): void;
+  /**
+   * `tipc link set tolerance|window ... link NAME` at run time: a unicast link's tolerance goes
+   * to its peer, which takes it; a window bounds the packets in flight from now on; the
+   * broadcast link ("broadcast-link") takes a window only. Throws NodeError BAD_ARGUMENT (an
+   * unknown link, tolerance outside 50..30,000 ms, window outside 16..8191), CLOSED.
+   */
+  setLinkProperties(name: string, properties: { tolerance?: number; window?: number }): void;
 
   /** Adds an event handler; returns a function that removes it. Handler exceptions are logged, never thrown. */
   on<E extends NodeEventName>(event: E, handler: (payload: NodeEvents[E]) => void): () => void;

@@ -304,7 +304,7 @@ const charts = {};
   const xs = series.flatMap((s) => s.data.map((p) => p.x));
   const ys = series.flatMap((s) => s.data.map((p) => p.y)).filter((v) => v > 0);
   const xTicks = [...new Set(xs)].sort((a, b) => a - b);
-  const yMax = Math.max(10, ...ys) * 2.5;
+  const yMax = 10 ** Math.ceil(Math.log10(Math.max(10, ...ys) * 1.5));
   charts.scale = new Chart(document.getElementById("c-scale"), {
     type: "line",
     data: { datasets: series.map((s) => ({ label: s.mode, data: s.data, order: S(s.mode).order,
@@ -352,18 +352,18 @@ const charts = {};
   const series = [];
   D.modes.forEach((m, k) => {
     const upd = m.timeline.broadcast.map((b, i) => b + m.timeline.replicast[i]);
-    series.push({ label: m.mode + ": updates", values: upd, color: S(m.mode).color, dash: [], point: S(m.mode).point, order: S(m.mode).order, k: 2 * k });
+    series.push({ label: m.mode + (D.full ? ": datagrams" : ": updates"), values: upd, color: S(m.mode).color, dash: [], point: S(m.mode).point, order: S(m.mode).order, k: 2 * k });
     series.push({ label: m.mode + ": bulk", values: m.timeline.bulk, color: S(m.mode).tint, dash: [6, 4], point: "crossRot", order: S(m.mode).order, k: 2 * k + 1 });
   });
-  const n = series.length;
   charts.timeline = new Chart(document.getElementById("c-timeline"), {
     type: "line",
-    data: { datasets: series.map((s) => {
+    // A series with nothing in it (bulk at full fidelity, where datagrams are counted by destination) is left out.
+    data: { datasets: series.filter((s) => s.values.some((v) => v > 0)).map((s) => {
       const pts = s.values.map((v, i) => ({ x: i * bw, y: log && v === 0 ? null : v }));
       pts.push({ x: s.values.length * bw, y: pts[pts.length - 1].y });
       return { label: s.label, data: pts, stepped: true, order: s.order, borderColor: s.color, backgroundColor: s.color, borderDash: s.dash,
         borderWidth: s.dash.length ? 2 : 2.5, pointStyle: s.point, pointBorderColor: s.color,
-        pointRadius: pts.map((p, i) => (p.y !== null && i % 10 === (s.k * 3) % 10 ? 5 : 0)) };
+        pointRadius: pts.map((p, i) => (p.y && i % 10 === (s.k * 3) % 10 ? 5 : 0)) };
     }) },
     options: {
       plugins: { legend, events: { show: true } },
@@ -427,7 +427,7 @@ if (document.getElementById("c-queue"))
     },
   });
 }
-window.tipcsimCharts = charts;
+window.tipcsimReport = { charts, data: D };
 document.body.dataset.rendered = "yes";
 `;
 
@@ -461,6 +461,7 @@ export function htmlReport(r: SimResult): string {
     duration: sc.duration,
     binWidth,
     timelineLog: timelineMax > 1000,
+    full: sc.fidelity === "full",
   };
   const cell = (x: number, digits = 3) => `<td>${fmt(x, digits)}</td>`;
   const rows = r.modes
@@ -571,10 +572,14 @@ ${scaleNote ? `<p class="note" id="n-scale">${esc(scaleNote)}</p>` : ""}
 ${sweepRows ? `<table id="t-sweep"><thead><tr><th>tx per update at publisher, nodes:</th>${sizes.map((n) => `<th>${fmt(n)}</th>`).join("")}</tr></thead><tbody>${sweepRows}</tbody></table>` : ""}</div>
 <div><h3 id="h-latency">Time for an update to reach every node (CDF, p50 and p99 marked)</h3><div class="chart"><canvas id="c-latency"></canvas></div>
 <p class="note">From the publication until the last node up at the time has applied it; updates whose receivers went down first are not counted.</p></div>
-<div><h3 id="h-timeline">Messages over time: transmissions per ${fmt(binWidth)} ms bin</h3><div class="chart"><canvas id="c-timeline"></canvas></div>
+<div><h3 id="h-timeline">Messages over time: transmissions per ${fmt(binWidth)} ms bin</h3>${sc.fidelity === "full" ? `<p class="note">Full fidelity: every datagram on the fabric (acks, retransmissions, supervision too), to the broadcast address or to one peer; time 0 is the end of formation.</p>` : ""}<div class="chart"><canvas id="c-timeline"></canvas></div>
 ${eventList ? `<ul class="events" id="l-events">${eventList}</ul>` : `<p class="note">No join, leave, crash or restart in this scenario.</p>`}</div>
 <div><h3 id="h-switch">Method switch points</h3><div class="chart"><canvas id="c-switch"></canvas></div>
-<p class="note">Nodes switching between broadcast and replicast as pre-2020 peers come and go${r.modes.some((m) => m.switchPoints.length) ? "" : ": none in this run"}.</p></div>
+<p class="note">${
+    sc.fidelity === "full"
+      ? "Full fidelity counts each node's switches (method switches in the table) but records no switch times."
+      : `Nodes switching between broadcast and replicast as pre-2020 peers come and go${r.modes.some((m) => m.switchPoints.length) ? "" : ": none in this run"}.`
+  }</p></div>
 <div><h3 id="h-bytes">Update bytes per update, by mode</h3><div class="chart"><canvas id="c-bytes"></canvas></div>
 <p class="note">Bytes the publisher sends for one update: TIPC messages of 60 bytes (40-byte header, one 20-byte item) times the copies (UDP/IP headers not counted). Over the run: ${r.modes.map((m) => `${esc(m.mode)} ${fmt(m.updates.bytes)} B`).join(", ")}.</p></div>
 <div><h3 id="h-queue">The sender's queueing cost of replicast</h3>${queued ? `<div class="chart"><canvas id="c-queue"></canvas></div>` : ""}

@@ -40,7 +40,7 @@ export function summaryTable(r: SimResult): string {
   row("tx per update, total", (m) => m.updates.perUpdateTotal);
   row("copies delivered", (m) => m.updates.deliveries);
   row("update bytes sent", (m) => m.updates.bytes);
-  row("update bytes per update", (m) => bytesPerUpdate(m));
+  row("update bytes per update", (m) => fmt(bytesPerUpdate(m), 1));
   if (r.modes.some((m) => m.updates.senderQueue)) row("sender queue p50/p99/max ms", (m) => queueText(m));
   row(
     "time to all nodes p50/p99/max ms",

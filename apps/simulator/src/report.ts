@@ -582,7 +582,7 @@ ${eventList ? `<ul class="events" id="l-events">${eventList}</ul>` : `<p class="
   }</p></div>
 <div><h3 id="h-bytes">Update bytes per update, by mode</h3><div class="chart"><canvas id="c-bytes"></canvas></div>
 <p class="note">Bytes the publisher sends for one update: TIPC messages of 60 bytes (40-byte header, one 20-byte item) times the copies (UDP/IP headers not counted). Over the run: ${r.modes.map((m) => `${esc(m.mode)} ${fmt(m.updates.bytes)} B`).join(", ")}.</p></div>
-<div><h3 id="h-queue">The sender's queueing cost of replicast</h3>${queued ? `<div class="chart"><canvas id="c-queue"></canvas></div>` : ""}
+<div><h3 id="h-queue">The sender's queueing cost of replicast</h3>${queued && sc.link.bandwidth > 0 ? `<div class="chart"><canvas id="c-queue"></canvas></div>` : ""}
 <p class="note">${esc(queueNote)}</p></div>
 </div>
 <script>${chartJsSource().replace(/<\/script/gi, "<\\/script")}</script>

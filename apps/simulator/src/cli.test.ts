@@ -53,11 +53,11 @@ describe("tipcsim CLI", () => {
 });
 
 describe("report", () => {
-  it("the HTML is self-contained: Chart.js inlined, four canvases, no external resource", async () => {
+  it("the HTML is self-contained: Chart.js inlined, six canvases, no external resource", async () => {
     const r = await runScenario(namedScenario("race2-method-switch"));
     const html = htmlReport(r);
     expect(html.includes("window.Chart=")).toBe(true); // the inlined UMD build
-    expect(html.match(/<canvas /g)).toHaveLength(4);
+    expect(html.match(/<canvas /g)).toHaveLength(6);
     expect(html).not.toMatch(/<script[^>]+src=/);
     expect(html).not.toMatch(/<link[^>]+href=/);
     expect(summaryTable(r)).toContain("method switches");

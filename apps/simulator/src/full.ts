@@ -116,6 +116,7 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
   for (let i = 0; i < sc.nodes; i++) await start(members[i] as Member);
   await runFor(30_000, allUp);
   const formed = clock.now();
+  col.timelineFrom(formed);
 
   // ---- timed actions, in time order
   type Action = { at: number; run: () => Promise<void> | void };

@@ -14,7 +14,7 @@ export const NAMED: Record<string, ScenarioInput> = {
   default: {
     name: "default",
     description:
-      "A mixed cluster of 300 nodes on a 100 Mbit/s network: one pre-2020 node joins at 4 s and leaves at 8 s, compared against all-broadcast and all-replicast (every node pre-2020).",
+      "A mixed cluster of 300 nodes on a 100 Mbit/s network: one pre-2020 node joins at 4 s and leaves at 8 s, compared against all-broadcast (every node 2020+) and all-legacy (every node pre-2020).",
     nodes: 300,
     bindingsPerNode: 20,
     duration: 12_000,

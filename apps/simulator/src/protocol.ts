@@ -70,6 +70,8 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
   const busy = new Float64Array(total);
   const txMsPerByte = sc.link.bandwidth > 0 ? 8 / (sc.link.bandwidth * 1000) : 0;
   let inFlight = 0;
+  /** when the last datagram sent by the latest `route` call leaves its node's interface */
+  let lastDeparture = 0;
   const keys = new Int32Array(total).fill(0);
 
   const kernel = new Set(sc.kernelNodes);
@@ -168,6 +170,7 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
       const now = clock.now();
       const dep = Math.max(now, busy[n.index] as number) + e.bytes * txMsPerByte;
       busy[n.index] = dep;
+      if (dep > lastDeparture) lastDeparture = dep;
       let slowest = dep;
       const s = n.session;
       for (let j = 0; j < total; j++) {
@@ -191,6 +194,7 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
   /** Send outputs to channels; table changes to the latency tracker. */
   function route(n: SimNode, outs: DistributorOutput[], fromIdx = -1): number {
     let tx = 0;
+    lastDeparture = clock.now();
     for (const o of outs) {
       if (o.kind === "send") {
         const bytes = INT_H_SIZE + ITEM_SIZE * o.message.items.length;
@@ -200,7 +204,10 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
         col.sent(now, o.method, bytes, o.message.items.length);
         const queued = o.to === "broadcast" && window > 0;
         const dep = queued ? now : Math.max(now, busy[n.index] as number) + bytes * txMsPerByte;
-        if (!queued) busy[n.index] = dep;
+        if (!queued) {
+          busy[n.index] = dep;
+          if (dep > lastDeparture) lastDeparture = dep;
+        }
         if (o.to === "broadcast" && window > 0) {
           bcBacklog[n.index]?.push({ m: o.message, bytes, sessionMark: sessionCounter });
           backlogged++;
@@ -398,14 +405,14 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
         const b = newBinding(n, e.type, e.lower, e.upper ?? e.lower);
         const t0 = clock.now();
         const tx = publishOwn(n, b);
-        col.update(t0, n.index, b, "bound", tx, upCount(n));
+        col.update(t0, n.index, b, "bound", tx, upCount(n), lastDeparture - t0);
       } else {
         const i = n.own.findIndex((b) => b.type === e.type && b.lower === e.lower);
         if (i < 0) return;
         const b = n.own[i] as Binding;
         n.own.splice(i, 1);
         const tx = route(n, n.d.withdraw(b));
-        col.update(clock.now(), n.index, b, "unbound", tx, upCount(n));
+        col.update(clock.now(), n.index, b, "unbound", tx, upCount(n), lastDeparture - clock.now());
       }
     });
   }
@@ -428,14 +435,14 @@ export function runProtocol(sc: Scenario, mode: Mode, opts: RunOptions = {}): Mo
         if (publish) {
           const b = newBinding(n);
           const tx = publishOwn(n, b);
-          col.update(clock.now(), n.index, b, "bound", tx, upCount(n));
+          col.update(clock.now(), n.index, b, "bound", tx, upCount(n), lastDeparture - clock.now());
         } else {
           const i = Math.floor(rnd() * n.own.length);
           const b = n.own[i] as Binding;
           n.own[i] = n.own[n.own.length - 1] as Binding;
           n.own.pop();
           const tx = route(n, n.d.withdraw(b));
-          col.update(clock.now(), n.index, b, "unbound", tx, upCount(n));
+          col.update(clock.now(), n.index, b, "unbound", tx, upCount(n), lastDeparture - clock.now());
         }
       }
       if (clock.now() + period <= sc.duration) clock.setTimer(period, tick);

@@ -37,7 +37,16 @@ export interface ModeResult {
     perUpdateTotal: number;
     /** copies of updates received by nodes (bulk messages not included) */
     deliveries: number;
+    /** bytes of the publishers' update messages (40-byte header + 20-byte item each), every copy counted */
     bytes: number;
+    /**
+     * protocol fidelity: the sender's queueing, ms from an update's publication until its last
+     * copy has left the publisher's interface (`link.bandwidth`): one copy's time for a
+     * broadcast, N-1 copies' for replicast, plus whatever was queued before it (time in the
+     * broadcast link's window backlog, `link.broadcastWindow`, not included). Absent at full
+     * fidelity, which models no interface rate.
+     */
+    senderQueue?: { mean: number; p50: number; p99: number; max: number };
   };
   sent: { broadcast: MethodCount; replicast: MethodCount; bulk: MethodCount };
   latency: {
@@ -49,6 +58,8 @@ export interface ModeResult {
     p90: number;
     p99: number;
     max: number;
+    /** the distribution: `cdf[i]` is the i-th percentile, i = 0..100 (empty without samples) */
+    cdf: number[];
     histogram: { binWidth: number; counts: number[] };
   };
   bulk: {
@@ -58,6 +69,10 @@ export interface ModeResult {
   held: { peak: number; releasedFromHold: number };
   methodSwitches: number;
   switchPoints: { t: number; toReplicast: number; toBroadcast: number }[];
+  /**
+   * transmissions per time bin by method over the scenario's time [0, duration) (full fidelity:
+   * from the end of formation, the origin of the scenario's times)
+   */
   timeline: { binWidth: number; broadcast: number[]; replicast: number[]; bulk: number[] };
   checks: {
     performed: number;
@@ -105,6 +120,9 @@ export class Collector {
   };
   private readonly recs = new Map<number, Rec>();
   private latencies: number[] = [];
+  private queueing: number[] = [];
+  /** time 0 of the timeline (full fidelity: the end of formation) */
+  private origin = 0;
   private updates = 0;
   private publisherTx = 0;
   private updateBytes = 0;
@@ -125,8 +143,9 @@ export class Collector {
     this.binWidth = Math.max(sc.duration, 1) / BINS;
   }
 
-  private bin(t: number): number {
-    return Math.min(BINS - 1, Math.floor(t / this.binWidth));
+  /** Scenario times count from here (full fidelity: the end of formation). */
+  timelineFrom(origin: number): void {
+    this.origin = origin;
   }
 
   sent(t: number, method: "broadcast" | "replicast" | "bulk", bytes: number, items: number): void {
@@ -134,8 +153,10 @@ export class Collector {
     m.messages++;
     m.items += items;
     m.bytes += bytes;
+    // Only the scenario's time is binned: not formation before it (full fidelity), nor settling after it.
+    const i = Math.floor((t - this.origin) / this.binWidth);
+    if (i < 0 || i >= BINS) return;
     const tl = this.tl[method];
-    const i = this.bin(t);
     tl[i] = (tl[i] as number) + 1;
   }
 
@@ -147,9 +168,21 @@ export class Collector {
     return ((b.node & 0xffffff) * 4194304 + b.key) * 2 + (kind === "unbound" ? 1 : 0);
   }
 
-  /** An update left its publisher: `tx` transmissions, `expected` receivers up. */
-  update(t: number, _pub: number, b: Binding, kind: "bound" | "unbound", tx: number, expected: number): void {
+  /**
+   * An update left its publisher: `tx` transmissions, `expected` receivers up; `queued`: ms until
+   * its last copy left the publisher's interface (protocol fidelity).
+   */
+  update(
+    t: number,
+    _pub: number,
+    b: Binding,
+    kind: "bound" | "unbound",
+    tx: number,
+    expected: number,
+    queued?: number,
+  ): void {
     this.updates++;
+    if (queued !== undefined && tx > 0) this.queueing.push(queued);
     this.publisherTx += tx;
     this.updateBytes += tx * (40 + 20);
     if (expected > 0) this.recs.set(Collector.id(b, kind), { t0: t, expected, got: 0, last: t });
@@ -239,6 +272,9 @@ export class Collector {
     let sum = 0;
     for (const v of sorted) sum += v;
     const u = this.updates || 1;
+    const queue = Float64Array.from(this.queueing).sort();
+    let queueSum = 0;
+    for (const v of queue) queueSum += v;
     const total = x.totalTransmissions ?? this.publisherTx;
     const r: ModeResult = {
       mode: this.mode,
@@ -254,6 +290,16 @@ export class Collector {
         perUpdateTotal: round(total / u),
         deliveries: this.deliveries,
         bytes: this.updateBytes,
+        ...(this.sc.fidelity === "protocol"
+          ? {
+              senderQueue: {
+                mean: round(queue.length ? queueSum / queue.length : 0, 4),
+                p50: round(percentile(queue, 50), 4),
+                p99: round(percentile(queue, 99), 4),
+                max: round(queue.length ? (queue[queue.length - 1] as number) : 0, 4),
+              },
+            }
+          : {}),
       },
       sent: this.sentBy,
       latency: {
@@ -264,6 +310,7 @@ export class Collector {
         p90: round(percentile(sorted, 90)),
         p99: round(percentile(sorted, 99)),
         max: round(max),
+        cdf: sorted.length ? Array.from({ length: 101 }, (_, i) => round(percentile(sorted, i))) : [],
         histogram: { binWidth: round(binWidth, 4), counts },
       },
       bulk: { initial: this.initial, joins: this.joins },

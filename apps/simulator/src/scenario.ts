@@ -223,7 +223,14 @@ export const scenarioSchema = z
         });
     });
     s.bearerOutages.forEach((o, i) => {
-      if (o.bearer >= s.link.bearers)
+      // protocol fidelity's channels are the links themselves: there is no bearer to take down
+      if (s.fidelity !== "full")
+        ctx.addIssue({
+          code: "custom",
+          path: ["bearerOutages", i],
+          message: "bearer outages need fidelity: full",
+        });
+      else if (o.bearer >= s.link.bearers)
         ctx.addIssue({
           code: "custom",
           path: ["bearerOutages", i, "bearer"],
@@ -254,6 +261,8 @@ export const scenarioSchema = z
 
 export type ScenarioInput = z.input<typeof scenarioSchema>;
 export type Scenario = z.output<typeof scenarioSchema>;
+/** One scripted update (race replays). */
+export type ScriptEvent = Scenario["script"][number];
 
 /** A scenario that did not validate; `issues` name each bad field by its path. */
 export class ScenarioError extends Error {

@@ -140,6 +140,10 @@ describe("scenario validation", () => {
     expect(() => parseScenario({ nodes: 3, bogus: 1 })).toThrow(/bogus/);
     expect(() => parseScenario({})).toThrow(/nodes/);
     expect(() => parseScenario({ nodes: 3, fidelity: "full", awaitBulkAck: false })).toThrow(/awaitBulkAck/);
+    // protocol fidelity has no bearer to take down: an outage there would be silently ignored
+    expect(() => parseScenario({ nodes: 3, bearerOutages: [{ bearer: 0, at: 5 }] })).toThrow(
+      /bearerOutages\[0\]: bearer outages need fidelity: full/,
+    );
   });
 
   it("reads YAML and JSON files, and reports unreadable or invalid ones", () => {
@@ -174,6 +178,26 @@ describe("full fidelity", () => {
     expect(leg?.updates.perUpdateAtPublisher).toBe(4);
     expect(bc?.updates.perUpdateTotal).toBeGreaterThan(1);
     expect(bc?.extra?.fabricTransmissions).toBeGreaterThan(0);
+  }, 120_000);
+
+  it("a link flap takes the pair down (supervision) and up again (discovery, bulks): tables stay whole", async () => {
+    const base = {
+      fidelity: "full",
+      nodes: 5,
+      bindingsPerNode: 2,
+      duration: 3000,
+      updates: { rate: 10 },
+      modes: ["all-broadcast"],
+    };
+    const steady = (await runScenario(parseScenario(base))).modes[0];
+    const flapped = (
+      await runScenario(parseScenario({ ...base, flaps: [{ a: 0, b: 1, at: 500, upAfter: 200 }] }))
+    ).modes[0];
+    expect(steady?.extra?.nodeDowns).toBe(0);
+    expect(flapped?.extra?.nodeDowns).toBe(2); // each end saw the other down
+    // one bulk each way when the link came back
+    expect(flapped?.extra?.distributorBulk).toBe((steady?.extra?.distributorBulk as number) + 2);
+    expect(flapped?.checks.final.differences).toBe(0);
   }, 120_000);
 
   it("two bearers, one dark for a while: links fail over, no node goes down, every table stays whole", async () => {

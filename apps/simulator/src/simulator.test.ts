@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { namedScenario, RACES } from "./named.js";
-import { loadScenarioFile, parseScenario, ScenarioError } from "./scenario.js";
+import { isScenarioError, loadScenarioFile, parseScenario, ScenarioError } from "./scenario.js";
 import { runScenario } from "./sim.js";
 
 const small = (o: Record<string, unknown> = {}) =>
@@ -155,6 +155,23 @@ describe("scenario validation", () => {
     writeFileSync(j, JSON.stringify({ nodes: 4, updates: { rate: "fast" } }));
     expect(() => loadScenarioFile(j)).toThrow(/updates\.rate/);
     expect(() => loadScenarioFile(join(dir, "no-such-file.yaml"))).toThrow(ScenarioError);
+    for (const [code, content] of [
+      ["BAD_SYNTAX", "nodes: [1,\n"],
+      ["BAD_SYNTAX", "- 1\n"],
+      ["INVALID_SCENARIO", "nodes: 0\n"],
+    ] as const) {
+      writeFileSync(y, content);
+      try {
+        loadScenarioFile(y);
+        expect.unreachable();
+      } catch (e) {
+        expect(isScenarioError(e)).toBe(true);
+        expect(e).toMatchObject({ name: "ScenarioError", code });
+        expect((e as Error).message).not.toContain(code);
+      }
+    }
+    expect(isScenarioError({ name: "ScenarioError", code: "BAD_SYNTAX" })).toBe(true);
+    expect(isScenarioError(new Error("BAD_SYNTAX"))).toBe(false);
     writeFileSync(y, "nodes: [1,\n");
     expect(() => loadScenarioFile(y)).toThrow(/not valid YAML/);
   });

@@ -9,7 +9,14 @@ import { SingleBar } from "cli-progress";
 import { Command, InvalidArgumentError } from "commander";
 import { NAMED, namedScenario } from "./named.js";
 import { htmlReport, summaryTable } from "./report.js";
-import { loadScenarioFile, MODES, parseScenario, type Scenario, ScenarioError } from "./scenario.js";
+import {
+  isScenarioError,
+  loadScenarioFile,
+  MODES,
+  parseScenario,
+  type Scenario,
+  ScenarioError,
+} from "./scenario.js";
 import { runScenario } from "./sim.js";
 
 const num = (v: string) => {
@@ -96,6 +103,7 @@ function build(): Scenario {
     : (NAMED[arg] as Record<string, unknown> | undefined);
   if (!start)
     throw new ScenarioError(
+      "UNKNOWN_SCENARIO",
       `no scenario named "${arg}" and not a .yaml/.json file (known: ${Object.keys(NAMED).join(", ")})`,
     );
   const merged: Record<string, unknown> = { ...start, ...base };
@@ -158,7 +166,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  if (e instanceof ScenarioError) {
+  if (isScenarioError(e)) {
     process.stderr.write(`tipcsim: ${e.message}\n`);
     process.exitCode = 2;
   } else {

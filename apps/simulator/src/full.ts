@@ -11,8 +11,10 @@ import {
   createVirtualClock,
   type MemoryTransport,
   memoryFabric,
+  type Partition,
   seededRandom,
 } from "@tipcjs/transport-memory";
+import { perform, type ScenarioTarget, scenarioActions } from "./driver.js";
 import { startMeasure } from "./measure.js";
 import type { Difference, RunOptions } from "./protocol.js";
 import { Collector, type ModeResult } from "./results.js";
@@ -118,55 +120,79 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
   const formed = clock.now();
   col.timelineFrom(formed);
 
-  // ---- timed actions, in time order
+  // ---- the scenario's actions (driver.ts), in time order
+  // A flap cuts every path between the two nodes (on every bearer) until both have seen the
+  // other go down (link supervision: the link tolerance, not an instant reset as in protocol
+  // fidelity), then heals the cut `upAfter` ms later; the link comes back through discovery.
+  interface Flap {
+    a: Member;
+    b: Member;
+    cuts: Partition[];
+    upAfter: number;
+    healAt: number | undefined;
+  }
+  const flaps: Flap[] = [];
+  const sees = (x: Member, y: Member) =>
+    x.alive &&
+    y.node !== undefined &&
+    (x.node as TipcNode).nodes().some((p) => p.up && p.address === y.node?.address);
+  function serviceFlaps(): void {
+    for (let i = flaps.length - 1; i >= 0; i--) {
+      const f = flaps[i] as Flap;
+      if (f.healAt === undefined) {
+        if (!sees(f.a, f.b) && !sees(f.b, f.a)) f.healAt = clock.now() + f.upAfter;
+      } else if (clock.now() >= f.healAt) {
+        for (const c of f.cuts) c.heal();
+        flaps.splice(i, 1);
+      }
+    }
+  }
+  const target: ScenarioTarget = {
+    join: (i) => start(members[i] as Member),
+    leave: async (i) => {
+      const m = members[i] as Member;
+      if (!m.node) return;
+      m.alive = false;
+      const p = m.node.close();
+      await settle(p);
+    },
+    crash: (i) => {
+      const m = members[i] as Member;
+      if (!m.alive) return;
+      m.alive = false;
+      // A crash: the node's datagrams stop (its transport closes); peers notice through supervision.
+      for (const t of m.transports) t.close();
+    },
+    restart: (i) => start(members[i] as Member),
+    flap: (ai, bi, upAfter) => {
+      const a = members[ai] as Member;
+      const b = members[bi] as Member;
+      if (!sees(a, b) || !sees(b, a)) return; // only a link that is up can flap
+      const cuts = fabrics.map((f, k) =>
+        f.partition(
+          [(a.transports[k] as MemoryTransport).localAddress],
+          [(b.transports[k] as MemoryTransport).localAddress],
+        ),
+      );
+      flaps.push({ a, b, cuts, upAfter, healAt: undefined });
+    },
+    bearerDown: (bearer) => (fabrics[bearer] as (typeof fabrics)[number]).setFaults({ ...faults, loss: 1 }),
+    bearerUp: (bearer) => (fabrics[bearer] as (typeof fabrics)[number]).setFaults(faults),
+    script: (e) => {
+      const m = members[e.node] as Member;
+      if (!m.alive || !m.node) return;
+      if (e.op === "publish") update(m, true, e.type, e.lower, e.upper);
+      else {
+        const b = m.own.find((x) => x.type === e.type && x.lower === e.lower);
+        if (b) update(m, false, 0, 0, undefined, b);
+      }
+    },
+  };
   type Action = { at: number; run: () => Promise<void> | void };
-  const actions: Action[] = [];
-  sc.joiners.forEach((j, k) => {
-    const m = members[sc.nodes + k] as Member;
-    actions.push({ at: formed + j.joinAt, run: () => start(m) });
-    if (j.leaveAt !== undefined)
-      actions.push({
-        at: formed + j.leaveAt,
-        run: async () => {
-          if (!m.node) return;
-          m.alive = false;
-          const p = m.node.close();
-          await settle(p);
-        },
-      });
-  });
-  for (const c of sc.crashes) {
-    const m = members[c.node] as Member;
-    actions.push({
-      at: formed + c.at,
-      run: () => {
-        if (!m.alive) return;
-        m.alive = false;
-        // A crash: the node's datagrams stop (its transport closes); peers notice through supervision.
-        for (const t of m.transports) t.close();
-      },
-    });
-    if (c.restartAt !== undefined) actions.push({ at: formed + c.restartAt, run: () => start(m) });
-  }
-  for (const o of sc.bearerOutages) {
-    const f = fabrics[o.bearer] as (typeof fabrics)[number];
-    actions.push({ at: formed + o.at, run: () => f.setFaults({ ...faults, loss: 1 }) });
-    if (o.restoreAt !== undefined) actions.push({ at: formed + o.restoreAt, run: () => f.setFaults(faults) });
-  }
-  for (const e of sc.script) {
-    actions.push({
-      at: formed + e.at,
-      run: () => {
-        const m = members[e.node] as Member;
-        if (!m.alive || !m.node) return;
-        if (e.op === "publish") update(m, true, e.type, e.lower, e.upper);
-        else {
-          const b = m.own.find((x) => x.type === e.type && x.lower === e.lower);
-          if (b) update(m, false, 0, 0, undefined, b);
-        }
-      },
-    });
-  }
+  const actions: Action[] = scenarioActions(sc).map((a) => ({
+    at: formed + a.at,
+    run: () => perform(target, a),
+  }));
   async function settle(p: Promise<unknown>): Promise<void> {
     let done = false;
     p.then(
@@ -225,6 +251,7 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
       }
       nextUpdate += 1000 / rate;
     }
+    if (flaps.length > 0) serviceFlaps();
     clock.advance(1);
     await tick();
     const f = (clock.now() - formed) / (sc.duration || 1);
@@ -232,6 +259,12 @@ export async function runFull(sc: Scenario, mode: Mode, opts: RunOptions = {}): 
       lastProgress = f;
       opts.onProgress(Math.min(1, f));
     }
+  }
+  // A flap still cut at the end heals now, and its link comes back before the final check.
+  if (flaps.length > 0) {
+    for (const f of flaps) for (const c of f.cuts) c.heal();
+    flaps.length = 0;
+    await runFor(30_000, allUp);
   }
   // Let the last updates, acks and purges settle.
   await runFor(sc.detectionDelay + 3000);

@@ -4,12 +4,14 @@ export { type Difference, runProtocol } from "./protocol.js";
 export { htmlReport, summaryTable } from "./report.js";
 export type { CheckOutcome, MethodCount, ModeResult } from "./results.js";
 export {
+  isScenarioError,
   loadScenarioFile,
   MODES,
   type Mode,
   parseScenario,
   type Scenario,
   ScenarioError,
+  type ScenarioErrorCode,
   type ScenarioInput,
   scenarioSchema,
 } from "./scenario.js";

@@ -223,7 +223,14 @@ export const scenarioSchema = z
         });
     });
     s.bearerOutages.forEach((o, i) => {
-      if (o.bearer >= s.link.bearers)
+      // protocol fidelity's channels are the links themselves: there is no bearer to take down
+      if (s.fidelity !== "full")
+        ctx.addIssue({
+          code: "custom",
+          path: ["bearerOutages", i],
+          message: "bearer outages need fidelity: full",
+        });
+      else if (o.bearer >= s.link.bearers)
         ctx.addIssue({
           code: "custom",
           path: ["bearerOutages", i, "bearer"],
@@ -254,16 +261,38 @@ export const scenarioSchema = z
 
 export type ScenarioInput = z.input<typeof scenarioSchema>;
 export type Scenario = z.output<typeof scenarioSchema>;
+/** One scripted update (race replays). */
+export type ScriptEvent = Scenario["script"][number];
 
-/** A scenario that did not validate; `issues` name each bad field by its path. */
+/** Why a scenario was refused. */
+export type ScenarioErrorCode =
+  /** fields that do not validate: `issues` names each by its path */
+  | "INVALID_SCENARIO"
+  /** a scenario file that cannot be read */
+  | "UNREADABLE_FILE"
+  /** a file that is not YAML or JSON, or not a mapping of fields */
+  | "BAD_SYNTAX"
+  /** neither a named scenario nor a .yaml/.json file (the CLI) */
+  | "UNKNOWN_SCENARIO";
+
+/** A scenario that could not be read or did not validate; `issues` name each bad field by its path. */
 export class ScenarioError extends Error {
+  override readonly name = "ScenarioError";
   constructor(
+    readonly code: ScenarioErrorCode,
     message: string,
     readonly issues: { path: string; message: string }[] = [],
   ) {
     super(message);
-    this.name = "ScenarioError";
   }
+}
+
+/** True when `e` is a {@link ScenarioError} (also across duplicated package copies). */
+export function isScenarioError(e: unknown): e is ScenarioError {
+  return (
+    e instanceof ScenarioError ||
+    (typeof e === "object" && e !== null && (e as { name?: unknown }).name === "ScenarioError" && "code" in e)
+  );
 }
 
 const pathText = (path: readonly PropertyKey[]) =>
@@ -277,6 +306,7 @@ export function parseScenario(input: unknown, source = "scenario"): Scenario {
   if (r.success) return r.data;
   const issues = r.error.issues.map((i) => ({ path: pathText(i.path), message: i.message }));
   throw new ScenarioError(
+    "INVALID_SCENARIO",
     `${source}: invalid scenario\n${issues.map((i) => `  ${i.path}: ${i.message}`).join("\n")}`,
     issues,
   );
@@ -288,15 +318,15 @@ export function loadScenarioFile(path: string, overrides: Record<string, unknown
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new ScenarioError(`${path}: cannot read (${(e as Error).message})`);
+    throw new ScenarioError("UNREADABLE_FILE", `${path}: cannot read (${(e as Error).message})`);
   }
   let data: unknown;
   try {
     data = parseYaml(text);
   } catch (e) {
-    throw new ScenarioError(`${path}: not valid YAML/JSON (${(e as Error).message})`);
+    throw new ScenarioError("BAD_SYNTAX", `${path}: not valid YAML/JSON (${(e as Error).message})`);
   }
   if (typeof data !== "object" || data === null || Array.isArray(data))
-    throw new ScenarioError(`${path}: a scenario is a mapping of fields`);
+    throw new ScenarioError("BAD_SYNTAX", `${path}: a scenario is a mapping of fields`);
   return parseScenario({ ...(data as object), ...overrides }, path);
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { namedScenario, RACES } from "./named.js";
-import { loadScenarioFile, parseScenario, ScenarioError } from "./scenario.js";
+import { isScenarioError, loadScenarioFile, parseScenario, ScenarioError } from "./scenario.js";
 import { runScenario } from "./sim.js";
 
 const small = (o: Record<string, unknown> = {}) =>
@@ -140,6 +140,10 @@ describe("scenario validation", () => {
     expect(() => parseScenario({ nodes: 3, bogus: 1 })).toThrow(/bogus/);
     expect(() => parseScenario({})).toThrow(/nodes/);
     expect(() => parseScenario({ nodes: 3, fidelity: "full", awaitBulkAck: false })).toThrow(/awaitBulkAck/);
+    // protocol fidelity has no bearer to take down: an outage there would be silently ignored
+    expect(() => parseScenario({ nodes: 3, bearerOutages: [{ bearer: 0, at: 5 }] })).toThrow(
+      /bearerOutages\[0\]: bearer outages need fidelity: full/,
+    );
   });
 
   it("reads YAML and JSON files, and reports unreadable or invalid ones", () => {
@@ -151,6 +155,23 @@ describe("scenario validation", () => {
     writeFileSync(j, JSON.stringify({ nodes: 4, updates: { rate: "fast" } }));
     expect(() => loadScenarioFile(j)).toThrow(/updates\.rate/);
     expect(() => loadScenarioFile(join(dir, "no-such-file.yaml"))).toThrow(ScenarioError);
+    for (const [code, content] of [
+      ["BAD_SYNTAX", "nodes: [1,\n"],
+      ["BAD_SYNTAX", "- 1\n"],
+      ["INVALID_SCENARIO", "nodes: 0\n"],
+    ] as const) {
+      writeFileSync(y, content);
+      try {
+        loadScenarioFile(y);
+        expect.unreachable();
+      } catch (e) {
+        expect(isScenarioError(e)).toBe(true);
+        expect(e).toMatchObject({ name: "ScenarioError", code });
+        expect((e as Error).message).not.toContain(code);
+      }
+    }
+    expect(isScenarioError({ name: "ScenarioError", code: "BAD_SYNTAX" })).toBe(true);
+    expect(isScenarioError(new Error("BAD_SYNTAX"))).toBe(false);
     writeFileSync(y, "nodes: [1,\n");
     expect(() => loadScenarioFile(y)).toThrow(/not valid YAML/);
   });
@@ -174,6 +195,26 @@ describe("full fidelity", () => {
     expect(leg?.updates.perUpdateAtPublisher).toBe(4);
     expect(bc?.updates.perUpdateTotal).toBeGreaterThan(1);
     expect(bc?.extra?.fabricTransmissions).toBeGreaterThan(0);
+  }, 120_000);
+
+  it("a link flap takes the pair down (supervision) and up again (discovery, bulks): tables stay whole", async () => {
+    const base = {
+      fidelity: "full",
+      nodes: 5,
+      bindingsPerNode: 2,
+      duration: 3000,
+      updates: { rate: 10 },
+      modes: ["all-broadcast"],
+    };
+    const steady = (await runScenario(parseScenario(base))).modes[0];
+    const flapped = (
+      await runScenario(parseScenario({ ...base, flaps: [{ a: 0, b: 1, at: 500, upAfter: 200 }] }))
+    ).modes[0];
+    expect(steady?.extra?.nodeDowns).toBe(0);
+    expect(flapped?.extra?.nodeDowns).toBe(2); // each end saw the other down
+    // one bulk each way when the link came back
+    expect(flapped?.extra?.distributorBulk).toBe((steady?.extra?.distributorBulk as number) + 2);
+    expect(flapped?.checks.final.differences).toBe(0);
   }, 120_000);
 
   it("two bearers, one dark for a while: links fail over, no node goes down, every table stays whole", async () => {

@@ -30,48 +30,32 @@ function mistakes(): Array<[DistributorErrorCode, () => unknown]> {
   ];
 }
 
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  return expect.unreachable("no error thrown");
-}
-
-describe("DistributorError", () => {
-  it("carries an UPPER_SNAKE code and a name, and keeps the code out of the message text", () => {
+describe("DistributorError and isDistributorError", () => {
+  it("each mistake throws one with its UPPER_SNAKE code and its name, the code kept out of the message", () => {
     for (const [code, f] of mistakes()) {
-      const e = thrown(f);
+      let e: unknown;
+      try {
+        f();
+      } catch (x) {
+        e = x;
+      }
       expect(e).toBeInstanceOf(DistributorError);
-      expect(e).toMatchObject({ name: "DistributorError", code });
-      expect(code).toMatch(/^[A-Z]+(_[A-Z]+)*$/);
-      expect((e as Error).message).not.toContain(code);
-      expect((e as Error).message.length).toBeGreaterThan(0);
+      expect(e).toMatchObject({ name: "DistributorError", code, message: expect.not.stringContaining(code) });
+      expect(isDistributorError(e) && /^[A-Z]+(_[A-Z]+)*$/.test(code)).toBe(true);
     }
   });
-});
 
-describe("isDistributorError", () => {
-  it("recognises what the distributor throws, by class or (for another copy of the package) by name and code", () => {
-    for (const [, f] of mistakes()) expect(isDistributorError(thrown(f))).toBe(true);
-    expect(isDistributorError(new DistributorError("LIMIT", "x"))).toBe(true);
-    expect(
-      isDistributorError({ name: "DistributorError", code: "LIMIT", message: "from another copy" }),
-    ).toBe(true);
-  });
-
-  it("refuses anything else", () => {
-    for (const e of [
+  it("the guard knows one from another copy of the package by name and code, and nothing else", () => {
+    expect(isDistributorError({ name: "DistributorError", code: "LIMIT" })).toBe(true);
+    const others = [
       new Error("LIMIT"),
       { name: "DistributorError" },
       { name: "NameTableError", code: "NOT_U32" },
       "DistributorError",
       null,
       undefined,
-    ]) {
-      expect(isDistributorError(e)).toBe(false);
-    }
+    ];
+    expect(others.filter(isDistributorError)).toEqual([]);
   });
 });
 

@@ -10,15 +10,6 @@ import {
   type LinkStats,
 } from "./index.js";
 
-function thrown(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  return expect.unreachable("no error thrown");
-}
-
 /** Each caller mistake the engine refuses, with the code it must carry. */
 function mistakes(): Array<[LinkEngineErrorCode, () => unknown]> {
   const bearer = { name: "b", mediaAddress: mediaOf(1), mtu: 1400, canBroadcast: true };
@@ -55,37 +46,32 @@ function mistakes(): Array<[LinkEngineErrorCode, () => unknown]> {
   ];
 }
 
-describe("LinkEngineError", () => {
-  it("carries an UPPER_SNAKE code and a name, and keeps the code out of the message text", () => {
+describe("LinkEngineError and isLinkEngineError", () => {
+  it("each mistake throws one with its UPPER_SNAKE code and its name, the code kept out of the message", () => {
     for (const [code, f] of mistakes()) {
-      const e = thrown(f);
+      let e: unknown;
+      try {
+        f();
+      } catch (x) {
+        e = x;
+      }
       expect(e).toBeInstanceOf(LinkEngineError);
-      expect(e).toMatchObject({ name: "LinkEngineError", code });
-      expect(code).toMatch(/^[A-Z]+(_[A-Z]+)*$/);
-      expect((e as Error).message).not.toContain(code);
+      expect(e).toMatchObject({ name: "LinkEngineError", code, message: expect.not.stringContaining(code) });
+      expect(isLinkEngineError(e) && /^[A-Z]+(_[A-Z]+)*$/.test(code)).toBe(true);
     }
   });
-});
 
-describe("isLinkEngineError", () => {
-  it("recognises what the engine throws, by class or (for another copy of the package) by name and code", () => {
-    for (const [, f] of mistakes()) expect(isLinkEngineError(thrown(f))).toBe(true);
-    expect(
-      isLinkEngineError({ name: "LinkEngineError", code: "STOPPED", message: "from another copy" }),
-    ).toBe(true);
-  });
-
-  it("refuses anything else", () => {
-    for (const e of [
+  it("the guard knows one from another copy of the package by name and code, and nothing else", () => {
+    expect(isLinkEngineError({ name: "LinkEngineError", code: "STOPPED" })).toBe(true);
+    const others = [
       new Error("STOPPED"),
       { name: "LinkEngineError" },
       { name: "DistributorError", code: "LIMIT" },
       "LinkEngineError",
       null,
       undefined,
-    ]) {
-      expect(isLinkEngineError(e)).toBe(false);
-    }
+    ];
+    expect(others.filter(isLinkEngineError)).toEqual([]);
   });
 });
 

@@ -101,7 +101,7 @@ describe("memory fabric accounting (property)", () => {
         }
         clock.runUntilIdle();
         const c = fabric.counters;
-        const { noRoute, ...rest } = c.drops;
+        const { "no-route": noRoute, ...rest } = c.drops;
         const dropped = Object.values(rest).reduce((x, y) => x + y, 0);
         expect(noRoute).toBe(unknown);
         expect(c.deliveries + dropped).toBe(routed + c.duplicates);

@@ -132,7 +132,7 @@ describe("memory fabric", () => {
     expect(got).toBe(1);
   });
 
-  it("counts drops by cause: loss, partition, closed, noRoute and mtu", async () => {
+  it("counts drops by cause: loss, partition, closed, no-route and mtu", async () => {
     const clock = createVirtualClock(9);
     const fabric = memoryFabric({ clock });
     const [a, b, c] = [fabric.join(), fabric.join({ mtu: 200 }), fabric.join()];
@@ -152,7 +152,7 @@ describe("memory fabric", () => {
     a.send(c.localAddress, Uint8Array.of(3));
     fabric.setPairFaults(a.localAddress, c.localAddress, undefined);
     clock.runUntilIdle();
-    expect(fabric.counters.drops).toEqual({ loss: 1, partition: 1, closed: 1, noRoute: 1, mtu: 1 });
+    expect(fabric.counters.drops).toEqual({ loss: 1, partition: 1, closed: 1, "no-route": 1, mtu: 1 });
     expect(fabric.counters.deliveries).toBe(2);
     fabric.resetCounters();
     expect(fabric.counters.deliveries).toBe(0);

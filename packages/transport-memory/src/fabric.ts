@@ -33,8 +33,8 @@ export interface Faults {
   jitter?: number;
 }
 
-/** Why the fabric dropped a datagram. */
-export type DropCause = "loss" | "partition" | "closed" | "noRoute" | "mtu";
+/** Why the fabric dropped a datagram: the keys of `counters.drops`, kebab-case as every drop cause in the tree. */
+export type DropCause = "loss" | "partition" | "closed" | "no-route" | "mtu";
 
 export interface FabricCounters {
   /** accepted `send` and `broadcast` calls */
@@ -171,7 +171,7 @@ function newCounters(): FabricCounters {
     bytesDelivered: 0,
     duplicates: 0,
     reordered: 0,
-    drops: { loss: 0, partition: 0, closed: 0, noRoute: 0, mtu: 0 },
+    drops: { loss: 0, partition: 0, closed: 0, "no-route": 0, mtu: 0 },
   };
 }
 
@@ -381,7 +381,7 @@ export function memoryFabric(options: MemoryFabricOptions = {}): MemoryFabric {
               datagram: copy,
             });
           if (!target) {
-            counters.drops.noRoute++;
+            counters.drops["no-route"]++;
             return;
           }
           clock.setTimer(0, () => route(member, target, copy));

@@ -28,6 +28,7 @@ import { Core } from "./core.js";
 import { discoveryRcv, discoveryTimeout, sendDiscovery } from "./discover.js";
 import {
   armNack,
+  backOffNack,
   linkRcv,
   linkTimeout,
   linkXmit,
@@ -190,6 +191,7 @@ class Engine extends Core implements LinkEngine {
           l.nackAt = undefined;
           if (l.state === "ESTABLISHED" && (l.deferred.size > 0 || bcRcvGap(p) > 0)) {
             sendProto(this, p, l, "STATE");
+            backOffNack(l);
             armNack(this, l, now);
           }
         }

@@ -40,7 +40,7 @@ const UC_RETRANSMIT_SPACING = 1;
 /**
  * A receive gap (unicast or broadcast) that has not closed, with no packet delivered in order,
  * for this many link tolerances resets the peer (a "resync", see stall). A real gap closes in
- * a few round trips (a NACK goes out every NACK_RETRY ms while one is open); twice the
+ * a few round trips (NACKs repeat while one is open, see armNack); twice the
  * tolerance is longer than the silence timeout, so a partition is still reported as
  * "tolerance", and shorter than the 10 x tolerance after which the sender gives up on a packet.
  * What stalls for that long cannot be repaired: packets the peer never sent (forged, or from an

@@ -417,12 +417,12 @@ describe("(c) a --legacy tipcd joins while the broadcast link is backlogged, und
       const from = next;
       next += 400_000;
       const churn = (async () => {
-        // 50 at a time: faster than the capped path drains, also when the host is loaded
+        // 20 at a time: faster than the capped path drains, also when the host is loaded
         let i = 0;
         while (churning && i < 100_000) {
-          await bindAll(cc, truth, CAP_TYPE, range(from + i, 50));
-          if (i >= 200) await unbindAll(cc, truth, CAP_TYPE, range(from + i - 200, 50));
-          i += 50;
+          await bindAll(cc, truth, CAP_TYPE, range(from + i, 20));
+          if (i >= 200) await unbindAll(cc, truth, CAP_TYPE, range(from + i - 200, 20));
+          i += 20;
         }
         return i;
       })();

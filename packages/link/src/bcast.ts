@@ -25,6 +25,7 @@ import {
   inWindow,
   type Link,
   onConflict,
+  progressNack,
   sameSource,
   sendProto,
 } from "./link.js";
@@ -308,6 +309,7 @@ export function bcRcv(
     return;
   }
   r.stallSince = undefined;
+  progressNack(l);
   let sendState = false;
   let next: Uint8Array | undefined = b;
   while (next) {

@@ -35,6 +35,7 @@ import {
   armNack,
   backlogCongested,
   backlogState,
+  backOffNack,
   linkRcv,
   linkTimeout,
   linkXmit,
@@ -200,6 +201,7 @@ class Engine extends Core implements LinkEngine {
           l.nackAt = undefined;
           if (l.state === "ESTABLISHED" && (l.deferred.size > 0 || bcRcvGap(p) > 0)) {
             sendProto(this, p, l, "STATE");
+            backOffNack(l);
             armNack(this, l, now);
           }
         }

@@ -41,15 +41,19 @@ const UC_RETRANSMIT_SPACING = 1;
 /**
  * A receive gap (unicast or broadcast) that has not closed, with no packet delivered in order,
  * for this many link tolerances resets the peer (a "resync", see stall). A real gap closes in
- * a few round trips (a NACK goes out every NACK_RETRY ms while one is open); twice the
+ * a few round trips (NACKs repeat while one is open, see armNack); twice the
  * tolerance is longer than the silence timeout, so a partition is still reported as
  * "tolerance", and shorter than the 10 x tolerance after which the sender gives up on a packet.
  * What stalls for that long cannot be repaired: packets the peer never sent (forged, or from an
  * old incarnation) hold the place of its real ones, and every later update would wait forever.
  */
 const RESYNC_TOLERANCES = 2;
-/** Repeat a NACK for a gap still open after this long (ms); see armNack. */
-const NACK_RETRY = 20;
+/**
+ * Repeat a NACK for a gap still open after this long (ms), doubled at each repeat while no packet
+ * arrives in order, up to the link timer's interval (when the kernel NACKs on its probes); see
+ * armNack.
+ */
+export const NACK_RETRY = 20;
 /**
  * Early packets held per link. The kernel's receive window is 8191 packets, but no sender's
  * send window is above a few hundred (50 on UDP); the cap bounds memory against a bad peer.
@@ -159,6 +163,8 @@ export interface Link {
   peerLastBcast: number;
   /** when to repeat a NACK for a gap that is still open (see NACK_RETRY) */
   nackAt: number | undefined;
+  /** the wait before the next NACK repeat: NACK_RETRY, doubled per repeat without progress */
+  nackRetry: number;
   /** the peer's snd_nxt as its last STATE told (undefined until one arrives) */
   peerSndNxt: number | undefined;
   /** since when a receive gap has stayed open without progress (see RESYNC_TOLERANCES) */
@@ -224,6 +230,7 @@ export function newLink(c: Core, p: Peer, bearer: number, mediaAddress: MediaAdd
     reasm: new Reassembler(),
     peerLastBcast: 0,
     nackAt: undefined,
+    nackRetry: NACK_RETRY,
     peerSndNxt: undefined,
     stallSince: undefined,
     fo: undefined,
@@ -252,6 +259,7 @@ export function resetLink(c: Core, l: Link): void {
   // a partial message went to the failover context (linkDown), if there is one
   l.reasm = new Reassembler();
   l.nackAt = undefined;
+  l.nackRetry = NACK_RETRY;
   l.peerSndNxt = undefined;
   l.stallSince = undefined;
 }
@@ -517,14 +525,29 @@ export function protoRcv(c: Core, p: Peer, l: Link, m: LinkProtocolMessage, now:
 /**
  * The kernel NACKs only when its deferred queue reaches 3, 19, 35 ... packets and on probes
  * (every 375 ms), so a lost retransmission in a burst stalls the link for a whole timer
- * interval. We also repeat the NACK while a gap stays open for NACK_RETRY ms: more STATE
- * messages, which any kernel accepts, and no change to what is acked or retransmitted.
+ * interval. We also repeat the NACK while a gap stays open: more STATE messages, which any
+ * kernel accepts, and no change to what is acked or retransmitted. The first repeat comes after
+ * NACK_RETRY ms; each further one without progress waits twice as long, up to the link's timer
+ * interval. A sender retransmits the whole gap at every NACK, so on a path slower than the gap's
+ * bytes per NACK_RETRY (a 14,000-byte bundle takes 0.56 s at 200 kbit/s) repeats at a fixed
+ * 20 ms sent the same packets again and again before one copy could arrive: the path filled
+ * with copies, nothing got through and the link went silent (issue 14, interop scenario (c)).
  */
 export function armNack(c: Core, l: Link, now: number): void {
   if (l.nackAt === undefined) {
-    l.nackAt = now + NACK_RETRY;
+    l.nackAt = now + l.nackRetry;
     c.lowerDeadline(l.nackAt);
   }
+}
+
+/** A NACK repeat went out and the gap is still open: the next waits twice as long (bounded). */
+export function backOffNack(l: Link): void {
+  l.nackRetry = Math.min(l.nackRetry * 2, Math.max(NACK_RETRY, l.interval));
+}
+
+/** A packet arrived in order: the next open gap is NACKed at the quick pace again. */
+export function progressNack(l: Link): void {
+  l.nackRetry = NACK_RETRY;
 }
 
 export function setTolerance(l: Link, tol: number): void {
@@ -664,6 +687,7 @@ export function linkRcv(c: Core, p: Peer, l: Link, b: Uint8Array, h: LinkHeader,
     return;
   }
   l.stallSince = undefined;
+  progressNack(l);
   let next: Uint8Array | undefined = b;
   while (next) {
     l.recent.note(l.rcvNxt, next);

@@ -72,6 +72,8 @@ export class Sim {
   readonly blockedOn = new Set<string>();
   /** datagrams sent per bearer */
   readonly sentOn: number[] = [];
+  /** a datagram from node `from` to node `to` it returns true for is lost (every copy) */
+  dropIf: ((from: number, to: number, bytes: Uint8Array) => boolean) | undefined;
   transmissions = 0;
   private readonly heap = new MinHeap<Ev>(lt);
   private seq = 0;
@@ -155,6 +157,7 @@ export class Sim {
     this.transmissions++;
     this.sentOn[bearer] = (this.sentOn[bearer] ?? 0) + 1;
     if (this.blockedPair(from, to)) return;
+    if (this.dropIf?.(from, to, bytes)) return;
     if (
       this.blockedOn.size > 0 &&
       this.blockedOn.has(`${bearer}:${from < to ? `${from}-${to}` : `${to}-${from}`}`)

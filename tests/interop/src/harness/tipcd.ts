@@ -122,7 +122,7 @@ export async function startTipcd(o: TipcdOptions): Promise<Tipcd> {
     "--socket",
     o.socketPath,
     "--log-level",
-    "warn",
+    process.env.TIPCJS_INTEROP_TIPCD_LOG_LEVEL ?? "warn",
     "--no-pretty",
     ...(o.legacy ? ["--legacy"] : []),
     ...(o.tolerance === undefined ? [] : ["--tolerance", String(o.tolerance)]),

@@ -8,7 +8,8 @@
  *       one socket per --bind (or one socket holding every range with --one); prints
  *       "bound PORT NODE" per socket, then reads until --count messages arrived in total, or
  *       --idle MS passed without one after the first (default 3000), or --timeout MS (30000).
- *       --show N prints the first N messages: "msg SOCK NODE:PORT LEN SEQ OK FNV".
+ *       --show N prints the first N messages: "msg SOCK NODE:PORT LEN SEQ OK FNV";
+ *       --show-ooo N the first N out of order: "ooo SOCK NODE:PORT want SEQ got SEQ".
  *       At the end, per receiving socket and sender: "from SOCK NODE:PORT count C dup D ooo O
  *       bad B first F last L", then "done total T bad B".
  *   tipc-dgram send [opts] --name T I [DOMAIN] | --id NODE PORT | --mcast T L U
@@ -102,7 +103,7 @@ static unsigned long num(const char *s)
 
 struct opts {
 	int type, imp, droppable, one, gap_errors;
-	long rcvbuf, count, show, idle, timeout, returns;
+	long rcvbuf, count, show, show_ooo, idle, timeout, returns;
 	uint32_t seq0;
 	uint32_t sizes[16];
 	int nsizes;
@@ -249,8 +250,8 @@ static int do_recv(struct opts *o)
 				s->dup++;
 			else if (seq < (uint32_t)cap)
 				s->seen[seq / 8] |= 1 << (seq % 8);
-			if (seq != s->next)
-				s->ooo++;
+			if (seq != s->next && s->ooo++ < o->show_ooo)
+				printf("ooo %d %u:%u want %u got %u\n", i, s->node, s->port, s->next, seq);
 			s->next = seq + 1;
 			s->last = seq;
 			s->count++;
@@ -402,6 +403,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(k, "--show")) {
 			NEED(1);
 			o.show = (long)num(argv[++i]);
+		} else if (!strcmp(k, "--show-ooo")) {
+			NEED(1);
+			o.show_ooo = (long)num(argv[++i]);
 		} else if (!strcmp(k, "--idle")) {
 			NEED(1);
 			o.idle = (long)num(argv[++i]);

@@ -556,6 +556,44 @@ describe("the connectionless data path between the kernel and tipcjs (issue 16)"
     s.close();
   }, 300_000);
 
+  it("4b. a lookup at the destination node (destport 0): delivered by its second lookup, or NO_NAME back", async () => {
+    const ty = T + 45;
+    // tipcjs -> the kernel's {ty, 1} with lookup domain = the kernel: tipcjs sends NAMED_MSG with
+    // destport 0 and the kernel looks the name up (tipc_msg_lookup_dest)
+    const r = await guestRecv(guest, `--bind ${ty} 1 1 --count 3 --show 3`, 1);
+    const s = side.socket({ type: "rdm", destDroppable: false });
+    s.bind({ type: ty, lower: 2 });
+    for (let i = 0; i < 3; i++) await s.sendTo({ type: ty, instance: 1, node: kernel }, payload(i, 700));
+    const rep = await r.result(60_000);
+    expect(rep.from).toEqual([
+      { sock: 0, node: side.address, port: s.port, count: 3, dup: 0, ooo: 0, bad: 0, first: 0, last: 2 },
+    ]);
+    // no such name on the kernel: it comes back NO_NAME
+    await s.sendTo({ type: ty, instance: 9, node: kernel }, payload(5, 700));
+    const [ev] = await readN(s, 1, 30_000);
+    expect(ev?.kind === "returned" && [ev.error, ev.errorCode, ev.destination]).toEqual([
+      "NO_NAME",
+      1,
+      { kind: "service", type: ty, instance: 9 },
+    ]);
+
+    // the kernel -> tipcjs's {ty, 2} with lookup domain = the tipcjs node: tipcjs's second lookup
+    await guest.waitFor("tipcjs's binding in the kernel", async () =>
+      (await guest.nameTable()).some((e) => e.type === ty && e.lower === 2),
+    );
+    const received = readN(s, 3, 60_000);
+    const k = await guestSend(guest, `--name ${ty} 2 ${side.address} --count 3 --size 700`);
+    expect(k.sent).toBe(3);
+    checkStream(await received, { node: kernel, port: k.port }, 0, 3);
+    // and a name tipcjs does not have comes back to the kernel NO_NAME (TIPC_ERR_NO_NAME 1)
+    const kn = await guestSend(
+      guest,
+      `--name ${ty} 9 ${side.address} --droppable 0 --count 1 --size 700 --returns 3000`,
+    );
+    expect(kn.returned).toEqual([{ err: 1, len: 700, seq: 0 }]);
+    s.close();
+  }, 300_000);
+
   it("5. node loss: sends to the lost node fail (NO_NODE in tipcjs, EHOSTUNREACH in the kernel), none delivered twice after it returns", async () => {
     const ty = T + 50;
     const N = 300;

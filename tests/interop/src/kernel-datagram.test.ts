@@ -661,5 +661,32 @@ describe("the connectionless data path between the kernel and tipcjs (issue 16)"
     expect(data.length).toBeGreaterThan(1_000);
     expect(report.notTipc).toEqual([]);
     expect(report.malformed).toEqual([]);
+
+    // test 3 on the wire: multicast data on the broadcast link (non_seq) and on the unicast
+    // links, from tipcjs; from the kernel by replicast only, with its SYN twin on the broadcast link
+    const mcast = (fromTipcjs: boolean) => {
+      const seen = { broadcast: 0, unicast: 0, broadcastTwins: 0 };
+      const visit = (m: TipcMessage, nonSeq: boolean) => {
+        if (m.user === "MSG_BUNDLER") for (const x of m.messages) visit(decodeMessage(x), nonSeq);
+        else if ("payload" in m && m.type === "MCAST_MSG") {
+          if (!nonSeq) seen.unicast++;
+          else if (m.syn && m.errorCode === 2 && m.payload.length === 0) seen.broadcastTwins++;
+          else seen.broadcast++;
+        }
+      };
+      for (const f of report.frames) {
+        if ((f.srcPort === hostPort) !== fromTipcjs) continue;
+        const m = decodeMessage(Buffer.from(f.payload, "hex"));
+        visit(m, "nonSeq" in m && m.nonSeq === true);
+      }
+      return seen;
+    };
+    const t = mcast(true);
+    expect(t.broadcast).toBeGreaterThanOrEqual(1_000 + 2_500);
+    expect(t.unicast).toBeGreaterThanOrEqual(1_000 + 2_500);
+    const k = mcast(false);
+    expect(k.broadcast).toBe(0);
+    expect(k.unicast).toBeGreaterThanOrEqual(500);
+    expect(k.broadcastTwins).toBe(1);
   }, 300_000);
 });

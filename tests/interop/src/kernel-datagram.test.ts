@@ -408,7 +408,7 @@ describe("the connectionless data path between the kernel and tipcjs (issue 16)"
     sender.close();
   }, 600_000);
 
-  it("3a. a kernel multicast to {T, 0, 99} reaches every tipcjs socket bound in that range once", async () => {
+  it("3a. a kernel multicast to {T, 0, 99} reaches every tipcjs socket bound in that range once, and its own", async () => {
     const ty = T + 30;
     const N = 500;
     const ranges = [
@@ -423,14 +423,19 @@ describe("the connectionless data path between the kernel and tipcjs (issue 16)"
     });
     const outside = side.socket({ type: "rdm" });
     outside.bind({ type: ty, lower: 100, upper: 110 });
+    // and a kernel socket in the range: the sender's own node gets its copy too
+    const local = await guestRecv(guest, `--bind ${ty} 20 20 --count ${N} --idle 30000 --timeout 240000`, 1);
     await guest.waitFor(
       "tipcjs's bindings in the kernel",
-      async () => (await guest.nameTable()).filter((e) => e.type === ty).length === 4,
+      async () => (await guest.nameTable()).filter((e) => e.type === ty).length === 5,
     );
     const received = socks.map((s) => readN(s, N, 240_000));
     const sent = await guestSend(guest, `--mcast ${ty} 0 99 --size 200 --count ${N}`, 240_000);
     expect(sent.sent).toBe(N);
     const all = await Promise.all(received);
+    expect((await local.result(240_000)).from).toEqual([
+      { sock: 0, node: kernel, port: sent.port, count: N, dup: 0, ooo: 0, bad: 0, first: 0, last: N - 1 },
+    ]);
     for (const evs of all) {
       checkStream(evs, { node: kernel, port: sent.port }, 0, N);
       for (const e of evs)

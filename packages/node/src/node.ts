@@ -58,6 +58,7 @@ import type {
   BearerDescription,
   BearerOptions,
   Binding,
+  BroadcastMode,
   Clock,
   LinkCounters,
   LinkProperties,
@@ -249,6 +250,9 @@ class Node implements TipcNode {
   private table: NameTable | undefined;
   private dist: Distributor | undefined;
   private sockLayer: SocketLayer | undefined;
+  /** `tipc link set broadcast`: the multicast method rule and its ratio (bcast.c defaults) */
+  private broadcastMode: BroadcastMode = "autoselect";
+  private broadcastRatio = 10;
   private readonly sockets = new Map<number, SocketImpl>();
   /** (node, importance) links the socket layer was told are congested, keyed node * 4 + importance */
   private readonly congested = new Set<number>();
@@ -669,6 +673,8 @@ class Node implements TipcNode {
       clusterCapabilities: caps >>> 0,
       replicastSupport: rcast,
       broadcastSupport: this.bearerList.every((b) => b.transport.canBroadcast),
+      mode: this.broadcastMode,
+      ratio: this.broadcastRatio,
     });
   }
 
@@ -828,6 +834,23 @@ class Node implements TipcNode {
         `no bearer ${JSON.stringify(name)} (bearers: ${this.bearerList.map((x) => x.desc.name).join(", ")})`,
       );
     return b;
+  }
+
+  setBroadcastMode(mode: BroadcastMode, ratio?: number): void {
+    this.live();
+    if (mode !== "autoselect" && mode !== "broadcast" && mode !== "replicast")
+      throw new NodeError(
+        "BAD_ARGUMENT",
+        `broadcast mode must be autoselect, broadcast or replicast, got ${String(mode)}`,
+      );
+    if (ratio !== undefined && !(Number.isInteger(ratio) && ratio >= 1 && ratio <= 100))
+      throw new NodeError(
+        "BAD_ARGUMENT",
+        `broadcast ratio must be an integer in 1..100, got ${String(ratio)}`,
+      );
+    this.broadcastMode = mode;
+    if (ratio !== undefined) this.broadcastRatio = ratio;
+    this.updateMulticast();
   }
 
   linkProperties(): LinkProperties {

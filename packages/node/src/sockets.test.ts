@@ -173,6 +173,36 @@ describe("node.socket(): the connectionless data path", () => {
     });
   }
 
+  it("setBroadcastMode switches a stream's multicast method with a SYN twin each time; order kept", async () => {
+    const c = await cluster(2);
+    const [a, b] = [c.get(0), c.get(1)];
+    const server = b.socket({ type: "rdm" });
+    server.bind({ type: T, lower: 0, upper: 9 });
+    seen(c, a, T, 5, b.address);
+    const client = a.socket({ type: "rdm" });
+    const got: SocketEvent[] = [];
+    for (let i = 0; i < 60; i++) {
+      // one destination node: autoselect replicasts (1 <= bc_threshold 1); switch every 10
+      if (i % 10 === 0) a.setBroadcastMode(i % 20 === 0 ? "broadcast" : "autoselect");
+      await client.sendToRange({ type: T, lower: 0, upper: 99 }, pattern(100, i));
+      got.push(...drain(server));
+    }
+    c.runUntil(() => {
+      got.push(...drain(server));
+      return got.length >= 60;
+    }, 2000);
+    expect(got.map((e) => (e.kind === "message" ? e.data[0] : -1))).toEqual(
+      Array.from({ length: 60 }, (_, i) => pattern(100, i)[0]),
+    );
+    const sent = a.stats().sockets.sent;
+    expect(sent.synTwins).toBe(5);
+    expect(sent.broadcast).toBe(30 + 3); // 3 x 10 messages, and the twins of the 3 switches to replicast
+    expect(sent.replicast).toBe(30 + 2); // and the twins of the 2 switches to broadcast
+    expect(() => a.setBroadcastMode("autoselect", 0)).toThrow(/ratio/);
+    expect(() => a.setBroadcastMode("sometimes" as "autoselect")).toThrow(/mode/);
+    await c.settle(Promise.all([a.close(), b.close()]));
+  });
+
   it("returns undeliverable messages as typed events: NO_PORT, NO_NAME; dest-droppable ones are dropped", async () => {
     const c = await cluster(2);
     const [a, b] = [c.get(0), c.get(1)];

@@ -63,6 +63,8 @@ export type ReceivedMessage = Extract<Received, { kind: "message" }>;
 export type ReturnedMessage = Extract<Received, { kind: "returned" }>;
 
 export type MulticastMethod = "broadcast" | "replicast";
+/** `tipc link set broadcast`: force a multicast method on the node, or choose per send (autoselect). */
+export type BroadcastMode = "autoselect" | "broadcast" | "replicast";
 
 /** What `node.socket()` takes. */
 export interface SocketOptions {
@@ -462,6 +464,14 @@ export interface TipcNode {
   removePeer(peer: MediaAddress): string[];
   /** `tipc link get`: tolerance, window and priorities the links are configured with. */
   linkProperties(): LinkProperties;
+  /**
+   * `tipc link set broadcast BROADCAST|REPLICAST|AUTOSELECT [ratio N]`: the method multicast
+   * uses for sockets without a mandatory one (bcast.c `force_bcast`/`force_rcast`, `rc_ratio`
+   * 1..100, default autoselect and 10). A socket takes the new method at its next multicast, with
+   * the SYN twin on the old path that keeps order when every peer has TIPC_MCAST_RBCTL.
+   * Throws NodeError BAD_ARGUMENT, CLOSED.
+   */
+  setBroadcastMode(mode: BroadcastMode, ratio?: number): void;
   /** `tipc link stat show`: counters of the broadcast link and of every unicast link. */
   linkCounters(): LinkCounters[];
   /** `tipc link stat reset [link NAME]`: counters start again from 0 (BAD_ARGUMENT for an unknown link). */

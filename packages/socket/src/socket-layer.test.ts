@@ -562,6 +562,22 @@ describe("multicast receive", () => {
     expect(got).toEqual([data(1)[0], data(9)[0], data(2)[0], data(3)[0]]);
   });
 
+  it("takes the kernel's SYN twin from the broadcast link, whose word 5 carries the net id, not a port", () => {
+    // tipc_bearer_bc_xmit sets non_seq and msg_set_mc_netid (word 5, the destport of a data
+    // header): the kernel's header-only twin of its first replicast arrives so, errored NO_PORT.
+    const { sl, table } = layer();
+    const p = sl.open({ type: "rdm" });
+    table.insert({ type: 2000, lower: 0, upper: 99, node: A, port: p, key: 1, scope: "cluster" });
+    sl.receive(mc({ srcDroppable: true, syn: true, payload: bytes(4, 1) })); // the real SYN, replicast
+    sl.receive(mc({ srcDroppable: true, payload: bytes(4, 2) }));
+    const twin = { srcDroppable: false, syn: true, errorCode: 2, payload: new Uint8Array(0) };
+    sl.receive(mc({ ...twin, nonSeq: true, destPort: 4711 }));
+    const got = [];
+    for (let r = sl.read(p); r; r = sl.read(p)) got.push(r.kind === "message" ? r.data[0] : -1);
+    expect(got).toEqual([bytes(4, 1)[0], bytes(4, 2)[0]]);
+    expect(sl.stats().drops["returned-orphan"]).toBe(0);
+  });
+
   it("node down releases what was held for a twin from that node, data only, in order", () => {
     const { sl, table } = layer();
     const p = sl.open({ type: "rdm" });

@@ -636,9 +636,12 @@ class SocketLayerImpl implements SocketLayer {
       this.st.drops["not-data"]++;
       return out;
     }
-    // A returned multicast message (errored, addressed to its sender's port) goes to that port;
-    // the kernel would hand it to the multicast path. The SYN twin (errored, destport 0) does not.
-    if (m.type === "MCAST_MSG" && !(m.errorCode !== 0 && m.destPort !== 0)) this.rcvMulticast(m, out);
+    // A returned multicast message (errored, addressed to its sender's port, always on a unicast
+    // link) goes to that port; the kernel would hand it to the multicast path. The SYN twin
+    // (errored) does not: by replicast its destport is 0, on the broadcast link (non_seq) word 5
+    // holds the sender's net id (tipc_bearer_bc_xmit's msg_set_mc_netid), not a port.
+    const returned = m.errorCode !== 0 && m.destPort !== 0 && !m.nonSeq;
+    if (m.type === "MCAST_MSG" && !returned) this.rcvMulticast(m, out);
     else this.rcv(m, out);
     return out;
   }

@@ -3,6 +3,7 @@
  * over its serial console, plus TAP namespaces, tipcd processes, UDP, pcap and tshark helpers. See ../../README.md.
  */
 export { buildGuest, GUEST_DIR, type GuestImage } from "./guest-build.js";
+export { type HostNode, type HostNodeOptions, startHostNode } from "./host-node.js";
 export {
   findLinkTo,
   type LinkEntry,
@@ -35,6 +36,7 @@ export {
   shapingStats,
   unshapeTap,
 } from "./shaping.js";
+export { guestMediaAddress, type SlirpOptions, slirpTransport } from "./slirp.js";
 export {
   type BindingKey,
   bindAll,

@@ -49,6 +49,15 @@ import {
   realClock,
   type Transport,
 } from "@tipcjs/transport";
+import {
+  type ConnectAddress,
+  type ConnectionHost,
+  type ConnectionOptions,
+  type PortUser,
+  type ServerOptions,
+  TipcConnection,
+  TipcServer,
+} from "./connection.js";
 import { TypedEmitter } from "./emitter.js";
 import { NodeError } from "./errors.js";
 import { DEFAULT_MAX_PENDING_SENDS, mapSocketError, type SocketHost, SocketImpl } from "./socket.js";
@@ -248,7 +257,8 @@ class Node implements TipcNode {
   private table: NameTable | undefined;
   private dist: Distributor | undefined;
   private sockLayer: SocketLayer | undefined;
-  private readonly sockets = new Map<number, SocketImpl>();
+  /** the owner of each open port: a connectionless socket, a connection or a server */
+  private readonly sockets = new Map<number, PortUser>();
   /** (node, importance) links the socket layer was told are congested, keyed node * 4 + importance */
   private readonly congested = new Set<number>();
   private readonly socketHost: SocketHost = {
@@ -266,6 +276,18 @@ class Node implements TipcNode {
     apply: (outs) => {
       this.applySocket(outs);
       this.pump();
+    },
+    forget: (port) => {
+      this.sockets.delete(port);
+    },
+  };
+  private readonly connectionHost: ConnectionHost = {
+    layer: () => this.socketHost.layer(),
+    now: () => this.clock.now(),
+    apply: (outs) => this.socketHost.apply(outs),
+    publish: (port, binding) => this.publishSocketBinding(port, binding),
+    register: (port, user) => {
+      this.sockets.set(port, user);
     },
     forget: (port) => {
       this.sockets.delete(port);
@@ -543,6 +565,8 @@ class Node implements TipcNode {
     const maxPending = options.maxPendingSends ?? DEFAULT_MAX_PENDING_SENDS;
     if (!(Number.isInteger(maxPending) && maxPending >= 0))
       throw new NodeError("BAD_ARGUMENT", "maxPendingSends must be an integer >= 0");
+    if (options.type === "seqpacket" || options.type === "stream")
+      throw new NodeError("NOT_SUPPORTED", `${options.type} sockets are node.connect() and node.listen()`);
     let port: number;
     try {
       port = layer.open({
@@ -558,6 +582,87 @@ class Node implements TipcNode {
     const sock = new SocketImpl(this.socketHost, port, this.address, maxPending);
     this.sockets.set(port, sock);
     return sock;
+  }
+
+  /** Opens a seqpacket or stream socket for a connection or a server. */
+  private openConnectionSocket(options: ConnectionOptions | undefined): { layer: SocketLayer; port: number } {
+    this.live();
+    const layer = this.sockLayer as SocketLayer;
+    const o = options ?? {};
+    if (typeof o !== "object" || o === null) throw new NodeError("BAD_ARGUMENT", "options must be an object");
+    const type = o.type ?? "stream";
+    if (type !== "stream" && type !== "seqpacket")
+      throw new NodeError("BAD_ARGUMENT", "a connection's type is stream or seqpacket");
+    if (o.highWaterMark !== undefined && !(Number.isInteger(o.highWaterMark) && o.highWaterMark > 0))
+      throw new NodeError("BAD_ARGUMENT", "highWaterMark must be a positive integer");
+    try {
+      const port = layer.open({
+        type,
+        ...(o.connectTimeout !== undefined ? { connectTimeout: o.connectTimeout } : {}),
+        ...(o.nodelay !== undefined ? { nodelay: o.nodelay } : {}),
+        ...(o.rcvbuf !== undefined ? { rcvbuf: o.rcvbuf } : {}),
+      });
+      return { layer, port };
+    } catch (e) {
+      throw mapSocketError(e);
+    }
+  }
+
+  connect(address: ConnectAddress, options?: ConnectionOptions): TipcConnection {
+    const { layer, port } = this.openConnectionSocket(options);
+    const conn = new TipcConnection(
+      this.connectionHost,
+      port,
+      this.address,
+      options?.type ?? "stream",
+      options?.highWaterMark,
+    );
+    this.sockets.set(port, conn);
+    let r: ReturnType<SocketLayer["connect"]>;
+    try {
+      if (typeof address !== "object" || address === null)
+        throw new NodeError("BAD_ARGUMENT", "connect takes a service address or a socket address");
+      r = layer.connect(port, { ...address }, this.clock.now());
+    } catch (e) {
+      this.sockets.delete(port);
+      layer.close(port);
+      throw mapSocketError(e);
+    }
+    // A congested link holds the SYN: the layer retries it as the kernel does (its timer).
+    if (r.status === "sent") this.socketHost.apply(r.outputs);
+    else this.pump();
+    return conn;
+  }
+
+  listen(options: ServerOptions): TipcServer {
+    if (typeof options !== "object" || options === null || typeof options.service !== "object")
+      throw new NodeError("BAD_ARGUMENT", "listen takes { service: { type, lower, upper? } }");
+    const { layer, port } = this.openConnectionSocket(options);
+    const svc = options.service;
+    let binding: Binding;
+    try {
+      const outs = layer.bind(port, {
+        type: svc.type,
+        lower: svc.lower,
+        upper: svc.upper ?? svc.lower,
+        scope: svc.scope ?? "cluster",
+      });
+      const pub = outs.find((o) => o.kind === "publish");
+      if (pub === undefined) throw new NodeError("BAD_ARGUMENT", "no publication");
+      binding = pub.binding;
+      this.publishSocketBinding(port, binding);
+      layer.listen(port);
+    } catch (e) {
+      try {
+        this.socketHost.apply(layer.close(port));
+      } catch {
+        // already closed
+      }
+      throw mapSocketError(e);
+    }
+    const server = new TipcServer(this.connectionHost, port, this.address, options, { ...binding });
+    this.sockets.set(port, server);
+    return server;
   }
 
   /** A socket's new binding to the distributor; refused there, the layer's binding is undone. */
@@ -605,6 +710,12 @@ class Node implements TipcNode {
           break;
         case "wakeup":
           this.sockets.get(o.port)?.onWakeup();
+          break;
+        case "connected":
+          this.sockets.get(o.port)?.onConnected?.(o.peer);
+          break;
+        case "disconnected":
+          this.sockets.get(o.port)?.onDisconnected?.(o.end);
           break;
       }
     }
@@ -1006,6 +1117,7 @@ class Node implements TipcNode {
     this.guarded("timer", () => {
       this.link.tick(now);
       this.table?.expire(now);
+      if (this.sockLayer !== undefined) this.applySocket(this.sockLayer.tick(now));
       this.pump();
     });
   }
@@ -1014,8 +1126,8 @@ class Node implements TipcNode {
   private arm(): void {
     if (this.stopped) return;
     let d = this.link.nextDeadline();
-    const t = this.table?.nextDeadline();
-    if (t !== undefined && (d === undefined || t < d)) d = t;
+    for (const t of [this.table?.nextDeadline(), this.sockLayer?.nextDeadline()])
+      if (t !== undefined && (d === undefined || t < d)) d = t;
     if (d === this.armedAt && this.timer !== undefined) return;
     this.timer?.cancel();
     this.timer = undefined;
@@ -1076,7 +1188,7 @@ class Node implements TipcNode {
           }
         }
         if (this.sockLayer !== undefined && o.peer !== this.address) {
-          this.sockLayer.nodeUp(o.peer);
+          this.sockLayer.nodeUp(o.peer, o.capabilities, o.mtu);
           this.updateMulticast();
         }
         this.queueEmit("nodeUp", { address: o.peer, nodeId, capabilities: o.capabilities, mtu: o.mtu });
@@ -1239,7 +1351,7 @@ class Node implements TipcNode {
       // Sockets first: unread messages go back to senders that asked, waiting sends reject.
       for (const sock of [...this.sockets.values()]) {
         const outs = this.sockLayer?.close(sock.port) ?? [];
-        sock.end(new NodeError("CLOSED", "the node is closing"));
+        sock.abort(new NodeError("CLOSED", "the node is closing"));
         this.applySocket(outs);
       }
       this.sockets.clear();

@@ -56,6 +56,9 @@ const CODES: Record<string, NodeErrorCode> = {
   LIMIT: "LIMIT",
   NOT_BOUND: "NOT_BOUND",
   NOT_SUPPORTED: "NOT_SUPPORTED",
+  BAD_STATE: "BAD_STATE",
+  NOT_CONNECTED: "NOT_CONNECTED",
+  CONNECTION_ENDED: "CONNECTION_ENDED",
 };
 
 /** A SocketError from the layer as the NodeError with the same meaning; anything else as is. */
@@ -289,6 +292,11 @@ export class SocketImpl implements TipcSocket {
     this.end(new NodeError("CLOSED", `socket ${this.port} closed`));
     this.host.forget(this.port);
     this.host.apply(outs);
+  }
+
+  /** The node is closing (the port users' common call). */
+  abort(reason: NodeError): void {
+    this.end(reason);
   }
 
   /** No more sends or reads: waiting sends reject with `reason`, waiting readers get done. */

@@ -1,0 +1,179 @@
+/**
+ * TIPC connections between tipcjs nodes (issue 17): node.connect() and node.listen() as Node.js
+ * streams over the memory fabric with a virtual clock.
+ */
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { Cluster } from "./__helpers__/cluster.js";
+import { pattern } from "./__helpers__/pattern.js";
+import type { TipcConnection } from "./connection.js";
+import { isNodeError } from "./errors.js";
+
+const T = 1000;
+
+async function cluster(extra: Partial<ConstructorParameters<typeof Cluster>[0]> = {}) {
+  const c = await Cluster.start({ size: 2, ...extra });
+  expect(c.runUntil(() => c.allUp() && c.bulksAcked(), 5000)).toBeGreaterThanOrEqual(0);
+  return c;
+}
+
+/** Moves virtual time in small steps, letting stream callbacks run between, until `cond` or `ms`. */
+async function until(c: Cluster, cond: () => boolean, ms: number, step = 1): Promise<boolean> {
+  const start = c.clock.now();
+  for (;;) {
+    for (let i = 0; i < 4; i++) await new Promise((r) => setImmediate(r));
+    if (cond()) return true;
+    if (c.clock.now() - start > ms) return false;
+    c.clock.advance(step);
+  }
+}
+
+function seen(c: Cluster, i: number, on: number): void {
+  expect(
+    c.runUntil(
+      () =>
+        c
+          .get(i)
+          .lookupInstance(T, 5)
+          .some((b) => b.node === on),
+      2000,
+    ),
+  ).toBeGreaterThanOrEqual(0);
+}
+
+async function pair(c: Cluster, type: "stream" | "seqpacket" = "stream") {
+  const [a, b] = [c.get(0), c.get(1)];
+  const server = b.listen({ type, service: { type: T, lower: 5 } });
+  seen(c, 0, b.address);
+  let accepted: TipcConnection | undefined;
+  server.on("connection", (conn: TipcConnection) => {
+    accepted = conn;
+  });
+  const client = a.connect({ type: T, instance: 5 }, { type });
+  let connected = false;
+  client.on("connect", () => {
+    connected = true;
+  });
+  expect(await until(c, () => connected && accepted !== undefined, 2000)).toBe(true);
+  return { a, b, server, client, accepted: accepted as TipcConnection };
+}
+
+/** Writes `total` bytes in `chunk`-byte writes with backpressure; returns the SHA-256 and counts. */
+async function writeAll(conn: TipcConnection, total: number, chunk: number) {
+  const hash = createHash("sha256");
+  let falses = 0;
+  for (let sent = 0, i = 0; sent < total; i++) {
+    const buf = pattern(Math.min(chunk, total - sent), i + 7);
+    hash.update(buf);
+    sent += buf.length;
+    if (!conn.write(buf)) {
+      falses++;
+      await new Promise((r) => conn.once("drain", r));
+    }
+  }
+  conn.end();
+  return { sha: hash.digest("hex"), falses };
+}
+
+describe("node.connect() and node.listen(): connections as Duplex streams", () => {
+  it("a stream connection carries bytes both ways and ends cleanly on end() (peer sees end of stream)", async () => {
+    const c = await cluster();
+    const { client, accepted, b } = await pair(c);
+    expect(client.remoteAddress).toEqual(accepted.address);
+    expect(accepted.remoteAddress).toEqual(client.address);
+    const got: Buffer[] = [];
+    let ended = false;
+    accepted.on("data", (d: Buffer) => got.push(d));
+    accepted.on("end", () => {
+      ended = true;
+    });
+    client.write(Buffer.from("hello "));
+    client.write(Buffer.from("world"));
+    client.end();
+    expect(await until(c, () => ended, 2000)).toBe(true);
+    expect(Buffer.concat(got).toString()).toBe("hello world");
+    expect(b.stats().sockets.sent.unicast).toBeGreaterThan(0);
+    await c.settle(Promise.all([c.get(0).close(), b.close()]));
+  });
+
+  it("seqpacket keeps message boundaries through the Duplex", async () => {
+    const c = await cluster();
+    const { client, accepted } = await pair(c, "seqpacket");
+    const got: Uint8Array[] = [];
+    accepted.on("data", (d: Uint8Array) => got.push(d));
+    const sizes = [1, 66_000, 300, 5];
+    for (const [i, n] of sizes.entries()) client.write(pattern(n, i));
+    expect(await until(c, () => got.length === sizes.length, 2000)).toBe(true);
+    expect(got.map((g) => g.length)).toEqual(sizes);
+    for (const [i, n] of sizes.entries())
+      expect(Buffer.from(got[i] as Uint8Array).equals(pattern(n, i))).toBe(true);
+    await c.settle(Promise.all([c.get(0).close(), c.get(1).close()]));
+  });
+
+  it("a connect to a service with no listener fails CONNECTION_REFUSED", async () => {
+    const c = await cluster();
+    const [a, b] = [c.get(0), c.get(1)];
+    // a port on b that nobody has
+    const conn = a.connect({ node: b.address, port: 12345 });
+    let err: unknown;
+    conn.on("error", (e) => {
+      err = e;
+    });
+    expect(await until(c, () => err !== undefined, 2000)).toBe(true);
+    expect(isNodeError(err) && err.code).toBe("CONNECTION_REFUSED");
+    expect(() => a.connect({ type: T, instance: 99 })).toThrow(
+      expect.objectContaining({ code: "NO_SERVICE" }),
+    );
+    await c.settle(Promise.all([a.close(), b.close()]));
+  });
+
+  it("destroy() closes the socket: the peer sees CONNECTION_RESET", async () => {
+    const c = await cluster();
+    const { client, accepted } = await pair(c);
+    let err: unknown;
+    accepted.on("error", (e) => {
+      err = e;
+    });
+    accepted.resume();
+    client.destroy();
+    expect(await until(c, () => err !== undefined, 2000)).toBe(true);
+    expect(isNodeError(err) && err.code).toBe("CONNECTION_RESET");
+    await c.settle(Promise.all([c.get(0).close(), c.get(1).close()]));
+  });
+
+  it("bulk: 100 MB across a stream with loss, duplication and reordering arrive with the same SHA-256", async () => {
+    const total = Number(process.env.TIPCJS_CONN_BULK_MB ?? 100) * 1024 * 1024;
+    const c = await cluster({ mtu: 1500 });
+    const { client, accepted } = await pair(c);
+    c.fabric.setFaults({ loss: 0.05, duplicate: 0.02, reorder: 0.05, reorderDelay: 2 });
+    const hash = createHash("sha256");
+    let received = 0;
+    accepted.on("data", (d: Buffer) => {
+      hash.update(d);
+      received += d.length;
+    });
+    let ended = false;
+    accepted.on("end", () => {
+      ended = true;
+    });
+    const t0 = process.cpuUsage();
+    const writing = writeAll(client, total, 64 * 1024);
+    let sent: { sha: string; falses: number } | undefined;
+    void writing.then((r) => {
+      sent = r;
+    });
+    expect(await until(c, () => ended && sent !== undefined, 600_000)).toBe(true);
+    const cpu = process.cpuUsage(t0);
+    expect(received).toBe(total);
+    expect(hash.digest("hex")).toBe(sent?.sha);
+    expect(c.fabric.counters.duplicates).toBeGreaterThan(0);
+    expect(c.fabric.counters.drops.loss).toBeGreaterThan(0);
+    expect(c.fabric.counters.reordered).toBeGreaterThan(0);
+    expect(c.fabric.counters.bytesDelivered).toBeGreaterThan(total);
+    console.log(
+      `bulk ${total / 1024 / 1024} MB: cpu ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s, virtual ${c.clock.now()} ms`,
+    );
+    c.fabric.setFaults(undefined);
+    await c.settle(Promise.all([c.get(0).close(), c.get(1).close()]));
+  }, 120_000);
+});

@@ -11,7 +11,7 @@
  */
 import { EventEmitter } from "node:events";
 import { Duplex } from "node:stream";
-import type { ConnectionEnd, SocketLayer, SocketOutput } from "@tipcjs/socket";
+import type { ConnectionEnd, SocketInfo, SocketLayer, SocketOutput } from "@tipcjs/socket";
 import { NodeError, type NodeErrorCode } from "./errors.js";
 import { mapSocketError } from "./socket.js";
 import type { Binding, ServiceAddress, SocketAddress } from "./types.js";
@@ -113,9 +113,9 @@ export class TipcConnection extends Duplex implements PortUser {
     return this.established;
   }
 
-  /** The layer's view: state, windows, Nagle. */
-  info() {
-    return this.host.layer().info(this.port).connection;
+  /** The socket layer's view: receive queue, and the connection's state, windows and Nagle. */
+  info(): SocketInfo {
+    return this.host.layer().info(this.port);
   }
 
   /** @internal the layer connected this socket (connect's ACK, or accept). */

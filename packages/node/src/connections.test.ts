@@ -176,4 +176,120 @@ describe("node.connect() and node.listen(): connections as Duplex streams", () =
     c.fabric.setFaults(undefined);
     await c.settle(Promise.all([c.get(0).close(), c.get(1).close()]));
   }, 120_000);
+
+  it("a reader that stops reading stops the writer within one window; everything arrives once it reads", async () => {
+    const c = await cluster({ mtu: 1500 });
+    const { client, accepted } = await pair(c);
+    const chunk = 64 * 1024;
+    accepted.pause();
+    const total = 20 * 1024 * 1024;
+    const sentHash = createHash("sha256");
+    let written = 0;
+    let falses = 0;
+    let done = false;
+    void (async () => {
+      for (let i = 0; written < total; i++) {
+        const buf = pattern(chunk, i + 3);
+        sentHash.update(buf);
+        written += buf.length;
+        if (!client.write(buf)) {
+          falses++;
+          await new Promise((r) => client.once("drain", r));
+        }
+      }
+      done = true;
+    })();
+    await until(c, () => false, 2000);
+    console.log(
+      "DBG",
+      written,
+      falses,
+      accepted.readableLength,
+      accepted.readableFlowing,
+      JSON.stringify(accepted.info()),
+      JSON.stringify(client.info().connection),
+    );
+    const stalledAt = written;
+    await until(c, () => false, 2000);
+    // The writer stopped: write() said false and no drain came while nobody read.
+    expect(falses).toBeGreaterThan(0);
+    expect(written).toBe(stalledAt);
+    expect(written).toBeLessThan(total);
+    const layerQueue = accepted.info().queuedBytes;
+    const window = (accepted.info().connection?.rcvWin ?? 0) * 1024;
+    // The receiver's layer holds at most one window plus the message that crossed it; the
+    // stream buffers hold their high-water marks; the writer holds what it was allowed to write.
+    expect(layerQueue).toBeLessThanOrEqual(window + 66_024);
+    expect(accepted.readableLength).toBeLessThanOrEqual(accepted.readableHighWaterMark + 66_000);
+    expect(client.writableLength).toBeLessThanOrEqual(client.writableHighWaterMark + chunk);
+    expect(client.info().connection?.sntUnacked).toBeGreaterThan(client.info().connection?.sndWin ?? 0);
+    // Read again: all of it arrives, in order.
+    const got = createHash("sha256");
+    let received = 0;
+    accepted.on("data", (d: Buffer) => {
+      got.update(d);
+      received += d.length;
+    });
+    accepted.resume();
+    expect(await until(c, () => done && received === total, 20_000)).toBe(true);
+    expect(got.digest("hex")).toBe(sentHash.digest("hex"));
+    await c.settle(Promise.all([c.get(0).close(), c.get(1).close()]));
+  });
+
+  it("node loss: the peer's connections end with PEER_LOST within the link tolerance", async () => {
+    const tolerance = 1500;
+    const c = await cluster({ tolerance });
+    const { accepted, client } = await pair(c);
+    let err: unknown;
+    client.on("error", (e) => {
+      err = e;
+    });
+    client.resume();
+    const [ma, mb] = [c.members[0], c.members[1]];
+    c.fabric.partition([mb?.transport.localAddress as never], [ma?.transport.localAddress as never]);
+    const start = c.clock.now();
+    expect(await until(c, () => err !== undefined, 3 * tolerance, 10)).toBe(true);
+    const took = c.clock.now() - start;
+    expect(isNodeError(err) && err.code).toBe("PEER_LOST");
+    expect((err as { tipcErrorCode?: number }).tipcErrorCode).toBe(3);
+    expect(took).toBeGreaterThanOrEqual(tolerance);
+    expect(took).toBeLessThanOrEqual(tolerance + 2 * Math.min(tolerance / 4, 500) + 10);
+    void accepted;
+    await c.settle(Promise.all([c.get(0).close(), c.get(1).close()]));
+  });
+
+  it("a seqpacket write over 66,000 bytes fails MESSAGE_TOO_LARGE", async () => {
+    const c = await cluster();
+    const { client } = await pair(c, "seqpacket");
+    let err: unknown;
+    client.on("error", (e) => {
+      err = e;
+    });
+    client.write(new Uint8Array(66_001));
+    expect(await until(c, () => err !== undefined, 100)).toBe(true);
+    expect(isNodeError(err) && err.code).toBe("MESSAGE_TOO_LARGE");
+    await c.settle(Promise.all([c.get(0).close(), c.get(1).close()]));
+  });
+
+  it("the server is an async iterable of connections", async () => {
+    const c = await cluster();
+    const [a, b] = [c.get(0), c.get(1)];
+    const server = b.listen({ service: { type: T, lower: 5 } });
+    seen(c, 0, b.address);
+    const got: TipcConnection[] = [];
+    const loop = (async () => {
+      for await (const conn of server) {
+        got.push(conn);
+        if (got.length === 2) break;
+      }
+    })();
+    a.connect({ type: T, instance: 5 });
+    a.connect({ type: T, instance: 5 });
+    expect(await until(c, () => got.length === 2, 2000)).toBe(true);
+    await loop;
+    expect(got.every((g) => g.connected)).toBe(true);
+    server.close();
+    expect(server.listening).toBe(false);
+    await c.settle(Promise.all([a.close(), b.close()]));
+  });
 });

@@ -13,11 +13,14 @@ import {
   nodeIdToString,
   padNodeId,
   TIPC_BCAST_RCAST,
+  TIPC_BLOCK_FLOWCTL,
   TIPC_DEF_LINK_WIN,
   TIPC_MAX_LINK_WIN,
   TIPC_MCAST_RBCTL,
   TIPC_MIN_LINK_WIN,
+  TIPC_NAGLE,
   TIPC_NAMED_BCAST,
+  TIPC_SYN_BIT,
 } from "@tipcjs/codec";
 import {
   createDistributor,
@@ -368,8 +371,15 @@ class Node implements TipcNode {
         discoveryPeers: discovery,
         ...(desc.priority !== undefined ? { priority: desc.priority } : {}),
       })),
-      // the socket layer takes multicast by replicast and keeps order across a method switch
-      capabilities: DEFAULT_CAPABILITIES | TIPC_BCAST_RCAST | TIPC_MCAST_RBCTL,
+      // the socket layer takes multicast by replicast and keeps order across a method switch,
+      // and carries connections with the SYN bit, block flow control and Nagle (issue 17)
+      capabilities:
+        DEFAULT_CAPABILITIES |
+        TIPC_BCAST_RCAST |
+        TIPC_MCAST_RBCTL |
+        TIPC_SYN_BIT |
+        TIPC_BLOCK_FLOWCTL |
+        TIPC_NAGLE,
       tolerance: o.tolerance,
       window: this.window,
       skipTrial: o.skipTrial,

@@ -1003,14 +1003,14 @@ class SocketLayerImpl implements SocketLayer {
     const lc = this.connOf(ls);
     this.setNow(now);
     if (lc.state !== "listen") throw new SocketError("BAD_STATE", `socket ${port} is not listening`);
-    const syn = this.dequeue(ls);
-    if (syn === undefined) return undefined;
+    if (ls.head === ls.queue.length) return undefined;
     const newPort = this.open({
       type: ls.type,
       rcvbuf: ls.rcvbuf,
       nodelay: lc.nodelay,
       connectTimeout: lc.connTimeout,
     });
+    const syn = this.dequeue(ls) as DataMessage;
     const s = this.sockets.get(newPort) as Sock;
     const c = s.conn as Conn;
     this.finishConn(s, c, syn.origPort, syn.origNode);

@@ -286,6 +286,20 @@ describe("connection setup", () => {
     expect(p.at(A).read(rdm)).toMatchObject({ kind: "returned", error: "NO_PORT" });
   });
 
+  it("an accept refused LIMIT (no free socket) keeps the SYN for a later accept", () => {
+    const p = new Pair({}, { maxSockets: 2 });
+    const server = p.at(B).open({ type: "seqpacket" });
+    p.at(B).listen(server);
+    const other = p.at(B).open({ type: "rdm" });
+    const client = p.at(A).open({ type: "seqpacket" });
+    p.send(A, p.at(A).connect(client, { node: B, port: server }, 0));
+    p.run();
+    expectCode(() => p.at(B).acceptConnection(server, 0), "LIMIT");
+    expect(p.at(B).pendingConnections(server)).toBe(1);
+    p.apply(B, p.at(B).close(other));
+    expect(p.at(B).acceptConnection(server, 0)).toBeDefined();
+  });
+
   it("refuses calls in the wrong state", () => {
     const p = new Pair();
     const { client, server } = p.connected();

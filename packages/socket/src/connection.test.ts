@@ -6,8 +6,10 @@
 import {
   type ConnManagerFields,
   connManagerFields,
+  connManagerMessage,
   type DataMessage,
   decodeMessage,
+  encodeMessage,
   type OpaqueMessage,
   TIPC_BLOCK_FLOWCTL,
   TIPC_NAGLE,
@@ -15,8 +17,9 @@ import {
   TIPC_SYN_BIT,
 } from "@tipcjs/codec";
 import { NameTable } from "@tipcjs/name-table";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CONN_PROBING_INTV, connectRetryDelay, nagleAppend } from "./connection.js";
+import { CONN_PROBING_INTV, connectRetryDelay, NAGLE_MAX_BACKLOG_BLOCKS, nagleAppend } from "./connection.js";
 import { isSocketError } from "./errors.js";
 import { createSocketLayer, type SocketLayer } from "./socket-layer.js";
 import type { ConnectionItem, SendResult, SocketLayerOptions, SocketOutput } from "./types.js";
@@ -560,5 +563,93 @@ describe("teardown: each end shows its own code", () => {
       expect(outs).toContainEqual({ kind: "disconnected", port, end: { reason: "NO_NODE", errorCode: 3 } });
       expect(p.read(A, port)).toMatchObject({ kind: "end", end: { reason: "NO_NODE", errorCode: 3 } });
     }
+  });
+});
+
+describe("hostile input to connection sockets", () => {
+  it("any CONN_MSG or CONN_MANAGER fields: no throw, bounded queues, counters never negative", () => {
+    const field = fc.record({
+      manager: fc.boolean(),
+      type: fc.integer({ min: 0, max: 3 }),
+      errorCode: fc.integer({ min: 0, max: 15 }),
+      fromPeer: fc.boolean(),
+      toPort: fc.constantFrom("client", "server", "other"),
+      syn: fc.boolean(),
+      ackRequired: fc.boolean(),
+      connAck: fc.integer({ min: 0, max: 0xffff }),
+      advWin: fc.integer({ min: 0, max: 0xffff }),
+      size: fc.integer({ min: 0, max: 3000 }),
+      read: fc.boolean(),
+      send: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(field, { maxLength: 60 }), (fs) => {
+        const p = new Pair({}, { rcvbuf: 8192 });
+        const { client, accepted, server } = p.connected("stream");
+        p.wire.length = 0;
+        const sl = p.at(A);
+        for (const f of fs) {
+          const destPort = f.toPort === "client" ? client : f.toPort === "server" ? accepted : 77;
+          const origPort = f.fromPeer ? accepted : accepted + 1;
+          let bytes: Uint8Array;
+          if (f.manager) {
+            bytes = encodeMessage(
+              connManagerMessage({
+                type: (["CONN_PROBE", "CONN_PROBE_REPLY", "CONN_ACK"] as const)[f.type % 3] as "CONN_ACK",
+                errorCode: f.errorCode,
+                prevNode: B,
+                origPort,
+                destPort,
+                origNode: B,
+                destNode: A,
+                connAck: f.connAck,
+                advWin: f.advWin,
+                nagleAck: f.ackRequired,
+              }),
+            );
+          } else {
+            bytes = encodeMessage({
+              user: "LOW_IMPORTANCE",
+              type: (["CONN_MSG", "DIRECT_MSG", "NAMED_MSG", "CONN_MSG"] as const)[f.type] as "CONN_MSG",
+              headerSize: f.type === 1 ? 32 : f.type === 2 ? 40 : 24,
+              nonSeq: false,
+              destDroppable: false,
+              srcDroppable: f.ackRequired,
+              syn: f.syn,
+              errorCode: f.errorCode,
+              rerouteCount: 0,
+              lookupScope: 0,
+              bcastAck: 0,
+              ack: 0,
+              seqno: 0,
+              prevNode: B,
+              origPort,
+              destPort,
+              origNode: B,
+              destNode: A,
+              nameType: f.type === 2 ? SVC.type : 0,
+              nameInstance: f.type === 2 ? SVC.instance : 0,
+              nameUpper: 0,
+              payload: new Uint8Array(f.size),
+            });
+          }
+          for (const o of sl.receive(bytes)) if (o.kind === "transmit") decodeMessage(o.message);
+          if (f.read) sl.readConnection(client);
+          if (f.send) {
+            try {
+              sl.sendConnection(client, new Uint8Array(f.size));
+            } catch (e) {
+              expect(isSocketError(e)).toBe(true);
+            }
+          }
+          const c = sl.info(client);
+          expect(c.queuedBytes).toBeLessThan(8192 + 3100);
+          expect(c.connection?.sntUnacked).toBeGreaterThanOrEqual(0);
+          expect(c.connection?.heldMessages).toBeLessThanOrEqual(NAGLE_MAX_BACKLOG_BLOCKS + 1);
+        }
+        void server;
+      }),
+      { numRuns: 150 },
+    );
   });
 });

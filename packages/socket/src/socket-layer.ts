@@ -14,6 +14,7 @@ import {
   decodeMessage,
   encodeMessage,
   MAX_FORWARD_SIZE,
+  MinHeap,
   type OpaqueMessage,
   TIPC_BLOCK_FLOWCTL,
   TIPC_CLUSTER_SCOPE,
@@ -279,6 +280,11 @@ class SocketLayerImpl implements SocketLayer {
   private readonly probeInterval: number;
   /** the latest time an input carried (receive has none; SYN retries count from it) */
   private lastNow = 0;
+  /** connection deadlines (connect timeout, SYN retry, probe) by time; stale entries skipped */
+  private readonly timers = new MinHeap<{ at: number; port: number; seq: number }>(
+    (a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq),
+  );
+  private timerSeq = 0;
 
   constructor(o: SocketLayerOptions) {
     if (typeof o !== "object" || o === null) throw new SocketError("BAD_OPTIONS", "options are required");
@@ -973,6 +979,7 @@ class SocketLayerImpl implements SocketLayer {
     c.synClone = { ...m, payload: payload.slice() };
     c.state = "connecting";
     c.connectDeadline = now + c.connTimeout;
+    this.schedule(port, c.connectDeadline);
     // __tipc_sendstream's implicit setup counts a SYN+ against the window.
     if (payload.length > 0) c.sntUnacked = connInc(c, payload.length + m.headerSize);
     return this.xmit(s, m, imp);
@@ -984,6 +991,7 @@ class SocketLayerImpl implements SocketLayer {
     c.peerPort = peerPort;
     c.state = "established";
     c.timer = this.lastNow + this.probeInterval;
+    this.schedule(s.port, c.timer);
     c.probeUnacked = false;
     c.connectDeadline = undefined;
     c.peerCaps = this.capsOf(peerNode);
@@ -1370,6 +1378,7 @@ class SocketLayerImpl implements SocketLayer {
         if (m.origPort !== c.peerPort || m.origNode !== c.peerNode) return "reject";
         if (err !== TIPC_ERR_OVERLOAD || c.synClone === undefined) break;
         c.timer = this.lastNow + connectRetryDelay(c.connTimeout, Math.floor(this.random() * 0x10000));
+        this.schedule(s.port, c.timer);
         return "consumed";
       case "open":
       case "disconnecting":
@@ -1451,12 +1460,32 @@ class SocketLayerImpl implements SocketLayer {
     }
   }
 
+  /** A connection timer at `at` for `port` (entries are checked against the socket when due). */
+  private schedule(port: number, at: number): void {
+    this.timers.push({ at, port, seq: this.timerSeq++ });
+    // Entries of closed sockets or moved timers wait in the heap: compact before they pile up.
+    if (this.timers.size > 2 * this.sockets.size + 64) this.timers.retain((e) => this.timerLive(e));
+  }
+
+  /** Whether a heap entry is still one of its socket's deadlines. */
+  private timerLive(e: { at: number; port: number }): boolean {
+    const c = this.sockets.get(e.port)?.conn;
+    if (c === undefined) return false;
+    return c.timer === e.at || (c.state === "connecting" && c.connectDeadline === e.at);
+  }
+
   tick(now: number): SocketOutput[] {
     this.setNow(now);
     const out: SocketOutput[] = [];
-    for (const s of [...this.sockets.values()]) {
-      const c = s.conn;
-      if (c === undefined) continue;
+    const due = new Set<number>();
+    for (let e = this.timers.peek(); e !== undefined && e.at <= now; e = this.timers.peek()) {
+      this.timers.pop();
+      if (this.timerLive(e)) due.add(e.port);
+    }
+    for (const port of due) {
+      const s = this.sockets.get(port);
+      const c = s?.conn;
+      if (s === undefined || c === undefined) continue;
       if (c.state === "connecting" && c.connectDeadline !== undefined && now >= c.connectDeadline) {
         this.disconnect(s, c, { reason: "TIMEOUT", errorCode: 0 }, out);
         continue;
@@ -1488,10 +1517,12 @@ class SocketLayerImpl implements SocketLayer {
         );
         c.probeUnacked = true;
         c.timer = now + this.probeInterval;
+        this.schedule(s.port, c.timer);
       } else if (c.state === "connecting" && c.synClone !== undefined) {
         // tipc_sk_retry_connect: later if the link is congested, else the SYN again.
         if (s.cong.size > 0) {
           c.timer = now + 100;
+          this.schedule(s.port, c.timer);
           continue;
         }
         const syn = c.synClone;
@@ -1506,14 +1537,11 @@ class SocketLayerImpl implements SocketLayer {
   }
 
   nextDeadline(): number | undefined {
-    let next: number | undefined;
-    for (const s of this.sockets.values()) {
-      const c = s.conn;
-      if (c === undefined) continue;
-      for (const t of [c.timer, c.state === "connecting" ? c.connectDeadline : undefined])
-        if (t !== undefined && (next === undefined || t < next)) next = t;
+    for (let e = this.timers.peek(); e !== undefined; e = this.timers.peek()) {
+      if (this.timerLive(e)) return e.at;
+      this.timers.pop();
     }
-    return next;
+    return undefined;
   }
 
   // ---------------------------------------------------------------- nodes and links

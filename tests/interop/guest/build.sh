@@ -7,7 +7,7 @@
 # The build is cached in $TIPCJS_INTEROP_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/tipcjs-interop):
 #   debs/          downloaded .deb files (kept; ~75 MB)
 #   guest-<key>/   one finished guest per input key; <key> hashes this directory's build inputs
-#                  (build.sh, init, tipc-binder.c) and the exact package versions
+#                  (build.sh, init, tipc-binder.c, tipc-conn.c) and the exact package versions
 # A second call with the same inputs only resolves versions and prints the cached directory.
 #
 # Needs: apt-get, apt-cache, dpkg, gcc + libc6-dev (static), kmod (modinfo), gzip, flock.
@@ -60,7 +60,7 @@ done
 
 KEY=$(
 	{
-		cat "$HERE/build.sh" "$HERE/init" "$HERE/tipc-binder.c"
+		cat "$HERE/build.sh" "$HERE/init" "$HERE/tipc-binder.c" "$HERE/tipc-conn.c"
 		for p in "${PKGS[@]}"; do echo "$p=${VER[$p]}"; done
 		gcc -dumpfullversion 2>/dev/null || true
 	} | sha256sum | cut -c1-16
@@ -150,8 +150,9 @@ if [[ $(id -u) == 0 ]]; then
 	grep -qE 'Usage|TIPC nl family' <<<"$out" || { log "tipc does not start inside the guest root: $out"; exit 1; }
 fi
 
-# 7. tipc-binder and init.
+# 7. tipc-binder, tipc-conn and init.
 gcc -static -O2 -Wall -o "$R/bin/tipc-binder" "$HERE/tipc-binder.c"
+gcc -static -O2 -Wall -o "$R/bin/tipc-conn" "$HERE/tipc-conn.c"
 install -m 755 "$HERE/init" "$R/init"
 
 # 8. initramfs (busybox cpio: no host cpio needed).

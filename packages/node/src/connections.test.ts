@@ -335,4 +335,57 @@ describe("node.connect() and node.listen(): connections as Duplex streams", () =
     c.fabric.setFaults(undefined);
     await c.settle(Promise.all([a.close(), b.close()]));
   }, 120_000);
+
+  it("a SYN that nothing answers fails CONNECT_TIMEOUT at the connect timeout (virtual time)", async () => {
+    const c = await cluster();
+    const [a, b] = [c.get(0), c.get(1)];
+    const server = b.listen({ service: { type: T, lower: 5 } });
+    seen(c, 0, b.address);
+    // The listener's node stops taking anything from a (the link stays up for its tolerance).
+    const [ma, mb] = [c.members[0], c.members[1]];
+    c.fabric.setPairFaults(
+      ma?.transport.localAddress as never,
+      mb?.transport.localAddress as never,
+      { loss: 1 },
+      {
+        oneWay: true,
+      },
+    );
+    const conn = a.connect({ node: b.address, port: server.port }, { connectTimeout: 400 });
+    let err: unknown;
+    conn.on("error", (e) => {
+      err = e;
+    });
+    const start = c.clock.now();
+    expect(await until(c, () => err !== undefined, 1000)).toBe(true);
+    expect(isNodeError(err) && err.code).toBe("CONNECT_TIMEOUT");
+    expect(c.clock.now() - start).toBeGreaterThanOrEqual(400);
+    expect(c.clock.now() - start).toBeLessThanOrEqual(410);
+    c.fabric.setPairFaults(
+      ma?.transport.localAddress as never,
+      mb?.transport.localAddress as never,
+      undefined,
+    );
+    await c.settle(Promise.all([a.close(), b.close()]));
+  });
+
+  it("the peer's end() ends both sides of this stream without an error; node.socket() refuses connection types", async () => {
+    const c = await cluster();
+    const { client, accepted } = await pair(c);
+    accepted.resume();
+    let err: unknown;
+    client.on("error", (e) => {
+      err = e;
+    });
+    client.resume();
+    accepted.end();
+    expect(await until(c, () => client.readableEnded, 1000)).toBe(true);
+    // allowHalfOpen is false: the client's writable side ended with its readable side.
+    expect(client.writableEnded).toBe(true);
+    expect(err).toBeUndefined();
+    expect(() => c.get(0).socket({ type: "stream" })).toThrow(
+      expect.objectContaining({ code: "NOT_SUPPORTED" }),
+    );
+    await c.settle(Promise.all([c.get(0).close(), c.get(1).close()]));
+  });
 });

@@ -1033,6 +1033,7 @@ class SocketLayerImpl implements SocketLayer {
     }
     // The ACK: an empty CONN_MSG, which counts one block against the window (__tipc_sendstream of 0 bytes).
     const ack = this.connHeader(s, c, new Uint8Array(0));
+    c.oneway++;
     c.sntUnacked += connInc(c, SHORT_H_SIZE);
     this.xmitConn(s, c, [ack], out);
     return { port: newPort, outputs: out };

@@ -7,7 +7,7 @@
 # The build is cached in $TIPCJS_INTEROP_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/tipcjs-interop):
 #   debs/          downloaded .deb files (kept; ~75 MB)
 #   guest-<key>/   one finished guest per input key; <key> hashes this directory's build inputs
-#                  (build.sh, init, tipc-binder.c, tipc-conn.c) and the exact package versions
+#                  (build.sh, init, tipc-binder.c) and the exact package versions
 # A second call with the same inputs only resolves versions and prints the cached directory.
 #
 # Needs: apt-get, apt-cache, dpkg, gcc + libc6-dev (static), kmod (modinfo), gzip, flock.
@@ -60,9 +60,10 @@ done
 
 KEY=$(
 	{
-		cat "$HERE/build.sh" "$HERE/init" "$HERE/tipc-binder.c" "$HERE/tipc-conn.c"
+		cat "$HERE/build.sh" "$HERE/init" "$HERE/tipc-binder.c"
 		for p in "${PKGS[@]}"; do echo "$p=${VER[$p]}"; done
 		gcc -dumpfullversion 2>/dev/null || true
+		cat "$HERE/tipc-conn.c" # connections (issue 17)
 	} | sha256sum | cut -c1-16
 )
 OUT=$CACHE/guest-$KEY
@@ -150,10 +151,12 @@ if [[ $(id -u) == 0 ]]; then
 	grep -qE 'Usage|TIPC nl family' <<<"$out" || { log "tipc does not start inside the guest root: $out"; exit 1; }
 fi
 
-# 7. tipc-binder, tipc-conn and init.
+# 7. tipc-binder and init.
 gcc -static -O2 -Wall -o "$R/bin/tipc-binder" "$HERE/tipc-binder.c"
-gcc -static -O2 -Wall -o "$R/bin/tipc-conn" "$HERE/tipc-conn.c"
 install -m 755 "$HERE/init" "$R/init"
+
+# 7b. tipc-conn: SOCK_STREAM / SOCK_SEQPACKET client and server (connections, issue 17).
+gcc -static -O2 -Wall -o "$R/bin/tipc-conn" "$HERE/tipc-conn.c"
 
 # 8. initramfs (busybox cpio: no host cpio needed).
 (cd "$R" && find . | "$R/bin/busybox" cpio -o -H newc 2>/dev/null | gzip -6) >"$WORK/out/initrd.gz"

@@ -260,8 +260,7 @@ class Node implements TipcNode {
   private table: NameTable | undefined;
   private dist: Distributor | undefined;
   private sockLayer: SocketLayer | undefined;
-  /** the owner of each open port: a connectionless socket, a connection or a server */
-  private readonly sockets = new Map<number, PortUser>();
+  private readonly sockets = new Map<number, SocketImpl>();
   /** (node, importance) links the socket layer was told are congested, keyed node * 4 + importance */
   private readonly congested = new Set<number>();
   private readonly socketHost: SocketHost = {
@@ -290,12 +289,14 @@ class Node implements TipcNode {
     apply: (outs) => this.socketHost.apply(outs),
     publish: (port, binding) => this.publishSocketBinding(port, binding),
     register: (port, user) => {
-      this.sockets.set(port, user);
+      this.connections.set(port, user);
     },
     forget: (port) => {
-      this.sockets.delete(port);
+      this.connections.delete(port);
     },
   };
+  /** the ports of connections and servers (the connectionless sockets are in `sockets`) */
+  private readonly connections = new Map<number, PortUser>();
   private readonly emitter = new TypedEmitter<NodeEvents>();
   private readonly subs = new Map<number, TopologySubscriptionImpl>();
   private readonly maxQueuedEvents: number;
@@ -627,14 +628,14 @@ class Node implements TipcNode {
       options?.type ?? "stream",
       options?.highWaterMark,
     );
-    this.sockets.set(port, conn);
+    this.connections.set(port, conn);
     let r: ReturnType<SocketLayer["connect"]>;
     try {
       if (typeof address !== "object" || address === null)
         throw new NodeError("BAD_ARGUMENT", "connect takes a service address or a socket address");
       r = layer.connect(port, { ...address }, this.clock.now());
     } catch (e) {
-      this.sockets.delete(port);
+      this.connections.delete(port);
       layer.close(port);
       throw mapSocketError(e);
     }
@@ -671,7 +672,7 @@ class Node implements TipcNode {
       throw mapSocketError(e);
     }
     const server = new TipcServer(this.connectionHost, port, this.address, options, { ...binding });
-    this.sockets.set(port, server);
+    this.connections.set(port, server);
     return server;
   }
 
@@ -716,16 +717,16 @@ class Node implements TipcNode {
           }
           break;
         case "readable":
-          this.sockets.get(o.port)?.onReadable();
+          (this.sockets.get(o.port) ?? this.connections.get(o.port))?.onReadable();
           break;
         case "wakeup":
-          this.sockets.get(o.port)?.onWakeup();
+          (this.sockets.get(o.port) ?? this.connections.get(o.port))?.onWakeup();
           break;
         case "connected":
-          this.sockets.get(o.port)?.onConnected?.(o.peer);
+          this.connections.get(o.port)?.onConnected?.(o.peer);
           break;
         case "disconnected":
-          this.sockets.get(o.port)?.onDisconnected?.(o.end);
+          this.connections.get(o.port)?.onDisconnected?.(o.end);
           break;
       }
     }
@@ -1361,10 +1362,17 @@ class Node implements TipcNode {
       // Sockets first: unread messages go back to senders that asked, waiting sends reject.
       for (const sock of [...this.sockets.values()]) {
         const outs = this.sockLayer?.close(sock.port) ?? [];
-        sock.abort(new NodeError("CLOSED", "the node is closing"));
+        sock.end(new NodeError("CLOSED", "the node is closing"));
         this.applySocket(outs);
       }
       this.sockets.clear();
+      // Connections: each peer sees a reset; the streams are destroyed without an error.
+      for (const user of [...this.connections.values()]) {
+        const outs = this.sockLayer?.close(user.port) ?? [];
+        user.abort(new NodeError("CLOSED", "the node is closing"));
+        this.applySocket(outs);
+      }
+      this.connections.clear();
       const dist = this.dist;
       const table = this.table;
       if (dist !== undefined && table !== undefined) {

@@ -294,11 +294,6 @@ export class SocketImpl implements TipcSocket {
     this.host.apply(outs);
   }
 
-  /** The node is closing (the port users' common call). */
-  abort(reason: NodeError): void {
-    this.end(reason);
-  }
-
   /** No more sends or reads: waiting sends reject with `reason`, waiting readers get done. */
   end(reason: NodeError): void {
     if (this.ended) return;

@@ -12,10 +12,10 @@
  *       CONNS (default 1) connections at once to {T, I}, each sending BYTES of the stream of
  *       SEED + k in writes of 1..CHUNK bytes (sizes from the stream of SEED + k + 1000), then
  *       shutdown(); one line per connection: "sent N bytes B msgs M lens HEX sha256 HEX"
- *   tipc-conn connect KIND T I
- *       connect only: "ok" or "err ENAME"
- *   tipc-conn hold KIND T I
- *       connect, then read until the connection ends: "end ENAME ms MS" (time from connect)
+ *   tipc-conn connect KIND T I [DOMAIN]
+ *       connect only: "ok" or "err ENAME" (DOMAIN: the lookup node, 0 = cluster)
+ *   tipc-conn hold KIND T I [DOMAIN]
+ *       connect, then read until the connection ends: "end eof|ENAME ms MS" (time from connect)
  *
  * KIND is "stream" or "seqpacket". Output lines start with "@@" so the harness can find them.
  * Built with gcc -static so it runs in the busybox initramfs.
@@ -165,7 +165,7 @@ static long long now_ms(void)
 	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-static struct sockaddr_tipc service(unsigned int type, unsigned int instance)
+static struct sockaddr_tipc service(unsigned int type, unsigned int instance, unsigned int domain)
 {
 	struct sockaddr_tipc a;
 
@@ -174,13 +174,13 @@ static struct sockaddr_tipc service(unsigned int type, unsigned int instance)
 	a.addrtype = TIPC_SERVICE_ADDR;
 	a.addr.name.name.type = type;
 	a.addr.name.name.instance = instance;
-	a.addr.name.domain = 0;
+	a.addr.name.domain = domain;
 	return a;
 }
 
-static int dial(int kind, unsigned int type, unsigned int instance)
+static int dial(int kind, unsigned int type, unsigned int instance, unsigned int domain)
 {
-	struct sockaddr_tipc a = service(type, instance);
+	struct sockaddr_tipc a = service(type, instance, domain);
 	int sd = socket(AF_TIPC, kind, 0);
 
 	if (sd < 0)
@@ -287,7 +287,7 @@ static void feed(int kind, unsigned int type, unsigned int instance, unsigned lo
 	struct sha256 dsha, lsha;
 	unsigned long long sent = 0, msgs = 0;
 	char dh[65], lh[65];
-	int sd = dial(kind, type, instance);
+	int sd = dial(kind, type, instance, 0);
 
 	if (sd < 0) {
 		printf("@@sent %d error %s\n", n, errname(-sd));
@@ -350,9 +350,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc >= 5 && (!strcmp(argv[1], "connect") || !strcmp(argv[1], "hold"))) {
-		long long t0 = now_ms();
+		long long t0;
 		int kind = kind_of(argv[2]);
-		int sd = dial(kind, strtoul(argv[3], NULL, 0), strtoul(argv[4], NULL, 0));
+		unsigned int domain = argc >= 6 ? strtoul(argv[5], NULL, 0) : 0;
+		int sd = dial(kind, strtoul(argv[3], NULL, 0), strtoul(argv[4], NULL, 0), domain);
 		if (sd < 0) {
 			printf("@@err %s\n", errname(-sd));
 			return 0;

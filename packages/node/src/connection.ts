@@ -122,8 +122,11 @@ export class TipcConnection extends Duplex implements PortUser {
   onConnected(peer: SocketAddress): void {
     this.established = true;
     this.peerAddress = { ...peer };
-    this.emit("connect");
-    this.emit("ready");
+    // As net.Socket: `connect` comes after connect() returned, even when the peer is this node.
+    process.nextTick(() => {
+      this.emit("connect");
+      this.emit("ready");
+    });
     this.onWakeup();
   }
 

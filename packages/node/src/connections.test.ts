@@ -388,4 +388,25 @@ describe("node.connect() and node.listen(): connections as Duplex streams", () =
     );
     await c.settle(Promise.all([c.get(0).close(), c.get(1).close()]));
   });
+
+  it("a connection within one node: connect comes after connect() returns, data flows", async () => {
+    const c = await cluster();
+    const a = c.get(0);
+    const server = a.listen({ service: { type: T, lower: 9, scope: "node" } });
+    let accepted: TipcConnection | undefined;
+    server.on("connection", (x: TipcConnection) => {
+      accepted = x;
+    });
+    const conn = a.connect({ type: T, instance: 9 });
+    let connected = false;
+    conn.on("connect", () => {
+      connected = true;
+    });
+    const got: Buffer[] = [];
+    expect(await until(c, () => connected && accepted !== undefined, 100)).toBe(true);
+    accepted?.on("data", (d: Buffer) => got.push(d));
+    conn.end(Buffer.from("local"));
+    expect(await until(c, () => Buffer.concat(got).toString() === "local", 100)).toBe(true);
+    await c.settle(Promise.all([a.close(), c.get(1).close()]));
+  });
 });

@@ -443,6 +443,19 @@ describe("Nagle (stream, peer with TIPC_NAGLE)", () => {
     expect(Uint8Array.from(got)).toEqual(Uint8Array.from(writes.flatMap((w) => [...w])));
   });
 
+  it("a nagle_ack with nothing bundled meanwhile is a bad Nagle: the one-way count restarts and the start doubles", () => {
+    const p = new Pair();
+    const { client } = p.connected("stream");
+    const ackRequired = (pk: Packet) => (decodeMessage(pk.bytes) as DataMessage).srcDroppable;
+    for (let i = 0; i < 5; i++) p.send(A, p.at(A).sendConnection(client, bytes(10, i)));
+    expect(p.wire.map(ackRequired)).toEqual([false, false, false, false, true]);
+    // B answers at once with the nagle_ack; A had nothing to bundle in between.
+    p.run();
+    // Now eight writes (nagle_start 4 -> 8) go out one by one before the next ack_required.
+    for (let i = 0; i < 9; i++) p.send(A, p.at(A).sendConnection(client, bytes(10, i)));
+    expect(p.wire.map(ackRequired)).toEqual([false, false, false, false, false, false, false, false, true]);
+  });
+
   it("not with TIPC_NODELAY, not on seqpacket, not to a peer without TIPC_NAGLE", () => {
     const p = new Pair();
     const s = p.at(A).open({ type: "stream", nodelay: true });

@@ -1183,7 +1183,8 @@ class Node implements TipcNode {
           return;
         }
         // data (and users the layer counts as not-data: CONN_MANAGER, group messages)
-        if (this.sockLayer !== undefined) this.applySocket(this.sockLayer.receiveMessage(o.message));
+        if (this.sockLayer !== undefined)
+          this.applySocket(this.sockLayer.receiveMessage(o.message, this.clock.now()));
         return;
       }
       case "nodeUp": {

@@ -259,6 +259,21 @@ describe("connection setup", () => {
     });
   });
 
+  it("the retry counts from the time the rejection arrived, when receive is given it", () => {
+    const p = new Pair();
+    const server = p.at(B).open({ type: "seqpacket", rcvbuf: 1 });
+    p.at(B).listen(server);
+    const client = p.at(A).open({ type: "seqpacket" });
+    p.send(A, p.at(A).connect(client, { node: B, port: server }, 0));
+    const syn = p.wire.shift() as Packet;
+    const back = p.at(B).receive(syn.bytes);
+    const rej = back.find((o) => o.kind === "transmit") as { message: Uint8Array };
+    p.apply(A, p.at(A).receive(rej.message, 5000));
+    const retry = p.at(A).nextDeadline() as number;
+    expect(retry).toBeGreaterThanOrEqual(5100);
+    expect(retry).toBeLessThan(5100 + 2000);
+  });
+
   it("the retry delay never divides by zero for a connect timeout under 4 ms (CVE-2026-43411)", () => {
     expect(connectRetryDelay(3, 65535)).toBe(100);
     expect(connectRetryDelay(8000, 65535)).toBe((65535 % 2000) + 100);

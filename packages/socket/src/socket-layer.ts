@@ -198,10 +198,13 @@ export interface SocketLayer {
   ): SendResult;
   /** Takes the next item of a socket's receive queue (empty non-errored messages are skipped, as recvmsg does). */
   read(port: number): Received | undefined;
-  /** One complete in-order message from a link (reassembled, unbundled). */
-  receive(message: Uint8Array): SocketOutput[];
+  /**
+   * One complete in-order message from a link (reassembled, unbundled). `now`, when given, is
+   * the time timers it starts count from (a SYN retry after OVERLOAD); else the last time seen.
+   */
+  receive(message: Uint8Array, now?: number): SocketOutput[];
   /** The same, already decoded (as the link engine delivers it); a non-data message is a counted drop. */
-  receiveMessage(message: TipcMessage): SocketOutput[];
+  receiveMessage(message: TipcMessage, now?: number): SocketOutput[];
   /**
    * A link to `node` is up (the node can carry messages to it), with the node's capabilities
    * (default TIPC_NODE_CAPABILITIES) and link MTU (Nagle's buffer size; default 1,500).
@@ -704,7 +707,7 @@ class SocketLayerImpl implements SocketLayer {
 
   // ---------------------------------------------------------------- receive
 
-  receive(message: Uint8Array): SocketOutput[] {
+  receive(message: Uint8Array, now?: number): SocketOutput[] {
     let m: TipcMessage;
     try {
       m = decodeMessage(message);
@@ -712,10 +715,11 @@ class SocketLayerImpl implements SocketLayer {
       this.st.drops.malformed++;
       return [];
     }
-    return this.receiveMessage(m);
+    return this.receiveMessage(m, now);
   }
 
-  receiveMessage(m: TipcMessage): SocketOutput[] {
+  receiveMessage(m: TipcMessage, now?: number): SocketOutput[] {
+    if (now !== undefined) this.setNow(now);
     const out: SocketOutput[] = [];
     if (typeof m === "object" && m !== null && m.user === "CONN_MANAGER") {
       this.rcvConnManager(m, out);

@@ -84,6 +84,8 @@ export class TipcConnection extends Duplex implements PortUser {
   /** a write waiting for the window or a congested link: the chunks left and its callback */
   private waiting: { chunks: Uint8Array[]; cb: (e?: Error | null) => void } | undefined;
   private peerAddress: SocketAddress | undefined;
+  /** a SYN blocked on a congested link: sends it, true once it went out */
+  private pendingConnect: (() => boolean) | undefined;
 
   constructor(
     private readonly host: ConnectionHost,
@@ -201,8 +203,25 @@ export class TipcConnection extends Duplex implements PortUser {
     if (this.established) this.onWakeup();
   }
 
+  /** @internal the SYN waits for a congested link: `attempt` sends it at the next wakeup. */
+  waitToConnect(attempt: () => boolean): void {
+    this.pendingConnect = attempt;
+  }
+
   /** The window opened or the link drained (or the connection ended): send what waits. */
   onWakeup(): void {
+    const connect = this.pendingConnect;
+    if (connect !== undefined) {
+      try {
+        if (!connect()) return;
+      } catch (e) {
+        this.pendingConnect = undefined;
+        this.destroy(mapSocketError(e) as Error);
+        return;
+      }
+      this.pendingConnect = undefined;
+      return;
+    }
     const w = this.waiting;
     if (w === undefined) return;
     let layer: SocketLayer;

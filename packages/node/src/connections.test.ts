@@ -409,4 +409,44 @@ describe("node.connect() and node.listen(): connections as Duplex streams", () =
     expect(await until(c, () => Buffer.concat(got).toString() === "local", 100)).toBe(true);
     await c.settle(Promise.all([a.close(), c.get(1).close()]));
   });
+
+  it("a connect that finds the link congested sends its SYN at the wakeup", async () => {
+    const c = await cluster();
+    const [a, b] = [c.get(0), c.get(1)];
+    const server = b.listen({ service: { type: T, lower: 5 } });
+    seen(c, 0, b.address);
+    let accepted = 0;
+    server.on("connection", () => {
+      accepted++;
+    });
+    // No acks come back from b: a's link backlog fills and the link is congested at LOW.
+    const [ma, mb] = [c.members[0], c.members[1]];
+    c.fabric.setPairFaults(
+      mb?.transport.localAddress as never,
+      ma?.transport.localAddress as never,
+      { loss: 1 },
+      {
+        oneWay: true,
+      },
+    );
+    const rdm = a.socket({ type: "rdm", maxPendingSends: 1000 });
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < 400 && rdm.pendingSends === 0; i++)
+      sends.push(rdm.sendTo({ type: T, instance: 5 }, new Uint8Array(13_000)).catch(() => {}));
+    expect(rdm.pendingSends).toBeGreaterThan(0);
+    const conn = a.connect({ type: T, instance: 5 });
+    let connected = false;
+    conn.on("connect", () => {
+      connected = true;
+    });
+    expect(conn.info().connection?.state).toBe("open"); // the SYN waits
+    c.fabric.setPairFaults(
+      mb?.transport.localAddress as never,
+      ma?.transport.localAddress as never,
+      undefined,
+    );
+    expect(await until(c, () => connected && accepted === 1, 2000)).toBe(true);
+    await Promise.all(sends);
+    await c.settle(Promise.all([a.close(), b.close()]));
+  });
 });

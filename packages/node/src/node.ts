@@ -639,9 +639,19 @@ class Node implements TipcNode {
       layer.close(port);
       throw mapSocketError(e);
     }
-    // A congested link holds the SYN: the layer retries it as the kernel does (its timer).
     if (r.status === "sent") this.socketHost.apply(r.outputs);
-    else this.pump();
+    else {
+      // The link to the peer is congested: the SYN waits for the layer's wakeup, as
+      // __tipc_sendmsg waits for the link before it sends.
+      const a = { ...address };
+      conn.waitToConnect(() => {
+        const again = layer.connect(port, a, this.clock.now());
+        if (again.status !== "sent") return false;
+        this.socketHost.apply(again.outputs);
+        return true;
+      });
+      this.pump();
+    }
     return conn;
   }
 

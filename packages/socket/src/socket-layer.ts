@@ -1179,7 +1179,7 @@ class SocketLayerImpl implements SocketLayer {
       }
       if (m.errorCode !== 0) {
         // The error stays at the head: every later read sees the end too.
-        const end = c.end ?? endOf(m.errorCode, "established");
+        const end = c.end ?? endOf(m.errorCode);
         return { item: { kind: "end", end: { ...end }, returnedData: m.payload }, outputs: out };
       }
       this.dequeue(s);
@@ -1284,7 +1284,7 @@ class SocketLayerImpl implements SocketLayer {
       m.origPort = f.origPort;
       m.destPort = s.port;
       m.destNode = this.own;
-      this.disconnect(s, c, endOf(f.errorCode, "established"), out);
+      this.disconnect(s, c, endOf(f.errorCode), out);
       this.enqueue(s, m, out);
       return;
     }
@@ -1401,7 +1401,7 @@ class SocketLayerImpl implements SocketLayer {
         }
         if (!this.isPeerMsg(c, m.origNode, m.origPort)) return "reject";
         if (err === 0) return "queue";
-        this.disconnect(s, c, endOf(err, "established"), out);
+        this.disconnect(s, c, endOf(err), out);
         return "queue";
     }
     // Abort the connection setup: ECONNREFUSED.
@@ -1683,7 +1683,7 @@ function toReceived(m: DataMessage): Received {
 }
 
 /** What an error code on a connection means to its reader. */
-function endOf(errorCode: number, _state: "established"): ConnectionEnd {
+function endOf(errorCode: number): ConnectionEnd {
   let reason: ConnectionEndReason = "RESET";
   if (errorCode === TIPC_CONN_SHUTDOWN) reason = "SHUTDOWN";
   else if (errorCode === TIPC_ERR_NO_NODE) reason = "NO_NODE";

@@ -32,6 +32,8 @@ export {
   messageImportance,
   unbundle,
 } from "./bundle.js";
+export type { ConnManagerFields } from "./conn-manager.js";
+export { CONN_MANAGER_HEADER_SIZE, connManagerFields, connManagerMessage } from "./conn-manager.js";
 export * from "./constants.js";
 export { decodeMessage, validateHeader } from "./decode.js";
 export { encodedSize, encodeInto, encodeMessage } from "./encode.js";

@@ -25,8 +25,24 @@ export type NodeErrorCode =
   | "MESSAGE_TOO_LARGE"
   /** unbind of a range the socket did not bind (EINVAL) */
   | "NOT_BOUND"
-  /** a socket type not carried yet (seqpacket, stream) */
+  /** an operation this socket type does not have (node.socket() is for rdm and dgram) */
   | "NOT_SUPPORTED"
+  /** the socket is in the wrong state for the call (connect twice, listen when connected) */
+  | "BAD_STATE"
+  /** a connection call before the connection is established (ENOTCONN) */
+  | "NOT_CONNECTED"
+  /** a write after the connection ended (EPIPE) */
+  | "CONNECTION_ENDED"
+  /** the SYN came back rejected: no listener at the address (ECONNREFUSED) */
+  | "CONNECTION_REFUSED"
+  /** nothing answered the SYN within the connect timeout (ETIMEDOUT) */
+  | "CONNECT_TIMEOUT"
+  /** the peer closed its socket (TIPC_ERR_NO_PORT; ECONNRESET) */
+  | "CONNECTION_RESET"
+  /** the peer's node went down (TIPC_ERR_NO_NODE, within the link tolerance) */
+  | "PEER_LOST"
+  /** the peer did not answer a connection probe (ECONNABORTED) */
+  | "CONNECTION_ABORTED"
   /** the link is congested and the send may not wait (dontWait, or maxPendingSends reached: EAGAIN) */
   | "WOULD_BLOCK";
 

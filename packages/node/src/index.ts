@@ -1,3 +1,5 @@
+export type { ConnectAddress, ConnectionOptions, ServerOptions } from "./connection.js";
+export { connectionError, TipcConnection, TipcServer } from "./connection.js";
 export { isNodeError, NodeError, type NodeErrorCode } from "./errors.js";
 export { createNode, DEFAULT_MAX_QUEUED_EVENTS, realTimeClock } from "./node.js";
 export type * from "./types.js";

@@ -13,11 +13,14 @@ import {
   nodeIdToString,
   padNodeId,
   TIPC_BCAST_RCAST,
+  TIPC_BLOCK_FLOWCTL,
   TIPC_DEF_LINK_WIN,
   TIPC_MAX_LINK_WIN,
   TIPC_MCAST_RBCTL,
   TIPC_MIN_LINK_WIN,
+  TIPC_NAGLE,
   TIPC_NAMED_BCAST,
+  TIPC_SYN_BIT,
 } from "@tipcjs/codec";
 import {
   createDistributor,
@@ -50,6 +53,15 @@ import {
   realClock,
   type Transport,
 } from "@tipcjs/transport";
+import {
+  type ConnectAddress,
+  type ConnectionHost,
+  type ConnectionOptions,
+  type PortUser,
+  type ServerOptions,
+  TipcConnection,
+  TipcServer,
+} from "./connection.js";
 import { TypedEmitter } from "./emitter.js";
 import { NodeError } from "./errors.js";
 import { DEFAULT_MAX_PENDING_SENDS, mapSocketError, type SocketHost, SocketImpl } from "./socket.js";
@@ -276,6 +288,20 @@ class Node implements TipcNode {
       this.sockets.delete(port);
     },
   };
+  private readonly connectionHost: ConnectionHost = {
+    layer: () => this.socketHost.layer(),
+    now: () => this.clock.now(),
+    apply: (outs) => this.socketHost.apply(outs),
+    publish: (port, binding) => this.publishSocketBinding(port, binding),
+    register: (port, user) => {
+      this.connections.set(port, user);
+    },
+    forget: (port) => {
+      this.connections.delete(port);
+    },
+  };
+  /** the ports of connections and servers (the connectionless sockets are in `sockets`) */
+  private readonly connections = new Map<number, PortUser>();
   private readonly emitter = new TypedEmitter<NodeEvents>();
   private readonly subs = new Map<number, TopologySubscriptionImpl>();
   private readonly maxQueuedEvents: number;
@@ -351,8 +377,15 @@ class Node implements TipcNode {
         discoveryPeers: discovery,
         ...(desc.priority !== undefined ? { priority: desc.priority } : {}),
       })),
-      // the socket layer takes multicast by replicast and keeps order across a method switch
-      capabilities: DEFAULT_CAPABILITIES | TIPC_BCAST_RCAST | TIPC_MCAST_RBCTL,
+      // the socket layer takes multicast by replicast and keeps order across a method switch,
+      // and carries connections with the SYN bit, block flow control and Nagle (issue 17)
+      capabilities:
+        DEFAULT_CAPABILITIES |
+        TIPC_BCAST_RCAST |
+        TIPC_MCAST_RBCTL |
+        TIPC_SYN_BIT |
+        TIPC_BLOCK_FLOWCTL |
+        TIPC_NAGLE,
       tolerance: o.tolerance,
       window: this.window,
       skipTrial: o.skipTrial,
@@ -548,6 +581,8 @@ class Node implements TipcNode {
     const maxPending = options.maxPendingSends ?? DEFAULT_MAX_PENDING_SENDS;
     if (!(Number.isInteger(maxPending) && maxPending >= 0))
       throw new NodeError("BAD_ARGUMENT", "maxPendingSends must be an integer >= 0");
+    if (options.type === "seqpacket" || options.type === "stream")
+      throw new NodeError("NOT_SUPPORTED", `${options.type} sockets are node.connect() and node.listen()`);
     let port: number;
     try {
       port = layer.open({
@@ -563,6 +598,97 @@ class Node implements TipcNode {
     const sock = new SocketImpl(this.socketHost, port, this.address, maxPending);
     this.sockets.set(port, sock);
     return sock;
+  }
+
+  /** Opens a seqpacket or stream socket for a connection or a server. */
+  private openConnectionSocket(options: ConnectionOptions | undefined): { layer: SocketLayer; port: number } {
+    this.live();
+    const layer = this.sockLayer as SocketLayer;
+    const o = options ?? {};
+    if (typeof o !== "object" || o === null) throw new NodeError("BAD_ARGUMENT", "options must be an object");
+    const type = o.type ?? "stream";
+    if (type !== "stream" && type !== "seqpacket")
+      throw new NodeError("BAD_ARGUMENT", "a connection's type is stream or seqpacket");
+    if (o.highWaterMark !== undefined && !(Number.isInteger(o.highWaterMark) && o.highWaterMark > 0))
+      throw new NodeError("BAD_ARGUMENT", "highWaterMark must be a positive integer");
+    try {
+      const port = layer.open({
+        type,
+        ...(o.connectTimeout !== undefined ? { connectTimeout: o.connectTimeout } : {}),
+        ...(o.nodelay !== undefined ? { nodelay: o.nodelay } : {}),
+        ...(o.rcvbuf !== undefined ? { rcvbuf: o.rcvbuf } : {}),
+      });
+      return { layer, port };
+    } catch (e) {
+      throw mapSocketError(e);
+    }
+  }
+
+  connect(address: ConnectAddress, options?: ConnectionOptions): TipcConnection {
+    const { layer, port } = this.openConnectionSocket(options);
+    const conn = new TipcConnection(
+      this.connectionHost,
+      port,
+      this.address,
+      options?.type ?? "stream",
+      options?.highWaterMark,
+    );
+    this.connections.set(port, conn);
+    let r: ReturnType<SocketLayer["connect"]>;
+    try {
+      if (typeof address !== "object" || address === null)
+        throw new NodeError("BAD_ARGUMENT", "connect takes a service address or a socket address");
+      r = layer.connect(port, { ...address }, this.clock.now());
+    } catch (e) {
+      this.connections.delete(port);
+      layer.close(port);
+      throw mapSocketError(e);
+    }
+    if (r.status === "sent") this.socketHost.apply(r.outputs);
+    else {
+      // The link to the peer is congested: the SYN waits for the layer's wakeup, as
+      // __tipc_sendmsg waits for the link before it sends.
+      const a = { ...address };
+      conn.waitToConnect(() => {
+        const again = layer.connect(port, a, this.clock.now());
+        if (again.status !== "sent") return false;
+        this.socketHost.apply(again.outputs);
+        return true;
+      });
+      this.pump();
+    }
+    return conn;
+  }
+
+  listen(options: ServerOptions): TipcServer {
+    if (typeof options !== "object" || options === null || typeof options.service !== "object")
+      throw new NodeError("BAD_ARGUMENT", "listen takes { service: { type, lower, upper? } }");
+    const { layer, port } = this.openConnectionSocket(options);
+    const svc = options.service;
+    let binding: Binding;
+    try {
+      const outs = layer.bind(port, {
+        type: svc.type,
+        lower: svc.lower,
+        upper: svc.upper ?? svc.lower,
+        scope: svc.scope ?? "cluster",
+      });
+      const pub = outs.find((o) => o.kind === "publish");
+      if (pub === undefined) throw new NodeError("BAD_ARGUMENT", "no publication");
+      binding = pub.binding;
+      this.publishSocketBinding(port, binding);
+      layer.listen(port);
+    } catch (e) {
+      try {
+        this.socketHost.apply(layer.close(port));
+      } catch {
+        // already closed
+      }
+      throw mapSocketError(e);
+    }
+    const server = new TipcServer(this.connectionHost, port, this.address, options, { ...binding });
+    this.connections.set(port, server);
+    return server;
   }
 
   /** A socket's new binding to the distributor; refused there, the layer's binding is undone. */
@@ -606,10 +732,16 @@ class Node implements TipcNode {
           }
           break;
         case "readable":
-          this.sockets.get(o.port)?.onReadable();
+          (this.sockets.get(o.port) ?? this.connections.get(o.port))?.onReadable();
           break;
         case "wakeup":
-          this.sockets.get(o.port)?.onWakeup();
+          (this.sockets.get(o.port) ?? this.connections.get(o.port))?.onWakeup();
+          break;
+        case "connected":
+          this.connections.get(o.port)?.onConnected?.(o.peer);
+          break;
+        case "disconnected":
+          this.connections.get(o.port)?.onDisconnected?.(o.end);
           break;
       }
     }
@@ -1050,6 +1182,7 @@ class Node implements TipcNode {
     this.guarded("timer", () => {
       this.link.tick(now);
       this.table?.expire(now);
+      if (this.sockLayer !== undefined) this.applySocket(this.sockLayer.tick(now));
       this.pump();
     });
   }
@@ -1058,8 +1191,8 @@ class Node implements TipcNode {
   private arm(): void {
     if (this.stopped) return;
     let d = this.link.nextDeadline();
-    const t = this.table?.nextDeadline();
-    if (t !== undefined && (d === undefined || t < d)) d = t;
+    for (const t of [this.table?.nextDeadline(), this.sockLayer?.nextDeadline()])
+      if (t !== undefined && (d === undefined || t < d)) d = t;
     if (d === this.armedAt && this.timer !== undefined) return;
     this.timer?.cancel();
     this.timer = undefined;
@@ -1104,7 +1237,8 @@ class Node implements TipcNode {
           return;
         }
         // data (and users the layer counts as not-data: CONN_MANAGER, group messages)
-        if (this.sockLayer !== undefined) this.applySocket(this.sockLayer.receiveMessage(o.message));
+        if (this.sockLayer !== undefined)
+          this.applySocket(this.sockLayer.receiveMessage(o.message, this.clock.now()));
         return;
       }
       case "nodeUp": {
@@ -1120,7 +1254,7 @@ class Node implements TipcNode {
           }
         }
         if (this.sockLayer !== undefined && o.peer !== this.address) {
-          this.sockLayer.nodeUp(o.peer);
+          this.sockLayer.nodeUp(o.peer, o.capabilities, o.mtu);
           this.updateMulticast();
         }
         this.queueEmit("nodeUp", { address: o.peer, nodeId, capabilities: o.capabilities, mtu: o.mtu });
@@ -1287,6 +1421,13 @@ class Node implements TipcNode {
         this.applySocket(outs);
       }
       this.sockets.clear();
+      // Connections: each peer sees a reset; the streams are destroyed without an error.
+      for (const user of [...this.connections.values()]) {
+        const outs = this.sockLayer?.close(user.port) ?? [];
+        user.abort(new NodeError("CLOSED", "the node is closing"));
+        this.applySocket(outs);
+      }
+      this.connections.clear();
       const dist = this.dist;
       const table = this.table;
       if (dist !== undefined && table !== undefined) {

@@ -56,6 +56,9 @@ const CODES: Record<string, NodeErrorCode> = {
   LIMIT: "LIMIT",
   NOT_BOUND: "NOT_BOUND",
   NOT_SUPPORTED: "NOT_SUPPORTED",
+  BAD_STATE: "BAD_STATE",
+  NOT_CONNECTED: "NOT_CONNECTED",
+  CONNECTION_ENDED: "CONNECTION_ENDED",
 };
 
 /** A SocketError from the layer as the NodeError with the same meaning; anything else as is. */

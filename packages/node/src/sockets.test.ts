@@ -4,22 +4,11 @@
  */
 import { describe, expect, it } from "vitest";
 import { Cluster } from "./__helpers__/cluster.js";
+import { pattern } from "./__helpers__/pattern.js";
 import { isNodeError } from "./errors.js";
 import type { SocketEvent, TipcNode, TipcSocket } from "./types.js";
 
 const T = 1000;
-
-function pattern(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
 
 async function cluster(size: number, extra: Partial<ConstructorParameters<typeof Cluster>[0]> = {}) {
   const c = await Cluster.start({ size, ...extra });

@@ -24,6 +24,7 @@ import type {
   SocketType,
 } from "@tipcjs/socket";
 import type { Clock, Logger, MediaAddress, TimerHandle, Transport } from "@tipcjs/transport";
+import type { ConnectionOptions, ServerOptions, TipcConnection, TipcServer } from "./connection.js";
 
 /**
  * `Clock` (time source, milliseconds), `TimerHandle` and `Logger` (pino-compatible: any object
@@ -66,7 +67,7 @@ export type MulticastMethod = "broadcast" | "replicast";
 /** `tipc link set broadcast`: force a multicast method on the node, or choose per send (autoselect). */
 export type BroadcastMode = "autoselect" | "broadcast" | "replicast";
 
-/** What `node.socket()` takes. */
+/** What `node.socket()` takes (rdm or dgram; connections are node.connect() and node.listen()). */
 export interface SocketOptions {
   /** "rdm" (SOCK_RDM) or "dgram" (SOCK_DGRAM); seqpacket and stream come with connections. */
   type: SocketType;
@@ -433,6 +434,20 @@ export interface TipcNode {
    * BAD_ARGUMENT, NOT_SUPPORTED (seqpacket, stream), LIMIT, CLOSED.
    */
   socket(options: SocketOptions): TipcSocket;
+
+  /**
+   * Connects to a service address `{ type, instance, node? }` or a socket address `{ node, port }`
+   * (a SEQPACKET or STREAM socket, STREAM by default) and returns the connection at once, as
+   * `net.connect` does: `connect` when established, `error` (CONNECTION_REFUSED, CONNECT_TIMEOUT)
+   * if not. Throws NO_SERVICE, NO_NODE, BAD_ARGUMENT, CLOSED.
+   */
+  connect(address: ServiceAddress | SocketAddress, options?: ConnectionOptions): TipcConnection;
+
+  /**
+   * Binds a listening socket to `options.service` and accepts every connection to it: the
+   * server emits `connection` (a TipcConnection), or iterate it with `for await`.
+   */
+  listen(options: ServerOptions): TipcServer;
 
   /** A topology subscription. Throws BAD_ARGUMENT, LIMIT (too many), CLOSED. */
   subscribe(request: SubscribeRequest): TopologySubscription;

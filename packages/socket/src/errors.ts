@@ -20,8 +20,14 @@ export type SocketErrorCode =
   | "LIMIT"
   /** unbind of a range this socket did not bind (the kernel's EINVAL) */
   | "NOT_BOUND"
-  /** a socket type this layer does not carry yet (seqpacket, stream) */
-  | "NOT_SUPPORTED";
+  /** an operation this socket type does not have (the kernel's EOPNOTSUPP) */
+  | "NOT_SUPPORTED"
+  /** the socket is in the wrong state for this call: listen on a connected socket, connect twice (EISCONN, EINVAL) */
+  | "BAD_STATE"
+  /** a connection call on a socket that is not connected (ENOTCONN) */
+  | "NOT_CONNECTED"
+  /** a send on a connection that has ended (EPIPE); the message names the reason */
+  | "CONNECTION_ENDED";
 
 /** The one error type @tipcjs/socket throws. */
 export class SocketError extends Error {

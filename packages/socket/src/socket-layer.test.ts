@@ -101,9 +101,10 @@ describe("sockets and ports", () => {
     for (const q of ports) expect(q >= 1 && q <= 0xffffffff).toBe(true);
   });
 
-  it("refuses connection socket types until connections land, and bad options", () => {
+  it("opens connection socket types (issue 17) and refuses bad options", () => {
     const { sl } = layer();
-    expectCode(() => sl.open({ type: "seqpacket" as "rdm" }), "NOT_SUPPORTED");
+    expect(sl.info(sl.open({ type: "seqpacket" })).connection?.state).toBe("open");
+    expectCode(() => sl.open({ type: "stream", connectTimeout: 0 }), "BAD_ARGUMENT");
     expectCode(() => sl.open({ type: "raw" as "rdm" }), "BAD_ARGUMENT");
     expectCode(() => sl.open({ type: "rdm", importance: 4 as 0 }), "BAD_ARGUMENT");
     expectCode(() => sl.close(12345), "NO_SUCH_SOCKET");

@@ -1,7 +1,10 @@
 import type { Binding, NameTable, Scope } from "@tipcjs/name-table";
+import type { ConnectionEnd, ConnectionEndReason, ConnState } from "./connection.js";
 
-/** Connectionless socket types (SOCK_RDM, SOCK_DGRAM). seqpacket and stream come with connections. */
-export type SocketType = "rdm" | "dgram";
+export type { ConnectionEnd, ConnectionEndReason, ConnState };
+
+/** Connectionless (SOCK_RDM, SOCK_DGRAM) and connection (SOCK_SEQPACKET, SOCK_STREAM) socket types. */
+export type SocketType = "rdm" | "dgram" | "seqpacket" | "stream";
 
 /** TIPC_LOW_IMPORTANCE (0) .. TIPC_CRITICAL_IMPORTANCE (3). */
 export type Importance = 0 | 1 | 2 | 3;
@@ -45,6 +48,8 @@ export interface SocketLayerOptions {
   legacyAddressing?: boolean;
   /** Initial multicast environment (see {@link SocketLayer.setMulticastEnvironment}). */
   multicast?: Partial<MulticastEnvironment>;
+  /** CONN_PROBING_INTV: how often an established connection probes its peer (default 1 h, ms). */
+  probeInterval?: number;
 }
 
 export interface OpenOptions {
@@ -60,6 +65,10 @@ export interface OpenOptions {
   rcvbuf?: number;
   /** TIPC_MCAST_BROADCAST / TIPC_MCAST_REPLICAST: a mandatory multicast method for this socket. */
   multicastMethod?: "broadcast" | "replicast";
+  /** TIPC_CONN_TIMEOUT in ms for seqpacket and stream (default 8,000). */
+  connectTimeout?: number;
+  /** TIPC_NODELAY: no Nagle bundling on a stream socket (default false). */
+  nodelay?: boolean;
 }
 
 /** A service range to bind: {type, lower, upper} with a scope (default cluster). */
@@ -105,8 +114,12 @@ export type SocketOutput =
   | { kind: "withdraw"; binding: Binding }
   /** The socket's receive queue went from empty to non-empty. */
   | { kind: "readable"; port: number }
-  /** A socket blocked by link congestion may send again (the kernel's SOCK_WAKEUP). */
-  | { kind: "wakeup"; port: number };
+  /** A socket blocked by link congestion, or by its connection's window, may send again. */
+  | { kind: "wakeup"; port: number }
+  /** A connecting socket got its ACK: the connection is established. */
+  | { kind: "connected"; port: number; peer: SocketAddress }
+  /** A connection (or a connect attempt) ended; what is queued can still be read. */
+  | { kind: "disconnected"; port: number; end: ConnectionEnd };
 
 /** The result of a send: sent (with what to transmit), or blocked on a congested link. */
 export type SendResult =
@@ -159,7 +172,9 @@ export type SocketDropCause =
   /** a returned message whose sender is gone */
   | "returned-orphan"
   /** a message whose destination node is not up, when rerouted or returned */
-  | "no-route";
+  | "no-route"
+  /** a CONN_MANAGER message not from the socket's connected peer (tsk_peer_msg fails) */
+  | "conn-not-peer";
 
 export interface SocketLayerStats {
   sockets: number;
@@ -181,4 +196,35 @@ export interface SocketInfo {
   bindings: Binding[];
   /** Nodes (0 = the broadcast link) whose congestion blocks this socket, with the importance. */
   blockedOn: { node: number; importance: Importance }[];
+  /** seqpacket and stream sockets: the connection's state and windows. */
+  connection?: ConnectionInfo;
+}
+
+export interface ConnectionInfo {
+  state: ConnState;
+  peer: SocketAddress | undefined;
+  peerCapabilities: number;
+  /** blocks (or messages, for a legacy peer) sent and not yet acknowledged, and the window */
+  sntUnacked: number;
+  sndWin: number;
+  /** blocks read and not yet acknowledged, and the window advertised */
+  rcvUnacked: number;
+  rcvWin: number;
+  /** Nagle: the buffer size (0 = off) and the messages built but held */
+  maxNagle: number;
+  heldMessages: number;
+  end: ConnectionEnd | undefined;
+}
+
+/** One item a connection's reader takes (readConnection). */
+export type ConnectionItem =
+  /** data: one message for seqpacket (its boundary kept), a run of bytes for stream */
+  | { kind: "data"; data: Uint8Array }
+  /** the connection ended; stays at the head of the queue (every later read sees it too) */
+  | { kind: "end"; end: ConnectionEnd; returnedData: Uint8Array };
+
+export interface ConnectionRead {
+  item: ConnectionItem | undefined;
+  /** flow-control acknowledgements the read produced */
+  outputs: SocketOutput[];
 }

@@ -63,6 +63,7 @@ KEY=$(
 		cat "$HERE/build.sh" "$HERE/init" "$HERE/tipc-binder.c" "$HERE/tipc-dgram.c"
 		for p in "${PKGS[@]}"; do echo "$p=${VER[$p]}"; done
 		gcc -dumpfullversion 2>/dev/null || true
+		cat "$HERE/tipc-conn.c" # connections (issue 17)
 	} | sha256sum | cut -c1-16
 )
 OUT=$CACHE/guest-$KEY
@@ -154,6 +155,9 @@ fi
 gcc -static -O2 -Wall -o "$R/bin/tipc-binder" "$HERE/tipc-binder.c"
 gcc -static -O2 -Wall -o "$R/bin/tipc-dgram" "$HERE/tipc-dgram.c"
 install -m 755 "$HERE/init" "$R/init"
+
+# 7b. tipc-conn: SOCK_STREAM / SOCK_SEQPACKET client and server (connections, issue 17).
+gcc -static -O2 -Wall -o "$R/bin/tipc-conn" "$HERE/tipc-conn.c"
 
 # 8. initramfs (busybox cpio: no host cpio needed).
 (cd "$R" && find . | "$R/bin/busybox" cpio -o -H newc 2>/dev/null | gzip -6) >"$WORK/out/initrd.gz"

@@ -144,6 +144,7 @@ export function createMetricsRegistry(
         "slow-client": 0,
         "queued-events": 0,
         "line-too-long": 0,
+        "bad-frame": 0,
         ...extra.controlDisconnects?.(),
       }).map(([cause, n]) => [{ cause }, n]),
   );

@@ -1,4 +1,5 @@
 import { connect as netConnect, type Socket } from "node:net";
+import { FrameDecoder } from "./framing.js";
 import {
   type BindingJSON,
   defaultSocketPath,
@@ -14,6 +15,12 @@ import {
   type SocketAddressJSON,
   type SubscriptionEventJSON,
 } from "./protocol.js";
+
+/**
+ * Longest line the client reads from tipcd. Far above a request's bound: a `bindings` answer is
+ * one line (about 130 bytes a binding), and it comes from the local daemon, not a stranger.
+ */
+export const MAX_RESPONSE_LINE_BYTES = 256 * 1024 * 1024;
 
 /** Codes of {@link ClientError}: the daemon's protocol codes plus the client's own. */
 export type ClientErrorCode =
@@ -215,33 +222,26 @@ class Client implements TipcClient {
   private readonly early = new Map<number, EventMessage[]>();
   /** cancelled here, their `end` not yet received: late events for them are dropped */
   private readonly cancelled = new Set<number>();
-  private buffer = "";
+  private readonly decoder = new FrameDecoder({ maxLineBytes: MAX_RESPONSE_LINE_BYTES });
 
   constructor(
     private readonly socket: Socket,
     private readonly timeout: number,
   ) {
-    socket.setEncoding("utf8");
-    socket.on("data", (chunk: string) => this.onData(chunk));
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", () => {});
     socket.on("close", () => this.onClose());
   }
 
-  private onData(chunk: string): void {
-    this.buffer += chunk;
-    for (let nl = this.buffer.indexOf("\n"); nl >= 0; nl = this.buffer.indexOf("\n")) {
-      const line = this.buffer.slice(0, nl);
-      this.buffer = this.buffer.slice(nl + 1);
-      if (line.trim() === "") continue;
-      let msg: unknown;
-      try {
-        msg = JSON.parse(line);
-      } catch {
-        this.failAll(new ClientError("PROTOCOL", `tipcd sent a line that is not JSON: ${line.slice(0, 80)}`));
+  private onData(chunk: Buffer): void {
+    for (const frame of this.decoder.push(chunk)) {
+      if (frame.kind === "error" || typeof frame.message !== "object" || frame.message === null) {
+        const why = frame.kind === "error" ? frame.error.message : "a line that is not an object";
+        this.failAll(new ClientError("PROTOCOL", `tipcd sent ${why}`));
         this.socket.destroy();
         return;
       }
-      this.dispatch(msg as ResponseMessage & EventMessage);
+      this.dispatch(frame.message as ResponseMessage & EventMessage);
     }
   }
 

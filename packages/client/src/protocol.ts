@@ -118,6 +118,30 @@ export interface MethodParams {
    * peer's UDP address on every bearer. A peer node that is up: BUSY (as the kernel's EBUSY)
    */
   peerRemove: { address?: number; identity?: string; ip?: string; port?: number };
+  /** Opens a connectionless socket (node.socket()); it belongs to the connection and closes with it. */
+  socketOpen: {
+    type: SocketType;
+    importance?: Importance;
+    destDroppable?: boolean;
+    rcvbuf?: number;
+    multicastMethod?: "broadcast" | "replicast";
+  };
+  socketBind: { socket: number; type: number; lower: number; upper?: number; scope?: Scope };
+  socketUnbind: { socket: number; type: number; lower: number; upper?: number; scope?: Scope };
+  /** Anycast to `{type, instance}` (`node`: only on that node); the data follows the line (`bytes`). */
+  socketSendTo: { socket: number; type: number; instance: number; node?: number; importance?: Importance };
+  /** To `<node:port>`; the data follows the line. */
+  socketSendToSocket: { socket: number; node: number; port: number; importance?: Importance };
+  /** Multicast to every socket bound in `{type, lower, upper}`; the data follows the line. */
+  socketSendToRange: { socket: number; type: number; lower: number; upper: number; importance?: Importance };
+  socketSet: {
+    socket: number;
+    importance?: Importance;
+    destDroppable?: boolean;
+    multicastMethod?: "broadcast" | "replicast" | "auto";
+  };
+  socketInfo: { socket: number };
+  socketClose: { socket: number };
 }
 
 export type Method = keyof MethodParams;
@@ -141,6 +165,15 @@ export const METHODS: readonly Method[] = [
   "linkSet",
   "peerAdd",
   "peerRemove",
+  "socketOpen",
+  "socketBind",
+  "socketUnbind",
+  "socketSendTo",
+  "socketSendToSocket",
+  "socketSendToRange",
+  "socketSet",
+  "socketInfo",
+  "socketClose",
 ];
 
 export interface HelloResult {
@@ -203,6 +236,54 @@ export interface MethodResults {
   linkSet: never;
   peerAdd: { bearer: BearerJSON };
   peerRemove: { removed: { bearer: string; ip: string; port: number }[] };
+  socketOpen: { socket: number; address: SocketAddressJSON };
+  socketBind: BindingJSON;
+  socketUnbind: Record<string, never>;
+  socketSendTo: Record<string, never>;
+  socketSendToSocket: Record<string, never>;
+  socketSendToRange: Record<string, never>;
+  socketSet: Record<string, never>;
+  socketInfo: SocketStateJSON;
+  socketClose: { closed: boolean };
+}
+
+/** "rdm" (SOCK_RDM) or "dgram" (SOCK_DGRAM). */
+export type SocketType = "rdm" | "dgram";
+/** TIPC_LOW_IMPORTANCE (0) .. TIPC_CRITICAL_IMPORTANCE (3). */
+export type Importance = 0 | 1 | 2 | 3;
+/** Why a message came back (TIPC_ERRINFO's error, by name). */
+export type RejectReason = "NO_NAME" | "NO_PORT" | "NO_NODE" | "OVERLOAD" | "CONN_SHUTDOWN" | "UNKNOWN";
+
+/** How a received message was addressed. */
+export type DestinationJSON =
+  | { kind: "service"; type: number; instance: number }
+  | { kind: "range"; type: number; lower: number; upper: number }
+  | { kind: "socket" };
+
+/** What a socket event carries besides its data (which follows the line, `bytes` long). */
+export type ReceivedJSON =
+  | { kind: "message"; source: SocketAddressJSON; destination: DestinationJSON; importance: Importance }
+  | {
+      kind: "returned";
+      error: RejectReason;
+      errorCode: number;
+      rejectedBy: SocketAddressJSON;
+      destination: DestinationJSON;
+      importance: Importance;
+    };
+
+/** `socketInfo`: the node socket's state. */
+export interface SocketStateJSON {
+  port: number;
+  type: SocketType;
+  importance: Importance;
+  destDroppable: boolean;
+  rcvbuf: number;
+  queuedBytes: number;
+  queuedMessages: number;
+  bindings: BindingJSON[];
+  blockedOn: { node: number; importance: Importance }[];
+  pendingSends: number;
 }
 
 /** One link in `linkStats`: as `tipc link stat show` prints it. */
@@ -251,7 +332,21 @@ export type ProtocolErrorCode =
   | "BUSY"
   /** `linkSet` of a property the node cannot change at run time */
   | "NOT_SUPPORTED"
-  /** the daemon is stopping */
+  /** a send found no binding for its service address or range */
+  | "NO_SERVICE"
+  /** a send's destination node is not up */
+  | "NO_NODE"
+  /** a send of more than 66,000 bytes */
+  | "MESSAGE_TOO_LARGE"
+  /** socketUnbind of a range the socket did not bind */
+  | "NOT_BOUND"
+  /** the link is congested and the node socket's queue of waiting sends is full */
+  | "WOULD_BLOCK"
+  /** this connection already holds the most sockets one connection may (256 by default) */
+  | "SOCKET_LIMIT"
+  /** a line's `bytes` is not an integer 0..66000: the daemon closes the connection after this */
+  | "BAD_PAYLOAD_LENGTH"
+  /** the daemon is stopping, or the socket is closed */
   | "CLOSED"
   | "INTERNAL";
 
@@ -259,12 +354,26 @@ export interface RequestMessage {
   id: number | string;
   method: string;
   params?: Record<string, unknown>;
+  /** the length of the raw data that follows the line (socket sends) */
+  bytes?: number;
 }
 
 export interface ResponseMessage {
   id: number | string | null;
   result?: unknown;
   error?: { code: ProtocolErrorCode; message: string };
+}
+
+/**
+ * Pushed by the daemon for a socket opened on this connection: a received or returned message
+ * (`data`, its bytes after the line), or the socket's end (`end: true`, no data).
+ */
+export interface SocketEventMessage {
+  event: "socket";
+  socket: number;
+  data?: ReceivedJSON;
+  bytes?: number;
+  end?: boolean;
 }
 
 /** Pushed by the daemon for a subscription made on this connection. */

@@ -199,8 +199,13 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     return s;
   };
 
-  const sendOptions = (p: { importance?: 0 | 1 | 2 | 3 | undefined }): SocketSendOptions | undefined =>
-    p.importance === undefined ? undefined : { importance: p.importance };
+  const sendOptions = (p: {
+    importance?: 0 | 1 | 2 | 3 | undefined;
+    dontWait?: boolean | undefined;
+  }): SocketSendOptions => ({
+    ...(p.importance !== undefined ? { importance: p.importance } : {}),
+    ...(p.dontWait === true ? { dontWait: true } : {}),
+  });
 
   const sent = (done: Promise<void>) => new SocketSend(done.then(() => ({})));
 

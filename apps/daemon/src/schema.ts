@@ -51,6 +51,7 @@ const ordered = (v: { lower: number; upper?: number | undefined }, ctx: z.Refine
     });
 };
 
+const sendOptions = { importance: importance.optional(), dontWait: bool.optional() };
 const serviceRange = { type: u32, lower: u32, upper: u32.optional() };
 
 export const PARAM_SCHEMAS = {
@@ -117,16 +118,10 @@ export const PARAM_SCHEMAS = {
   }),
   socketBind: z.object({ socket, ...serviceRange, scope: scope.optional() }).superRefine(ordered),
   socketUnbind: z.object({ socket, ...serviceRange, scope: scope.optional() }).superRefine(ordered),
-  socketSendTo: z.object({
-    socket,
-    type: u32,
-    instance: u32,
-    node: u32.optional(),
-    importance: importance.optional(),
-  }),
-  socketSendToSocket: z.object({ socket, node: u32, port: u32, importance: importance.optional() }),
+  socketSendTo: z.object({ socket, type: u32, instance: u32, node: u32.optional(), ...sendOptions }),
+  socketSendToSocket: z.object({ socket, node: u32, port: u32, ...sendOptions }),
   socketSendToRange: z
-    .object({ socket, type: u32, lower: u32, upper: u32, importance: importance.optional() })
+    .object({ socket, type: u32, lower: u32, upper: u32, ...sendOptions })
     .superRefine(ordered),
   socketSet: z.object({
     socket,

@@ -1,5 +1,5 @@
 import { connect as netConnect, type Socket } from "node:net";
-import { FrameDecoder } from "./framing.js";
+import { encodeFrame, FrameDecoder } from "./framing.js";
 import {
   type BindingJSON,
   defaultSocketPath,
@@ -13,8 +13,17 @@ import {
   type ProtocolErrorCode,
   type ResponseMessage,
   type SocketAddressJSON,
+  type SocketEventMessage,
   type SubscriptionEventJSON,
 } from "./protocol.js";
+import { type ClientSocket, ClientSocketImpl, type SocketConnection, type SocketOptions } from "./socket.js";
+
+/**
+ * Bytes of received socket messages the client holds for its sockets' readers (all sockets of
+ * the connection): past it the client stops reading the connection, tipcd stops taking from its
+ * node sockets, and their receive queues fill until the node rejects with OVERLOAD.
+ */
+export const MAX_QUEUED_SOCKET_BYTES = 4 * 1024 * 1024;
 
 /**
  * Longest line the client reads from tipcd. Far above a request's bound: a `bindings` answer is
@@ -113,11 +122,19 @@ export interface TipcClient {
   disableBearer(name: string): Promise<MethodResults["bearerDisable"]["bearer"]>;
   enableBearer(name: string): Promise<MethodResults["bearerEnable"]["bearer"]>;
   stats(): Promise<MethodResults["stats"]>;
+  /**
+   * Opens a connectionless socket (rdm or dgram) in tipcd's node: `node.socket()`'s API through
+   * the daemon. It belongs to this connection: closing the connection closes it and withdraws its
+   * bindings. Rejects BAD_ARGUMENT, SOCKET_LIMIT, LIMIT, CLOSED.
+   */
+  socket(options: SocketOptions): Promise<ClientSocket>;
   /** Closes the connection: the daemon withdraws this connection's bindings and ends its subscriptions. */
   close(): Promise<void>;
 }
 
 interface Pending {
+  /** runs as the answer is read, before any later line (a socket must exist for its first event) */
+  onResult?: (v: unknown) => void;
   resolve(v: unknown): void;
   reject(e: ClientError): void;
   timer: NodeJS.Timeout | undefined;
@@ -223,14 +240,28 @@ class Client implements TipcClient {
   /** cancelled here, their `end` not yet received: late events for them are dropped */
   private readonly cancelled = new Set<number>();
   private readonly decoder = new FrameDecoder({ maxLineBytes: MAX_RESPONSE_LINE_BYTES });
+  private readonly sockets = new Map<number, ClientSocketImpl>();
+  private queuedBytes = 0;
+  private readonly socketConnection: SocketConnection = {
+    request: (method, params, payload) => this.send(method, params, payload),
+    queued: (delta) => {
+      this.queuedBytes += delta;
+      if (this.queuedBytes > MAX_QUEUED_SOCKET_BYTES && !this.conn.isPaused()) this.conn.pause();
+      else if (this.queuedBytes <= MAX_QUEUED_SOCKET_BYTES / 2 && this.conn.isPaused()) this.conn.resume();
+    },
+    forget: (port) => {
+      this.sockets.delete(port);
+    },
+    error: (code, message) => new ClientError(code, message),
+  };
 
   constructor(
-    private readonly socket: Socket,
+    private readonly conn: Socket,
     private readonly timeout: number,
   ) {
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
-    socket.on("error", () => {});
-    socket.on("close", () => this.onClose());
+    conn.on("data", (chunk: Buffer) => this.onData(chunk));
+    conn.on("error", () => {});
+    conn.on("close", () => this.onClose());
   }
 
   private onData(chunk: Buffer): void {
@@ -238,14 +269,22 @@ class Client implements TipcClient {
       if (frame.kind === "error" || typeof frame.message !== "object" || frame.message === null) {
         const why = frame.kind === "error" ? frame.error.message : "a line that is not an object";
         this.failAll(new ClientError("PROTOCOL", `tipcd sent ${why}`));
-        this.socket.destroy();
+        this.conn.destroy();
         return;
       }
-      this.dispatch(frame.message as ResponseMessage & EventMessage);
+      this.dispatch(frame.message as ResponseMessage & EventMessage, frame.payload);
     }
   }
 
-  private dispatch(msg: ResponseMessage & EventMessage): void {
+  private dispatch(msg: ResponseMessage & EventMessage, payload: Uint8Array | undefined): void {
+    if ((msg as { event?: unknown }).event === "socket") {
+      const m = msg as unknown as SocketEventMessage;
+      const s = this.sockets.get(m.socket);
+      if (s === undefined) return; // closed here; the daemon's last frames for it
+      if (m.data) s.push(m.data, payload ?? new Uint8Array(0));
+      if (m.end) s.end(new ClientError("CLOSED", `socket ${m.socket} was closed by tipcd`));
+      return;
+    }
     if (msg.event === "subscription") {
       const sub = this.subscriptions.get(msg.subscription);
       if (!sub && this.cancelled.has(msg.subscription)) {
@@ -273,7 +312,10 @@ class Client implements TipcClient {
     this.pending.delete(msg.id);
     clearTimeout(p.timer);
     if (msg.error) p.reject(new ClientError(msg.error.code, msg.error.message));
-    else p.resolve(msg.result);
+    else {
+      p.onResult?.(msg.result);
+      p.resolve(msg.result);
+    }
   }
 
   private deliver(sub: SubscriptionQueue, msg: EventMessage): void {
@@ -297,9 +339,21 @@ class Client implements TipcClient {
     this.failAll(new ClientError("CONNECTION_CLOSED", "the connection to tipcd closed"));
     for (const s of this.subscriptions.values()) s.end();
     this.subscriptions.clear();
+    const closed = new ClientError("CONNECTION_CLOSED", "the connection to tipcd closed");
+    for (const s of [...this.sockets.values()]) s.end(closed);
+    this.sockets.clear();
   }
 
   request<M extends Method>(method: M, params?: MethodParams[M]): Promise<MethodResults[M]> {
+    return this.send(method, params ?? ({} as MethodParams[M]));
+  }
+
+  private send<M extends Method>(
+    method: M,
+    params: MethodParams[M],
+    payload?: Uint8Array,
+    onResult?: (v: MethodResults[M]) => void,
+  ): Promise<MethodResults[M]> {
     if (this.closed) return Promise.reject(new ClientError("CONNECTION_CLOSED", "the client is closed"));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -310,9 +364,24 @@ class Client implements TipcClient {
               reject(new ClientError("TIMEOUT", `tipcd did not answer ${method} within ${this.timeout} ms`));
             }, this.timeout)
           : undefined;
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
-      this.socket.write(`${JSON.stringify({ id, method, params: params ?? {} })}\n`);
+      this.pending.set(id, {
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        timer,
+        ...(onResult ? { onResult: onResult as (v: unknown) => void } : {}),
+      });
+      for (const piece of encodeFrame({ id, method, params }, payload)) this.conn.write(piece);
     });
+  }
+
+  async socket(options: SocketOptions): Promise<ClientSocket> {
+    const { maxPendingSends, ...params } = options;
+    let made: ClientSocketImpl | undefined;
+    await this.send("socketOpen", params, undefined, (r) => {
+      made = new ClientSocketImpl(this.socketConnection, r.socket, r.address, maxPendingSends ?? 64);
+      this.sockets.set(r.socket, made);
+    });
+    return made as ClientSocketImpl;
   }
 
   bind(request: MethodParams["bind"]): Promise<OwnBindingJSON> {
@@ -377,13 +446,13 @@ class Client implements TipcClient {
     return this.request("stats", {});
   }
   close(): Promise<void> {
-    if (this.socket.destroyed) {
+    if (this.conn.destroyed) {
       this.onClose();
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      this.socket.once("close", () => resolve());
-      this.socket.end();
+      this.conn.once("close", () => resolve());
+      this.conn.end();
     });
   }
 }

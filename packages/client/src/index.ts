@@ -5,6 +5,8 @@ export {
   type ConnectOptions,
   connect,
   isClientError,
+  MAX_QUEUED_SOCKET_BYTES,
+  MAX_RESPONSE_LINE_BYTES,
   type SubscribeOptions,
   type TipcClient,
 } from "./client.js";
@@ -19,3 +21,12 @@ export {
   MAX_PAYLOAD_BYTES,
 } from "./framing.js";
 export * from "./protocol.js";
+export type {
+  BindRange,
+  ClientSocket,
+  ReceivedMessage,
+  ReturnedMessage,
+  SocketEvent,
+  SocketOptions,
+  SocketSendOptions,
+} from "./socket.js";

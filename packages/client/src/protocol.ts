@@ -129,11 +129,11 @@ export interface MethodParams {
   socketBind: { socket: number; type: number; lower: number; upper?: number; scope?: Scope };
   socketUnbind: { socket: number; type: number; lower: number; upper?: number; scope?: Scope };
   /** Anycast to `{type, instance}` (`node`: only on that node); the data follows the line (`bytes`). */
-  socketSendTo: { socket: number; type: number; instance: number; node?: number; importance?: Importance };
+  socketSendTo: { socket: number; type: number; instance: number; node?: number } & SendParams;
   /** To `<node:port>`; the data follows the line. */
-  socketSendToSocket: { socket: number; node: number; port: number; importance?: Importance };
+  socketSendToSocket: { socket: number; node: number; port: number } & SendParams;
   /** Multicast to every socket bound in `{type, lower, upper}`; the data follows the line. */
-  socketSendToRange: { socket: number; type: number; lower: number; upper: number; importance?: Importance };
+  socketSendToRange: { socket: number; type: number; lower: number; upper: number } & SendParams;
   socketSet: {
     socket: number;
     importance?: Importance;
@@ -245,6 +245,16 @@ export interface MethodResults {
   socketSet: Record<string, never>;
   socketInfo: SocketStateJSON;
   socketClose: { closed: boolean };
+}
+
+/**
+ * Options of one socket send: this message's importance (default the socket's); `dontWait`:
+ * fail WOULD_BLOCK rather than wait for a congested link (MSG_DONTWAIT). Without it the send's
+ * answer waits for the link, and so do the connection's later requests.
+ */
+export interface SendParams {
+  importance?: Importance;
+  dontWait?: boolean;
 }
 
 /** "rdm" (SOCK_RDM) or "dgram" (SOCK_DGRAM). */

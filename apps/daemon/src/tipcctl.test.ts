@@ -16,6 +16,11 @@ afterAll(async () => {
 });
 
 async function ctl(...args: string[]) {
+  return ctlIO(args, "");
+}
+
+/** tipcctl with this stdin, until done or `interrupted` */
+async function ctlIO(args: string[], stdin: string, interrupted: Promise<void> = new Promise(() => {})) {
   let out = "";
   let err = "";
   const code = await runCtl(["node", "tipcctl", "--socket", fx.path, ...args], {
@@ -26,8 +31,8 @@ async function ctl(...args: string[]) {
       err += t;
     },
     env: {},
-    readStdin: () => "",
-    interrupted: new Promise(() => {}),
+    readStdin: () => stdin,
+    interrupted,
   });
   return { code, out, err };
 }
@@ -257,23 +262,6 @@ describe("tipcctl completion", () => {
 });
 
 describe("tipcctl send and listen", () => {
-  async function ctlIO(args: string[], stdin: string, interrupted: Promise<void> = new Promise(() => {})) {
-    let out = "";
-    let err = "";
-    const code = await runCtl(["node", "tipcctl", "--socket", fx.path, ...args], {
-      out: (t) => {
-        out += t;
-      },
-      err: (t) => {
-        err += t;
-      },
-      env: {},
-      readStdin: () => stdin,
-      interrupted,
-    });
-    return { code, out, err };
-  }
-
   it("send: stdin whole or one message a line to {type, instance} on another node; a missing name exits 4", async () => {
     const b = fx.nodes[1] as NonNullable<(typeof fx.nodes)[1]>;
     const a = fx.nodes[0] as NonNullable<(typeof fx.nodes)[0]>;

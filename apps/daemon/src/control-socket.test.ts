@@ -180,6 +180,41 @@ describe("sockets through tipcd", () => {
     ns.close();
   }, 30_000);
 
+  it("an unread socket holds back only its own messages: other sockets and requests of the connection go on", async () => {
+    const flooded = await client.socket({ type: "rdm", rcvbuf: 16 * 1024 * 1024 });
+    await flooded.bind({ type: 5006, lower: 1 });
+    const other = await client.socket({ type: "rdm" });
+    await other.bind({ type: 5007, lower: 1 });
+    const ns = b.socket({ type: "rdm" });
+    await waitFor(
+      () => b.lookupAnycast(5006, 1) !== undefined && b.lookupAnycast(5007, 1) !== undefined,
+      5000,
+      "bound",
+    );
+    // 8 MB for a socket nobody reads: more than the client, the daemon's output and its reads hold
+    const N = 130;
+    for (let i = 0; i < N; i++) await ns.sendTo({ type: 5006, instance: 1 }, pattern(60_000, i));
+    await waitFor(
+      () => (flooded as unknown as { queue: unknown[] }).queue.length > 0,
+      5000,
+      "first messages pushed",
+    );
+    // the connection still answers, sends and receives for the other socket
+    expect((await client.stats()).sockets).toBeDefined();
+    await other.sendToSocket(ns.address, pattern(100, 1));
+    expect(await next(ns)).toMatchObject({ source: other.address });
+    await ns.sendTo({ type: 5007, instance: 1 }, pattern(100, 2));
+    expect(await next(other)).toMatchObject({ source: ns.address });
+    // what the daemon pushed ahead for the unread socket is its window, not the flood
+    expect((flooded as unknown as { queue: unknown[] }).queue.length).toBeLessThanOrEqual(6);
+    // then reading it gets every message, in order
+    for (let i = 0; i < N; i++) {
+      const ev = await next(flooded);
+      expect(Buffer.from(ev.data).equals(Buffer.from(pattern(60_000, i)))).toBe(true);
+    }
+    ns.close();
+  }, 30_000);
+
   it("bad socket requests get typed errors, never a crash; a lying payload length closes the connection", async () => {
     await expect(client.request("socketBind", { socket: 12345, type: 5000, lower: 1 })).rejects.toMatchObject(
       {

@@ -640,19 +640,24 @@ export async function startControlServer(
   };
 
   /**
-   * Writes a socket's received and returned messages to its connection, one at a time and only
-   * while the connection's output is under its bound: a client that does not read leaves them
-   * in the node socket's receive queue, whose limit (rcvbuf << importance) rejects the rest with
-   * OVERLOAD as the kernel does. The socket's `end` follows its last message.
+   * Writes a socket's received and returned messages to its connection, one at a time, while
+   * the client has granted credit for them and the connection's output is under its bound: what
+   * a program does not read stays in the node socket's receive queue, whose limit
+   * (rcvbuf << importance) rejects the rest with OVERLOAD as the kernel does. An unread socket
+   * holds back only its own messages. The socket's `end` follows its last message.
    */
   const pumpSocket = async (c: Connection, socket: TipcSocket) => {
+    const credit = c.credits.get(socket.port);
     try {
       for (;;) {
         const wait = writable(c);
         if (wait) await wait;
-        if (c.closed) return;
+        const granted = credit?.available();
+        if (granted) await granted;
+        if (c.closed || socket.closed) break;
         const ev: SocketEvent | undefined = await socket.receive();
         if (ev === undefined || c.closed) break;
+        if (credit) credit.bytes -= ev.data.length + 1;
         const msg: SocketEventMessage = { event: "socket", socket: socket.port, data: receivedToJSON(ev) };
         sendFrame(c, msg, ev.data);
       }
@@ -660,6 +665,7 @@ export async function startControlServer(
       logger.warn({ err: e, connection: c.id, socket: socket.port }, "socket reader failed");
     }
     c.sockets.delete(socket.port);
+    c.credits.delete(socket.port);
     if (!c.closed) send(c, { event: "socket", socket: socket.port, end: true } satisfies SocketEventMessage);
   };
 
@@ -690,6 +696,7 @@ export async function startControlServer(
     const sockets = c.sockets.size;
     for (const s of c.sockets.values()) s.close();
     c.sockets.clear();
+    for (const k of c.credits.values()) k.wake();
     c.queuedBytes = 0;
     logger.debug({ connection: c.id, withdrawn, sockets }, "control connection closed");
   };
@@ -730,6 +737,7 @@ export async function startControlServer(
       queue: [],
       queuedBytes: 0,
       sockets: new Map(),
+      credits: new Map(),
       blocked: false,
       drainWaiters: [],
       lastProgress: Date.now(),

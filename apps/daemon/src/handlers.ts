@@ -14,7 +14,7 @@ import type {
   SocketStateJSON,
   SubscriptionEventJSON,
 } from "@tipcjs/client";
-import { PROTOCOL_VERSION } from "@tipcjs/client";
+import { DEFAULT_RECEIVE_WINDOW, PROTOCOL_VERSION } from "@tipcjs/client";
 import type {
   Binding,
   MediaAddress,
@@ -57,6 +57,35 @@ export interface ConnectionState {
   subscriptions: Map<number, TopologySubscription>;
   /** sockets opened with `socketOpen`, by port, closed when it closes */
   sockets: Map<number, TipcSocket>;
+  /** what the client lets the daemon push for each of its sockets */
+  credits: Map<number, ReceiveCredit>;
+}
+
+/**
+ * Bytes of a socket's received messages the daemon may still push to its client: the client
+ * grants more as its program reads. A message is pushed while any credit is left (at most one
+ * message past it), so the client holds at most its window plus one message per socket.
+ */
+export class ReceiveCredit {
+  private waiter: (() => void) | undefined;
+  constructor(public bytes: number) {}
+  grant(bytes: number): void {
+    this.bytes = Math.min(this.bytes + bytes, 2 ** 40);
+    this.wake();
+  }
+  /** Resolves once there is credit, or at once; undefined when there is credit now. */
+  available(): Promise<void> | undefined {
+    if (this.bytes > 0) return undefined;
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+  /** Ends a wait (the socket or the connection closed). */
+  wake(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
 }
 
 export interface HandlerContext {
@@ -397,8 +426,14 @@ export function createHandlers(ctx: HandlerContext): Handlers {
         ...(p.multicastMethod !== undefined ? { multicastMethod: p.multicastMethod } : {}),
       });
       c.sockets.set(s.port, s);
+      c.credits.set(s.port, new ReceiveCredit(p.window ?? DEFAULT_RECEIVE_WINDOW));
       ctx.startSocket(c, s);
       return { socket: s.port, address: { node: s.address.node, port: s.address.port } };
+    },
+    socketCredit: (c, p) => {
+      socketOf(c, p.socket);
+      c.credits.get(p.socket)?.grant(p.bytes);
+      return {};
     },
     socketBind: (c, p) =>
       toJSON(
@@ -452,6 +487,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       if (s === undefined) return { closed: false };
       c.sockets.delete(p.socket);
       s.close();
+      c.credits.get(p.socket)?.wake();
       return { closed: true };
     },
   };

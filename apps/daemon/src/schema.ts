@@ -4,7 +4,13 @@
  * rules as JSON Schema to clients in other languages. The TypeScript types of
  * `@tipcjs/client`'s protocol.ts are the reference; `satisfies` below keeps the two together.
  */
-import { METHODS, type Method, type MethodParams, type ProtocolErrorCode } from "@tipcjs/client";
+import {
+  MAX_RECEIVE_WINDOW,
+  METHODS,
+  type Method,
+  type MethodParams,
+  type ProtocolErrorCode,
+} from "@tipcjs/client";
 import { z } from "zod";
 
 /** A request the daemon refuses: answered with `{ error: { code, message } }`. */
@@ -115,7 +121,12 @@ export const PARAM_SCHEMAS = {
     destDroppable: bool.optional(),
     rcvbuf: u32.optional(),
     multicastMethod: oneOf(["broadcast", "replicast"]).optional(),
+    window: u32
+      .min(1, { error: `must be 1..${MAX_RECEIVE_WINDOW}` })
+      .max(MAX_RECEIVE_WINDOW, { error: `must be 1..${MAX_RECEIVE_WINDOW}` })
+      .optional(),
   }),
+  socketCredit: z.object({ socket, bytes: u32 }),
   socketBind: z.object({ socket, ...serviceRange, scope: scope.optional() }).superRefine(ordered),
   socketUnbind: z.object({ socket, ...serviceRange, scope: scope.optional() }).superRefine(ordered),
   socketSendTo: z.object({ socket, type: u32, instance: u32, node: u32.optional(), ...sendOptions }),

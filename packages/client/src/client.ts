@@ -2,6 +2,7 @@ import { connect as netConnect, type Socket } from "node:net";
 import { encodeFrame, FrameDecoder } from "./framing.js";
 import {
   type BindingJSON,
+  DEFAULT_RECEIVE_WINDOW,
   defaultSocketPath,
   type EventMessage,
   type HelloResult,
@@ -17,13 +18,6 @@ import {
   type SubscriptionEventJSON,
 } from "./protocol.js";
 import { type ClientSocket, ClientSocketImpl, type SocketConnection, type SocketOptions } from "./socket.js";
-
-/**
- * Bytes of received socket messages the client holds for its sockets' readers (all sockets of
- * the connection): past it the client stops reading the connection, tipcd stops taking from its
- * node sockets, and their receive queues fill until the node rejects with OVERLOAD.
- */
-export const MAX_QUEUED_SOCKET_BYTES = 4 * 1024 * 1024;
 
 /**
  * Longest line the client reads from tipcd. Far above a request's bound: a `bindings` answer is
@@ -241,14 +235,8 @@ class Client implements TipcClient {
   private readonly cancelled = new Set<number>();
   private readonly decoder = new FrameDecoder({ maxLineBytes: MAX_RESPONSE_LINE_BYTES });
   private readonly sockets = new Map<number, ClientSocketImpl>();
-  private queuedBytes = 0;
   private readonly socketConnection: SocketConnection = {
     request: (method, params, payload) => this.send(method, params, payload),
-    queued: (delta) => {
-      this.queuedBytes += delta;
-      if (this.queuedBytes > MAX_QUEUED_SOCKET_BYTES && !this.conn.isPaused()) this.conn.pause();
-      else if (this.queuedBytes <= MAX_QUEUED_SOCKET_BYTES / 2 && this.conn.isPaused()) this.conn.resume();
-    },
     forget: (port) => {
       this.sockets.delete(port);
     },
@@ -375,10 +363,11 @@ class Client implements TipcClient {
   }
 
   async socket(options: SocketOptions): Promise<ClientSocket> {
-    const { maxPendingSends, ...params } = options;
+    const { maxPendingSends, receiveWindow, ...params } = options;
+    const window = receiveWindow ?? DEFAULT_RECEIVE_WINDOW;
     let made: ClientSocketImpl | undefined;
-    await this.send("socketOpen", params, undefined, (r) => {
-      made = new ClientSocketImpl(this.socketConnection, r.socket, r.address, maxPendingSends ?? 64);
+    await this.send("socketOpen", { ...params, window }, undefined, (r) => {
+      made = new ClientSocketImpl(this.socketConnection, r.socket, r.address, maxPendingSends ?? 64, window);
       this.sockets.set(r.socket, made);
     });
     return made as ClientSocketImpl;

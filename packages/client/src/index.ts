@@ -5,7 +5,6 @@ export {
   type ConnectOptions,
   connect,
   isClientError,
-  MAX_QUEUED_SOCKET_BYTES,
   MAX_RESPONSE_LINE_BYTES,
   type SubscribeOptions,
   type TipcClient,

@@ -3,6 +3,11 @@
  * PROTOCOL.md in apps/daemon describes it for other languages; these types are the reference.
  */
 
+/** A socket's default receive window (`socketOpen`'s `window`), bytes. */
+export const DEFAULT_RECEIVE_WINDOW = 256 * 1024;
+/** The largest receive window a socket may ask for, bytes. */
+export const MAX_RECEIVE_WINDOW = 16 * 1024 * 1024;
+
 /** Protocol version tipcd speaks (`hello` returns it). */
 export const PROTOCOL_VERSION = 1;
 /** Longest request line tipcd accepts, in bytes (newline excluded). Longer: LINE_TOO_LONG, connection closed. */
@@ -125,7 +130,17 @@ export interface MethodParams {
     destDroppable?: boolean;
     rcvbuf?: number;
     multicastMethod?: "broadcast" | "replicast";
+    /**
+     * bytes of received messages the daemon may push for this socket before the client grants
+     * more with `socketCredit` (default DEFAULT_RECEIVE_WINDOW, at most MAX_RECEIVE_WINDOW)
+     */
+    window?: number;
   };
+  /**
+   * The client read `bytes` of this socket's messages: the daemon may push that many more. An
+   * unread socket holds back only its own messages (they wait in the node socket, then OVERLOAD).
+   */
+  socketCredit: { socket: number; bytes: number };
   socketBind: { socket: number; type: number; lower: number; upper?: number; scope?: Scope };
   socketUnbind: { socket: number; type: number; lower: number; upper?: number; scope?: Scope };
   /** Anycast to `{type, instance}` (`node`: only on that node); the data follows the line (`bytes`). */
@@ -166,6 +181,7 @@ export const METHODS: readonly Method[] = [
   "peerAdd",
   "peerRemove",
   "socketOpen",
+  "socketCredit",
   "socketBind",
   "socketUnbind",
   "socketSendTo",
@@ -237,6 +253,7 @@ export interface MethodResults {
   peerAdd: { bearer: BearerJSON };
   peerRemove: { removed: { bearer: string; ip: string; port: number }[] };
   socketOpen: { socket: number; address: SocketAddressJSON };
+  socketCredit: Record<string, never>;
   socketBind: BindingJSON;
   socketUnbind: Record<string, never>;
   socketSendTo: Record<string, never>;

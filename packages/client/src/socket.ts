@@ -56,6 +56,12 @@ export interface SocketOptions {
   multicastMethod?: "broadcast" | "replicast";
   /** sends waiting in the client beyond the ones in flight to tipcd (default 64); more: WOULD_BLOCK */
   maxPendingSends?: number;
+  /**
+   * Bytes of received messages tipcd may send ahead of the program's reads (default 256 KiB):
+   * the client holds at most this plus one message for the socket. What is not read waits in
+   * tipcd's node socket, whose receive queue rejects the rest with OVERLOAD as the kernel does.
+   */
+  receiveWindow?: number;
 }
 
 export interface SocketSendOptions {
@@ -112,8 +118,6 @@ export interface SocketConnection {
     params: MethodParams[M],
     payload?: Uint8Array,
   ): Promise<MethodResults[M]>;
-  /** a socket's queue grew or shrank by this many bytes (the connection pauses reading past its bound) */
-  queued(delta: number): void;
   forget(port: number): void;
   /** a ClientError with this code */
   error(code: "WOULD_BLOCK" | "CLOSED" | "MESSAGE_TOO_LARGE", message: string): Error;
@@ -135,12 +139,15 @@ export class ClientSocketImpl implements ClientSocket {
   private inFlight = 0;
   private ended = false;
   private readonly maxPending: number;
+  /** bytes read by the program since the last grant (each message counts its data + 1) */
+  private consumed = 0;
 
   constructor(
     private readonly conn: SocketConnection,
     readonly port: number,
     readonly address: SocketAddressJSON,
     maxPendingSends: number,
+    private readonly window: number,
   ) {
     this.maxPending = maxPendingSends;
   }
@@ -263,16 +270,26 @@ export class ClientSocketImpl implements ClientSocket {
     if (this.ended) return;
     const ev = { ...meta, data } as SocketEvent;
     const reader = this.readers.shift();
-    if (reader) reader(ev);
-    else {
-      this.queue.push(ev);
-      this.conn.queued(data.length);
-    }
+    if (reader) {
+      this.taken(ev);
+      reader(ev);
+    } else this.queue.push(ev);
+  }
+
+  /** The program has the message: once half the window is read, tipcd may send that much more. */
+  private taken(ev: SocketEvent): void {
+    this.consumed += ev.data.length + 1;
+    if (this.consumed * 2 < this.window || this.ended) return;
+    const bytes = this.consumed;
+    this.consumed = 0;
+    this.conn.request("socketCredit", { socket: this.port, bytes }).catch(() => {
+      // the socket or the connection closed meanwhile
+    });
   }
 
   tryReceive(): SocketEvent | undefined {
     const ev = this.queue.shift();
-    if (ev !== undefined) this.conn.queued(-ev.data.length);
+    if (ev !== undefined) this.taken(ev);
     return ev;
   }
 
@@ -318,9 +335,7 @@ export class ClientSocketImpl implements ClientSocket {
     if (this.ended) return;
     this.ended = true;
     this.conn.forget(this.port);
-    let bytes = 0;
-    for (const ev of this.queue.splice(0)) bytes += ev.data.length;
-    if (bytes > 0) this.conn.queued(-bytes);
+    this.queue.length = 0;
     for (const r of this.readers.splice(0)) r(undefined);
     const e = reason ?? this.conn.error("CLOSED", `socket ${this.port} closed`);
     for (const w of this.waiting.splice(0)) w.reject(e);

@@ -285,6 +285,15 @@ describe("tipcctl send and listen", () => {
     expect(got).toEqual(["hello\nworld\n", "one", "two"]);
     s.close();
 
+    // a name whose port has no socket: the message comes back NO_NAME, reported, exit 4
+    const dangling = b.publish({ type: 7101, lower: 1, upper: 1, scope: "cluster", port: 4242 });
+    await waitFor(() => a.lookupAnycast(7101, 1) !== undefined, 3000, "dangling binding seen");
+    const back = await ctlIO(["send", "7101", "1", "--wait", "1000"], "lost");
+    expect(back.code).toBe(EXIT.NOT_FOUND);
+    expect(back.err).toMatch(/a message of 4 bytes came back from <[0-9a-f]{8}:4242>: NO_NAME/);
+    expect(back.err).toMatch(/1 of 1 messages not delivered/);
+    b.withdraw(dangling);
+
     const missing = await ctlIO(["send", "7199", "1"], "x");
     expect(missing.code).toBe(EXIT.NOT_FOUND);
     expect(missing.err).toMatch(/no binding for \{7199, 1\} \(NO_SERVICE\)/);

@@ -6,6 +6,7 @@
  */
 import {
   MAX_RECEIVE_WINDOW,
+  MAX_SOCKET_RCVBUF,
   METHODS,
   type Method,
   type MethodParams,
@@ -119,7 +120,10 @@ export const PARAM_SCHEMAS = {
     type: oneOf(["rdm", "dgram"]),
     importance: importance.optional(),
     destDroppable: bool.optional(),
-    rcvbuf: u32.optional(),
+    rcvbuf: u32
+      .min(1, { error: `must be 1..${MAX_SOCKET_RCVBUF}` })
+      .max(MAX_SOCKET_RCVBUF, { error: `must be 1..${MAX_SOCKET_RCVBUF}` })
+      .optional(),
     multicastMethod: oneOf(["broadcast", "replicast"]).optional(),
     window: u32
       .min(1, { error: `must be 1..${MAX_RECEIVE_WINDOW}` })

@@ -8,6 +8,12 @@ export const DEFAULT_RECEIVE_WINDOW = 256 * 1024;
 /** The largest receive window a socket may ask for, bytes. */
 export const MAX_RECEIVE_WINDOW = 16 * 1024 * 1024;
 
+/**
+ * The largest `rcvbuf` a client may give a socket of tipcd, bytes: the kernel's RCVBUF_MAX
+ * (16 MiB; `rcvbuf << importance` is the receive queue's limit).
+ */
+export const MAX_SOCKET_RCVBUF = 16 * 1024 * 1024;
+
 /** Protocol version tipcd speaks (`hello` returns it). */
 export const PROTOCOL_VERSION = 1;
 /** Longest request line tipcd accepts, in bytes (newline excluded). Longer: LINE_TOO_LONG, connection closed. */

@@ -118,6 +118,42 @@ describe("sockets through tipcd", () => {
     ns.close();
   }, 60_000);
 
+  it("sends through a congested link wait for it and all arrive in order; with dontWait they fail WOULD_BLOCK", async () => {
+    const cs = await client.socket({ type: "rdm" });
+    const ns = b.socket({ type: "rdm", rcvbuf: 16 * 1024 * 1024 });
+    ns.bind({ type: 5008, lower: 1 });
+    await waitFor(() => a.lookupAnycast(5008, 1) !== undefined, 5000, "bound");
+    const N = 200;
+    const got: number[] = [];
+    const reader = (async () => {
+      while (got.length < N) got.push((await next(ns)).data[0] as number);
+    })();
+    // 32 of 60,000 bytes at once (160 packets), acknowledged 200 ms later: past the link's
+    // window and backlog limit (150 packets), so sends wait in the node socket for its wakeup
+    fx.fabric.setFaults({ delay: 100 });
+    for (let i = 0; i < N; i += 32) {
+      const batch = Array.from({ length: Math.min(32, N - i) }, (_, j) => {
+        const d = pattern(60_000, 0);
+        d[0] = (i + j) & 0xff;
+        return cs.sendTo({ type: 5008, instance: 1 }, d);
+      });
+      await Promise.all(batch);
+    }
+    await reader;
+    expect(got).toEqual(Array.from({ length: N }, (_, i) => i & 0xff));
+    // the same burst with dontWait: the link is congested by it (so the sends above waited)
+    const probe = await Promise.allSettled(
+      Array.from({ length: 32 }, () =>
+        cs.sendTo({ type: 5008, instance: 1 }, pattern(60_000, 1), { dontWait: true }),
+      ),
+    );
+    fx.fabric.setFaults(undefined);
+    expect(
+      probe.some((r) => r.status === "rejected" && (r.reason as { code?: string }).code === "WOULD_BLOCK"),
+    ).toBe(true);
+    ns.close();
+  }, 30_000);
+
   it("returns an undeliverable message as a typed event; closing the connection withdraws the socket's bindings", async () => {
     const cs = await client.socket({ type: "rdm", destDroppable: false });
     const ns = b.socket({ type: "rdm" });

@@ -620,19 +620,21 @@ export async function startControlServer(
       const result = (handlers[method] as Handler<Method>)(c, params as never, frame.payload);
       if (result instanceof StreamedList) streamList(c, id, result);
       else if (result instanceof SocketSend) {
-        // later requests of the connection wait for this send (kept in order; a congested link
-        // stops the daemon reading the connection)
-        c.blocked = true;
-        result.done
-          .then(
-            (v) => send(c, { id, result: v }),
-            (e) => fail(c, id, e),
-          )
-          .finally(() => {
+        // The answer follows the node's promise (a microtask later: after the answers of the
+        // requests handled in this turn). A send held for a congested link holds the
+        // connection's later requests too: the daemon stops reading it.
+        const answered = result.done.then(
+          (v) => send(c, { id, result: v }),
+          (e) => fail(c, id, e),
+        );
+        if (result.waits) {
+          c.blocked = true;
+          void answered.finally(() => {
             c.blocked = false;
             if (c.queue.length > 0) schedule(c);
             updateFlow(c);
           });
+        }
       } else send(c, { id, result });
     } catch (e) {
       fail(c, id, e);

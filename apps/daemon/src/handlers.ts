@@ -42,11 +42,15 @@ export class StreamedList<T> {
 
 /**
  * A socket send handed to the node: `done` settles once the link took it (at once, or after a
- * congested link's wakeup). The connection's later requests wait for it, so its sends and
- * answers stay in order and a congested link stops the daemon reading the connection.
+ * congested link's wakeup). `waits`: the node socket queued it behind a congested link; the
+ * connection's later requests then wait for it, so a congested link stops the daemon reading
+ * the connection (and its sends stay in order with the connection's other requests).
  */
 export class SocketSend {
-  constructor(readonly done: Promise<Record<string, never>>) {}
+  constructor(
+    readonly done: Promise<Record<string, never>>,
+    readonly waits: boolean,
+  ) {}
 }
 
 /** What a connection holds, as the handlers see it. */
@@ -236,7 +240,12 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     ...(p.dontWait === true ? { dontWait: true } : {}),
   });
 
-  const sent = (done: Promise<void>) => new SocketSend(done.then(() => ({})));
+  /** the send's promise, and whether the node socket holds it for a congested link */
+  const sent = (s: TipcSocket, done: Promise<void>) =>
+    new SocketSend(
+      done.then(() => ({})),
+      s.pendingSends > 0,
+    );
 
   return {
     hello: () => ({
@@ -446,20 +455,17 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     socketSendTo: (c, p, payload) => {
       const s = socketOf(c, p.socket);
       const to = { type: p.type, instance: p.instance, ...(p.node !== undefined ? { node: p.node } : {}) };
-      return sent(s.sendTo(to, payload ?? EMPTY, sendOptions(p)));
+      return sent(s, s.sendTo(to, payload ?? EMPTY, sendOptions(p)));
     },
-    socketSendToSocket: (c, p, payload) =>
-      sent(
-        socketOf(c, p.socket).sendToSocket({ node: p.node, port: p.port }, payload ?? EMPTY, sendOptions(p)),
-      ),
-    socketSendToRange: (c, p, payload) =>
-      sent(
-        socketOf(c, p.socket).sendToRange(
-          { type: p.type, lower: p.lower, upper: p.upper },
-          payload ?? EMPTY,
-          sendOptions(p),
-        ),
-      ),
+    socketSendToSocket: (c, p, payload) => {
+      const s = socketOf(c, p.socket);
+      return sent(s, s.sendToSocket({ node: p.node, port: p.port }, payload ?? EMPTY, sendOptions(p)));
+    },
+    socketSendToRange: (c, p, payload) => {
+      const s = socketOf(c, p.socket);
+      const range = { type: p.type, lower: p.lower, upper: p.upper };
+      return sent(s, s.sendToRange(range, payload ?? EMPTY, sendOptions(p)));
+    },
     socketSet: (c, p) => {
       const s = socketOf(c, p.socket);
       if (p.importance !== undefined) s.setImportance(p.importance);

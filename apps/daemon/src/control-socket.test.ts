@@ -175,8 +175,10 @@ describe("sockets through tipcd", () => {
       5000,
       "bound",
     );
+    expect(fx.control.stats().sockets).toBe(2);
     await other.close();
     await waitFor(() => b.lookupAnycast(5004, 8) === undefined, 5000, "withdrawn on the peer");
+    await waitFor(() => fx.control.stats().sockets === 1, 5000, "its socket closed");
     expect(b.lookupAnycast(5004, 7)).toBeDefined();
     await expect(os.sendTo({ type: 5004, instance: 7 }, new Uint8Array(1))).rejects.toMatchObject({
       code: "CLOSED",

@@ -131,6 +131,8 @@ export interface ControlServerStats {
   disconnects: Record<ControlDisconnectCause, number>;
   /** the most output (bytes) that ever waited for one client: bounded by outputHighWater plus one piece */
   unsentPeak: number;
+  /** sockets open for the connected clients (`socketOpen`) */
+  sockets: number;
 }
 
 export interface ControlServer {
@@ -819,7 +821,17 @@ export async function startControlServer(
       return daemonOwned.size;
     },
     limits,
-    stats: () => ({ connections: connections.size, requests, disconnects: { ...disconnects }, unsentPeak }),
+    stats: () => {
+      let sockets = 0;
+      for (const c of connections) sockets += c.sockets.size;
+      return {
+        connections: connections.size,
+        requests,
+        disconnects: { ...disconnects },
+        unsentPeak,
+        sockets,
+      };
+    },
     close: async () => {
       closing = true;
       clearInterval(checker);

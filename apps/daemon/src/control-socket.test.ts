@@ -253,6 +253,52 @@ describe("sockets through tipcd", () => {
     ns.close();
   }, 30_000);
 
+  it("a flood of sends to a congested link: the daemon stops reading the connection at its bound, then takes every one", async () => {
+    const ns = b.socket({ type: "rdm", rcvbuf: 16 * 1024 * 1024 });
+    ns.bind({ type: 5009, lower: 1 });
+    await waitFor(() => a.lookupAnycast(5009, 1) !== undefined, 5000, "bound");
+    const raw = createConnection({ path: fx.path });
+    let text = "";
+    raw.setEncoding("utf8");
+    raw.on("data", (t: string) => {
+      text += t;
+    });
+    raw.write(`${JSON.stringify({ id: "open", method: "socketOpen", params: { type: "rdm" } })}\n`);
+    await waitFor(() => text.includes("\n"), 5000, "socketOpen answered");
+    const socket = (JSON.parse(text.split("\n")[0] as string) as { result: { socket: number } }).result
+      .socket;
+    text = "";
+    // 200 sends of 66,000 bytes (13 MB) written at once, over a link acknowledged 200 ms later
+    fx.fabric.setFaults({ delay: 100 });
+    const N = 200;
+    for (let i = 0; i < N; i++) {
+      const d = pattern(66_000, 0);
+      d[0] = i & 0xff;
+      for (const piece of encodeFrame(
+        { id: i, method: "socketSendTo", params: { socket, type: 5009, instance: 1 } },
+        d,
+      ))
+        raw.write(piece);
+    }
+    const got: number[] = [];
+    while (got.length < N) got.push((await next(ns)).data[0] as number);
+    fx.fabric.setFaults(undefined);
+    await waitFor(() => text.trim().split("\n").length >= N, 10_000, "every answer");
+    expect(
+      text
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { id: number; result?: object }),
+    ).toEqual(Array.from({ length: N }, (_, i) => ({ id: i, result: {} })));
+    expect(got).toEqual(Array.from({ length: N }, (_, i) => i & 0xff));
+    // what waited in the daemon: its request bound (1 MiB) plus one read and its frames' overhead
+    const peak = fx.control.stats().queuedRequestPeak;
+    expect(peak).toBeGreaterThan(fx.control.limits.maxQueuedRequestBytes / 2);
+    expect(peak).toBeLessThanOrEqual(fx.control.limits.maxQueuedRequestBytes + 64 * 1024 + 66_000 + 2 * 64);
+    raw.destroy();
+    ns.close();
+  }, 30_000);
+
   it("bad socket requests get typed errors, never a crash; a lying payload length closes the connection", async () => {
     await expect(client.request("socketBind", { socket: 12345, type: 5000, lower: 1 })).rejects.toMatchObject(
       {

@@ -131,6 +131,11 @@ export interface ControlServerStats {
   disconnects: Record<ControlDisconnectCause, number>;
   /** the most output (bytes) that ever waited for one client: bounded by outputHighWater plus one piece */
   unsentPeak: number;
+  /**
+   * the most bytes of received requests that ever waited for one connection: bounded by
+   * maxQueuedRequestBytes plus one read (64 KiB) and its frames' overhead
+   */
+  queuedRequestPeak: number;
   /** sockets open for the connected clients (`socketOpen`) */
   sockets: number;
 }
@@ -290,6 +295,7 @@ export async function startControlServer(
   const limits: Readonly<ControlLimits> = { ...CONTROL_LIMITS, ...options.limits };
   let requests = 0;
   let unsentPeak = 0;
+  let queuedRequestPeak = 0;
   const disconnects: Record<ControlDisconnectCause, number> = {
     "connection-limit": 0,
     "slow-client": 0,
@@ -761,6 +767,7 @@ export async function startControlServer(
         const bytes = frame.kind === "message" ? (frame.payload?.length ?? 0) + 64 : 64;
         c.queue.push({ frame, bytes });
         c.queuedBytes += bytes;
+        if (c.queuedBytes > queuedRequestPeak) queuedRequestPeak = c.queuedBytes;
       }
       if (c.queue.length > 0) schedule(c);
       updateFlow(c);
@@ -829,6 +836,7 @@ export async function startControlServer(
         requests,
         disconnects: { ...disconnects },
         unsentPeak,
+        queuedRequestPeak,
         sockets,
       };
     },

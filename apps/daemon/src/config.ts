@@ -10,15 +10,34 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { MAX_SOCKET_PATH_BYTES } from "./control.js";
 
+/** Why a configuration cannot be used. */
+export type ConfigErrorCode =
+  /** the config file cannot be read */
+  | "CONFIG_UNREADABLE"
+  /** the config file is not YAML/JSON, or does not hold a mapping */
+  | "CONFIG_SYNTAX"
+  /** a key or value is wrong (every one in `issues`) */
+  | "CONFIG_INVALID";
+
 /** A configuration that cannot be used; `issues` lists every problem, one `path: message` each. */
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
+  readonly code: ConfigErrorCode;
   constructor(
     message: string,
     readonly issues: string[] = [],
+    code: ConfigErrorCode = "CONFIG_INVALID",
   ) {
     super(issues.length ? `${message}\n${issues.map((i) => `  - ${i}`).join("\n")}` : message);
+    this.code = code;
   }
+}
+
+export function isConfigError(e: unknown): e is ConfigError {
+  return (
+    e instanceof ConfigError ||
+    (typeof e === "object" && e !== null && (e as { name?: unknown }).name === "ConfigError" && "code" in e)
+  );
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -357,6 +376,8 @@ export function readConfigFile(path: string): Raw {
   } catch (e) {
     throw new ConfigError(
       `cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      [],
+      "CONFIG_UNREADABLE",
     );
   }
   let data: unknown;
@@ -365,10 +386,13 @@ export function readConfigFile(path: string): Raw {
   } catch (e) {
     throw new ConfigError(
       `config file ${path} is not valid ${path.endsWith(".json") ? "JSON" : "YAML"}: ${(e as Error).message.split("\n")[0]}`,
+      [],
+      "CONFIG_SYNTAX",
     );
   }
   if (data === null || data === undefined) return {};
-  if (!isObject(data)) throw new ConfigError(`config file ${path} must hold an object (a mapping of keys)`);
+  if (!isObject(data))
+    throw new ConfigError(`config file ${path} must hold an object (a mapping of keys)`, [], "CONFIG_SYNTAX");
   const forbidden = forbiddenKeys(data, "");
   if (forbidden.length)
     throw new ConfigError(

@@ -114,7 +114,7 @@ describe("subscription overflow", () => {
     const silentClient = await connect(path);
     const silentSub = await silentClient.subscribe(4245, 0, 100_000);
     // the client library reads its socket: stop it, so the events stay in the daemon's node
-    (silentClient as unknown as { socket: Socket }).socket.pause();
+    (silentClient as unknown as { conn: Socket }).conn.pause();
     const reader = await connect(path);
     const readSub = await reader.subscribe(4245, 0, 100_000);
     let read = 0;
@@ -128,7 +128,7 @@ describe("subscription overflow", () => {
     }
     await waitFor(() => node.stats().subscriptionEvents.overflows === 1, 10_000, "the overflow");
     await waitFor(() => read === 3000, 10_000, "every event at the reader");
-    (silentClient as unknown as { socket: Socket }).socket.resume();
+    (silentClient as unknown as { conn: Socket }).conn.resume();
     let error: unknown;
     try {
       for await (const _ of silentSub) {

@@ -4,38 +4,36 @@
  * made with `owner: "daemon"`.
  */
 import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from "node:fs";
-import { createConnection, createServer, isIP, type Server, type Socket } from "node:net";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { dirname, resolve } from "node:path";
 import {
-  type BindingJSON,
   type EventMessage,
-  type LinkStatJSON,
+  encodeFrame,
+  type Frame,
+  FrameDecoder,
+  type FramingError,
   MAX_LINE_BYTES,
+  MAX_PAYLOAD_BYTES,
   METHODS,
   type Method,
-  PROTOCOL_VERSION,
   type ProtocolErrorCode,
-  type SubscriptionEventJSON,
+  type SocketEventMessage,
 } from "@tipcjs/client";
-import type {
-  Binding,
-  Logger,
-  MediaAddress,
-  SubscriptionEvent,
-  TipcNode,
-  TopologySubscription,
-} from "@tipcjs/node";
+import type { Binding, Logger, SocketEvent, TipcNode, TipcSocket, TopologySubscription } from "@tipcjs/node";
 import { isNodeError } from "@tipcjs/node";
+import {
+  bindingKey,
+  type ConnectionState,
+  createHandlers,
+  eventToJSON,
+  type Handler,
+  receivedToJSON,
+  SocketSend,
+  StreamedList,
+} from "./handlers.js";
+import { PAYLOAD_METHODS, ProtocolError, parseParams } from "./schema.js";
 
-/** A request the daemon refuses: answered with `{ error: { code, message } }`. */
-export class ProtocolError extends Error {
-  constructor(
-    readonly code: ProtocolErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { ProtocolError };
 
 /**
  * Bounds of the control socket (README "Control socket", PROTOCOL.md "Limits"). No client can
@@ -54,6 +52,13 @@ export interface ControlLimits {
   requestBudgetMs: number;
   /** received request lines waiting per connection; at this many the connection is not read */
   maxQueuedRequests: number;
+  /**
+   * bytes of received requests waiting per connection (socket sends carry up to 66,000 bytes of
+   * data each); past it the connection is not read
+   */
+  maxQueuedRequestBytes: number;
+  /** sockets open per connection; one more is refused with SOCKET_LIMIT */
+  maxSocketsPerConnection: number;
   /**
    * Unsent output per connection (bytes) above which its requests wait, its socket is not read
    * and its subscription events stay queued in the node, until the client has read it.
@@ -88,6 +93,8 @@ export const CONTROL_LIMITS: Readonly<ControlLimits> = Object.freeze({
   requestBatch: 16,
   requestBudgetMs: 20,
   maxQueuedRequests: 256,
+  maxQueuedRequestBytes: 1024 * 1024,
+  maxSocketsPerConnection: 256,
   outputHighWater: 1024 * 1024,
   slowClientMs: 30_000,
   maxQueuedEvents: 65_536,
@@ -98,7 +105,13 @@ export const CONTROL_LIMITS: Readonly<ControlLimits> = Object.freeze({
 });
 
 /** Why the daemon ended or refused a control connection (counted in `stats().disconnects`). */
-export type ControlDisconnectCause = "connection-limit" | "slow-client" | "queued-events" | "line-too-long";
+export type ControlDisconnectCause =
+  | "connection-limit"
+  | "slow-client"
+  | "queued-events"
+  | "line-too-long"
+  /** a request announced a payload length that is not an integer 0..66000 (BAD_PAYLOAD_LENGTH) */
+  | "bad-frame";
 
 export interface ControlServerOptions {
   path: string;
@@ -118,6 +131,13 @@ export interface ControlServerStats {
   disconnects: Record<ControlDisconnectCause, number>;
   /** the most output (bytes) that ever waited for one client: bounded by outputHighWater plus one piece */
   unsentPeak: number;
+  /**
+   * the most bytes of received requests that ever waited for one connection: bounded by
+   * maxQueuedRequestBytes plus one read (64 KiB) and its frames' overhead
+   */
+  queuedRequestPeak: number;
+  /** sockets open for the connected clients (`socketOpen`) */
+  sockets: number;
 }
 
 export interface ControlServer {
@@ -130,97 +150,18 @@ export interface ControlServer {
   close(): Promise<void>;
 }
 
-/**
- * A list answer written in pieces across event-loop turns: one response line,
- * `{"id":..,"result":{"<key>":[...]}}`, built `streamChunk` items at a time. `map` may skip an
- * item (undefined).
- */
-class StreamedList<T> {
-  constructor(
-    readonly key: string,
-    readonly items: readonly T[],
-    readonly map: (item: T) => object | undefined,
-  ) {}
-}
+/** A received request: its message (parsed JSON, or the framing error) and its data. */
+type QueuedRequest = { frame: Frame; bytes: number };
 
-const bindingKey = (b: { type: number; lower: number; upper: number; key: number }) =>
-  `${b.type}:${b.lower}:${b.upper}:${b.key}`;
-
-function toJSON(b: Binding): BindingJSON {
-  return {
-    type: b.type,
-    lower: b.lower,
-    upper: b.upper,
-    node: b.node,
-    port: b.port,
-    scope: b.scope,
-    key: b.key,
-  };
-}
-
-function eventToJSON(ev: SubscriptionEvent): SubscriptionEventJSON {
-  const out: SubscriptionEventJSON = {
-    kind: ev.kind,
-    found: { lower: ev.found.lower, upper: ev.found.upper },
-    socket: { node: ev.socket.node, port: ev.socket.port },
-  };
-  if (ev.kind !== "timeout") {
-    out.scope = ev.scope;
-    out.binding = toJSON(ev.binding);
-  }
-  return out;
-}
-
-// --- parameter checks: every number a u32, every enum one of its values ---
-
-type Params = Record<string, unknown>;
-
-function u32(p: Params, name: string, optional: true): number | undefined;
-function u32(p: Params, name: string, optional?: false): number;
-function u32(p: Params, name: string, optional = false): number | undefined {
-  const v = p[name];
-  if (v === undefined || v === null) {
-    if (optional) return undefined;
-    throw new ProtocolError("BAD_ARGUMENT", `params.${name} is required`);
-  }
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
-    throw new ProtocolError(
-      "BAD_ARGUMENT",
-      `params.${name} must be an integer 0..4294967295, got ${JSON.stringify(v)}`,
-    );
-  }
-  return v;
-}
-
-function oneOf<T extends string>(p: Params, name: string, values: readonly T[], fallback: T): T {
-  const v = p[name];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== "string" || !(values as readonly string[]).includes(v)) {
-    throw new ProtocolError(
-      "BAD_ARGUMENT",
-      `params.${name} must be one of ${values.join(", ")}, got ${JSON.stringify(v)}`,
-    );
-  }
-  return v as T;
-}
-
-function range(p: Params): { type: number; lower: number; upper: number } {
-  const type = u32(p, "type");
-  const lower = u32(p, "lower");
-  const upper = u32(p, "upper", true) ?? lower;
-  if (lower > upper)
-    throw new ProtocolError("BAD_ARGUMENT", `lower (${lower}) is greater than upper (${upper})`);
-  return { type, lower, upper };
-}
-
-interface Connection {
-  id: number;
+interface Connection extends ConnectionState {
   socket: Socket;
-  bindings: Map<string, Binding>;
-  subscriptions: Map<number, TopologySubscription>;
   closed: boolean;
-  /** request lines received, not yet handled (at most maxQueuedRequests plus one read chunk) */
-  queue: string[];
+  /** requests received, not yet handled (at most maxQueuedRequests plus one read chunk) */
+  queue: QueuedRequest[];
+  /** bytes of the queued requests (at most maxQueuedRequestBytes plus one read chunk) */
+  queuedBytes: number;
+  /** a socket send waits for a congested link: later requests wait for it (in order) */
+  blocked: boolean;
   /** resolved when the socket's output drains below the high water mark (or it closes) */
   drainWaiters: (() => void)[];
   /** Date.now() of the last time the client took output, or output began to wait */
@@ -354,14 +295,16 @@ export async function startControlServer(
   const limits: Readonly<ControlLimits> = { ...CONTROL_LIMITS, ...options.limits };
   let requests = 0;
   let unsentPeak = 0;
+  let queuedRequestPeak = 0;
   const disconnects: Record<ControlDisconnectCause, number> = {
     "connection-limit": 0,
     "slow-client": 0,
     "queued-events": 0,
     "line-too-long": 0,
+    "bad-frame": 0,
   };
 
-  const writeRaw = (c: Connection, text: string) => {
+  const writeRaw = (c: Connection, text: string | Uint8Array) => {
     if (c.closed || c.socket.destroyed) return;
     if (c.socket.writableLength === 0) c.lastProgress = Date.now();
     c.socket.write(text, () => progress(c));
@@ -374,6 +317,15 @@ export async function startControlServer(
       return;
     }
     writeRaw(c, `${JSON.stringify(msg)}\n`);
+  };
+
+  /** A message followed by its data (a socket event): the line announces `bytes`. */
+  const sendFrame = (c: Connection, msg: object, payload: Uint8Array) => {
+    if (c.streaming) {
+      c.afterStream.push(() => sendFrame(c, msg, payload));
+      return;
+    }
+    for (const piece of encodeFrame(msg, payload)) writeRaw(c, piece);
   };
 
   /** The client took output: waiting events and requests go on once it is under the bound. */
@@ -456,7 +408,10 @@ export async function startControlServer(
   /** Reads the connection only while its request queue and its output are under their bounds. */
   const updateFlow = (c: Connection) => {
     if (c.closed) return;
-    const read = c.queue.length < limits.maxQueuedRequests && !overHighWater(c);
+    const read =
+      c.queue.length < limits.maxQueuedRequests &&
+      c.queuedBytes < limits.maxQueuedRequestBytes &&
+      !overHighWater(c);
     if (read && c.socket.isPaused()) c.socket.resume();
     else if (!read && !c.socket.isPaused()) c.socket.pause();
   };
@@ -491,11 +446,13 @@ export async function startControlServer(
       // round robin: the first in line is served one request, then goes to the back
       const c = ready.values().next().value as Connection;
       ready.delete(c);
-      if (c.closed || c.queue.length === 0 || overHighWater(c)) {
+      if (c.closed || c.queue.length === 0 || c.blocked || overHighWater(c)) {
         updateFlow(c);
         continue;
       }
-      handleLine(c, c.queue.shift() as string);
+      const next = c.queue.shift() as QueuedRequest;
+      c.queuedBytes -= next.bytes;
+      handleFrame(c, next.frame);
       handled++;
       if (!c.closed && c.queue.length > 0) ready.add(c);
       else updateFlow(c);
@@ -608,289 +565,43 @@ export async function startControlServer(
     }
   };
 
-  /** bearerDisable / bearerEnable: by name, NOT_FOUND for a name the node does not have */
-  const switchBearer = (p: Params, enable: boolean) => {
-    const name = p.name;
-    if (typeof name !== "string" || name.length === 0)
-      throw new ProtocolError("BAD_ARGUMENT", "params.name must be a bearer name");
-    if (!node.bearers().some((b) => b.name === name)) {
-      const names = node
-        .bearers()
-        .map((b) => b.name)
-        .join(", ");
-      throw new ProtocolError("NOT_FOUND", `no bearer ${JSON.stringify(name)} (bearers: ${names})`);
+  const handlers = createHandlers({
+    node,
+    ...(options.version !== undefined ? { version: options.version } : {}),
+    daemonOwned,
+    limits,
+    ownerOf: (b) => ownerOf(b),
+    // the response is written before the first event: the pumps await before they send anything
+    startSubscription: (c, sub) => queueMicrotask(() => void pump(c as Connection, sub)),
+    startSocket: (c, socket) => queueMicrotask(() => void pumpSocket(c as Connection, socket)),
+  });
+
+  const fail = (c: Connection, id: number | string | null, e: unknown) => {
+    if (e instanceof ProtocolError) {
+      send(c, { id, error: { code: e.code, message: e.message } });
+    } else if (isNodeError(e)) {
+      const code: ProtocolErrorCode =
+        e.code === "BAD_OPTIONS" ? "BAD_ARGUMENT" : (e.code as ProtocolErrorCode);
+      send(c, { id, error: { code, message: e.message } });
+    } else {
+      logger.error({ err: e, connection: c.id }, "control request failed");
+      send(c, { id, error: { code: "INTERNAL", message: (e as Error)?.message ?? String(e) } });
     }
-    if (enable) node.enableBearer(name);
-    else node.disableBearer(name);
-    return node.bearers().find((b) => b.name === name);
   };
 
-  /** A UDP address from params.ip (an IP literal) and params.port (default 6118). */
-  const udpAddress = (p: Params): MediaAddress => {
-    const ip = p.ip;
-    if (typeof ip !== "string" || isIP(ip) === 0)
-      throw new ProtocolError(
-        "BAD_ARGUMENT",
-        `params.ip must be an IPv4 or IPv6 address, got ${JSON.stringify(ip)}`,
-      );
-    const port = u32(p, "port", true) ?? 6118;
-    if (port < 1 || port > 65535)
-      throw new ProtocolError("BAD_ARGUMENT", `params.port must be 1..65535, got ${port}`);
-    return { family: isIP(ip) === 6 ? "ipv6" : "ipv4", address: ip, port };
-  };
-
-  const linkStats = (only?: string): LinkStatJSON[] => {
-    const props = node.linkProperties();
-    const links = new Map(node.links().map((l) => [l.name, l]));
-    const anyUp = node.nodes().some((n) => n.up);
-    const out = node.linkCounters().map((k): LinkStatJSON => {
-      const l = links.get(k.name);
-      if (l === undefined) return { ...k, state: anyUp ? "up" : "down", window: props.window };
-      const up = l.state === "ESTABLISHED";
-      return {
-        ...k,
-        state: !up ? "DEFUNCT" : l.active ? "ACTIVE" : "STANDBY",
-        mtu: l.mtu,
-        priority: props.priority[l.bearerName] ?? 10,
-        tolerance: l.tolerance,
-        window: props.window,
-        transmitQueue: l.transmitQueue,
-        backlog: l.backlog,
-        deferred: l.deferred,
-      };
-    });
-    if (only === undefined) return out;
-    const one = out.filter((l) => l.name === only);
-    if (one.length === 0)
-      throw new ProtocolError(
-        "NOT_FOUND",
-        `no link ${JSON.stringify(only)} (links: ${out.map((l) => l.name).join(", ")})`,
-      );
-    return one;
-  };
-
-  const linkName = (p: Params): string | undefined => {
-    const v = p.link;
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== "string" || v.length === 0)
-      throw new ProtocolError("BAD_ARGUMENT", "params.link must be a link name");
-    return v;
-  };
-
-  const handlers: Record<Method, (c: Connection, p: Params) => unknown> = {
-    hello: () => ({
-      protocol: PROTOCOL_VERSION,
-      daemon: `tipcd ${options.version ?? ""}`.trim(),
-      nodeId: node.nodeId,
-      address: node.address,
-      addressHex: node.address.toString(16).padStart(8, "0"),
-      netId: node.netId,
-      legacy: node.legacy,
-    }),
-    bind: (c, p) => {
-      const r = range(p);
-      const scope = oneOf(p, "scope", ["cluster", "node"] as const, "cluster");
-      const owner = oneOf(p, "owner", ["connection", "daemon"] as const, "connection");
-      const port = u32(p, "port", true);
-      const b = node.publish({ ...r, scope, ...(port !== undefined ? { port } : {}) });
-      (owner === "daemon" ? daemonOwned : c.bindings).set(bindingKey(b), b);
-      return { ...toJSON(b), owner };
-    },
-    unbind: (c, p) => {
-      const r = range(p);
-      const key = u32(p, "key", true);
-      const withdrawn: BindingJSON[] = [];
-      for (const map of [c.bindings, daemonOwned]) {
-        for (const [k, b] of map) {
-          if (b.type !== r.type || b.lower !== r.lower || b.upper !== r.upper) continue;
-          if (key !== undefined && b.key !== key) continue;
-          map.delete(k);
-          if (node.withdraw(b)) withdrawn.push(toJSON(b));
-        }
-      }
-      if (withdrawn.length === 0) {
-        throw new ProtocolError(
-          "NOT_FOUND",
-          `no binding {${r.type}, ${r.lower}, ${r.upper}}${key !== undefined ? ` with key ${key}` : ""} owned by this connection or the daemon`,
-        );
-      }
-      return { withdrawn };
-    },
-    lookup: (_c, p) => {
-      const mode = oneOf(
-        p,
-        "mode",
-        ["anycast", "closest", "node", "instance", "multicast", "nodes"] as const,
-        "anycast",
-      );
-      const type = u32(p, "type");
-      const lower = u32(p, "lower");
-      const upper = u32(p, "upper", true) ?? lower;
-      if (lower > upper)
-        throw new ProtocolError("BAD_ARGUMENT", `lower (${lower}) is greater than upper (${upper})`);
-      const one = (s: { node: number; port: number } | undefined) =>
-        s ? [{ node: s.node, port: s.port }] : [];
-      switch (mode) {
-        case "anycast":
-          return { mode, sockets: one(node.lookupAnycast(type, lower)) };
-        case "closest":
-          return { mode, sockets: one(node.lookupClosestFirst(type, lower)) };
-        case "node":
-          return { mode, sockets: one(node.lookupOnNode(type, lower, u32(p, "node"))) };
-        case "instance":
-          return { mode, bindings: node.lookupInstance(type, lower).map(toJSON) };
-        case "multicast":
-          return {
-            mode,
-            sockets: node.lookupMulticast(type, lower, upper).map((s) => ({ node: s.node, port: s.port })),
-          };
-        case "nodes":
-          return { mode, nodes: node.lookupMulticastNodes(type, lower, upper) };
-      }
-    },
-    bindings: (_c, p) => {
-      const type = u32(p, "type", true);
-      const own = p.own === true;
-      // a snapshot (references only); written in pieces across event-loop turns
-      const list = own ? node.ownBindings() : node.bindings();
-      const self = node.address;
-      return new StreamedList("bindings", list, (b) => {
-        if (type !== undefined && b.type !== type) return undefined;
-        const owner = b.node === self ? ownerOf(b) : undefined;
-        return owner ? { ...toJSON(b), owner } : toJSON(b);
-      });
-    },
-    subscribe: (c, p) => {
-      const r = range(p);
-      if (p.upper === undefined) throw new ProtocolError("BAD_ARGUMENT", "params.upper is required");
-      const mode = oneOf(p, "mode", ["ports", "service"] as const, "ports");
-      const timeout = u32(p, "timeout", true);
-      if (p.initialEvents !== undefined && typeof p.initialEvents !== "boolean") {
-        throw new ProtocolError("BAD_ARGUMENT", "params.initialEvents must be true or false");
-      }
-      if (c.subscriptions.size >= limits.maxSubscriptionsPerConnection) {
-        throw new ProtocolError(
-          "SUBSCRIPTION_LIMIT",
-          `a connection holds at most ${limits.maxSubscriptionsPerConnection} subscriptions`,
-        );
-      }
-      const sub = node.subscribe({
-        ...r,
-        mode,
-        ...(timeout !== undefined ? { timeout } : {}),
-        ...(p.initialEvents === false ? { initialEvents: false } : {}),
-      });
-      c.subscriptions.set(sub.id, sub);
-      // the response is written before the first event: pump awaits before it sends anything
-      queueMicrotask(() => void pump(c, sub));
-      return { subscription: sub.id };
-    },
-    unsubscribe: (c, p) => {
-      const id = u32(p, "subscription");
-      const sub = c.subscriptions.get(id);
-      if (!sub) throw new ProtocolError("NOT_FOUND", `no subscription ${id} on this connection`);
-      sub.cancel();
-      return { cancelled: true };
-    },
-    nodes: () => ({ nodes: node.nodes() }),
-    links: () => ({ links: node.links() }),
-    bearers: () => ({ bearers: node.bearers() }),
-    bearerDisable: (_c, p) => ({ bearer: switchBearer(p, false) }),
-    bearerEnable: (_c, p) => ({ bearer: switchBearer(p, true) }),
-    stats: () => node.stats(),
-    linkStats: (_c, p) => ({ links: linkStats(linkName(p)) }),
-    linkStatsReset: (_c, p) => {
-      const name = linkName(p);
-      const names = linkStats(name).map((l) => l.name);
-      node.resetLinkStats(name);
-      return { reset: names };
-    },
-    linkGet: () => node.linkProperties(),
-    linkSet: (_c, p) => {
-      const property = oneOf(p, "property", ["tolerance", "priority", "window"] as const, "tolerance");
-      u32(p, "value");
-      linkName(p);
-      throw new ProtocolError(
-        "NOT_SUPPORTED",
-        `the link ${property} cannot be changed at run time by this node (set ${property === "tolerance" ? "tolerance (--tolerance)" : property === "window" ? "window" : "bearer priority"} in the configuration and restart tipcd)`,
-      );
-    },
-    peerAdd: (_c, p) => {
-      const bearer = p.bearer;
-      if (typeof bearer !== "string" || bearer.length === 0)
-        throw new ProtocolError("BAD_ARGUMENT", "params.bearer must be a bearer name");
-      if (!node.bearers().some((b) => b.name === bearer))
-        throw new ProtocolError(
-          "NOT_FOUND",
-          `no bearer ${JSON.stringify(bearer)} (bearers: ${node
-            .bearers()
-            .map((b) => b.name)
-            .join(", ")})`,
-        );
-      node.addPeer(bearer, udpAddress(p));
-      return { bearer: node.bearers().find((b) => b.name === bearer) };
-    },
-    peerRemove: (_c, p) => {
-      const targets: MediaAddress[] = [];
-      const given = ["address", "identity", "ip"].filter((k) => p[k] !== undefined && p[k] !== null);
-      if (given.length !== 1)
-        throw new ProtocolError(
-          "BAD_ARGUMENT",
-          "give exactly one of params.address, params.identity, params.ip",
-        );
-      if (p.ip !== undefined) targets.push(udpAddress(p));
-      else {
-        const address = p.address !== undefined ? u32(p, "address") : undefined;
-        const identity = p.identity;
-        if (address === undefined && typeof identity !== "string")
-          throw new ProtocolError("BAD_ARGUMENT", "params.identity must be a node identity");
-        if (address === node.address || identity === node.nodeId)
-          throw new ProtocolError("BAD_ARGUMENT", "this node cannot remove itself");
-        const peer = node.nodes().find((n) => n.address === address || n.nodeId === identity);
-        if (peer === undefined)
-          throw new ProtocolError(
-            "NOT_FOUND",
-            `no peer ${address !== undefined ? address.toString(16) : String(identity)}`,
-          );
-        if (peer.up)
-          throw new ProtocolError(
-            "BUSY",
-            `peer ${peer.address.toString(16).padStart(8, "0")} is up; it can be removed once it is down`,
-          );
-        targets.push(peer.mediaAddress);
-      }
-      const removed: { bearer: string; ip: string; port: number }[] = [];
-      for (const t of targets)
-        for (const bearer of node.removePeer(t)) removed.push({ bearer, ip: t.address, port: t.port });
-      if (removed.length === 0)
-        throw new ProtocolError(
-          "NOT_FOUND",
-          `${targets.map((t) => `${t.address}:${t.port}`).join(", ")} is no peer of any bearer`,
-        );
-      return { removed };
-    },
-  };
-
-  const handleLine = (c: Connection, line: string) => {
+  const handleFrame = (c: Connection, frame: Frame) => {
     requests++;
-    let req: unknown;
-    try {
-      req = JSON.parse(line);
-    } catch (e) {
-      send(c, { id: null, error: { code: "PARSE_ERROR", message: `not JSON: ${(e as Error).message}` } });
+    if (frame.kind === "error") {
+      send(c, { id: null, error: { code: frame.error.code, message: frame.error.message } });
       return;
     }
-    const id =
-      typeof req === "object" &&
-      req !== null &&
-      (typeof (req as Params).id === "number" || typeof (req as Params).id === "string")
-        ? ((req as Params).id as number | string)
-        : null;
+    const req = frame.message;
+    const r = (typeof req === "object" && req !== null ? req : {}) as Record<string, unknown>;
+    const id = typeof r.id === "number" || typeof r.id === "string" ? r.id : null;
     try {
       if (typeof req !== "object" || req === null || Array.isArray(req)) {
         throw new ProtocolError("INVALID_REQUEST", "a request is a JSON object {id, method, params}");
       }
-      const r = req as Params;
       if (id === null) throw new ProtocolError("INVALID_REQUEST", "id must be a number or a string");
       if (typeof r.method !== "string") throw new ProtocolError("INVALID_REQUEST", "method must be a string");
       if (!(METHODS as readonly string[]).includes(r.method)) {
@@ -899,25 +610,73 @@ export async function startControlServer(
           `unknown method ${JSON.stringify(r.method)} (methods: ${METHODS.join(", ")})`,
         );
       }
-      const params = r.params ?? {};
-      if (typeof params !== "object" || params === null || Array.isArray(params)) {
+      const method = r.method as Method;
+      const raw = r.params ?? {};
+      if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
         throw new ProtocolError("INVALID_REQUEST", "params must be an object");
       }
-      if (closing) throw new ProtocolError("CLOSED", "tipcd is stopping");
-      const result = handlers[r.method as Method](c, params as Params);
-      if (result instanceof StreamedList) streamList(c, id, result);
-      else send(c, { id, result });
-    } catch (e) {
-      if (e instanceof ProtocolError) {
-        send(c, { id, error: { code: e.code, message: e.message } });
-      } else if (isNodeError(e)) {
-        const code = e.code === "BAD_OPTIONS" ? "BAD_ARGUMENT" : e.code;
-        send(c, { id, error: { code, message: e.message } });
-      } else {
-        logger.error({ err: e, connection: c.id }, "control request failed");
-        send(c, { id, error: { code: "INTERNAL", message: (e as Error)?.message ?? String(e) } });
+      if (PAYLOAD_METHODS.has(method) !== (frame.payload !== undefined)) {
+        throw new ProtocolError(
+          "BAD_ARGUMENT",
+          PAYLOAD_METHODS.has(method)
+            ? `${method} carries its data after the line: give "bytes" (0..66000) and the data`
+            : `${method} carries no data ("bytes" is for socket sends)`,
+        );
       }
+      if (closing) throw new ProtocolError("CLOSED", "tipcd is stopping");
+      const params = parseParams(method, raw);
+      const result = (handlers[method] as Handler<Method>)(c, params as never, frame.payload);
+      if (result instanceof StreamedList) streamList(c, id, result);
+      else if (result instanceof SocketSend) {
+        // The answer follows the node's promise (a microtask later: after the answers of the
+        // requests handled in this turn). A send held for a congested link holds the
+        // connection's later requests too: the daemon stops reading it.
+        const answered = result.done.then(
+          (v) => send(c, { id, result: v }),
+          (e) => fail(c, id, e),
+        );
+        if (result.waits) {
+          c.blocked = true;
+          void answered.finally(() => {
+            c.blocked = false;
+            if (c.queue.length > 0) schedule(c);
+            updateFlow(c);
+          });
+        }
+      } else send(c, { id, result });
+    } catch (e) {
+      fail(c, id, e);
     }
+  };
+
+  /**
+   * Writes a socket's received and returned messages to its connection, one at a time, while
+   * the client has granted credit for them and the connection's output is under its bound: what
+   * a program does not read stays in the node socket's receive queue, whose limit
+   * (rcvbuf << importance) rejects the rest with OVERLOAD as the kernel does. An unread socket
+   * holds back only its own messages. The socket's `end` follows its last message.
+   */
+  const pumpSocket = async (c: Connection, socket: TipcSocket) => {
+    const credit = c.credits.get(socket.port);
+    try {
+      for (;;) {
+        const wait = writable(c);
+        if (wait) await wait;
+        const granted = credit?.available();
+        if (granted) await granted;
+        if (c.closed || socket.closed) break;
+        const ev: SocketEvent | undefined = await socket.receive();
+        if (ev === undefined || c.closed) break;
+        if (credit) credit.bytes -= ev.data.length + 1;
+        const msg: SocketEventMessage = { event: "socket", socket: socket.port, data: receivedToJSON(ev) };
+        sendFrame(c, msg, ev.data);
+      }
+    } catch (e) {
+      logger.warn({ err: e, connection: c.id, socket: socket.port }, "socket reader failed");
+    }
+    c.sockets.delete(socket.port);
+    c.credits.delete(socket.port);
+    if (!c.closed) send(c, { event: "socket", socket: socket.port, end: true } satisfies SocketEventMessage);
   };
 
   const release = (c: Connection) => {
@@ -942,7 +701,14 @@ export async function startControlServer(
       }
     }
     c.bindings.clear();
-    logger.debug({ connection: c.id, withdrawn }, "control connection closed");
+    // a closed socket withdraws its bindings and rejects what it had not read (as a process's
+    // sockets when it exits)
+    const sockets = c.sockets.size;
+    for (const s of c.sockets.values()) s.close();
+    c.sockets.clear();
+    for (const k of c.credits.values()) k.wake();
+    c.queuedBytes = 0;
+    logger.debug({ connection: c.id, withdrawn, sockets }, "control connection closed");
   };
 
   const server: Server = createServer((socket) => {
@@ -979,6 +745,10 @@ export async function startControlServer(
       subscriptions: new Map(),
       closed: false,
       queue: [],
+      queuedBytes: 0,
+      sockets: new Map(),
+      credits: new Map(),
+      blocked: false,
       drainWaiters: [],
       lastProgress: Date.now(),
       streaming: false,
@@ -987,48 +757,39 @@ export async function startControlServer(
     };
     connections.add(c);
     logger.debug({ connection: c.id }, "control connection");
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
+    const decoder = new FrameDecoder({ maxLineBytes: MAX_LINE_BYTES, maxPayloadBytes: MAX_PAYLOAD_BYTES });
     socket.on("data", (chunk: Buffer) => {
-      let start = 0;
-      for (let nl = chunk.indexOf(10, start); nl >= 0; nl = chunk.indexOf(10, start)) {
-        const part = chunk.subarray(start, nl);
-        start = nl + 1;
-        if (pendingBytes + part.length > MAX_LINE_BYTES) {
-          tooLong();
+      for (const frame of decoder.push(chunk)) {
+        if (frame.kind === "error" && frame.fatal) {
+          fatal(frame.error.code === "LINE_TOO_LONG" ? "line-too-long" : "bad-frame", frame.error);
           return;
         }
-        const line = pendingBytes
-          ? Buffer.concat([...pending, part]).toString("utf8")
-          : part.toString("utf8");
-        pending = [];
-        pendingBytes = 0;
-        if (line.trim() !== "") c.queue.push(line.replace(/\r$/, ""));
-      }
-      const rest = chunk.subarray(start);
-      if (pendingBytes + rest.length > MAX_LINE_BYTES) {
-        tooLong();
-        return;
-      }
-      if (rest.length) {
-        pending.push(Buffer.from(rest));
-        pendingBytes += rest.length;
+        const bytes = frame.kind === "message" ? (frame.payload?.length ?? 0) + 64 : 64;
+        c.queue.push({ frame, bytes });
+        c.queuedBytes += bytes;
+        if (c.queuedBytes > queuedRequestPeak) queuedRequestPeak = c.queuedBytes;
       }
       if (c.queue.length > 0) schedule(c);
       updateFlow(c);
     });
     socket.on("drain", () => progress(c));
-    const tooLong = () => {
-      // the requests before the long line are still answered, then the error, then the close
+    /** A line over the bound, or a payload length that cannot be trusted: nothing after it is read. */
+    const fatal = (cause: "line-too-long" | "bad-frame", error: FramingError) => {
+      // the requests before it are still answered, then the error, then the close
       const queued = c.queue.splice(0);
-      for (const line of queued) handleLine(c, line);
-      disconnects["line-too-long"]++;
+      c.queuedBytes = 0;
+      for (const q of queued) handleFrame(c, q.frame);
+      disconnects[cause]++;
       send(c, {
         id: null,
-        error: { code: "LINE_TOO_LONG", message: `a request line is limited to ${MAX_LINE_BYTES} bytes` },
+        error: {
+          code: error.code,
+          message:
+            error.code === "LINE_TOO_LONG"
+              ? `a request line is limited to ${MAX_LINE_BYTES} bytes`
+              : error.message,
+        },
       });
-      pending = [];
-      pendingBytes = 0;
       // after a list answer being written, if there is one
       if (c.streaming) c.afterStream.push(() => socket.end());
       else socket.end();
@@ -1067,7 +828,18 @@ export async function startControlServer(
       return daemonOwned.size;
     },
     limits,
-    stats: () => ({ connections: connections.size, requests, disconnects: { ...disconnects }, unsentPeak }),
+    stats: () => {
+      let sockets = 0;
+      for (const c of connections) sockets += c.sockets.size;
+      return {
+        connections: connections.size,
+        requests,
+        disconnects: { ...disconnects },
+        unsentPeak,
+        queuedRequestPeak,
+        sockets,
+      };
+    },
     close: async () => {
       closing = true;
       clearInterval(checker);

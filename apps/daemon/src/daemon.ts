@@ -89,6 +89,7 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions): 
           controlConnections: () => control.connections,
           controlDisconnects: () => control.stats().disconnects,
           controlUnsentPeak: () => control.stats().unsentPeak,
+          controlSockets: () => control.stats().sockets,
         }),
         hp?.address ?? "127.0.0.1",
         hp?.port ?? 9464,

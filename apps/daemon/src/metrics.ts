@@ -102,6 +102,8 @@ export function createMetricsRegistry(
     controlDisconnects?: () => Record<string, number>;
     /** the most output bytes that ever waited for one control client (ControlServer.stats()) */
     controlUnsentPeak?: () => number;
+    /** sockets open through the control socket (ControlServer.stats()) */
+    controlSockets?: () => number;
   },
 ): Registry {
   const registry = new Registry();
@@ -133,6 +135,9 @@ export function createMetricsRegistry(
   gauge(registry, "tipcd_control_connections", "Clients connected to the control socket", [], () => [
     [{}, extra.controlConnections()],
   ]);
+  gauge(registry, "tipcd_control_sockets", "Sockets open for control clients (socketOpen)", [], () => [
+    [{}, extra.controlSockets?.() ?? 0],
+  ]);
   mirroredCounter(
     registry,
     "tipcd_control_disconnects_total",
@@ -144,6 +149,7 @@ export function createMetricsRegistry(
         "slow-client": 0,
         "queued-events": 0,
         "line-too-long": 0,
+        "bad-frame": 0,
         ...extra.controlDisconnects?.(),
       }).map(([cause, n]) => [{ cause }, n]),
   );

@@ -3,13 +3,15 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createNode, type Logger, type TipcNode } from "@tipcjs/node";
-import { memoryFabric } from "@tipcjs/transport-memory";
+import { type MemoryFabric, memoryFabric } from "@tipcjs/transport-memory";
 import { type ControlServer, startControlServer } from "./control.js";
 
 export const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 export interface Fixture {
   nodes: TipcNode[];
+  /** the nodes' fabric (faults, partitions) */
+  fabric: MemoryFabric;
   control: ControlServer;
   path: string;
   close(): Promise<void>;
@@ -27,6 +29,7 @@ export async function startFixture(count = 1): Promise<Fixture> {
   const control = await startControlServer(nodes[0] as TipcNode, { path, logger: silent, version: "test" });
   return {
     nodes,
+    fabric,
     control,
     path,
     close: async () => {

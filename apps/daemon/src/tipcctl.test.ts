@@ -16,6 +16,11 @@ afterAll(async () => {
 });
 
 async function ctl(...args: string[]) {
+  return ctlIO(args, "");
+}
+
+/** tipcctl with this stdin, until done or `interrupted` */
+async function ctlIO(args: string[], stdin: string, interrupted: Promise<void> = new Promise(() => {})) {
   let out = "";
   let err = "";
   const code = await runCtl(["node", "tipcctl", "--socket", fx.path, ...args], {
@@ -26,8 +31,8 @@ async function ctl(...args: string[]) {
       err += t;
     },
     env: {},
-    readStdin: () => "",
-    interrupted: new Promise(() => {}),
+    readStdin: () => stdin,
+    interrupted,
   });
   return { code, out, err };
 }
@@ -217,7 +222,9 @@ describe("tipcctl completion", () => {
   it("bash: commands, subcommands, argument and option choices", async () => {
     const file = join(mkdtempSync(join(tmpdir(), "tipcctl-completion-")), "tipcctl.bash");
     writeFileSync(file, await script("bash"));
-    expect(bashOffers(file, "tipcctl li")).toEqual(["link"]);
+    // (issue 16 adds the listen verb beside link)
+    expect(bashOffers(file, "tipcctl li")).toEqual(["link", "listen"]);
+    expect(bashOffers(file, "tipcctl send 1000 1 --importance ")).toEqual(["0", "1", "2", "3"]);
     expect(bashOffers(file, "tipcctl link stat ")).toEqual(["show", "reset", "--help"]);
     expect(bashOffers(file, "tipcctl -j link get ")).toEqual(
       expect.arrayContaining(["tolerance", "priority", "window"]),
@@ -251,5 +258,102 @@ describe("tipcctl completion", () => {
     );
     expect(r.error).toBeUndefined();
     expect(r.stdout).toBe("show reset --help\nanycast closest node instance multicast nodes\n");
+  });
+});
+
+describe("tipcctl send and listen", () => {
+  it("send: stdin whole or one message a line to {type, instance} on another node; a missing name exits 4", async () => {
+    const b = fx.nodes[1] as NonNullable<(typeof fx.nodes)[1]>;
+    const a = fx.nodes[0] as NonNullable<(typeof fx.nodes)[0]>;
+    const s = b.socket({ type: "rdm" });
+    s.bind({ type: 7100, lower: 5 });
+    await waitFor(() => a.lookupAnycast(7100, 5) !== undefined, 3000, "binding seen");
+    const whole = await ctlIO(["send", "7100", "5", "--wait", "0"], "hello\nworld\n");
+    expect(whole).toMatchObject({ code: EXIT.OK, err: "" });
+    const lines = await ctlIO(["send", "7100", "5", "--lines", "--wait", "0"], "one\r\n\ntwo\n");
+    expect(lines).toMatchObject({ code: EXIT.OK, err: "" });
+    const got: string[] = [];
+    await waitFor(
+      () => {
+        for (let ev = s.tryReceive(); ev; ev = s.tryReceive())
+          if (ev.kind === "message") got.push(new TextDecoder().decode(ev.data));
+        return got.length >= 3;
+      },
+      3000,
+      "messages received",
+    );
+    expect(got).toEqual(["hello\nworld\n", "one", "two"]);
+    s.close();
+
+    // a name whose port has no socket: the message comes back NO_NAME, reported, exit 4
+    const dangling = b.publish({ type: 7101, lower: 1, upper: 1, scope: "cluster", port: 4242 });
+    await waitFor(() => a.lookupAnycast(7101, 1) !== undefined, 3000, "dangling binding seen");
+    const back = await ctlIO(["send", "7101", "1", "--wait", "1000"], "lost");
+    expect(back.code).toBe(EXIT.NOT_FOUND);
+    expect(back.err).toMatch(/a message of 4 bytes came back from <[0-9a-f]{8}:4242>: NO_NAME/);
+    expect(back.err).toMatch(/1 of 1 messages not delivered/);
+    b.withdraw(dangling);
+
+    const missing = await ctlIO(["send", "7199", "1"], "x");
+    expect(missing.code).toBe(EXIT.NOT_FOUND);
+    expect(missing.err).toMatch(/no binding for \{7199, 1\} \(NO_SERVICE\)/);
+    const tooBig = await ctlIO(["send", "7100", "5"], "x".repeat(66_001));
+    expect(tooBig.code).toBe(EXIT.USAGE);
+    expect(tooBig.err).toMatch(/at most 66000 bytes/);
+  });
+
+  it("listen: binds, prints what arrives (-j with its source), exits after --count; the binding goes with it", async () => {
+    const a = fx.nodes[0] as NonNullable<(typeof fx.nodes)[0]>;
+    const b = fx.nodes[1] as NonNullable<(typeof fx.nodes)[1]>;
+    const listening = ctlIO(["-j", "listen", "7200", "0", "9", "--count", "2"], "");
+    await waitFor(() => b.lookupAnycast(7200, 3) !== undefined, 3000, "listen bound");
+    const s = b.socket({ type: "rdm" });
+    await s.sendTo({ type: 7200, instance: 3 }, new TextEncoder().encode("ping"));
+    await s.sendTo({ type: 7200, instance: 9 }, new Uint8Array([0xff, 0x00]));
+    const r = await listening;
+    expect(r).toMatchObject({ code: EXIT.OK, err: "" });
+    const out = r.out
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(out).toEqual([
+      {
+        source: s.address,
+        destination: { kind: "service", type: 7200, instance: 3 },
+        importance: 0,
+        bytes: 4,
+        data: Buffer.from("ping").toString("base64"),
+        text: "ping",
+      },
+      expect.objectContaining({ bytes: 2, data: "/wA=" }),
+    ]);
+    await waitFor(() => b.lookupAnycast(7200, 3) === undefined, 3000, "withdrawn after listen exits");
+    expect(a.lookupAnycast(7200, 3)).toBeUndefined();
+
+    // plain output and an interrupt
+    let stop: () => void = () => {};
+    const interrupted = new Promise<void>((res) => {
+      stop = res;
+    });
+    let printed = "";
+    const plain = runCtl(["node", "tipcctl", "--socket", fx.path, "listen", "7201", "1"], {
+      out: (t) => {
+        printed += t;
+      },
+      err: (t) => {
+        printed += `ERR ${t}`;
+      },
+      env: {},
+      readStdin: () => "",
+      interrupted,
+    });
+    await waitFor(() => b.lookupAnycast(7201, 1) !== undefined, 3000, "listen bound");
+    await s.sendTo({ type: 7201, instance: 1 }, new TextEncoder().encode("line one"));
+    await s.sendTo({ type: 7201, instance: 1 }, new TextEncoder().encode("line two\n"));
+    await waitFor(() => printed.split("\n").length >= 3, 3000, "printed");
+    stop();
+    expect(await plain).toBe(EXIT.OK);
+    expect(printed).toBe("line one\nline two\n");
+    s.close();
   });
 });

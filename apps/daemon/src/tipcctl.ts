@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * tipcctl: the command line of tipcd. Exit codes: 0 ok, 1 the daemon refused or failed,
- * 2 usage error, 3 cannot connect to the daemon, 4 nothing found (lookup, withdraw).
+ * 2 usage error, 3 cannot connect to the daemon, 4 nothing found (lookup, withdraw, send).
  */
 import { readFileSync } from "node:fs";
 import {
@@ -12,6 +12,7 @@ import {
   defaultSocketPath,
   isClientError,
   type LinkStatJSON,
+  MAX_PAYLOAD_BYTES,
   type TipcClient,
 } from "@tipcjs/client";
 import { decodeMessage, formatMessage, messageToJSON, TipcDecodeError } from "@tipcjs/codec";
@@ -38,6 +39,8 @@ export interface CtlIO {
   err(text: string): void;
   env: Record<string, string | undefined>;
   readStdin(): string;
+  /** stdin as bytes (`send`); default: readStdin() as UTF-8 */
+  readStdinBytes?(): Uint8Array;
   /** resolves when the user interrupts (SIGINT/SIGTERM): ends `subscribe` */
   interrupted: Promise<void>;
 }
@@ -66,7 +69,7 @@ const num = (name: string, v: string) => u32Arg(name)(v);
 function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
   const program = new Command("tipcctl")
     .description(
-      "Control a local tipcd as `tipc` controls the kernel: nametable, node, link, bearer, peer; and publish, withdraw, lookup, subscribe, stats, decode.",
+      "Control a local tipcd as `tipc` controls the kernel: nametable, node, link, bearer, peer; and publish, withdraw, lookup, subscribe, send, listen, stats, decode.",
     )
     .version(VERSION)
     .option("-j, --json", "JSON output (every command), as `tipc -j`")
@@ -81,7 +84,7 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
     )
     .addHelpText(
       "after",
-      "\nExit codes: 0 ok, 1 the daemon refused the request or failed, 2 usage error,\n3 cannot connect to tipcd, 4 nothing found (lookup, withdraw).",
+      "\nExit codes: 0 ok, 1 the daemon refused the request or failed, 2 usage error,\n3 cannot connect to tipcd, 4 nothing found (lookup, withdraw, send).",
     )
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
@@ -561,6 +564,165 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
       ),
     );
 
+  const addr = (a: { node: number; port: number }) => `<${a.node.toString(16).padStart(8, "0")}:${a.port}>`;
+  const importanceOption = () =>
+    new Option(
+      "--importance <level>",
+      "message importance: 0 low (default), 1 medium, 2 high, 3 critical",
+    ).choices(["0", "1", "2", "3"]);
+  type Imp = 0 | 1 | 2 | 3;
+
+  program
+    .command("send")
+    .description(
+      "send stdin to the service {type, instance} (anycast), as tipc-pipe: the whole input as one message, or one message a line with --lines",
+    )
+    .argument("<type>", "service type")
+    .argument("<instance>", "service instance")
+    .option("-l, --lines", "one message per line of stdin (the newline not sent; empty lines skipped)")
+    .option("--node <address>", "only a socket on this node (hex 0x... or decimal)")
+    .addOption(importanceOption())
+    .option(
+      "--wait <ms>",
+      "after the last send, wait this many ms for messages that come back undelivered (default 200)",
+    )
+    .action(
+      (
+        type: string,
+        instance: string,
+        o: { lines?: boolean; node?: string; importance?: string; wait?: string },
+      ) =>
+        run(
+          (async () => {
+            const to = {
+              type: num("type", type),
+              instance: num("instance", instance),
+              ...(o.node !== undefined ? { node: num("--node", o.node) } : {}),
+            };
+            const wait = o.wait !== undefined ? num("--wait", o.wait) : 200;
+            const input = io.readStdinBytes ? io.readStdinBytes() : new TextEncoder().encode(io.readStdin());
+            const messages: Uint8Array[] = [];
+            if (o.lines) {
+              let start = 0;
+              for (let i = 0; i <= input.length; i++) {
+                if (i < input.length && input[i] !== 10) continue;
+                let end = i;
+                if (end > start && input[end - 1] === 13) end--;
+                if (end > start) messages.push(input.subarray(start, end));
+                start = i + 1;
+              }
+            } else messages.push(input);
+            for (const m of messages)
+              if (m.length > MAX_PAYLOAD_BYTES)
+                throw usage(
+                  `a message carries at most ${MAX_PAYLOAD_BYTES} bytes, stdin gave ${m.length} (try --lines)`,
+                );
+            await withClient(async (c) => {
+              // not dest-droppable: a message the destination cannot take comes back with its reason
+              const s = await c.socket({
+                type: "rdm",
+                destDroppable: false,
+                ...(o.importance !== undefined ? { importance: Number(o.importance) as Imp } : {}),
+              });
+              try {
+                for (const m of messages) await s.sendTo(to, m);
+              } catch (e) {
+                if (isClientError(e) && e.code === "NO_SERVICE")
+                  throw new Exit(EXIT.NOT_FOUND, `no binding for {${to.type}, ${to.instance}} (NO_SERVICE)`);
+                throw e;
+              }
+              // what comes back does so within a round trip or two: wait that long, then stop
+              let timer: NodeJS.Timeout | undefined;
+              const waited = new Promise<undefined>((r) => {
+                timer = setTimeout(() => r(undefined), wait);
+              });
+              let returned = 0;
+              for (;;) {
+                const ev = await Promise.race([s.receive(), waited]);
+                if (ev === undefined) break;
+                if (ev.kind !== "returned") continue;
+                returned++;
+                io.err(
+                  `tipcctl: a message of ${ev.data.length} bytes came back from ${addr(ev.rejectedBy)}: ${ev.error}\n`,
+                );
+              }
+              clearTimeout(timer);
+              await s.close();
+              if (returned > 0)
+                throw new Exit(EXIT.NOT_FOUND, `${returned} of ${messages.length} messages not delivered`);
+            });
+          })(),
+        ),
+    );
+
+  program
+    .command("listen")
+    .description(
+      "bind {type, lower, upper} to a socket and print the messages it receives until interrupted (Ctrl-C) or --count",
+    )
+    .argument("<type>", "service type")
+    .argument("<lower>", "lower instance")
+    .argument("[upper]", "upper instance (default lower)")
+    .addOption(
+      new Option("--scope <scope>", "distribution scope").choices(["cluster", "node"]).default("cluster"),
+    )
+    .option("--count <n>", "exit 0 after this many messages")
+    .addOption(importanceOption())
+    .option("-j, --json", "one JSON object a line: source, destination, importance, data (base64) and text")
+    .action(
+      (
+        type: string,
+        lower: string,
+        upper: string | undefined,
+        o: { scope: "cluster" | "node"; count?: string; importance?: string; json?: boolean },
+      ) =>
+        run(
+          (async () => {
+            const range = {
+              type: num("type", type),
+              lower: num("lower", lower),
+              upper: upper === undefined ? num("lower", lower) : num("upper", upper),
+            };
+            if (range.lower > range.upper)
+              throw usage(`lower (${range.lower}) is greater than upper (${range.upper})`);
+            const count = o.count !== undefined ? num("--count", o.count) : undefined;
+            await withClient(async (c) => {
+              const s = await c.socket({
+                type: "rdm",
+                ...(o.importance !== undefined ? { importance: Number(o.importance) as Imp } : {}),
+              });
+              await s.bind(range, o.scope);
+              const it = s[Symbol.asyncIterator]();
+              const text = new TextDecoder();
+              let n = 0;
+              while (count === undefined || n < count) {
+                const r = await Promise.race([it.next(), io.interrupted.then(() => undefined)]);
+                if (!r || r.done) break;
+                const ev = r.value;
+                if (ev.kind !== "message") continue;
+                n++;
+                if (wantJson(o))
+                  io.out(
+                    `${JSON.stringify({
+                      source: ev.source,
+                      destination: ev.destination,
+                      importance: ev.importance,
+                      bytes: ev.data.length,
+                      data: Buffer.from(ev.data).toString("base64"),
+                      text: text.decode(ev.data),
+                    })}\n`,
+                  );
+                else {
+                  const t = text.decode(ev.data);
+                  io.out(t.endsWith("\n") ? t : `${t}\n`);
+                }
+              }
+              await s.close();
+            });
+          })(),
+        ),
+    );
+
   program
     .command("completion")
     .description("print a shell completion script: `source <(tipcctl completion bash)`, or for zsh")
@@ -674,6 +836,7 @@ if (isMain) {
     err: (t) => process.stderr.write(t),
     env: process.env,
     readStdin: () => readFileSync(0, "utf8"),
+    readStdinBytes: () => readFileSync(0),
     interrupted,
   }).then(
     (code) => {

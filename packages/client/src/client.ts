@@ -1,6 +1,8 @@
 import { connect as netConnect, type Socket } from "node:net";
+import { encodeFrame, FrameDecoder } from "./framing.js";
 import {
   type BindingJSON,
+  DEFAULT_RECEIVE_WINDOW,
   defaultSocketPath,
   type EventMessage,
   type HelloResult,
@@ -12,8 +14,16 @@ import {
   type ProtocolErrorCode,
   type ResponseMessage,
   type SocketAddressJSON,
+  type SocketEventMessage,
   type SubscriptionEventJSON,
 } from "./protocol.js";
+import { type ClientSocket, ClientSocketImpl, type SocketConnection, type SocketOptions } from "./socket.js";
+
+/**
+ * Longest line the client reads from tipcd. Far above a request's bound: a `bindings` answer is
+ * one line (about 130 bytes a binding), and it comes from the local daemon, not a stranger.
+ */
+export const MAX_RESPONSE_LINE_BYTES = 256 * 1024 * 1024;
 
 /** Codes of {@link ClientError}: the daemon's protocol codes plus the client's own. */
 export type ClientErrorCode =
@@ -106,11 +116,19 @@ export interface TipcClient {
   disableBearer(name: string): Promise<MethodResults["bearerDisable"]["bearer"]>;
   enableBearer(name: string): Promise<MethodResults["bearerEnable"]["bearer"]>;
   stats(): Promise<MethodResults["stats"]>;
+  /**
+   * Opens a connectionless socket (rdm or dgram) in tipcd's node: `node.socket()`'s API through
+   * the daemon. It belongs to this connection: closing the connection closes it and withdraws its
+   * bindings. Rejects BAD_ARGUMENT, SOCKET_LIMIT, LIMIT, CLOSED.
+   */
+  socket(options: SocketOptions): Promise<ClientSocket>;
   /** Closes the connection: the daemon withdraws this connection's bindings and ends its subscriptions. */
   close(): Promise<void>;
 }
 
 interface Pending {
+  /** runs as the answer is read, before any later line (a socket must exist for its first event) */
+  onResult?: (v: unknown) => void;
   resolve(v: unknown): void;
   reject(e: ClientError): void;
   timer: NodeJS.Timeout | undefined;
@@ -215,37 +233,46 @@ class Client implements TipcClient {
   private readonly early = new Map<number, EventMessage[]>();
   /** cancelled here, their `end` not yet received: late events for them are dropped */
   private readonly cancelled = new Set<number>();
-  private buffer = "";
+  private readonly decoder = new FrameDecoder({ maxLineBytes: MAX_RESPONSE_LINE_BYTES });
+  private readonly sockets = new Map<number, ClientSocketImpl>();
+  private readonly socketConnection: SocketConnection = {
+    request: (method, params, payload) => this.send(method, params, payload),
+    forget: (port) => {
+      this.sockets.delete(port);
+    },
+    error: (code, message) => new ClientError(code, message),
+  };
 
   constructor(
-    private readonly socket: Socket,
+    private readonly conn: Socket,
     private readonly timeout: number,
   ) {
-    socket.setEncoding("utf8");
-    socket.on("data", (chunk: string) => this.onData(chunk));
-    socket.on("error", () => {});
-    socket.on("close", () => this.onClose());
+    conn.on("data", (chunk: Buffer) => this.onData(chunk));
+    conn.on("error", () => {});
+    conn.on("close", () => this.onClose());
   }
 
-  private onData(chunk: string): void {
-    this.buffer += chunk;
-    for (let nl = this.buffer.indexOf("\n"); nl >= 0; nl = this.buffer.indexOf("\n")) {
-      const line = this.buffer.slice(0, nl);
-      this.buffer = this.buffer.slice(nl + 1);
-      if (line.trim() === "") continue;
-      let msg: unknown;
-      try {
-        msg = JSON.parse(line);
-      } catch {
-        this.failAll(new ClientError("PROTOCOL", `tipcd sent a line that is not JSON: ${line.slice(0, 80)}`));
-        this.socket.destroy();
+  private onData(chunk: Buffer): void {
+    for (const frame of this.decoder.push(chunk)) {
+      if (frame.kind === "error" || typeof frame.message !== "object" || frame.message === null) {
+        const why = frame.kind === "error" ? frame.error.message : "a line that is not an object";
+        this.failAll(new ClientError("PROTOCOL", `tipcd sent ${why}`));
+        this.conn.destroy();
         return;
       }
-      this.dispatch(msg as ResponseMessage & EventMessage);
+      this.dispatch(frame.message as ResponseMessage & EventMessage, frame.payload);
     }
   }
 
-  private dispatch(msg: ResponseMessage & EventMessage): void {
+  private dispatch(msg: ResponseMessage & EventMessage, payload: Uint8Array | undefined): void {
+    if ((msg as { event?: unknown }).event === "socket") {
+      const m = msg as unknown as SocketEventMessage;
+      const s = this.sockets.get(m.socket);
+      if (s === undefined) return; // closed here; the daemon's last frames for it
+      if (m.data) s.push(m.data, payload ?? new Uint8Array(0));
+      if (m.end) s.end(new ClientError("CLOSED", `socket ${m.socket} was closed by tipcd`));
+      return;
+    }
     if (msg.event === "subscription") {
       const sub = this.subscriptions.get(msg.subscription);
       if (!sub && this.cancelled.has(msg.subscription)) {
@@ -273,7 +300,10 @@ class Client implements TipcClient {
     this.pending.delete(msg.id);
     clearTimeout(p.timer);
     if (msg.error) p.reject(new ClientError(msg.error.code, msg.error.message));
-    else p.resolve(msg.result);
+    else {
+      p.onResult?.(msg.result);
+      p.resolve(msg.result);
+    }
   }
 
   private deliver(sub: SubscriptionQueue, msg: EventMessage): void {
@@ -297,9 +327,21 @@ class Client implements TipcClient {
     this.failAll(new ClientError("CONNECTION_CLOSED", "the connection to tipcd closed"));
     for (const s of this.subscriptions.values()) s.end();
     this.subscriptions.clear();
+    const closed = new ClientError("CONNECTION_CLOSED", "the connection to tipcd closed");
+    for (const s of [...this.sockets.values()]) s.end(closed);
+    this.sockets.clear();
   }
 
   request<M extends Method>(method: M, params?: MethodParams[M]): Promise<MethodResults[M]> {
+    return this.send(method, params ?? ({} as MethodParams[M]));
+  }
+
+  private send<M extends Method>(
+    method: M,
+    params: MethodParams[M],
+    payload?: Uint8Array,
+    onResult?: (v: MethodResults[M]) => void,
+  ): Promise<MethodResults[M]> {
     if (this.closed) return Promise.reject(new ClientError("CONNECTION_CLOSED", "the client is closed"));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -310,9 +352,25 @@ class Client implements TipcClient {
               reject(new ClientError("TIMEOUT", `tipcd did not answer ${method} within ${this.timeout} ms`));
             }, this.timeout)
           : undefined;
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
-      this.socket.write(`${JSON.stringify({ id, method, params: params ?? {} })}\n`);
+      this.pending.set(id, {
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        timer,
+        ...(onResult ? { onResult: onResult as (v: unknown) => void } : {}),
+      });
+      for (const piece of encodeFrame({ id, method, params }, payload)) this.conn.write(piece);
     });
+  }
+
+  async socket(options: SocketOptions): Promise<ClientSocket> {
+    const { maxPendingSends, receiveWindow, ...params } = options;
+    const window = receiveWindow ?? DEFAULT_RECEIVE_WINDOW;
+    let made: ClientSocketImpl | undefined;
+    await this.send("socketOpen", { ...params, window }, undefined, (r) => {
+      made = new ClientSocketImpl(this.socketConnection, r.socket, r.address, maxPendingSends ?? 64, window);
+      this.sockets.set(r.socket, made);
+    });
+    return made as ClientSocketImpl;
   }
 
   bind(request: MethodParams["bind"]): Promise<OwnBindingJSON> {
@@ -377,13 +435,13 @@ class Client implements TipcClient {
     return this.request("stats", {});
   }
   close(): Promise<void> {
-    if (this.socket.destroyed) {
+    if (this.conn.destroyed) {
       this.onClose();
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      this.socket.once("close", () => resolve());
-      this.socket.end();
+      this.conn.once("close", () => resolve());
+      this.conn.end();
     });
   }
 }

@@ -3,6 +3,17 @@
  * PROTOCOL.md in apps/daemon describes it for other languages; these types are the reference.
  */
 
+/** A socket's default receive window (`socketOpen`'s `window`), bytes. */
+export const DEFAULT_RECEIVE_WINDOW = 256 * 1024;
+/** The largest receive window a socket may ask for, bytes. */
+export const MAX_RECEIVE_WINDOW = 16 * 1024 * 1024;
+
+/**
+ * The largest `rcvbuf` a client may give a socket of tipcd, bytes: the kernel's RCVBUF_MAX
+ * (16 MiB; `rcvbuf << importance` is the receive queue's limit).
+ */
+export const MAX_SOCKET_RCVBUF = 16 * 1024 * 1024;
+
 /** Protocol version tipcd speaks (`hello` returns it). */
 export const PROTOCOL_VERSION = 1;
 /** Longest request line tipcd accepts, in bytes (newline excluded). Longer: LINE_TOO_LONG, connection closed. */
@@ -118,6 +129,40 @@ export interface MethodParams {
    * peer's UDP address on every bearer. A peer node that is up: BUSY (as the kernel's EBUSY)
    */
   peerRemove: { address?: number; identity?: string; ip?: string; port?: number };
+  /** Opens a connectionless socket (node.socket()); it belongs to the connection and closes with it. */
+  socketOpen: {
+    type: SocketType;
+    importance?: Importance;
+    destDroppable?: boolean;
+    rcvbuf?: number;
+    multicastMethod?: "broadcast" | "replicast";
+    /**
+     * bytes of received messages the daemon may push for this socket before the client grants
+     * more with `socketCredit` (default DEFAULT_RECEIVE_WINDOW, at most MAX_RECEIVE_WINDOW)
+     */
+    window?: number;
+  };
+  /**
+   * The client read `bytes` of this socket's messages: the daemon may push that many more. An
+   * unread socket holds back only its own messages (they wait in the node socket, then OVERLOAD).
+   */
+  socketCredit: { socket: number; bytes: number };
+  socketBind: { socket: number; type: number; lower: number; upper?: number; scope?: Scope };
+  socketUnbind: { socket: number; type: number; lower: number; upper?: number; scope?: Scope };
+  /** Anycast to `{type, instance}` (`node`: only on that node); the data follows the line (`bytes`). */
+  socketSendTo: { socket: number; type: number; instance: number; node?: number } & SendParams;
+  /** To `<node:port>`; the data follows the line. */
+  socketSendToSocket: { socket: number; node: number; port: number } & SendParams;
+  /** Multicast to every socket bound in `{type, lower, upper}`; the data follows the line. */
+  socketSendToRange: { socket: number; type: number; lower: number; upper: number } & SendParams;
+  socketSet: {
+    socket: number;
+    importance?: Importance;
+    destDroppable?: boolean;
+    multicastMethod?: "broadcast" | "replicast" | "auto";
+  };
+  socketInfo: { socket: number };
+  socketClose: { socket: number };
 }
 
 export type Method = keyof MethodParams;
@@ -141,6 +186,16 @@ export const METHODS: readonly Method[] = [
   "linkSet",
   "peerAdd",
   "peerRemove",
+  "socketOpen",
+  "socketCredit",
+  "socketBind",
+  "socketUnbind",
+  "socketSendTo",
+  "socketSendToSocket",
+  "socketSendToRange",
+  "socketSet",
+  "socketInfo",
+  "socketClose",
 ];
 
 export interface HelloResult {
@@ -203,6 +258,65 @@ export interface MethodResults {
   linkSet: never;
   peerAdd: { bearer: BearerJSON };
   peerRemove: { removed: { bearer: string; ip: string; port: number }[] };
+  socketOpen: { socket: number; address: SocketAddressJSON };
+  socketCredit: Record<string, never>;
+  socketBind: BindingJSON;
+  socketUnbind: Record<string, never>;
+  socketSendTo: Record<string, never>;
+  socketSendToSocket: Record<string, never>;
+  socketSendToRange: Record<string, never>;
+  socketSet: Record<string, never>;
+  socketInfo: SocketStateJSON;
+  socketClose: { closed: boolean };
+}
+
+/**
+ * Options of one socket send: this message's importance (default the socket's); `dontWait`:
+ * fail WOULD_BLOCK rather than wait for a congested link (MSG_DONTWAIT). Without it the send's
+ * answer waits for the link, and so do the connection's later requests.
+ */
+export interface SendParams {
+  importance?: Importance;
+  dontWait?: boolean;
+}
+
+/** "rdm" (SOCK_RDM) or "dgram" (SOCK_DGRAM). */
+export type SocketType = "rdm" | "dgram";
+/** TIPC_LOW_IMPORTANCE (0) .. TIPC_CRITICAL_IMPORTANCE (3). */
+export type Importance = 0 | 1 | 2 | 3;
+/** Why a message came back (TIPC_ERRINFO's error, by name). */
+export type RejectReason = "NO_NAME" | "NO_PORT" | "NO_NODE" | "OVERLOAD" | "CONN_SHUTDOWN" | "UNKNOWN";
+
+/** How a received message was addressed. */
+export type DestinationJSON =
+  | { kind: "service"; type: number; instance: number }
+  | { kind: "range"; type: number; lower: number; upper: number }
+  | { kind: "socket" };
+
+/** What a socket event carries besides its data (which follows the line, `bytes` long). */
+export type ReceivedJSON =
+  | { kind: "message"; source: SocketAddressJSON; destination: DestinationJSON; importance: Importance }
+  | {
+      kind: "returned";
+      error: RejectReason;
+      errorCode: number;
+      rejectedBy: SocketAddressJSON;
+      destination: DestinationJSON;
+      importance: Importance;
+    };
+
+/** `socketInfo`: the node socket's state. */
+export interface SocketStateJSON {
+  port: number;
+  type: SocketType;
+  importance: Importance;
+  destDroppable: boolean;
+  rcvbuf: number;
+  queuedBytes: number;
+  queuedMessages: number;
+  bindings: BindingJSON[];
+  blockedOn: { node: number; importance: Importance }[];
+  pendingSends: number;
 }
 
 /** One link in `linkStats`: as `tipc link stat show` prints it. */
@@ -251,7 +365,21 @@ export type ProtocolErrorCode =
   | "BUSY"
   /** `linkSet` of a property the node cannot change at run time */
   | "NOT_SUPPORTED"
-  /** the daemon is stopping */
+  /** a send found no binding for its service address or range */
+  | "NO_SERVICE"
+  /** a send's destination node is not up */
+  | "NO_NODE"
+  /** a send of more than 66,000 bytes */
+  | "MESSAGE_TOO_LARGE"
+  /** socketUnbind of a range the socket did not bind */
+  | "NOT_BOUND"
+  /** the link is congested and the node socket's queue of waiting sends is full */
+  | "WOULD_BLOCK"
+  /** this connection already holds the most sockets one connection may (256 by default) */
+  | "SOCKET_LIMIT"
+  /** a line's `bytes` is not an integer 0..66000: the daemon closes the connection after this */
+  | "BAD_PAYLOAD_LENGTH"
+  /** the daemon is stopping, or the socket is closed */
   | "CLOSED"
   | "INTERNAL";
 
@@ -259,12 +387,26 @@ export interface RequestMessage {
   id: number | string;
   method: string;
   params?: Record<string, unknown>;
+  /** the length of the raw data that follows the line (socket sends) */
+  bytes?: number;
 }
 
 export interface ResponseMessage {
   id: number | string | null;
   result?: unknown;
   error?: { code: ProtocolErrorCode; message: string };
+}
+
+/**
+ * Pushed by the daemon for a socket opened on this connection: a received or returned message
+ * (`data`, its bytes after the line), or the socket's end (`end: true`, no data).
+ */
+export interface SocketEventMessage {
+  event: "socket";
+  socket: number;
+  data?: ReceivedJSON;
+  bytes?: number;
+  end?: boolean;
 }
 
 /** Pushed by the daemon for a subscription made on this connection. */

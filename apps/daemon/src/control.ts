@@ -26,6 +26,7 @@ import type {
   TopologySubscription,
 } from "@tipcjs/node";
 import { isNodeError } from "@tipcjs/node";
+import { keyHandlers } from "./key-control.js";
 
 /** A request the daemon refuses: answered with `{ error: { code, message } }`. */
 export class ProtocolError extends Error {
@@ -678,6 +679,7 @@ export async function startControlServer(
   };
 
   const handlers: Record<Method, (c: Connection, p: Params) => unknown> = {
+    ...keyHandlers(node),
     hello: () => ({
       protocol: PROTOCOL_VERSION,
       daemon: `tipcd ${options.version ?? ""}`.trim(),

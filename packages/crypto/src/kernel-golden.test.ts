@@ -6,7 +6,7 @@
 // as they are, authenticated nothing the kernel sent).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { decodeMessage, nodeAddressFromId, nodeIdFromString } from "@tipcjs/codec";
+import { decodeMessage, nodeAddressFromId, nodeIdFromString, peekPrevNode } from "@tipcjs/codec";
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "./__helpers__/packets.js";
 import { diagnoseFrame } from "./diagnose.js";
@@ -40,7 +40,7 @@ describe("a Linux 6.1 kernel's encrypted discovery frame (cluster key)", () => {
     const r = rx.decrypt(FRAME, 0);
     if (!r.ok) throw new Error(r.cause);
     expect(r.encrypted).toBe(true);
-    const guestAddr = decodeMessage(r.packet).prevNode;
+    const guestAddr = peekPrevNode(r.packet);
     const tx = createCrypto({ ownAddr: guestAddr, ownNodeId: GUEST, random: seededRandom(2) });
     tx.setKey(KEY, {}, 0);
     const out = tx.encrypt(r.packet, undefined, 0);

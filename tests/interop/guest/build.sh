@@ -134,8 +134,9 @@ add_module() {
 	ORDER+=("$m")
 }
 # gcm, ctr and ghash: what TIPC encryption's "gcm(aes)" needs (tipc node set key; AES itself is
-# built in); the kernel would modprobe them, the guest has no modprobe tree, so they load at boot
-for m in virtio_pci virtio_net tipc gcm ctr ghash_generic; do add_module "$m"; done
+# built in); sha512 and drbg: the default RNG its session keys come from (rekeying: -ENOENT
+# without them). The kernel would modprobe them, the guest has no modprobe tree: load at boot.
+for m in virtio_pci virtio_net tipc gcm ctr ghash_generic sha512_generic jitterentropy_rng drbg; do add_module "$m"; done
 printf '%s\n' "${ORDER[@]}" >"$R/lib/modules/load-order"
 
 # 6. iproute2's tipc with its shared libraries and the loader, all from the unpacked packages.

@@ -6,6 +6,8 @@
  *    the link comes up, the bulk and updates cross both ways, and every datagram on tap0 is an
  *    encrypted frame (the encryption header's version 7, never a TIPC header's 2).
  * 2. Keys that differ: no link, tipcd counts authentication failures, nothing is applied.
+ * 4. Master key on both sides, then `rekeying now` on both: tipcd and the kernel exchange
+ *    session keys over MSG_CRYPTO by themselves, keep the link and carry updates on them.
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,6 +33,7 @@ import {
 const HOST_PORT = 6119;
 const KEY = "0x000102030405060708090a0b0c0d0e0f10111213";
 const OTHER_KEY = "0xa0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3";
+const MASTER_KEY = "0x505152535455565758595a5b5c5d5e5f60616263";
 const KERNEL_BULK = 200;
 const TIPCD_BULK = 300;
 /** how long a link that must not come up is watched: several discovery rounds and tolerances */
@@ -210,5 +213,60 @@ describe("tipcd <-> Linux kernel, encrypted (issue 18)", () => {
     expect(await c().bindings({ type: 5000 })).toEqual([]);
     expect(await kernelCount("$1 == 6100")).toBe(0);
     expect((await stats()).drops.crypto["crypto-auth-failed"] ?? 0).toBeGreaterThan(0);
+  });
+
+  it("4. master key: tipcd and the kernel exchange session keys by themselves and link", async () => {
+    await stop();
+    await guest.exec("tipc node flush key");
+    await guest.exec(`tipc node set key ${MASTER_KEY} master`);
+    await start("tipcd-master", `${MASTER_KEY} master`);
+    await guest.waitFor(
+      "link up in tipcd (master key)",
+      async () => (await c().nodes()).some((n) => n.nodeId === "guest1" && n.up),
+      { timeoutMs: 30_000 },
+    );
+    // session keys, generated and distributed by each side
+    await c().request("keySet", { rekeying: "now" });
+    await guest.exec("tipc node set key rekeying now");
+    type Slot = { id: number; state: string };
+    type KeyStatus = { tx?: Slot[]; peers?: { keys: Slot[] }[]; drops?: Record<string, number> };
+    const status = async () => (await c().request("keyStatus", {})) as KeyStatus;
+    await guest
+      .waitFor(
+        "tipcd using its session key and holding the kernel's",
+        async () => {
+          const k = await status();
+          const ownSession = (k.tx ?? []).some((x) => x.id !== 0 && x.state !== "none");
+          const kernelSession = (k.peers ?? []).some((p) =>
+            p.keys.some((x) => x.id !== 0 && x.state !== "none"),
+          );
+          return ownSession && kernelSession;
+        },
+        { timeoutMs: 60_000 },
+      )
+      .catch(async (e) => {
+        const st = (await c().stats()) as unknown as Stats;
+        await guest.run("sysctl -w net.tipc.max_tfms=65521");
+        const g = await guest.run("dmesg | grep -i -E 'tipc|crypto|key' | tail -40");
+        throw new Error(
+          `${(e as Error).message}\ndrops ${JSON.stringify(st.drops)}\nkeys ${JSON.stringify(await status())}\nguest:\n${g.output}`,
+        );
+      });
+    // updates both ways on the session keys
+    await c().bind({ type: 7200, lower: 1, owner: "daemon" });
+    await guest.waitFor("tipcd's update in the kernel", async () => (await kernelCount("$1 == 7200")) === 1);
+    await guest.bind({ type: 7300, lower: 1, upper: 1 });
+    await guest.waitFor(
+      "the kernel's update in tipcd",
+      async () => (await c().bindings({ type: 7300 })).length === 1,
+    );
+    expect((await c().nodes()).filter((n) => n.up).map((n) => n.nodeId)).toEqual(["guest1"]);
+    const drops = (await status()).drops ?? {};
+    for (const cause of [
+      "crypto-key-msg-invalid",
+      "crypto-key-msg-not-decrypted",
+      "crypto-key-msg-unknown-peer",
+    ])
+      expect(drops[cause] ?? 0, cause).toBe(0);
   });
 });

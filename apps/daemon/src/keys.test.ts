@@ -156,7 +156,7 @@ describe("tipcctl node set key / flush key / key", () => {
     const short = await ctl(sock, "", "node", "set", "key", "0x0102");
     expect(short.code).toBe(EXIT.USAGE); // the daemon said BAD_ARGUMENT
     expect(short.err).toContain("BAD_ARGUMENT");
-    const off = await ctl(plainSock, "", "node", "set", "key", "@" + keyFile("p", `${KEY}\n`, 0o600));
+    const off = await ctl(plainSock, "", "node", "set", "key", `@${keyFile("p", `${KEY}\n`, 0o600)}`);
     expect(off.code).toBe(EXIT.DAEMON);
     expect(off.err).toContain("NOT_SUPPORTED");
     expect((await ctl(plainSock, "", "node", "key")).out).toContain("encryption: off");

@@ -1,13 +1,15 @@
 // tipcd's keys (issue 18): the key file's permission check, tipcctl's key verbs over the control
 // socket, and the crypto metrics.
+import { createSocket, type Socket } from "node:dgram";
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createNode, type TipcNode } from "@tipcjs/node";
 import { memoryFabric } from "@tipcjs/transport-memory";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, type DaemonConfig, loadConfig, validateConfig } from "./config.js";
 import { type ControlServer, startControlServer } from "./control.js";
+import { type Daemon, startDaemon } from "./daemon.js";
 import { readKeyFile } from "./keyfile.js";
 import { createMetricsRegistry } from "./metrics.js";
 import { silent, waitFor } from "./test-helpers.js";
@@ -174,4 +176,78 @@ describe("tipcctl node set key / flush key / key", () => {
     const none = await createMetricsRegistry(plain, { controlConnections: () => 0 }).metrics();
     expect(none).not.toContain("tipcd_crypto_");
   });
+});
+
+/** Ports free on 127.0.0.1 now (bound to 0, read, closed). */
+async function freeUdpPorts(n: number): Promise<number[]> {
+  const socks = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<Socket>((res) => {
+          const s = createSocket("udp4");
+          s.bind(0, "127.0.0.1", () => res(s));
+        }),
+    ),
+  );
+  const ports = socks.map((s) => s.address().port);
+  await Promise.all(socks.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  return ports;
+}
+
+describe("tipcd with a key file (startDaemon, UDP on 127.0.0.1)", () => {
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+  it("refuses a key file open to others before it opens a socket", async () => {
+    const config = validateConfig({
+      nodeId: "kf-open",
+      bearer: { localAddress: "127.0.0.1", localPort: 0 },
+      control: { path: join(dir, "kf-open.sock") },
+      crypto: { keyFile: keyFile("daemon-open", `${KEY}\n`, 0o644) },
+    });
+    await expect(startDaemon(config, { logger: quiet })).rejects.toThrow(ConfigError);
+  });
+
+  it("links two daemons with the same key; SIGHUP's reload sets a new key line without a link reset", async () => {
+    const ports = await freeUdpPorts(2);
+    const files = [0, 1].map((i) => keyFile(`daemon-${i}`, `${KEY}\n`, 0o600));
+    const configs = [0, 1].map((i) =>
+      validateConfig({
+        nodeId: `kf-${i}`,
+        bearer: { localAddress: "127.0.0.1", localPort: ports[i], peers: [`127.0.0.1:${ports[1 - i]}`] },
+        control: { path: join(dir, `kf-${i}.sock`) },
+        crypto: { keyFile: files[i] },
+      }),
+    );
+    const ds = await Promise.all(configs.map((c) => startDaemon(c, { logger: quiet })));
+    try {
+      const [a, b] = ds as [Daemon, Daemon];
+      await waitFor(
+        () => a.node.nodes().some((n) => n.up) && b.node.nodes().some((n) => n.up),
+        10_000,
+        "link",
+      );
+      const downs: string[] = [];
+      for (const d of ds) d.node.on("linkDown", (e) => downs.push(e.reason));
+      // the operator appends the next key to both files and reloads
+      for (const f of files) writeFileSync(f, `${KEY}\n${KEY2}\n`);
+      // while the first key is still pending (the kernel's 10 s before pending → active), a
+      // second one is refused as the kernel refuses it (EBUSY): named, and tried again next time
+      expect(a.reload(configs[0] as DaemonConfig).keyError).toMatch(/no free key slot/);
+      const active = (d: Daemon) => d.node.cryptoStatus()?.keys.tx.some((k) => k.state === "active") === true;
+      await waitFor(() => active(a) && active(b), 25_000, "the first key active on both");
+      const results = ds.map((d, i) => d.reload(configs[i] as DaemonConfig));
+      expect(results).toMatchObject([{ keysSet: 1 }, { keysSet: 1 }]);
+      expect(results.every((r) => !r.ignored.includes("crypto"))).toBe(true);
+      a.node.publish({ type: 4242, lower: 1 });
+      await waitFor(() => b.node.lookupAnycast(4242, 1) !== undefined, 5000, "an update after the new key");
+      expect(downs).toEqual([]);
+      // a file gone bad is named, the running keys stay
+      chmodSync(files[0] as string, 0o644);
+      expect(a.reload(configs[0] as DaemonConfig).keyError).toMatch(/chmod 600/);
+      expect(a.node.cryptoStatus()?.keys.tx.some((k) => k.state !== "none")).toBe(true);
+    } finally {
+      await Promise.all(ds.map((d) => d.close()));
+    }
+  }, 60_000);
 });

@@ -169,6 +169,42 @@ describe("encrypted links (issue 18)", () => {
     expect(cryptoDrops(b)["crypto-auth-failed"] ?? 0).toBe(0);
   });
 
+  it("per-node keys: each node's TX key is the other's RX key; they link and carry updates", async () => {
+    const c = await pair(
+      {
+        crypto: {
+          keys: [
+            { key: KEY_A, nodeId: "node0" },
+            { key: KEY_B, nodeId: "node1" },
+          ],
+          random: bytes(5),
+        },
+      },
+      {
+        crypto: {
+          keys: [
+            { key: KEY_B, nodeId: "node1" },
+            { key: KEY_A, nodeId: "node0" },
+          ],
+          random: bytes(6),
+        },
+      },
+    );
+    expect(c.runUntil(() => c.allUp(), 5000)).toBeGreaterThanOrEqual(0);
+    c.get(0).publish({ type: 1000, lower: 1 });
+    c.get(1).publish({ type: 2000, lower: 1 });
+    expect(c.runUntil(() => c.converged(), 3000)).toBeGreaterThanOrEqual(0);
+    for (const i of [0, 1]) {
+      expect(
+        c
+          .get(i)
+          .cryptoStatus()
+          ?.keys.tx.find((k) => k.state !== "none")?.mode,
+      ).toBe("per-node");
+      expect(cryptoDrops(c.get(i))["crypto-auth-failed"] ?? 0).toBe(0);
+    }
+  });
+
   it("master key: two nodes exchange session keys by themselves and link", async () => {
     const c = await pair(
       { crypto: { keys: [{ key: KEY_A, master: true }], random: bytes(1) } },

@@ -9,6 +9,7 @@ import { nodeIdFromString } from "@tipcjs/codec";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { MAX_SOCKET_PATH_BYTES } from "./control.js";
+import { readKeyFile } from "./keyfile.js";
 
 /** Why a configuration cannot be used. */
 export type ConfigErrorCode =
@@ -132,6 +133,31 @@ function isMulticast(address: string): boolean {
   }
   return isIP(address) === 6 && /^ff/i.test(address);
 }
+
+/** A TIPC node address: a number, or hex digits with or without 0x. */
+const tipcAddress = z.preprocess(
+  (v) =>
+    typeof v === "string" && /^(0x)?[0-9a-fA-F]{1,8}$/.test(v.trim()) ? Number.parseInt(v.trim(), 16) : v,
+  z
+    .number({ error: "a node address is a number or hex text" })
+    .int()
+    .min(1, "a node address is non-zero")
+    .max(0xffffffff, "a node address is a u32"),
+);
+const nodeIdText = z
+  .string({ error: "a node id is text" })
+  .min(1)
+  .refine(
+    (s) => {
+      try {
+        nodeIdFromString(s);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { error: "node id must be up to 16 characters, or 17..32 hex digits" },
+  );
 
 const peers = z.preprocess(
   (v) =>
@@ -283,6 +309,23 @@ const baseSchema = z.strictObject({
         .optional(),
     })
     .default({}),
+  /** encryption (issue 18): present = the node encrypts once a key is set (keys from keyFile or tipcctl) */
+  crypto: z
+    .strictObject({
+      /** one key a line as `tipc node set key` takes them; mode 0600, owned by tipcd's user */
+      keyFile: z.string().min(1, "crypto.keyFile must not be empty").optional(),
+      refusePlaintext: bool.default(true),
+      keyExchange: bool.default(true),
+    })
+    .optional(),
+  /** an allow-list of peer nodes, with or without keys */
+  admission: z
+    .strictObject({
+      /** node addresses: numbers, or hex text as tipc prints them ("0x1001001", "01001001") */
+      addresses: z.array(tipcAddress, { error: "admission.addresses must be a list" }).default([]),
+      nodeIds: z.array(nodeIdText, { error: "admission.nodeIds must be a list" }).default([]),
+    })
+    .optional(),
   log: z
     .strictObject({
       level: z
@@ -423,6 +466,7 @@ export function configFromEnv(env: Record<string, string | undefined>): Raw {
     },
     control: { path: e("TIPCD_SOCKET"), mode: e("TIPCD_SOCKET_MODE") },
     metrics: { address: e("TIPCD_METRICS") },
+    crypto: { keyFile: e("TIPCD_KEY_FILE") },
     log: { level: e("TIPCD_LOG_LEVEL"), pretty: e("TIPCD_LOG_PRETTY") },
   };
 }
@@ -446,6 +490,8 @@ export interface DaemonFlags {
   socket?: string;
   socketMode?: string;
   metrics?: string;
+  /** a path: the key itself never goes on the command line */
+  keyFile?: string;
   logLevel?: string;
   pretty?: boolean;
 }
@@ -474,6 +520,7 @@ export function configFromFlags(f: DaemonFlags): Raw {
     },
     control: { path: f.socket, mode: f.socketMode },
     metrics: { address: f.metrics },
+    crypto: { keyFile: f.keyFile },
     log: { level: f.logLevel, pretty: f.pretty },
   };
 }
@@ -509,5 +556,8 @@ export function loadConfig(
   const fromFile = file ? readConfigFile(file) : {};
   // the socket path unless given: /run/tipcd for root, the user's runtime directory otherwise
   const defaults = { control: { path: defaultSocketPath(env, uid) } };
-  return validateConfig(mergeConfig(defaults, fromFile, configFromEnv(env), configFromFlags(flags)));
+  const config = validateConfig(mergeConfig(defaults, fromFile, configFromEnv(env), configFromFlags(flags)));
+  // a key file open to others, or unreadable, stops tipcd here (the daemon reads it again at start)
+  if (config.crypto?.keyFile !== undefined) readKeyFile(config.crypto.keyFile, uid);
+  return config;
 }

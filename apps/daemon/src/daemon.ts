@@ -1,8 +1,9 @@
 /** tipcd as a library: one node over UDP, its control socket and its metrics endpoint. */
-import { createNode, type Logger, type MediaAddress, type TipcNode } from "@tipcjs/node";
+import { createNode, type Logger, type MediaAddress, type NodeKey, type TipcNode } from "@tipcjs/node";
 import { udpTransport } from "@tipcjs/transport-udp";
 import { type DaemonConfig, parseHostPort, parseLocalhostPort } from "./config.js";
 import { type ControlServer, prepareSocketPath, startControlServer } from "./control.js";
+import { readKeyFile } from "./keyfile.js";
 import { rateLimitLogger } from "./log.js";
 import { createMetricsRegistry, healthOf, type MetricsServer, startMetricsServer } from "./metrics.js";
 
@@ -28,6 +29,10 @@ export interface ReloadResult {
   logLevel?: string;
   /** keys that changed and need a restart */
   ignored: string[];
+  /** keys of the key file set anew (a rotation: the kernel's pending → active switch, no link reset) */
+  keysSet?: number;
+  /** why the key file could not be applied (the running keys stay) */
+  keyError?: string;
 }
 
 export interface StartOptions {
@@ -45,6 +50,8 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions): 
   const transports: Transport[] = [];
   const described: string[] = [];
   let node: TipcNode;
+  // the key file is read before any socket opens: a bad one (ConfigError) starts nothing
+  let keys: NodeKey[] = config.crypto?.keyFile !== undefined ? readKeyFile(config.crypto.keyFile) : [];
   try {
     for (const b of config.bearers) {
       const mode = b.mode ?? (b.peers.length ? "replicast" : "multicast");
@@ -59,6 +66,18 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions): 
       tolerance: config.tolerance,
       bearers: config.bearers.map((b, i) => ({ name: b.name, transport: transports[i] as Transport })),
       logger,
+      ...(config.crypto !== undefined
+        ? {
+            crypto: {
+              keys,
+              refusePlaintext: config.crypto.refusePlaintext,
+              keyExchange: config.crypto.keyExchange,
+            },
+          }
+        : {}),
+      ...(config.admission !== undefined
+        ? { admission: { addresses: config.admission.addresses, nodeIds: config.admission.nodeIds } }
+        : {}),
     });
   } catch (e) {
     await Promise.all(transports.map((t) => t.close().catch(() => {})));
@@ -118,8 +137,39 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions): 
   const reload = (next: DaemonConfig): ReloadResult => {
     const result: ReloadResult = { added: [], removed: [], ignored: [] };
     const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-    for (const key of ["nodeId", "clusterId", "legacy", "tolerance", "control", "metrics"] as const)
-      if (!same(current[key], next[key])) result.ignored.push(key);
+    for (const key of [
+      "nodeId",
+      "clusterId",
+      "legacy",
+      "tolerance",
+      "control",
+      "metrics",
+      "crypto",
+      "admission",
+    ] as const)
+      if (key !== "crypto" && !same(current[key], next[key])) result.ignored.push(key);
+    // the key file is read again: keys not set before are set now (rotation without a link reset)
+    const { keyFile: _k, ...cryptoRest } = next.crypto ?? {};
+    const { keyFile: _o, ...cryptoWas } = current.crypto ?? {};
+    if ((next.crypto === undefined) !== (current.crypto === undefined) || !same(cryptoRest, cryptoWas))
+      result.ignored.push("crypto");
+    else if (next.crypto?.keyFile !== undefined) {
+      try {
+        const fresh = readKeyFile(next.crypto.keyFile);
+        const had = new Set(keys.map((k) => JSON.stringify(k)));
+        let n = 0;
+        for (const k of fresh)
+          if (!had.has(JSON.stringify(k))) {
+            node.setKey(k);
+            n++;
+          }
+        keys = fresh;
+        if (n > 0) result.keysSet = n;
+      } catch (e) {
+        result.keyError = (e as Error).message;
+        logger.warn({ error: result.keyError }, "key file not applied");
+      }
+    }
     const before = new Map(current.bearers.map((b) => [b.name, b]));
     if (
       !same(
@@ -164,6 +214,8 @@ export async function startDaemon(config: DaemonConfig, options: StartOptions): 
       tolerance: current.tolerance,
       control: current.control,
       metrics: current.metrics,
+      crypto: result.ignored.includes("crypto") ? current.crypto : next.crypto,
+      admission: current.admission,
     };
     logger.info({ ...result }, "configuration reloaded");
     return result;

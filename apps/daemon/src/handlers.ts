@@ -4,6 +4,7 @@
  * list, or a SocketSend for a send that may wait). control.ts owns the socket, the framing and
  * the flow control; these can be called, and tested, without either.
  */
+
 import { isIP } from "node:net";
 import type {
   BindingJSON,
@@ -25,6 +26,7 @@ import type {
   TipcSocket,
   TopologySubscription,
 } from "@tipcjs/node";
+import { keyHandlers } from "./key-control.js";
 import { type Params, ProtocolError } from "./schema.js";
 
 /**
@@ -164,6 +166,9 @@ export function receivedToJSON(ev: SocketEvent): ReceivedJSON {
 
 const EMPTY = new Uint8Array(0);
 
+/** The broadcast link's name, as the kernel's `tipc link list` prints it. */
+const BROADCAST_LINK = "broadcast-link";
+
 export function createHandlers(ctx: HandlerContext): Handlers {
   const { node, daemonOwned, limits } = ctx;
 
@@ -248,6 +253,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     );
 
   return {
+    ...keyHandlers(node),
     hello: () => ({
       protocol: PROTOCOL_VERSION,
       daemon: `tipcd ${ctx.version ?? ""}`.trim(),
@@ -362,12 +368,18 @@ export function createHandlers(ctx: HandlerContext): Handlers {
     },
     linkGet: () => node.linkProperties(),
     linkSet: (_c, p) => {
-      linkStats(p.link);
       const property = p.property;
-      throw new ProtocolError(
-        "NOT_SUPPORTED",
-        `the link ${property} cannot be changed at run time by this node (set ${property === "tolerance" ? "tolerance (--tolerance)" : property === "window" ? "window" : "bearer priority"} in the configuration and restart tipcd)`,
-      );
+      if (property === "priority")
+        throw new ProtocolError(
+          "NOT_SUPPORTED",
+          "a link's priority cannot be changed at run time by this node (set the bearer priority in the configuration and restart tipcd)",
+        );
+      // one link by name, or every link (the broadcast link takes a window only)
+      const names = linkStats(p.link)
+        .map((l) => l.name)
+        .filter((n) => p.link !== undefined || property === "window" || n !== BROADCAST_LINK);
+      for (const n of names) node.setLinkProperties(n, { [property]: p.value });
+      return {};
     },
     peerAdd: (_c, p) => {
       const bearer = p.bearer;
@@ -477,7 +489,8 @@ export function createHandlers(ctx: HandlerContext): Handlers {
       const i = socketOf(c, p.socket).info();
       return {
         port: i.port,
-        type: i.type,
+        // sockets opened through tipcd are connectionless (socketOpen's schema)
+        type: i.type as SocketStateJSON["type"],
         importance: i.importance,
         destDroppable: i.destDroppable,
         rcvbuf: i.rcvbuf,

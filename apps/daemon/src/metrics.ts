@@ -220,8 +220,8 @@ export function createMetricsRegistry(
     () => {
       const out: [Record<string, string>, number][] = [];
       const d = stats().drops;
-      const known = { distributor: [], link: LINK_DROP_CAUSES, transport: TRANSPORT_DROP_CAUSES };
-      for (const layer of ["distributor", "link", "transport"] as const) {
+      const known = { distributor: [], link: LINK_DROP_CAUSES, transport: TRANSPORT_DROP_CAUSES, crypto: [] };
+      for (const layer of ["distributor", "link", "transport", "crypto"] as const) {
         const all: Record<string, number> = {};
         for (const cause of known[layer] as readonly string[]) all[cause] = 0;
         Object.assign(all, d[layer]);
@@ -230,6 +230,24 @@ export function createMetricsRegistry(
       return out;
     },
   );
+  if (node.cryptoStatus() !== undefined) {
+    // issue 18: what an operator alerts on, apart from the other crypto drop causes
+    const crypto = () => stats().drops.crypto ?? {};
+    mirroredCounter(
+      registry,
+      "tipcd_crypto_decrypt_failures_total",
+      "Datagrams that failed authentication (wrong key, forged or corrupted)",
+      [],
+      () => [[{}, crypto()["crypto-auth-failed"] ?? 0]],
+    );
+    mirroredCounter(
+      registry,
+      "tipcd_crypto_replays_total",
+      "Encrypted datagrams refused as replays (a seqno seen before, or older than the window)",
+      [],
+      () => [[{}, crypto()["crypto-replay"] ?? 0]],
+    );
+  }
   mirroredCounter(
     registry,
     "tipcd_retransmissions_total",

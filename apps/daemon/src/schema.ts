@@ -104,6 +104,10 @@ export const PARAM_SCHEMAS = {
   linkStats: z.object({ link: name.optional() }),
   linkStatsReset: z.object({ link: name.optional() }),
   linkGet: none,
+  // the key methods check their own params (key-control.ts): a key must never be echoed back
+  keySet: z.record(z.string(), z.unknown()),
+  keyFlush: none,
+  keyStatus: none,
   linkSet: z.object({
     property: oneOf(["tolerance", "priority", "window"]),
     value: u32,

@@ -29,6 +29,7 @@ import {
   nodeListJSON,
   parseU32,
 } from "./format.js";
+import { addKeyCommands } from "./tipcctl-keys.js";
 import { VERSION } from "./version.js";
 
 export const EXIT = { OK: 0, DAEMON: 1, USAGE: 2, CONNECT: 3, NOT_FOUND: 4 } as const;
@@ -334,15 +335,22 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
       .option("-j, --json", "JSON output")
       .action((o: { json?: boolean }) => run(withClient((c) => fn(c, wantJson(o)))));
 
-  listCommand(
-    program.command("node").description("nodes of the cluster"),
-    "nodes: this node and its peers, as `tipc node list`",
-    async (c, j) => {
-      const nodes = await c.nodes();
-      if (j) json(nodeListJSON(c.info, nodes));
-      else io.out(formatNodes(c.info, nodes));
-    },
-  );
+  const nodeCommand = program.command("node").description("nodes of the cluster, and this node's keys");
+  addKeyCommands(nodeCommand, {
+    run,
+    withClient,
+    wantJson,
+    json,
+    out: (t) => io.out(t),
+    err: (t) => io.err(t),
+    readStdin: () => io.readStdin(),
+    usage,
+  });
+  listCommand(nodeCommand, "nodes: this node and its peers, as `tipc node list`", async (c, j) => {
+    const nodes = await c.nodes();
+    if (j) json(nodeListJSON(c.info, nodes));
+    else io.out(formatNodes(c.info, nodes));
+  });
   const link = program.command("link").description("links to peer nodes");
   listCommand(link, "links and their state (up or down), as `tipc link list`", async (c, j) => {
     const [links, nodes] = await Promise.all([c.links(), c.nodes()]);

@@ -54,6 +54,10 @@ function program(): Command {
     .option("--socket-mode <octal>", "control socket file mode, default 0600 (TIPCD_SOCKET_MODE)")
     .option("--metrics <host:port>", "serve Prometheus metrics on this loopback address (TIPCD_METRICS)")
     .option(
+      "--key-file <path>",
+      "encryption keys, one a line as `tipc node set key` takes them; mode 0600 (TIPCD_KEY_FILE)",
+    )
+    .option(
       "--log-level <level>",
       "fatal, error, warn, info (default), debug, trace, silent (TIPCD_LOG_LEVEL)",
     )

@@ -163,6 +163,16 @@ export interface MethodParams {
   };
   socketInfo: { socket: number };
   socketClose: { socket: number };
+  /**
+   * `tipc node set key KEY [algname ALG] [nodeid ID] [master]`, or with `rekeying` (minutes, 0 =
+   * off, or "now") `tipc node set key rekeying N|now`. NOT_SUPPORTED when tipcd runs without
+   * `crypto` in its configuration.
+   */
+  keySet: { key?: string; algname?: string; nodeid?: string; master?: boolean; rekeying?: number | "now" };
+  /** `tipc node flush key` */
+  keyFlush: Record<string, never>;
+  /** key slots (by hint, never key bytes), the kernel's crypto counters and the crypto drops */
+  keyStatus: Record<string, never>;
 }
 
 export type Method = keyof MethodParams;
@@ -196,6 +206,9 @@ export const METHODS: readonly Method[] = [
   "socketSet",
   "socketInfo",
   "socketClose",
+  "keySet",
+  "keyFlush",
+  "keyStatus",
 ];
 
 export interface HelloResult {
@@ -255,7 +268,7 @@ export interface MethodResults {
   linkStats: { links: LinkStatJSON[] };
   linkStatsReset: { reset: string[] };
   linkGet: { tolerance: number; window: number; priority: Record<string, number> };
-  linkSet: never;
+  linkSet: Record<string, never>;
   peerAdd: { bearer: BearerJSON };
   peerRemove: { removed: { bearer: string; ip: string; port: number }[] };
   socketOpen: { socket: number; address: SocketAddressJSON };
@@ -268,6 +281,10 @@ export interface MethodResults {
   socketSet: Record<string, never>;
   socketInfo: SocketStateJSON;
   socketClose: { closed: boolean };
+  /** the key slot taken (1..3; 0 for a master key), or the rekeying interval set */
+  keySet: { slot?: number; rekeying?: number | "now" };
+  keyFlush: Record<string, never>;
+  keyStatus: KeyStatusJSON;
 }
 
 /**
@@ -317,6 +334,25 @@ export interface SocketStateJSON {
   bindings: BindingJSON[];
   blockedOn: { node: number; importance: Importance }[];
   pendingSends: number;
+}
+
+/** `keyStatus`: key slots by hint (5 key bytes, as the kernel prints them), never whole keys. */
+export interface KeyStatusJSON {
+  /** false: tipcd runs without `crypto` (no encryption, nothing else is given) */
+  enabled: boolean;
+  refusePlaintext?: boolean;
+  /** our TX slots 0..3 (0 = master key): state "active" | "pending" | "passive" | "master" | "none" */
+  tx?: { id: number; state: string; hint?: string; mode?: string; users?: number }[];
+  /** RX keys per peer */
+  peers?: {
+    address: number;
+    nodeId?: string;
+    keys: { id: number; state: string; hint?: string; mode?: string; users?: number }[];
+  }[];
+  /** the kernel's counters (ok, nok, bad, nokeys, switches), TX and RX */
+  counters?: { tx: Record<string, number>; rx: Record<string, number> };
+  /** `crypto-auth-failed` (decrypt failures), `crypto-replay`, `not-admitted`... */
+  drops?: Record<string, number>;
 }
 
 /** One link in `linkStats`: as `tipc link stat show` prints it. */

@@ -135,8 +135,10 @@ export function readEhdr(bytes: Uint8Array): Ehdr | undefined {
 
 /**
  * The 12-byte nonce, "[SALT (4 octets)][SEQNO (8 octets)]" (tipc_aead_encrypt/decrypt):
- * - cluster-key mode: salt XOR the ehdr's addr bytes as on the wire (`salt ^= ehdr->addr`,
- *   a __be32; for LINK_CONFIG those are the first 4 bytes of the node id);
+ * - cluster-key mode: salt XOR the ehdr's addr read as a big-endian u32
+ *   (`salt ^= __be32_to_cpu(ehdr->addr)`; for LINK_CONFIG the first 4 bytes of the node id),
+ *   the XOR done on host-order u32s: on a little-endian kernel the addr's wire bytes mix into
+ *   the salt reversed (`hostLE`), as a Linux 6.1 guest's frames show;
  * - per-node mode, destined: salt XOR the destination's address as a host-order u32
  *   (`salt ^= tipc_node_get_addr(__dnode)` on TX, `salt ^= tipc_own_addr(net)` on RX). The
  *   salt is memcpy'd bytes, so the XOR pattern is the address's little-endian bytes on a
@@ -157,10 +159,19 @@ export function buildIv(
   iv[2] = salt[2]!;
   iv[3] = salt[3]!;
   if (clusterMode) {
-    iv[0]! ^= ehdr[12]!;
-    iv[1]! ^= ehdr[13]!;
-    iv[2]! ^= ehdr[14]!;
-    iv[3]! ^= ehdr[15]!;
+    // __be32_to_cpu(ehdr->addr) XORed into the host-order salt, stored in host order: on a
+    // little-endian kernel the addr bytes mix in reversed (checked against a 6.1 guest's frames)
+    if (hostLE) {
+      iv[0]! ^= ehdr[15]!;
+      iv[1]! ^= ehdr[14]!;
+      iv[2]! ^= ehdr[13]!;
+      iv[3]! ^= ehdr[12]!;
+    } else {
+      iv[0]! ^= ehdr[12]!;
+      iv[1]! ^= ehdr[13]!;
+      iv[2]! ^= ehdr[14]!;
+      iv[3]! ^= ehdr[15]!;
+    }
   } else if (destAddr !== undefined) {
     const a = destAddr >>> 0;
     const b0 = a >>> 24;

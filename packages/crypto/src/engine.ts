@@ -288,6 +288,11 @@ export interface CryptoEngine {
   tick(now: number): void;
   nextDeadline(): number | undefined;
   takeKeyMessages(): KeyMessage[];
+  /**
+   * Our address changed (the node's address trial ended on another one): the kernel reads
+   * `tipc_own_addr` afresh each time, so per-node nonces and key messages use the new one.
+   */
+  setOwnAddr(addr: number): void;
   /** Any key set (TX or RX): what refusePlaintext keys on. */
   hasKeys(): boolean;
   stats(): CryptoStats;
@@ -298,7 +303,7 @@ const ZERO_PAD = new Uint8Array(3);
 
 export function createCrypto(options: CryptoOptions): CryptoEngine {
   if (options.ownNodeId.length !== NODE_ID_LEN) throw new RangeError("ownNodeId: 16 bytes");
-  const ownAddr = options.ownAddr >>> 0;
+  let ownAddr = options.ownAddr >>> 0;
   const ownId = Uint8Array.from(options.ownNodeId);
   const random = options.random ?? ((n: number) => new Uint8Array(randomBytes(n)));
   const refusePlaintext = options.refusePlaintext ?? true;
@@ -1101,6 +1106,9 @@ export function createCrypto(options: CryptoOptions): CryptoEngine {
     nextDeadline,
     takeKeyMessages() {
       return outbox.splice(0, outbox.length);
+    },
+    setOwnAddr(addr) {
+      ownAddr = addr >>> 0;
     },
     hasKeys,
     stats() {

@@ -85,7 +85,7 @@ describe("what a sender can get wrong", () => {
     );
     const m = KEYS[0]!.material;
     const iv = new Uint8Array(12);
-    for (let i = 0; i < 4; i++) iv[i] = m[16 + i]! ^ ehdr[12 + i]!;
+    for (let i = 0; i < 4; i++) iv[i] = m[16 + i]! ^ ehdr[15 - i]!;
     iv.set(ehdr.subarray(4, 12), 4);
     const c = createCipheriv("aes-128-gcm", m.subarray(0, 16), iv, { authTagLength: 16 });
     c.setAAD(ehdr);

@@ -149,10 +149,15 @@ export class Core {
     }
   }
 
-  transmit(bearer: number, to: MediaAddress | "broadcast", bytes: Uint8Array): void {
+  /** `peer`: the node whose unicast link carries the packet (none for discovery and the broadcast link). */
+  transmit(bearer: number, to: MediaAddress | "broadcast", bytes: Uint8Array, peer?: number): void {
     if (this.bearerOff[bearer]) return; // a disabled bearer sends nothing
     this.st.transmitted++;
-    this.out.push({ kind: "transmit", bearer, to, bytes });
+    this.out.push(
+      peer === undefined
+        ? { kind: "transmit", bearer, to, bytes }
+        : { kind: "transmit", bearer, to, bytes, peer },
+    );
   }
 
   randomU32(): number {

@@ -417,7 +417,7 @@ export function sendProto(
     l.rcvUnacked = 0;
     if (p.bc.synched) p.bc.unacked = 0;
   }
-  c.transmit(l.bearer, l.mediaAddress, c.codec.encode(m));
+  c.transmit(l.bearer, l.mediaAddress, c.codec.encode(m), p.address);
 }
 
 export function protoRcv(c: Core, p: Peer, l: Link, m: LinkProtocolMessage, now: number): void {
@@ -577,7 +577,7 @@ export function linkSendNew(c: Core, p: Peer, l: Link, pkt: Uint8Array): void {
   l.transmq.push({ seqno, bytes: pkt, lastRetransmit: Number.NEGATIVE_INFINITY, firstRetransmit: -1 });
   l.rcvUnacked = 0;
   c.st.unicastSent++;
-  c.transmit(l.bearer, l.mediaAddress, pkt);
+  c.transmit(l.bearer, l.mediaAddress, pkt, p.address);
 }
 
 // ------------------------------------------------------------ backlog limits per importance
@@ -657,7 +657,7 @@ export function retransmitRange(c: Core, p: Peer, l: Link, after: number, gap: n
     const copy = e.bytes.slice();
     writeAcks(copy, mod16(l.rcvNxt - 1), bcAckValue(p));
     c.st.unicastRetransmitted++;
-    c.transmit(l.bearer, l.mediaAddress, copy);
+    c.transmit(l.bearer, l.mediaAddress, copy, p.address);
   }
   return true;
 }

@@ -87,6 +87,11 @@ export type LinkOutput =
       /** a peer's media address, or "broadcast" (only when that bearer `canBroadcast`) */
       to: MediaAddress | "broadcast";
       bytes: Uint8Array;
+      /**
+       * the peer's address when the packet goes on its unicast link (what the kernel passes to
+       * tipc_crypto_xmit as the destination node); absent for discovery and the broadcast link
+       */
+      peer?: number;
     }
   | {
       /** an in-order, exactly-once message from a peer (unbundled, reassembled) */

@@ -44,7 +44,9 @@ export type NodeErrorCode =
   /** the peer did not answer a connection probe (ECONNABORTED) */
   | "CONNECTION_ABORTED"
   /** the link is congested and the send may not wait (dontWait, or maxPendingSends reached: EAGAIN) */
-  | "WOULD_BLOCK";
+  | "WOULD_BLOCK"
+  /** a key cannot be taken now (the kernel's EBUSY: a pending key in use, or both spare slots taken) */
+  | "BUSY";
 
 /** The one error type @tipcjs/node throws. */
 export class NodeError extends Error {

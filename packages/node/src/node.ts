@@ -8,6 +8,7 @@
  */
 import {
   decodeMessage,
+  encodeMessage,
   NODE_ID_LEN,
   nodeIdFromString,
   nodeIdToString,
@@ -62,6 +63,7 @@ import {
   TipcConnection,
   TipcServer,
 } from "./connection.js";
+import { CRYPTO_MTU_OVERHEAD, NodeCrypto, validateCryptoOptions } from "./crypto.js";
 import { TypedEmitter } from "./emitter.js";
 import { NodeError } from "./errors.js";
 import { DEFAULT_MAX_PENDING_SENDS, mapSocketError, type SocketHost, SocketImpl } from "./socket.js";
@@ -75,8 +77,10 @@ import type {
   LinkCounters,
   LinkProperties,
   Logger,
+  NodeCryptoStatus,
   NodeEventName,
   NodeEvents,
+  NodeKey,
   NodeOptions,
   NodeStats,
   PeerNode,
@@ -186,6 +190,7 @@ function validateOptions(o: NodeOptions): void {
     !(Number.isInteger(o.maxQueuedEvents) && o.maxQueuedEvents >= 1 && o.maxQueuedEvents <= 2 ** 30)
   )
     badOptions("maxQueuedEvents must be an integer 1..2^30");
+  validateCryptoOptions(o.crypto, o.admission);
 }
 
 function checkTransport(t: unknown, what: string): void {
@@ -253,6 +258,9 @@ class Node implements TipcNode {
   private readonly random: () => number;
   private readonly log: Logger;
   private readonly link: LinkEngine;
+  private readonly crypto: NodeCrypto;
+  /** whether the datagram the link is working on arrived encrypted (for MSG_CRYPTO, as skb_cb->decrypted) */
+  private datagramEncrypted = false;
   private readonly closeTimeout: number;
   private readonly maxBindings: number | undefined;
   private readonly tolerance: number;
@@ -364,6 +372,8 @@ class Node implements TipcNode {
         },
       };
     });
+    // with encryption the link leaves room for the ehdr, the tag and the padding
+    const mtuOverhead = o.crypto === undefined ? 0 : CRYPTO_MTU_OVERHEAD;
     this.link = createLinkEngine({
       nodeId: this.nodeIdBytes,
       netId: this.netId,
@@ -372,7 +382,7 @@ class Node implements TipcNode {
       bearers: this.bearerList.map(({ desc, discovery }) => ({
         name: desc.name,
         mediaAddress: desc.mediaAddress,
-        mtu: desc.mtu,
+        mtu: desc.mtu - mtuOverhead,
         canBroadcast: desc.canBroadcast,
         discoveryPeers: discovery,
         ...(desc.priority !== undefined ? { priority: desc.priority } : {}),
@@ -391,6 +401,13 @@ class Node implements TipcNode {
       skipTrial: o.skipTrial,
       address: o.address,
     });
+    this.crypto = new NodeCrypto(
+      o.crypto,
+      o.admission,
+      this.link.address,
+      this.nodeIdBytes,
+      this.clock.now(),
+    );
     this.nextKey = 1 + Math.floor(this.random() * 0x7fffffff);
     this.nextPort = 1 + Math.floor(this.random() * 0x7fffffff);
   }
@@ -1101,6 +1118,7 @@ class Node implements TipcNode {
         distributor: { ...(ds?.drops ?? {}) },
         link: { ...link.drops },
         transport: this.transportDropsNow(),
+        crypto: this.crypto.drops(),
       },
       retransmissions: { unicast: link.unicastRetransmitted, broadcast: link.broadcastRetransmitted },
       sockets: this.sockLayer?.stats() ?? (emptySocketStats() as SocketLayerStats),
@@ -1150,7 +1168,13 @@ class Node implements TipcNode {
   private onDatagram(bytes: Uint8Array, from: MediaAddress, bearer: number): void {
     if (this.stopped) return;
     this.guarded("receive", () => {
-      this.link.receive(bytes, from, this.clock.now(), bearer);
+      const now = this.clock.now();
+      const r = this.crypto.incoming(bytes, now);
+      this.sendKeyMessages(now);
+      if (r !== undefined) {
+        this.datagramEncrypted = r.encrypted;
+        this.link.receive(r.packet, from, now, bearer);
+      }
       this.pump();
     });
   }
@@ -1180,6 +1204,10 @@ class Node implements TipcNode {
     const now = this.clock.now();
     this.lastTickAt = now;
     this.guarded("timer", () => {
+      if (this.crypto.engine !== undefined) {
+        this.crypto.engine.tick(now);
+        this.sendKeyMessages(now);
+      }
       this.link.tick(now);
       this.table?.expire(now);
       if (this.sockLayer !== undefined) this.applySocket(this.sockLayer.tick(now));
@@ -1191,7 +1219,11 @@ class Node implements TipcNode {
   private arm(): void {
     if (this.stopped) return;
     let d = this.link.nextDeadline();
-    for (const t of [this.table?.nextDeadline(), this.sockLayer?.nextDeadline()])
+    for (const t of [
+      this.table?.nextDeadline(),
+      this.sockLayer?.nextDeadline(),
+      this.crypto.engine?.nextDeadline(),
+    ])
       if (t !== undefined && (d === undefined || t < d)) d = t;
     if (d === this.armedAt && this.timer !== undefined) return;
     this.timer?.cancel();
@@ -1229,9 +1261,20 @@ class Node implements TipcNode {
   private handleLinkOutput(o: LinkOutput): void {
     switch (o.kind) {
       case "transmit":
-        this.transmit(o.bearer, o.to, o.bytes);
+        for (const frame of this.crypto.outgoing(o.bytes, o.peer, this.clock.now()))
+          this.transmit(o.bearer, o.to, frame);
         return;
       case "deliver": {
+        if (o.message.user === "MSG_CRYPTO") {
+          // key exchange: to the crypto engine only, as tipc_data_input hands it to tipc_crypto_msg_rcv
+          const engine = this.crypto.engine;
+          if (engine !== undefined) {
+            const now = this.clock.now();
+            engine.handleKeyMessage(encodeMessage(o.message), this.datagramEncrypted, now);
+            this.sendKeyMessages(now);
+          }
+          return;
+        }
         if (o.message.user === "NAME_DISTRIBUTOR") {
           if (this.dist !== undefined) this.applyDistributor(this.dist.receive(o.peer, o.message));
           return;
@@ -1243,6 +1286,7 @@ class Node implements TipcNode {
       }
       case "nodeUp": {
         const nodeId = nodeIdToString(padNodeId(o.nodeId));
+        this.crypto.engine?.notePeer(o.peer, padNodeId(o.nodeId), this.clock.now());
         this.log.info({ peer: hex(o.peer), nodeId, capabilities: o.capabilities, mtu: o.mtu }, "node up");
         if (this.dist !== undefined) {
           try {
@@ -1263,6 +1307,7 @@ class Node implements TipcNode {
       case "nodeDown":
         this.log.info({ peer: hex(o.peer) }, "node down");
         this.bulkMarks.delete(o.peer);
+        this.crypto.engine?.peerDown(o.peer);
         if (this.dist !== undefined) this.applyDistributor(this.dist.nodeDown(o.peer));
         if (this.sockLayer !== undefined) {
           for (let imp = 0; imp < 4; imp++) this.congested.delete(o.peer * 4 + imp);
@@ -1299,6 +1344,7 @@ class Node implements TipcNode {
   }
 
   private addressAssigned(address: number): void {
+    this.crypto.engine?.setOwnAddr(address);
     if (this.table === undefined) {
       this.table = new NameTable({ ownNode: address, maxBindings: this.maxBindings });
       this.dist = createDistributor({ ownNode: address, table: this.table, legacy: this.legacy });
@@ -1381,6 +1427,53 @@ class Node implements TipcNode {
         this.log.debug({ err: e }, "datagram not sent");
       } else throw e;
     }
+  }
+
+  /** MSG_CRYPTO the crypto engine wants sent: dest 0 on the broadcast link, else that node's unicast link. */
+  private sendKeyMessages(now: number): void {
+    for (const m of this.crypto.takeKeyMessages()) {
+      try {
+        const message = decodeMessage(m.bytes);
+        if (m.dest === 0) this.link.sendBroadcast(message, now);
+        else this.link.sendUnicast(m.dest, message, now);
+      } catch (e) {
+        if (e instanceof LinkEngineError) {
+          this.countTransportDrop(`link:${e.code}`);
+          this.log.debug({ err: e, to: m.dest }, "key message not sent");
+        } else throw e;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ keys
+
+  setKey(key: NodeKey): number {
+    if (this.closing) throw new NodeError("CLOSED", "the node is closing or closed");
+    const now = this.clock.now();
+    const slot = this.crypto.setKey(key, now);
+    this.log.info({ slot, master: key.master === true, perNode: key.nodeId !== undefined }, "key set");
+    this.sendKeyMessages(now);
+    this.pump();
+    return slot;
+  }
+
+  flushKeys(): void {
+    if (this.closing) throw new NodeError("CLOSED", "the node is closing or closed");
+    this.crypto.flushKeys(this.clock.now());
+    this.log.info({}, "keys flushed");
+    this.pump();
+  }
+
+  setRekeying(interval: number | "now"): void {
+    if (this.closing) throw new NodeError("CLOSED", "the node is closing or closed");
+    const now = this.clock.now();
+    this.crypto.setRekeying(interval, now);
+    this.sendKeyMessages(now);
+    this.pump();
+  }
+
+  cryptoStatus(): NodeCryptoStatus | undefined {
+    return this.crypto.status();
   }
 
   private countTransportDrop(cause: string): void {

@@ -2,6 +2,7 @@
  * Public types of @tipcjs/node: the options a node takes, what it returns and the events it emits.
  * Architecture: docs/architecture.md ("node composes").
  */
+import type { CryptoStats, KeyStatus } from "@tipcjs/crypto";
 import type { ChangeOrigin, DistributorStats } from "@tipcjs/distributor";
 import type { LinkDownReason, LinkInfo, LinkStats } from "@tipcjs/link";
 import type {
@@ -212,6 +213,58 @@ export interface NodeOptions {
    * resets the links and closes the transport. Default: the link tolerance.
    */
   closeTimeout?: number;
+  /**
+   * Encryption as the kernel's `tipc node set key` (net/tipc/crypto.c, AES-GCM): every packet
+   * on the unicast and broadcast links, and discovery, leaves encrypted once a key is set. Given
+   * (even with no key yet), the link MTU is the bearer's less `CRYPTO_MTU_OVERHEAD` (35) bytes,
+   * and keys can be set, rotated and flushed at run time (`setKey`, `flushKeys`).
+   */
+  crypto?: NodeCryptoOptions;
+  /**
+   * An allow-list of peers, independent of keys: datagrams from any other node are dropped
+   * (`drops.crypto["not-admitted"]`). An empty list admits nobody.
+   */
+  admission?: NodeAdmissionOptions;
+}
+
+/** A key as `tipc node set key KEY [algname ALG] [nodeid ID] [master]` takes it. */
+export interface NodeKey {
+  /** `0x` + hex digits, or the string's bytes; or the bytes: 16, 24 or 32 key bytes + 4 salt bytes */
+  key: string | Uint8Array;
+  /** only "gcm(aes)" (the default) */
+  algorithm?: string;
+  /** a per-node key: our own id sets our TX key, a peer's id that peer's RX key */
+  nodeId?: string | Uint8Array;
+  /** the cluster master key (session keys are then exchanged over MSG_CRYPTO) */
+  master?: boolean;
+}
+
+export interface NodeCryptoOptions {
+  /** keys set at start, in order */
+  keys?: NodeKey[];
+  /**
+   * Drop every unencrypted datagram while any key is set (default true; the kernel accepts
+   * them, counted as `drops.crypto["crypto-plaintext-refused"]` here).
+   */
+  refusePlaintext?: boolean;
+  /** sysctl net.tipc.key_exchange_enabled: send and take session keys (default true) */
+  keyExchange?: boolean;
+  /** random bytes for session keys and timers (default node:crypto randomBytes; tests seed it) */
+  random?: (n: number) => Uint8Array;
+}
+
+export interface NodeAdmissionOptions {
+  /** node addresses allowed */
+  addresses?: number[];
+  /** node ids allowed (as `nodeId` takes them); an address a discovery message pairs with one is allowed too */
+  nodeIds?: (string | Uint8Array)[];
+}
+
+/** `tipc node key` status: key slots (TX and per peer), the kernel's counters and drops. */
+export interface NodeCryptoStatus {
+  keys: KeyStatus;
+  stats: CryptoStats;
+  refusePlaintext: boolean;
 }
 
 /** What `publish` takes. `upper` defaults to `lower`; `port` and `key` are assigned if omitted. */
@@ -336,6 +389,12 @@ export interface NodeStats {
      * `learn-<cause>` and `send-queue-full`), summed over bearers
      */
     transport: Record<string, number>;
+    /**
+     * datagrams the encryption layer dropped: `crypto-auth-failed` (decrypt failures),
+     * `crypto-replay`, `crypto-plaintext-refused`, the other `crypto-…` causes of
+     * @tipcjs/crypto, and `not-admitted` (the admission allow-list)
+     */
+    crypto: Record<string, number>;
   };
   retransmissions: { unicast: number; broadcast: number };
   /** the socket layer: sockets, messages sent and received, returned, dropped by cause */
@@ -498,6 +557,20 @@ export interface TipcNode {
    * unknown link, tolerance outside 50..30,000 ms, window outside 16..8191), CLOSED.
    */
   setLinkProperties(name: string, properties: { tolerance?: number; window?: number }): void;
+
+  /**
+   * `tipc node set key`: a cluster, per-node or master key, taken without a link reset (the
+   * kernel's pending → active switch). Returns the key slot (1..3; 0 for a master key). Throws
+   * NodeError NOT_SUPPORTED without the `crypto` option, BAD_ARGUMENT for a bad key, BUSY where
+   * the kernel says EBUSY.
+   */
+  setKey(key: NodeKey): number;
+  /** `tipc node flush key`: every key, TX and RX. NOT_SUPPORTED without the `crypto` option. */
+  flushKeys(): void;
+  /** `tipc node set key rekeying N|now`: session-key renewal in master-key mode (minutes, 0 = off). */
+  setRekeying(interval: number | "now"): void;
+  /** Key slots and counters; undefined without the `crypto` option. */
+  cryptoStatus(): NodeCryptoStatus | undefined;
 
   /** Adds an event handler; returns a function that removes it. Handler exceptions are logged, never thrown. */
   on<E extends NodeEventName>(event: E, handler: (payload: NodeEvents[E]) => void): () => void;

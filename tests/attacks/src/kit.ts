@@ -85,8 +85,12 @@ export function canonical(bindings: readonly BindingJSON[]): string {
  * until every pair is linked, publishes BINDINGS_PER_DAEMON bindings on each (held by the kit's
  * client connection) and waits until every table holds all of them.
  */
-export async function startCluster(name: string, extraPeers: number[] = []): Promise<Cluster> {
-  const c = await launch(name, extraPeers);
+export async function startCluster(
+  name: string,
+  extraPeers: number[] = [],
+  extraFlags: string[] = [],
+): Promise<Cluster> {
+  const c = await launch(name, extraPeers, extraFlags);
   await refreshTruth(c);
   await waitFor(async () => (await tableDiffs(c)).length === 0, 30_000, "every table holding the truth");
   c.readyAt = Date.now();
@@ -115,7 +119,7 @@ export async function refreshTruth(c: Cluster): Promise<void> {
   c.truth = own.map((list) => canonical([...cluster, ...list.filter((b) => b.scope !== "cluster")]));
 }
 
-async function launch(name: string, extraPeers: number[]): Promise<Cluster> {
+async function launch(name: string, extraPeers: number[], extraFlags: string[]): Promise<Cluster> {
   await buildBins();
   const dir = tempDir(`tipcd-attack-${name}`);
   const ports = await freeUdpPorts(DAEMONS);
@@ -135,6 +139,7 @@ async function launch(name: string, extraPeers: number[]): Promise<Cluster> {
         "--log-level",
         "warn",
         ...[...ports.filter((p) => p !== port), ...extraPeers].flatMap((p) => ["--peer", `127.0.0.1:${p}`]),
+        ...extraFlags,
       ],
       [],
       { nodeArgs: [`--max-old-space-size=${HEAP_LIMIT_MB}`] },
@@ -185,7 +190,12 @@ async function launch(name: string, extraPeers: number[]): Promise<Cluster> {
  * a table off the truth, a daemon over the RSS bound): each attack class starts from a healthy cluster, so one defect does
  * not show up again as a failure of the next class.
  */
-export async function healthy(c: Cluster, name: string, extraPeers: number[] = []): Promise<Cluster> {
+export async function healthy(
+  c: Cluster,
+  name: string,
+  extraPeers: number[] = [],
+  extraFlags: string[] = [],
+): Promise<Cluster> {
   const ok =
     alive(c) &&
     (await waitFor(
@@ -198,7 +208,7 @@ export async function healthy(c: Cluster, name: string, extraPeers: number[] = [
     (await settleTables(c, 5000)).ok;
   if (ok) return c;
   await c.stop();
-  return startCluster(name, extraPeers);
+  return startCluster(name, extraPeers, extraFlags);
 }
 
 /** Daemons whose table differs from the truth (empty when every table is byte-identical). */
@@ -274,19 +284,20 @@ export type Snapshot = Record<string, number>;
 
 /** The parts of tipcd's `stats` (NodeStats as JSON) the suite reads. */
 interface StatsJSON {
-  drops: Record<"link" | "transport" | "distributor", Record<string, number>>;
+  drops: Record<"link" | "transport" | "distributor" | "crypto", Record<string, number>>;
   link: Record<string, unknown>;
   nodes: { known: number; up: number };
 }
 
 /**
- * One daemon's counters, flattened: "link:<cause>", "transport:<cause>", "distributor:<cause>"
+ * One daemon's counters, flattened: "link:<cause>", "transport:<cause>", "distributor:<cause>",
+ * "crypto:<cause>" (encrypted daemons)
  * for drops, "stat:<name>" for the numeric link statistics (linkDowns, duplicates, resyncs...).
  */
 export async function snapshot(d: Daemon): Promise<Snapshot> {
   const s = (await d.client.stats()) as unknown as StatsJSON;
   const out: Snapshot = {};
-  for (const layer of ["link", "transport", "distributor"] as const) {
+  for (const layer of ["link", "transport", "distributor", "crypto"] as const) {
     for (const [k, v] of Object.entries(s.drops[layer] ?? {})) out[`${layer}:${k}`] = v;
   }
   for (const [k, v] of Object.entries(s.link)) if (typeof v === "number") out[`stat:${k}`] = v;

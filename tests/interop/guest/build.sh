@@ -107,7 +107,12 @@ done
 # 5. Kernel modules: virtio-net, TIPC and everything they depend on, in load order
 #    (dependencies from each module's own modinfo; decompressed if shipped compressed).
 MODDIR=$X/lib/modules/$KVER
-modfile() { find "$MODDIR/kernel" \( -name "$1.ko" -o -name "$1.ko.xz" -o -name "$1.ko.zst" -o -name "$1.ko.gz" \) | head -1; }
+# a module's file may spell its name with - where the name has _ (ghash-generic.ko)
+modfile() {
+	local h=${1//_/-}
+	find "$MODDIR/kernel" \( -name "$1.ko" -o -name "$1.ko.xz" -o -name "$1.ko.zst" -o -name "$1.ko.gz" \
+		-o -name "$h.ko" -o -name "$h.ko.xz" -o -name "$h.ko.zst" -o -name "$h.ko.gz" \) | head -1
+}
 declare -A SEEN=()
 ORDER=()
 add_module() {
@@ -129,7 +134,10 @@ add_module() {
 	for d in $(modinfo -F depends "$R/lib/modules/$m.ko" | tr ',' ' '); do add_module "$d"; done
 	ORDER+=("$m")
 }
-for m in virtio_pci virtio_net tipc; do add_module "$m"; done
+# gcm, ctr and ghash: what TIPC encryption's "gcm(aes)" needs (tipc node set key; AES itself is
+# built in); sha512 and drbg: the default RNG its session keys come from (rekeying: -ENOENT
+# without them). The kernel would modprobe them, the guest has no modprobe tree: load at boot.
+for m in virtio_pci virtio_net tipc gcm ctr ghash_generic sha512_generic jitterentropy_rng drbg; do add_module "$m"; done
 printf '%s\n' "${ORDER[@]}" >"$R/lib/modules/load-order"
 
 # 6. iproute2's tipc with its shared libraries and the loader, all from the unpacked packages.

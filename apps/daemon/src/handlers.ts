@@ -214,7 +214,7 @@ export function createHandlers(ctx: HandlerContext): Handlers {
         mtu: l.mtu,
         priority: props.priority[l.bearerName] ?? 10,
         tolerance: l.tolerance,
-        window: props.window,
+        window: l.window,
         transmitQueue: l.transmitQueue,
         backlog: l.backlog,
         deferred: l.deferred,

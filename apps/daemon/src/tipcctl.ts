@@ -425,7 +425,7 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
   link
     .command("set")
     .description(
-      "set a link property, as `tipc link set`: tipcd cannot change tolerance, priority or window at run time yet (exit 1, NOT_SUPPORTED); set them in its configuration",
+      "set a link property at run time, as `tipc link set`: tolerance (ms; the peer takes it) or window (packets) of link NAME, or of every link without it; priority is not changed at run time (exit 1, NOT_SUPPORTED: set the bearer priority in the configuration)",
     )
     .addArgument(new Argument("<property>", "the property").choices(PROPERTIES))
     .argument("<value>", "the value")

@@ -157,7 +157,7 @@ describe("tipcctl against two tipcd, -j parsed", () => {
     );
   });
 
-  it("link stat show | reset, link get, link set (NOT_SUPPORTED)", async () => {
+  it("link stat show | reset, link get, link set (tolerance and window at run time, priority NOT_SUPPORTED)", async () => {
     // traffic on the link: a few publications reach b
     for (let i = 0; i < 5; i++) await j(a, "publish", "5000", String(i));
     await waitFor(
@@ -183,8 +183,22 @@ describe("tipcctl against two tipcd, -j parsed", () => {
     expect(await j(a, "link", "get", "window")).toEqual({ window: 50 });
     expect((await ctl(a, "link", "get", "priority")).stdout).toBe("10\n");
     const set = await ctl(a, "link", "set", "tolerance", "1000", "link", uni.name);
-    expect(set.code).toBe(1);
-    expect(set.stderr).toMatch(/NOT_SUPPORTED/);
+    expect(set.code, set.stderr).toBe(0);
+    expect((await ctl(a, "link", "set", "window", "64", "link", uni.name)).code).toBe(0);
+    const changed = (await j<Stat[]>(a, "link", "stat", "show", "link", uni.name))[0] as Stat;
+    expect(changed).toMatchObject({ tolerance: 1000, window: 64 });
+    // the peer took the tolerance from a STATE message
+    await waitFor(
+      async () => (await j<Stat[]>(b, "link", "stat", "show")).some((s) => s.tolerance === 1000),
+      10_000,
+      "b's link takes tolerance 1000",
+    );
+    const prio = await ctl(a, "link", "set", "priority", "5", "link", uni.name);
+    expect(prio.code).toBe(1);
+    expect(prio.stderr).toMatch(/NOT_SUPPORTED/);
+    const bad = await ctl(a, "link", "set", "tolerance", "10", "link", uni.name);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/tolerance 10 is outside 50\.\.30000/);
     const none = await ctl(a, "link", "stat", "show", "link", "nope");
     expect(none.code).toBe(4);
   });

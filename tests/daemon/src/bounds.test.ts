@@ -125,11 +125,17 @@ describe("40 silent subscribers under churn", () => {
     );
     for (const x of silent) x.destroy();
     const overflowed = outcomes.filter((o) => o === "SUBSCRIPTION_OVERFLOW").length;
+    const closed = outcomes.filter((o) => o === "closed").length;
     expect(overflowed).toBe(s.subscriptionEvents.overflows);
-    expect(overflowed).toBeGreaterThanOrEqual(30);
-    expect(outcomes.filter((o) => o !== "SUBSCRIPTION_OVERFLOW" && o !== "closed")).toEqual([]);
+    expect(overflowed).toBeGreaterThan(0);
+    // every silent subscriber ended one way or the other; which way depends on how far each had
+    // got when the daemon-wide bound (maxQueuedEventsTotal) cut the ones holding most
+    expect(overflowed + closed).toBe(40);
     const text = await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text();
     expect(text).toMatch(/^tipcd_subscription_overflows_total [1-9]/m);
+    // each connection the daemon cut is counted under its cause
+    const cut = Number(/^tipcd_control_disconnects_total\{cause="queued-events"\} (\d+)/m.exec(text)?.[1]);
+    expect(cut).toBe(closed);
     await c.close();
   }, 180_000);
 });

@@ -8,10 +8,13 @@
  *       to its end; one line per connection:
  *       "conn N bytes B msgs M lens HEX sha256 HEX end eof|ECONNRESET|..."
  *       (lens: SHA-256 of each message's length as 4 bytes big-endian, for SEQPACKET boundaries)
- *   tipc-conn client KIND T I BYTES CHUNK SEED [CONNS]
+ *   tipc-conn client KIND T I BYTES CHUNK SEED [CONNS [wait]]
  *       CONNS (default 1) connections at once to {T, I}, each sending BYTES of the stream of
  *       SEED + k in writes of 1..CHUNK bytes (sizes from the stream of SEED + k + 1000), then
- *       shutdown(); one line per connection: "sent N bytes B msgs M lens HEX sha256 HEX"
+ *       shutdown(); one line per connection: "sent N bytes B msgs M lens HEX sha256 HEX".
+ *       With "wait", each connection reads until the peer ends it before its own shutdown (an
+ *       application-level close: the kernel may deliver a shutdown ahead of the data it follows,
+ *       see the test's comment)
  *   tipc-conn connect KIND T I [DOMAIN]
  *       connect only: "ok" or "err ENAME" (DOMAIN: the lookup node, 0 = cluster)
  *   tipc-conn hold KIND T I [DOMAIN]
@@ -280,7 +283,7 @@ static int server(int kind, unsigned int type, unsigned int instance, int count)
 
 /* Sends BYTES of the stream of `seed` in writes of 1..chunk bytes, then shuts down. */
 static void feed(int kind, unsigned int type, unsigned int instance, unsigned long long total, unsigned int chunk,
-		 uint32_t seed, int n)
+		 uint32_t seed, int n, int wait_peer)
 {
 	static uint8_t buf[66000];
 	struct stream data, sizes;
@@ -322,6 +325,12 @@ static void feed(int kind, unsigned int type, unsigned int instance, unsigned lo
 		sent += len;
 		msgs++;
 	}
+	if (wait_peer) {
+		/* the peer ends the connection once it has every byte: recv returns 0 (its shutdown) */
+		ssize_t r;
+		while ((r = recv(sd, buf, sizeof(buf), 0)) > 0 || (r < 0 && errno == EINTR))
+			;
+	}
 	shutdown(sd, SHUT_RDWR);
 	close(sd);
 	sha_hex(&dsha, dh);
@@ -337,10 +346,11 @@ int main(int argc, char **argv)
 	if (argc >= 8 && !strcmp(argv[1], "client")) {
 		int kind = kind_of(argv[2]);
 		int conns = argc >= 9 ? atoi(argv[8]) : 1;
+		int wait_peer = argc >= 10 && !strcmp(argv[9], "wait");
 		for (int k = 0; k < conns; k++) {
 			if (fork() == 0) {
 				feed(kind, strtoul(argv[3], NULL, 0), strtoul(argv[4], NULL, 0), strtoull(argv[5], NULL, 0),
-				     strtoul(argv[6], NULL, 0), strtoul(argv[7], NULL, 0) + k, k);
+				     strtoul(argv[6], NULL, 0), strtoul(argv[7], NULL, 0) + k, k, wait_peer);
 				_exit(0);
 			}
 		}

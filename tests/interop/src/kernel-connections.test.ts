@@ -239,7 +239,7 @@ describe("TIPC connections between the kernel and tipcjs (issue 17)", () => {
     // reaches the peer ahead of the data it follows, and the peer's socket, disconnected by it,
     // rejects that data (tipc_sk_filter_connect, TIPC_DISCONNECTING). Seen here with 100 senders
     // on one congested link; a kernel peer loses the data the same way. tipcjs bundles only
-    // into the backlog's tail, so its own FIN never overtakes (docs/tipc-data-path.md).
+    // into the backlog's tail, so its own FIN never overtakes (packages/node/README.md).
     const type = T + 5;
     const server = host.node.listen({ service: { type, lower: 1 } });
     await guest.waitFor(`{${type}, 1} in the kernel's table`, async () =>

@@ -5,8 +5,8 @@
  * reaching the guest through QEMU's user-mode network (`startHostNode`, the slirp address
  * translation); every datagram it sends and receives is written to a pcap for tshark (test 7).
  *
- * The tests talk to the tipcjs side only through `Side` (a node address, sockets, stats), so a
- * tipcd-backed side (`@tipcjs/client` sockets) can run the same tests once tipcd has socket verbs.
+ * The tests talk to the tipcjs side only through `Side` (a node address, sockets, stats). Tests 1
+ * and 4 also run through tipcd and `@tipcjs/client` in kernel-datagram-tipcd.test.ts.
  *
  * Both sides check payloads byte for byte: every payload comes from `payload(seq, length)`, the
  * generator `tipc-dgram` uses too.
@@ -23,6 +23,17 @@ import {
   type TipcSocket,
 } from "@tipcjs/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  checkStream,
+  type DgramEvent,
+  fnv,
+  guestRecv,
+  guestSend,
+  payload,
+  readN,
+  sameBytes,
+  seqOf,
+} from "./harness/dgram.js";
 import {
   bootGuest,
   freeUdpPort,
@@ -57,153 +68,6 @@ function inProcessSide(host: HostNode): Side {
   };
 }
 
-/** tipc-dgram's payload generator (see tipc-dgram.c): xorshift32 bytes, seq in the first 4. */
-function payload(seq: number, length: number): Uint8Array {
-  const b = new Uint8Array(length);
-  let x = (Math.imul(seq, 2654435761 | 0) ^ length ^ 0x9e3779b9) >>> 0;
-  if (x === 0) x = 1;
-  for (let i = 0; i < length; i++) {
-    x = (x ^ (x << 13)) >>> 0;
-    x = (x ^ (x >>> 17)) >>> 0;
-    x = (x ^ (x << 5)) >>> 0;
-    b[i] = x & 0xff;
-  }
-  if (length >= 4) new DataView(b.buffer).setUint32(0, seq);
-  return b;
-}
-
-const seqOf = (d: Uint8Array) => (d.length >= 4 ? new DataView(d.buffer, d.byteOffset).getUint32(0) : 0);
-const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.from(a).equals(b);
-
-/** FNV-1a 64, as tipc-dgram prints it */
-function fnv(d: Uint8Array): string {
-  let h = 0xcbf29ce484222325n;
-  for (const c of d) h = ((h ^ BigInt(c)) * 0x100000001b3n) & 0xffffffffffffffffn;
-  return h.toString(16).padStart(16, "0");
-}
-
-interface FromLine {
-  sock: number;
-  node: number;
-  port: number;
-  count: number;
-  dup: number;
-  ooo: number;
-  bad: number;
-  first: number;
-  last: number;
-}
-
-interface RecvReport {
-  ports: { port: number; node: number }[];
-  msgs: { sock: number; node: number; port: number; len: number; seq: number; ok: boolean; fnv: string }[];
-  from: FromLine[];
-  total: number;
-  bad: number;
-}
-
-function parseRecv(lines: string[]): RecvReport {
-  const r: RecvReport = { ports: [], msgs: [], from: [], total: -1, bad: -1 };
-  for (const line of lines) {
-    const w = line.trim().split(/\s+/);
-    if (w[0] === "bound") r.ports.push({ port: Number(w[1]), node: Number(w[2]) });
-    else if (w[0] === "msg") {
-      const [node, port] = (w[2] ?? "").split(":").map(Number);
-      r.msgs.push({
-        sock: Number(w[1]),
-        node: node as number,
-        port: port as number,
-        len: Number(w[3]),
-        seq: Number(w[4]),
-        ok: w[5] === "1",
-        fnv: w[6] ?? "",
-      });
-    } else if (w[0] === "from") {
-      const [node, port] = (w[2] ?? "").split(":").map(Number);
-      r.from.push({
-        sock: Number(w[1]),
-        node: node as number,
-        port: port as number,
-        count: Number(w[4]),
-        dup: Number(w[6]),
-        ooo: Number(w[8]),
-        bad: Number(w[10]),
-        first: Number(w[12]),
-        last: Number(w[14]),
-      });
-    } else if (w[0] === "done") {
-      r.total = Number(w[2]);
-      r.bad = Number(w[4]);
-    }
-  }
-  return r;
-}
-
-interface SendReport {
-  sent: number;
-  failed: number;
-  returned: { err: number; len: number; seq: number }[];
-  senderr: { seq: number; errno: number }[];
-  port: number;
-}
-
-function parseSend(lines: string[]): SendReport {
-  const r: SendReport = { sent: -1, failed: -1, returned: [], senderr: [], port: 0 };
-  for (const line of lines) {
-    const w = line.trim().split(/\s+/);
-    if (w[0] === "returned" && w.length === 4)
-      r.returned.push({ err: Number(w[1]), len: Number(w[2]), seq: Number(w[3]) });
-    else if (w[0] === "senderr") r.senderr.push({ seq: Number(w[1]), errno: Number(w[2]) });
-    else if (w[0] === "sent") {
-      r.sent = Number(w[1]);
-      r.failed = Number(w[3]);
-      r.port = Number(w[7]);
-    }
-  }
-  return r;
-}
-
-let recvIds = 0;
-
-/**
- * Starts `tipc-dgram recv` in the guest's background; resolves once its sockets are bound.
- * `result()` waits (bounded) for its final report.
- */
-async function guestRecv(
-  guest: KernelGuest,
-  args: string,
-  sockets: number,
-): Promise<{ ports: RecvReport["ports"]; result(timeoutMs?: number): Promise<RecvReport> }> {
-  const out = `/tmp/recv-${++recvIds}.out`;
-  await guest.exec(`tipc-dgram recv --rcvbuf 67108864 ${args} >${out} 2>&1 &`);
-  const ports = await guest.waitFor(
-    `tipc-dgram recv ${args} bound`,
-    async () => {
-      const r = parseRecv((await guest.run(`cat ${out}`)).lines);
-      return r.ports.length === sockets ? r.ports : undefined;
-    },
-    { timeoutMs: 30_000, intervalMs: 100 },
-  );
-  return {
-    ports,
-    result: (timeoutMs = 120_000) =>
-      guest.waitFor(
-        `tipc-dgram recv ${args} done`,
-        async () => {
-          const r = parseRecv((await guest.run(`cat ${out}`, { timeoutMs: 60_000 })).lines);
-          return r.total >= 0 ? r : undefined;
-        },
-        { timeoutMs, intervalMs: 500 },
-      ),
-  };
-}
-
-async function guestSend(guest: KernelGuest, args: string, timeoutMs = 180_000): Promise<SendReport> {
-  const r = parseSend(await guest.exec(`tipc-dgram send ${args}`, { timeoutMs }).then((o) => o.split("\n")));
-  if (r.sent < 0) throw new Error(`tipc-dgram send ${args}: no summary`);
-  return r;
-}
-
 /** Polls `cond` (host state) until it holds, or fails after `ms`. */
 async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
@@ -211,43 +75,6 @@ async function until(what: string, cond: () => boolean, ms = 20_000): Promise<vo
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
-}
-
-type Event = NonNullable<Awaited<ReturnType<TipcSocket["receive"]>>>;
-
-/** Reads `n` events from a tipcjs socket, failing after `ms` with what arrived. */
-async function readN(sock: TipcSocket, n: number, ms = 120_000): Promise<Event[]> {
-  const got: Event[] = [];
-  const end = Date.now() + ms;
-  while (got.length < n) {
-    const ev = sock.tryReceive();
-    if (ev !== undefined) {
-      got.push(ev);
-      continue;
-    }
-    const left = end - Date.now();
-    if (left <= 0) throw new Error(`socket ${sock.port}: ${got.length} of ${n} events after ${ms} ms`);
-    const next = await Promise.race([
-      sock.receive(),
-      new Promise<"timeout">((r) => setTimeout(() => r("timeout"), Math.min(left, 1000))),
-    ]);
-    if (next !== "timeout" && next !== undefined) got.push(next);
-  }
-  return got;
-}
-
-/** Per-sender check: exactly `count` messages, sequence `first..`, in order, bytes as generated. */
-function checkStream(events: Event[], source: { node: number; port: number }, first: number, count: number) {
-  const msgs = events.filter(
-    (e) => e.kind === "message" && e.source.node === source.node && e.source.port === source.port,
-  );
-  expect(msgs.length).toBe(count);
-  let bad = 0;
-  msgs.forEach((e, i) => {
-    const seq = first + i;
-    if (seqOf(e.data) !== seq || !sameBytes(e.data, payload(seq, e.data.length))) bad++;
-  });
-  expect(bad).toBe(0);
 }
 
 const T = 20_000; // service types used by this file: T + test number * 10
@@ -358,7 +185,7 @@ describe("the connectionless data path between the kernel and tipcjs (issue 16)"
     const sent = await guestSend(guest, `--name ${ty} 2 --size 100 --count ${N}`, 240_000);
     expect(sent.sent).toBe(N);
     const evs = await received;
-    checkStream(evs, { node: kernel, port: sent.port }, 0, N);
+    expect(checkStream(evs, { node: kernel, port: sent.port }, 0)).toEqual({ count: N, bad: 0 });
     // and nothing more came (a duplicate would queue behind the N)
     expect(s.tryReceive()).toBeUndefined();
     s.close();
@@ -389,7 +216,8 @@ describe("the connectionless data path between the kernel and tipcjs (issue 16)"
     const fromTipcjs = evs.filter((e) => e.kind === "message" && e.source.port === sender.port);
     expect(fromKernel.length).toBe(N / 2);
     expect(fromTipcjs.length).toBe(N / 2);
-    const parity = (es: Event[]) => new Set(es.map((e) => (e.kind === "message" ? seqOf(e.data) % 2 : -1)));
+    const parity = (es: DgramEvent[]) =>
+      new Set(es.map((e) => (e.kind === "message" ? seqOf(e.data) % 2 : -1)));
     expect(parity(fromKernel).size).toBe(1);
     expect(parity(fromTipcjs).size).toBe(1);
     const rep = await r.result(240_000);
@@ -437,7 +265,7 @@ describe("the connectionless data path between the kernel and tipcjs (issue 16)"
       { sock: 0, node: kernel, port: sent.port, count: N, dup: 0, ooo: 0, bad: 0, first: 0, last: N - 1 },
     ]);
     for (const evs of all) {
-      checkStream(evs, { node: kernel, port: sent.port }, 0, N);
+      expect(checkStream(evs, { node: kernel, port: sent.port }, 0)).toEqual({ count: N, bad: 0 });
       for (const e of evs)
         expect(e.kind === "message" && e.destination).toEqual({
           kind: "range",
@@ -589,7 +417,7 @@ describe("the connectionless data path between the kernel and tipcjs (issue 16)"
     const received = readN(s, 3, 60_000);
     const k = await guestSend(guest, `--name ${ty} 2 ${side.address} --count 3 --size 700`);
     expect(k.sent).toBe(3);
-    checkStream(await received, { node: kernel, port: k.port }, 0, 3);
+    expect(checkStream(await received, { node: kernel, port: k.port }, 0)).toEqual({ count: 3, bad: 0 });
     // and a name tipcjs does not have comes back to the kernel NO_NAME (TIPC_ERR_NO_NAME 1)
     const kn = await guestSend(
       guest,
@@ -648,7 +476,7 @@ describe("the connectionless data path between the kernel and tipcjs (issue 16)"
     const received = readN(s, N, 120_000);
     const k2 = await guestSend(guest, `--id ${side.address} ${s.port} --count ${N} --size 500`);
     expect(k2.sent).toBe(N);
-    checkStream(await received, { node: kernel, port: k2.port }, 0, N);
+    expect(checkStream(await received, { node: kernel, port: k2.port }, 0)).toEqual({ count: N, bad: 0 });
     expect(s.tryReceive()).toBeUndefined();
     s.close();
   }, 600_000);

@@ -6,7 +6,8 @@
  *   this process over UDP loopback, beside bare `node:dgram` datagrams of the same size (windowed
  *   so that dgram does not overflow the receive buffer; tipcjs is paced by its own backpressure,
  *   the `sendTo` promise, and guarantees delivery where dgram does not);
- * - request/reply latency p50/p99 with 100-byte messages, beside Node's `net` TCP on loopback;
+ * - request/reply latency p50/p99 with 100-byte messages, beside Node's `net` TCP on loopback and
+ *   bare `node:dgram` ping-pong (the floor under any stack on UDP in Node);
  * - heap per open socket with 10,000 sockets each bound to its own instance.
  *
  * Run (quiet machine): node --expose-gc --import tsx --conditions=@tipcjs/source \
@@ -162,6 +163,26 @@ async function tcpLatency(): Promise<number[]> {
   return rtt;
 }
 
+/** request/reply round trips in µs of bare UDP datagrams: the floor under any stack on UDP in Node */
+async function dgramLatency(): Promise<number[]> {
+  const a = dgram.createSocket("udp4");
+  const b = dgram.createSocket("udp4");
+  await Promise.all([a, b].map((s) => new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()))));
+  b.on("message", (m, from) => b.send(m, from.port, from.address));
+  const port = b.address().port;
+  const data = Buffer.alloc(100, 1);
+  const rtt: number[] = [];
+  for (let i = 0; i < PINGS; i++) {
+    const t0 = performance.now();
+    a.send(data, port, "127.0.0.1");
+    await once(a, "message");
+    rtt.push((performance.now() - t0) * 1000);
+  }
+  a.close();
+  b.close();
+  return rtt;
+}
+
 function gc(): void {
   const g = (globalThis as { gc?: () => void }).gc;
   if (!g) throw new Error("run with node --expose-gc");
@@ -212,22 +233,24 @@ for (const size of [100, 60_000]) {
 }
 const tl: number[] = [];
 const cl: number[] = [];
+const dl: number[] = [];
 for (let r = 0; r < ROUNDS; r++) {
-  if (r % 2 === 0) {
-    tl.push(...(await tipcLatency(a, b)));
-    cl.push(...(await tcpLatency()));
-  } else {
-    cl.push(...(await tcpLatency()));
-    tl.push(...(await tipcLatency(a, b)));
-  }
+  // rotate which goes first
+  const order = [
+    async () => tl.push(...(await tipcLatency(a, b))),
+    async () => cl.push(...(await tcpLatency())),
+    async () => dl.push(...(await dgramLatency())),
+  ];
+  for (let i = 0; i < order.length; i++) await (order[(i + r) % order.length] as () => Promise<number>)();
 }
 const pt = percentiles(tl);
 const pc = percentiles(cl);
+const pd = percentiles(dl);
 rows.push(
-  `| request/reply p50 | ${pt.p50.toFixed(0)} µs | ${pc.p50.toFixed(0)} µs (net TCP) | ${(pt.p50 / pc.p50).toFixed(2)} | ${fmt(tl.length)} round trips each |`,
+  `| request/reply p50 | ${pt.p50.toFixed(0)} µs | ${pc.p50.toFixed(0)} µs (net TCP); ${pd.p50.toFixed(0)} µs (bare node:dgram) | ${(pt.p50 / pc.p50).toFixed(2)}; ${(pt.p50 / pd.p50).toFixed(2)} | ${fmt(tl.length)} round trips each |`,
 );
 rows.push(
-  `| request/reply p99 | ${pt.p99.toFixed(0)} µs | ${pc.p99.toFixed(0)} µs (net TCP) | ${(pt.p99 / pc.p99).toFixed(2)} | |`,
+  `| request/reply p99 | ${pt.p99.toFixed(0)} µs | ${pc.p99.toFixed(0)} µs (net TCP); ${pd.p99.toFixed(0)} µs (bare node:dgram) | ${(pt.p99 / pc.p99).toFixed(2)}; ${(pt.p99 / pd.p99).toFixed(2)} | |`,
 );
 const per = await memoryPerSocket(a);
 rows.push(`| heap per bound socket | ${fmt(per)} B | | | ${fmt(SOCKETS)} sockets, one binding each |`);

@@ -8,6 +8,8 @@
  * 2. Keys that differ: no link, tipcd counts authentication failures, nothing is applied.
  * 4. Master key on both sides, then `rekeying now` on both: tipcd and the kernel exchange
  *    session keys over MSG_CRYPTO by themselves, keep the link and carry updates on them.
+ * 5. Per-node keys (`tipc node set key KEY nodeid ID`): each side's own id's key is its TX key
+ *    and the other's its RX key for that peer; the link comes up and updates cross both ways.
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -34,6 +36,9 @@ const HOST_PORT = 6119;
 const KEY = "0x000102030405060708090a0b0c0d0e0f10111213";
 const OTHER_KEY = "0xa0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3";
 const MASTER_KEY = "0x505152535455565758595a5b5c5d5e5f60616263";
+/** per-node keys (test 5): the kernel's TX key and tipcd's */
+const KERNEL_NODE_KEY = "0x707172737475767778797a7b7c7d7e7f80818283";
+const TIPCD_NODE_KEY = "0x909192939495969798999a9b9c9d9e9fa0a1a2a3";
 const KERNEL_BULK = 200;
 const TIPCD_BULK = 300;
 /** how long a link that must not come up is watched: several discovery rounds and tolerances */
@@ -268,5 +273,46 @@ describe("tipcd <-> Linux kernel, encrypted (issue 18)", () => {
       "crypto-key-msg-unknown-peer",
     ])
       expect(drops[cause] ?? 0, cause).toBe(0);
+  });
+
+  it("5. per-node keys: each side's TX key is the other's RX key for it; link up, updates both ways", async () => {
+    await stop();
+    await guest.exec("tipc node flush key");
+    // the kernel: its own id's key is its TX key, tipcd's id's key its RX key for tipcd (the
+    // kernel makes a preliminary node for an id it does not know yet)
+    await guest.exec(`tipc node set key ${KERNEL_NODE_KEY} nodeid guest1`);
+    await guest.exec(`tipc node set key ${TIPCD_NODE_KEY} nodeid tipcd-pnk`);
+    tipcd = await startTipcd({
+      netns: ns.name,
+      nodeId: "tipcd-pnk",
+      hostPort: HOST_PORT,
+      socketPath,
+      extraArgs: [
+        "--key-file",
+        keyFile("tipcd-pnk.key", `${TIPCD_NODE_KEY} nodeid tipcd-pnk\n${KERNEL_NODE_KEY} nodeid guest1`),
+      ],
+    });
+    client = await connectTipcd(socketPath);
+    await guest.waitFor(
+      "link up in tipcd (per-node keys)",
+      async () => (await c().nodes()).some((n) => n.nodeId === "guest1" && n.up),
+      { timeoutMs: 30_000 },
+    );
+    await guest.waitFor(
+      "link up in the kernel (per-node keys)",
+      async () => findLinkTo(await guest.links(), "tipcd-pnk")?.state === "up",
+    );
+    await c().bind({ type: 7400, lower: 1, owner: "daemon" });
+    await guest.waitFor("tipcd's update in the kernel", async () => (await kernelCount("$1 == 7400")) === 1);
+    await guest.bind({ type: 7500, lower: 1, upper: 1 });
+    await guest.waitFor(
+      "the kernel's update in tipcd",
+      async () => (await c().bindings({ type: 7500 })).length === 1,
+    );
+    // (a few authentication failures are expected here: the kernel keeps probing the previous
+    // test's tipcd, at this same UDP endpoint, until that link times out)
+    const linkStats = ((await c().stats()) as unknown as { link: { linkUps: number; linkDowns: number } })
+      .link;
+    expect(linkStats).toMatchObject({ linkUps: 1, linkDowns: 0 });
   });
 });

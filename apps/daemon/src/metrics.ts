@@ -1,5 +1,7 @@
 /** Prometheus metrics of one node (prom-client), served on a loopback HTTP port. README "Metrics" lists them. */
 import { createServer, type Server } from "node:http";
+import { DISTRIBUTOR_DROP_CAUSES } from "@tipcjs/distributor";
+import { LINK_DROP_CAUSES } from "@tipcjs/link";
 import type { TipcNode } from "@tipcjs/node";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 
@@ -9,39 +11,6 @@ export interface MetricsServer {
   readonly address: string;
   close(): Promise<void>;
 }
-
-/**
- * Link drop causes known today (@tipcjs/link's engine): exported at 0 from the first scrape, so
- * a rate() over them works before the first drop. A cause not listed here still appears once counted.
- */
-export const LINK_DROP_CAUSES = [
-  "bcast-ack-ahead",
-  "bearer-disabled",
-  "broadcast-unsynched",
-  "corrupt-discovery",
-  "decode-error",
-  "deferred-full",
-  "duplicate-address",
-  "failing-over",
-  "failover-incomplete",
-  "fragment-out-of-order",
-  "in-trial",
-  "link-not-up",
-  "malformed",
-  "malformed-tunnel",
-  "not-addressed",
-  "not-for-us",
-  "not-running",
-  "other-cluster",
-  "own-discovery",
-  "stale-session",
-  "stale-state",
-  "tunnel-fragment-out-of-order",
-  "tunnel-synch",
-  "tunnel-unknown-link",
-  "unexpected-user",
-  "unknown-node",
-] as const;
 
 /** Transport drop causes: TransportError codes, updates the link refused, and internal errors. */
 export const TRANSPORT_DROP_CAUSES = [
@@ -220,7 +189,14 @@ export function createMetricsRegistry(
     () => {
       const out: [Record<string, string>, number][] = [];
       const d = stats().drops;
-      const known = { distributor: [], link: LINK_DROP_CAUSES, transport: TRANSPORT_DROP_CAUSES, crypto: [] };
+      // every known cause is exported at 0 from the first scrape, so a rate() over it works
+      // before the first drop; a cause not listed (a transport's own) still appears once counted
+      const known = {
+        distributor: DISTRIBUTOR_DROP_CAUSES,
+        link: LINK_DROP_CAUSES,
+        transport: TRANSPORT_DROP_CAUSES,
+        crypto: [],
+      };
       for (const layer of ["distributor", "link", "transport", "crypto"] as const) {
         const all: Record<string, number> = {};
         for (const cause of known[layer] as readonly string[]) all[cause] = 0;

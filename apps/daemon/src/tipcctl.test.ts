@@ -2,6 +2,8 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DISTRIBUTOR_DROP_CAUSES } from "@tipcjs/distributor";
+import { LINK_DROP_CAUSES } from "@tipcjs/link";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMetricsRegistry, startMetricsServer } from "./metrics.js";
 import { type Fixture, startFixture, waitFor } from "./test-helpers.js";
@@ -188,6 +190,15 @@ describe("tipcctl", () => {
       ]) {
         expect(text).toContain(name);
       }
+      // every drop cause the link and the distributor define is a series from the first scrape
+      for (const [layer, causes] of [
+        ["link", LINK_DROP_CAUSES],
+        ["distributor", DISTRIBUTOR_DROP_CAUSES],
+      ] as const)
+        for (const cause of causes)
+          expect(text).toMatch(
+            new RegExp(`^tipcd_drops_total\\{layer="${layer}",cause="${cause}"\\} \\d+$`, "m"),
+          );
       expect((await fetch(`http://${m.address}/nope`)).status).toBe(404);
     } finally {
       await m.close();

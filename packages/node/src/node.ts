@@ -522,10 +522,7 @@ class Node implements TipcNode {
     if (e instanceof DistributorError) {
       const code =
         e.code === "DUPLICATE" ? "DUPLICATE" : e.code === "LIMIT" ? "LIMIT" : ("BAD_ARGUMENT" as const);
-      // DistributorError still prefixes its message with its code (distributor/src/errors.ts)
-      const prefix = `${e.code}: `;
-      const message = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
-      return new NodeError(code, message, { cause: e });
+      return new NodeError(code, e.message, { cause: e });
     }
     if (e instanceof NameTableError) return new NodeError("BAD_ARGUMENT", e.message, { cause: e });
     return e;

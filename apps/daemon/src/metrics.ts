@@ -2,7 +2,7 @@
 import { createServer, type Server } from "node:http";
 import { DISTRIBUTOR_DROP_CAUSES } from "@tipcjs/distributor";
 import { LINK_DROP_CAUSES } from "@tipcjs/link";
-import type { TipcNode } from "@tipcjs/node";
+import { NODE_TRANSPORT_DROP_CAUSES, type TipcNode } from "@tipcjs/node";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 
 export interface MetricsServer {
@@ -11,18 +11,6 @@ export interface MetricsServer {
   readonly address: string;
   close(): Promise<void>;
 }
-
-/** Transport drop causes: TransportError codes, updates the link refused, and internal errors. */
-export const TRANSPORT_DROP_CAUSES = [
-  "CLOSED",
-  "BAD_ADDRESS",
-  "OVERSIZE",
-  "BAD_DATAGRAM",
-  "SOCKET",
-  "HANDLER",
-  "link:PEER_DOWN",
-  "internal",
-] as const;
 
 /** A counter whose value is read from the node at scrape time; every series is exported, 0 included. */
 function mirroredCounter(
@@ -194,7 +182,7 @@ export function createMetricsRegistry(
       const known = {
         distributor: DISTRIBUTOR_DROP_CAUSES,
         link: LINK_DROP_CAUSES,
-        transport: TRANSPORT_DROP_CAUSES,
+        transport: NODE_TRANSPORT_DROP_CAUSES,
         crypto: [],
       };
       for (const layer of ["distributor", "link", "transport", "crypto"] as const) {

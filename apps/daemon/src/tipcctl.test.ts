@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DISTRIBUTOR_DROP_CAUSES } from "@tipcjs/distributor";
 import { LINK_DROP_CAUSES } from "@tipcjs/link";
+import { NODE_TRANSPORT_DROP_CAUSES } from "@tipcjs/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMetricsRegistry, startMetricsServer } from "./metrics.js";
 import { type Fixture, startFixture, waitFor } from "./test-helpers.js";
@@ -190,10 +191,11 @@ describe("tipcctl", () => {
       ]) {
         expect(text).toContain(name);
       }
-      // every drop cause the link and the distributor define is a series from the first scrape
+      // every drop cause the link, the distributor and the node define is a series from the first scrape
       for (const [layer, causes] of [
         ["link", LINK_DROP_CAUSES],
         ["distributor", DISTRIBUTOR_DROP_CAUSES],
+        ["transport", NODE_TRANSPORT_DROP_CAUSES],
       ] as const)
         for (const cause of causes)
           expect(text).toMatch(

@@ -7,7 +7,7 @@ import { LINK_DROP_CAUSES } from "@tipcjs/link";
 import { NODE_TRANSPORT_DROP_CAUSES } from "@tipcjs/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMetricsRegistry, startMetricsServer } from "./metrics.js";
-import { type Fixture, startFixture, waitFor } from "./test-helpers.js";
+import { type Fixture, runCtlIn, startFixture, waitFor } from "./test-helpers.js";
 import { EXIT, runCtl } from "./tipcctl.js";
 
 let fx: Fixture;
@@ -23,21 +23,8 @@ async function ctl(...args: string[]) {
 }
 
 /** tipcctl with this stdin, until done or `interrupted` */
-async function ctlIO(args: string[], stdin: string, interrupted: Promise<void> = new Promise(() => {})) {
-  let out = "";
-  let err = "";
-  const code = await runCtl(["node", "tipcctl", "--socket", fx.path, ...args], {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-    env: {},
-    readStdin: () => stdin,
-    interrupted,
-  });
-  return { code, out, err };
+function ctlIO(args: string[], stdin: string, interrupted?: Promise<void>) {
+  return runCtlIn(fx.path, args, stdin, interrupted);
 }
 
 describe("tipcctl", () => {

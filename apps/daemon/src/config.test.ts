@@ -135,6 +135,24 @@ describe("tipcd configuration", () => {
     expect(problems({ ...base, bearer: { localAddress: "127.0.0.1", group: "10.0.0.1" } })[0]).toMatch(
       /multicast address/,
     );
+    // multicast by the codec's isMulticastAddress: 224.0.0.0/4 and ff00::/8, a zone aside
+    expect(
+      validateConfig({ ...base, bearer: { localAddress: "127.0.0.1", group: "239.255.0.1" } }).bearer,
+    ).toMatchObject({ group: "239.255.0.1" });
+    expect(problems({ ...base, bearer: { localAddress: "127.0.0.1", group: "240.0.0.1" } })[0]).toMatch(
+      /group must be a multicast address/,
+    );
+    expect(
+      validateConfig({ ...base, bearer: { localAddress: "::1", group: "ff02::1%lo" } }).bearer,
+    ).toMatchObject({
+      group: "ff02::1%lo",
+    });
+    expect(problems({ ...base, bearer: { localAddress: "::1", group: "ff::1" } })[0]).toMatch(
+      /group must be a multicast address/,
+    );
+    expect(problems({ ...base, bearer: { localAddress: "224.0.0.1" } })[0]).toMatch(
+      /localAddress must be a unicast address/,
+    );
     expect(problems({ ...base, bearer: { localAddress: "127.0.0.1", mode: "broadcast" } })[0]).toMatch(
       /mode must be/,
     );

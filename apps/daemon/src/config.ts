@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { DEFAULT_SOCKET_PATH, defaultSocketPath } from "@tipcjs/client";
-import { nodeIdFromString } from "@tipcjs/codec";
+import { isMulticastAddress, nodeIdFromString } from "@tipcjs/codec";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { MAX_SOCKET_PATH_BYTES } from "./control.js";
@@ -126,12 +126,12 @@ function isUnspecified(address: string): boolean {
   return false;
 }
 
+/** IPv4 224.0.0.0/4 or IPv6 ff00::/8, by the codec's one test (a zone, ff02::1%eth0, names an interface). */
 function isMulticast(address: string): boolean {
-  if (isIP(address) === 4) {
-    const first = Number(address.split(".")[0]);
-    return first >= 224 && first <= 239;
-  }
-  return isIP(address) === 6 && /^ff/i.test(address);
+  const family = isIP(address);
+  if (family === 0) return false;
+  const bare = family === 6 ? address.replace(/%.*$/, "") : address;
+  return isMulticastAddress({ family: family === 4 ? "ipv4" : "ipv6", address: bare, port: 0 });
 }
 
 /** A TIPC node address: a number, or hex digits with or without 0x. */

@@ -1,18 +1,11 @@
 export {
   ConfigError,
   type ConfigErrorCode,
-  configFromEnv,
-  configFromFlags,
-  configSchema,
   type DaemonConfig,
   type DaemonConfigInput,
   type DaemonFlags,
   isConfigError,
   loadConfig,
-  mergeConfig,
-  parseHostPort,
-  parseLocalhostPort,
-  readConfigFile,
   validateConfig,
 } from "./config.js";
 export {
@@ -26,8 +19,7 @@ export {
   startControlServer,
 } from "./control.js";
 export { type Daemon, type StartOptions, startDaemon } from "./daemon.js";
-export { formatNameTable } from "./format.js";
-export { createMetricsRegistry, type MetricsServer, startMetricsServer } from "./metrics.js";
+export type { MetricsServer } from "./metrics.js";
 export {
   controlJSONSchema,
   isProtocolError,

@@ -12,8 +12,8 @@ import { type ControlServer, startControlServer } from "./control.js";
 import { type Daemon, startDaemon } from "./daemon.js";
 import { readKeyFile } from "./keyfile.js";
 import { createMetricsRegistry } from "./metrics.js";
-import { silent, waitFor } from "./test-helpers.js";
-import { EXIT, runCtl } from "./tipcctl.js";
+import { runCtlIn, silent, waitFor } from "./test-helpers.js";
+import { EXIT } from "./tipcctl.js";
 
 const KEY = "0x000102030405060708090a0b0c0d0e0f10111213";
 const KEY2 = "0x2122232425262728292a2b2c2d2e2f3031323334";
@@ -111,22 +111,7 @@ describe("tipcctl node set key / flush key / key", () => {
     await Promise.all([...nodes, plain].map((n) => n.close()));
   });
 
-  async function ctl(socket: string, stdin: string, ...args: string[]) {
-    let out = "";
-    let err = "";
-    const code = await runCtl(["node", "tipcctl", "--socket", socket, ...args], {
-      out: (t) => {
-        out += t;
-      },
-      err: (t) => {
-        err += t;
-      },
-      env: {},
-      readStdin: () => stdin,
-      interrupted: new Promise(() => {}),
-    });
-    return { code, out, err };
-  }
+  const ctl = (socket: string, stdin: string, ...args: string[]) => runCtlIn(socket, args, stdin);
 
   it("sets a key from a file; the peer with the same key links; status shows slots by hint only", async () => {
     const file = keyFile("ctl", `${KEY}\n`, 0o600);

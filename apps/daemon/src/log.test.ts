@@ -74,7 +74,7 @@ describe("tipcd logs", () => {
       control: { path: join(mkdtempSync(join(tmpdir(), "tipcd-log-")), "t.sock") },
     });
     const d = await startDaemon(config, { logger });
-    const failures = () => d.node.stats().drops.transport.SOCKET ?? 0;
+    const failures = () => d.node.stats().drops.transport.socket ?? 0;
     await waitFor(
       () => failures() > LOG_RATE_LIMIT.perWindow,
       20_000,

@@ -1,7 +1,10 @@
 /** Prometheus metrics of one node (prom-client), served on a loopback HTTP port. README "Metrics" lists them. */
 import { createServer, type Server } from "node:http";
-import type { TipcNode } from "@tipcjs/node";
+import { DISTRIBUTOR_DROP_CAUSES } from "@tipcjs/distributor";
+import { LINK_DROP_CAUSES } from "@tipcjs/link";
+import { NODE_TRANSPORT_DROP_CAUSES, type TipcNode } from "@tipcjs/node";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import type { ControlDisconnectCause } from "./control.js";
 
 export interface MetricsServer {
   readonly registry: Registry;
@@ -10,50 +13,14 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/**
- * Link drop causes known today (@tipcjs/link's engine): exported at 0 from the first scrape, so
- * a rate() over them works before the first drop. A cause not listed here still appears once counted.
- */
-export const LINK_DROP_CAUSES = [
-  "bcast-ack-ahead",
-  "bearer-disabled",
-  "broadcast-unsynched",
-  "corrupt-discovery",
-  "decode-error",
-  "deferred-full",
-  "duplicate-address",
-  "failing-over",
-  "failover-incomplete",
-  "fragment-out-of-order",
-  "in-trial",
-  "link-not-up",
-  "malformed",
-  "malformed-tunnel",
-  "not-addressed",
-  "not-for-us",
-  "not-running",
-  "other-cluster",
-  "own-discovery",
-  "stale-session",
-  "stale-state",
-  "tunnel-fragment-out-of-order",
-  "tunnel-synch",
-  "tunnel-unknown-link",
-  "unexpected-user",
-  "unknown-node",
-] as const;
-
-/** Transport drop causes: TransportError codes, updates the link refused, and internal errors. */
-export const TRANSPORT_DROP_CAUSES = [
-  "CLOSED",
-  "BAD_ADDRESS",
-  "OVERSIZE",
-  "BAD_DATAGRAM",
-  "SOCKET",
-  "HANDLER",
-  "link:PEER_DOWN",
-  "internal",
-] as const;
+/** Every control disconnect cause at 0: a Record over control.ts's union, so the compiler keeps the two alike. */
+const NO_DISCONNECTS: Readonly<Record<ControlDisconnectCause, 0>> = {
+  "connection-limit": 0,
+  "slow-client": 0,
+  "queued-events": 0,
+  "line-too-long": 0,
+  "bad-frame": 0,
+};
 
 /** A counter whose value is read from the node at scrape time; every series is exported, 0 included. */
 function mirroredCounter(
@@ -99,7 +66,7 @@ export function createMetricsRegistry(
   extra: {
     controlConnections: () => number;
     /** control connections refused or ended by the daemon, by cause (ControlServer.stats()) */
-    controlDisconnects?: () => Record<string, number>;
+    controlDisconnects?: () => Partial<Record<ControlDisconnectCause, number>>;
     /** the most output bytes that ever waited for one control client (ControlServer.stats()) */
     controlUnsentPeak?: () => number;
     /** sockets open through the control socket (ControlServer.stats()) */
@@ -144,14 +111,10 @@ export function createMetricsRegistry(
     "Control connections refused or ended by the daemon, by cause",
     ["cause"],
     () =>
-      Object.entries({
-        "connection-limit": 0,
-        "slow-client": 0,
-        "queued-events": 0,
-        "line-too-long": 0,
-        "bad-frame": 0,
-        ...extra.controlDisconnects?.(),
-      }).map(([cause, n]) => [{ cause }, n]),
+      Object.entries({ ...NO_DISCONNECTS, ...extra.controlDisconnects?.() }).map(([cause, n]) => [
+        { cause },
+        n,
+      ]),
   );
   gauge(
     registry,
@@ -220,7 +183,14 @@ export function createMetricsRegistry(
     () => {
       const out: [Record<string, string>, number][] = [];
       const d = stats().drops;
-      const known = { distributor: [], link: LINK_DROP_CAUSES, transport: TRANSPORT_DROP_CAUSES, crypto: [] };
+      // every known cause is exported at 0 from the first scrape, so a rate() over it works
+      // before the first drop; a cause not listed (a transport's own) still appears once counted
+      const known = {
+        distributor: DISTRIBUTOR_DROP_CAUSES,
+        link: LINK_DROP_CAUSES,
+        transport: NODE_TRANSPORT_DROP_CAUSES,
+        crypto: [],
+      };
       for (const layer of ["distributor", "link", "transport", "crypto"] as const) {
         const all: Record<string, number> = {};
         for (const cause of known[layer] as readonly string[]) all[cause] = 0;

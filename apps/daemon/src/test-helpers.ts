@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { createNode, type Logger, type TipcNode } from "@tipcjs/node";
 import { type MemoryFabric, memoryFabric } from "@tipcjs/transport-memory";
 import { type ControlServer, startControlServer } from "./control.js";
+import { runCtl } from "./tipcctl.js";
 
 export const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -49,4 +50,27 @@ export async function waitFor(
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** tipcctl in this process against the control socket at `socket`, with this stdin, until done or `interrupted` */
+export async function runCtlIn(
+  socket: string,
+  args: string[],
+  stdin = "",
+  interrupted: Promise<void> = new Promise(() => {}),
+): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await runCtl(["node", "tipcctl", "--socket", socket, ...args], {
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+    env: {},
+    readStdin: () => stdin,
+    interrupted,
+  });
+  return { code, out, err };
 }

@@ -2,9 +2,12 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DISTRIBUTOR_DROP_CAUSES } from "@tipcjs/distributor";
+import { LINK_DROP_CAUSES } from "@tipcjs/link";
+import { NODE_TRANSPORT_DROP_CAUSES } from "@tipcjs/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMetricsRegistry, startMetricsServer } from "./metrics.js";
-import { type Fixture, startFixture, waitFor } from "./test-helpers.js";
+import { type Fixture, runCtlIn, startFixture, waitFor } from "./test-helpers.js";
 import { EXIT, runCtl } from "./tipcctl.js";
 
 let fx: Fixture;
@@ -20,21 +23,8 @@ async function ctl(...args: string[]) {
 }
 
 /** tipcctl with this stdin, until done or `interrupted` */
-async function ctlIO(args: string[], stdin: string, interrupted: Promise<void> = new Promise(() => {})) {
-  let out = "";
-  let err = "";
-  const code = await runCtl(["node", "tipcctl", "--socket", fx.path, ...args], {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-    env: {},
-    readStdin: () => stdin,
-    interrupted,
-  });
-  return { code, out, err };
+function ctlIO(args: string[], stdin: string, interrupted?: Promise<void>) {
+  return runCtlIn(fx.path, args, stdin, interrupted);
 }
 
 describe("tipcctl", () => {
@@ -188,6 +178,16 @@ describe("tipcctl", () => {
       ]) {
         expect(text).toContain(name);
       }
+      // every drop cause the link, the distributor and the node define is a series from the first scrape
+      for (const [layer, causes] of [
+        ["link", LINK_DROP_CAUSES],
+        ["distributor", DISTRIBUTOR_DROP_CAUSES],
+        ["transport", NODE_TRANSPORT_DROP_CAUSES],
+      ] as const)
+        for (const cause of causes)
+          expect(text).toMatch(
+            new RegExp(`^tipcd_drops_total\\{layer="${layer}",cause="${cause}"\\} \\d+$`, "m"),
+          );
       expect((await fetch(`http://${m.address}/nope`)).status).toBe(404);
     } finally {
       await m.close();

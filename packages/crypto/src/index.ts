@@ -45,11 +45,8 @@ export type { AeadKey, CryptoErrorCode, ReceivedSessionKey } from "./key.js";
 export {
   buildKeyDistrMessage,
   CLUSTER_KEY,
-  encodeKeyData,
-  isKeyMessage,
   isTipcCryptoError,
   KEY_DISTR_MSG,
-  keyHint,
   PER_NODE_KEY,
   parseKey,
   readKeyDistrMessage,
@@ -57,6 +54,5 @@ export {
   TIPC_AEAD_ALG_NAME,
   TIPC_AEAD_KEYLENS,
   TipcCryptoError,
-  validateKey,
 } from "./key.js";
-export { REPLAY_WINDOW_SIZE, ReplayGuard, ReplayWindow } from "./replay.js";
+export { REPLAY_WINDOW_SIZE } from "./replay.js";

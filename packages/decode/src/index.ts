@@ -5,11 +5,7 @@
 export type { PcapErrorCode, PcapFile, PcapRecord, UdpDatagram } from "./pcap.js";
 export {
   CaptureReader,
-  isCapture,
-  isPcap,
   isPcapError,
-  isPcapng,
-  isSupportedLinkType,
   MAX_CAPTURE_RECORD,
   MAX_PENDING_FRAGMENTED,
   PcapError,

@@ -148,7 +148,7 @@ describe("node loss and rejoin", () => {
     );
     expect(t).toBeGreaterThanOrEqual(TOLERANCE);
     expect(t).toBeLessThanOrEqual(DETECTION_BOUND);
-    expect(lost.node.stats().drops.transport.CLOSED ?? 0).toBeGreaterThan(0);
+    expect(lost.node.stats().drops.transport.closed ?? 0).toBeGreaterThan(0);
   });
 
   it("a graceful close shows its withdrawals on every peer at once, and a restart re-syncs", async () => {

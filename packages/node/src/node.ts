@@ -64,6 +64,7 @@ import {
   TipcServer,
 } from "./connection.js";
 import { CRYPTO_MTU_OVERHEAD, NodeCrypto, validateCryptoOptions } from "./crypto.js";
+import { linkRefusalCause, type NodeTransportDropCause, transportErrorCause } from "./drops.js";
 import { TypedEmitter } from "./emitter.js";
 import { NodeError } from "./errors.js";
 import { DEFAULT_MAX_PENDING_SENDS, mapSocketError, type SocketHost, SocketImpl } from "./socket.js";
@@ -417,7 +418,7 @@ class Node implements TipcNode {
       this.unsubscribeTransport.push(
         transport.onReceive((bytes, from) => this.onDatagram(bytes, from, i)),
         transport.onError((error) => {
-          this.countTransportDrop(error.code);
+          this.countTransportDrop(transportErrorCause(error.code));
           // one line, no stack: a failing send repeats for every datagram (the daemon rate-limits)
           this.log.warn({ code: error.code, error: error.message, bearer: desc.name }, "transport error");
           this.queueEmit("transportError", { error, bearer: desc.name });
@@ -522,10 +523,7 @@ class Node implements TipcNode {
     if (e instanceof DistributorError) {
       const code =
         e.code === "DUPLICATE" ? "DUPLICATE" : e.code === "LIMIT" ? "LIMIT" : ("BAD_ARGUMENT" as const);
-      // DistributorError still prefixes its message with its code (distributor/src/errors.ts)
-      const prefix = `${e.code}: `;
-      const message = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
-      return new NodeError(code, message, { cause: e });
+      return new NodeError(code, e.message, { cause: e });
     }
     if (e instanceof NameTableError) return new NodeError("BAD_ARGUMENT", e.message, { cause: e });
     return e;
@@ -776,7 +774,7 @@ class Node implements TipcNode {
       else this.link.sendUnicast(node, m, now);
     } catch (e) {
       if (e instanceof LinkEngineError) {
-        this.countTransportDrop(`link:${e.code}`);
+        this.countTransportDrop(linkRefusalCause(e.code));
         this.log.debug({ err: e, to: node }, "data message not sent");
         return;
       }
@@ -1376,7 +1374,7 @@ class Node implements TipcNode {
           }
         } catch (e) {
           if (e instanceof LinkEngineError) {
-            this.countTransportDrop(`link:${e.code}`);
+            this.countTransportDrop(linkRefusalCause(e.code));
             this.log.debug({ err: e, to: o.to }, "update not sent");
           } else throw e;
         }
@@ -1423,7 +1421,7 @@ class Node implements TipcNode {
       else transport.send(to, bytes);
     } catch (e) {
       if (isTransportError(e)) {
-        this.countTransportDrop(e.code);
+        this.countTransportDrop(transportErrorCause(e.code));
         this.log.debug({ err: e }, "datagram not sent");
       } else throw e;
     }
@@ -1438,7 +1436,7 @@ class Node implements TipcNode {
         else this.link.sendUnicast(m.dest, message, now);
       } catch (e) {
         if (e instanceof LinkEngineError) {
-          this.countTransportDrop(`link:${e.code}`);
+          this.countTransportDrop(linkRefusalCause(e.code));
           this.log.debug({ err: e, to: m.dest }, "key message not sent");
         } else throw e;
       }
@@ -1476,7 +1474,7 @@ class Node implements TipcNode {
     return this.crypto.status();
   }
 
-  private countTransportDrop(cause: string): void {
+  private countTransportDrop(cause: NodeTransportDropCause): void {
     this.transportDrops[cause] = (this.transportDrops[cause] ?? 0) + 1;
   }
 

@@ -64,7 +64,7 @@ const CODES: Record<string, NodeErrorCode> = {
 /** A SocketError from the layer as the NodeError with the same meaning; anything else as is. */
 export function mapSocketError(e: unknown): unknown {
   if (!isSocketError(e)) return e;
-  return new NodeError(CODES[e.code] ?? "BAD_ARGUMENT", e.message.replace(/^[A-Z_]+: /, ""), { cause: e });
+  return new NodeError(CODES[e.code] ?? "BAD_ARGUMENT", e.message, { cause: e });
 }
 
 function sendOptions(options: SocketSendOptions | undefined): { importance?: Importance } {

@@ -383,9 +383,10 @@ export interface NodeStats {
     distributor: Record<string, number>;
     link: Record<string, number>;
     /**
-     * datagrams the transport refused (by TransportError code), transport errors reported
-     * through onError, updates the link refused (`link:PEER_DOWN`), and `internal`: an
-     * exception in a core, logged and survived; plus each bearer's `Transport.drops()` (for UDP:
+     * kebab-case causes (`NODE_TRANSPORT_DROP_CAUSES`): datagrams the transport refused and
+     * errors it reported through onError, by TransportError code (`socket`, `closed`, ...);
+     * messages the link refused to send (`link-peer-down`, ...); and `internal`: an exception in
+     * a core, logged and survived; plus each bearer's `Transport.drops()` (for UDP:
      * `learn-<cause>` and `send-queue-full`), summed over bearers
      */
     transport: Record<string, number>;

@@ -29,12 +29,12 @@ export type SocketErrorCode =
   /** a send on a connection that has ended (EPIPE); the message names the reason */
   | "CONNECTION_ENDED";
 
-/** The one error type @tipcjs/socket throws. */
+/** The one error type @tipcjs/socket throws; its `code` says which, its message (without the code) says why. */
 export class SocketError extends Error {
   override readonly name = "SocketError";
   readonly code: SocketErrorCode;
   constructor(code: SocketErrorCode, message: string) {
-    super(`${code}: ${message}`);
+    super(message);
     this.code = code;
   }
 }

@@ -100,7 +100,7 @@ describe("tipcctl against two tipcd, -j parsed", () => {
       'tipcd_control_disconnects_total{cause="queued-events"} 0',
       'tipcd_retransmissions_total{link="broadcast"} 0',
       'tipcd_drops_total{layer="link",cause="stale-session"} 0',
-      'tipcd_drops_total{layer="transport",cause="SOCKET"} 0',
+      'tipcd_drops_total{layer="transport",cause="socket"} 0',
       'tipcd_drops_total{layer="distributor",cause="stale"} 0',
       "tipcd_link_failovers_total 0",
       "tipcd_subscription_overflows_total 0",

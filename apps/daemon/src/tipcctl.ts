@@ -737,10 +737,12 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
     );
 
   /**
-   * Pipes stdin to the connection and the connection to stdout, as nc: stdin's end shuts the
-   * connection down; resolves when the peer has ended it too, rejects with its typed error.
+   * Pipes stdin to the connection and the connection to stdout, as nc. TIPC has no half-close
+   * (a shutdown ends the connection both ways), so stdin's end shuts the connection down only
+   * with `shutdown` (nc -N); otherwise the peer's end ends it. Resolves when it ended, rejects
+   * with its typed error.
    */
-  const pipeConnection = (conn: ClientConnection, what: string) =>
+  const pipeConnection = (conn: ClientConnection, what: string, shutdown: boolean) =>
     new Promise<void>((resolve, reject) => {
       const input: NodeJS.ReadableStream =
         io.stdin ?? Readable.from([Buffer.from(io.readStdinBytes ? io.readStdinBytes() : io.readStdin())]);
@@ -772,7 +774,7 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
       conn.on("error", finish);
       conn.on("end", () => finish());
       conn.on("close", () => finish());
-      input.pipe(conn);
+      input.pipe(conn, { end: shutdown });
       conn.pipe(output, { end: false });
       void io.interrupted.then(() => {
         conn.destroy();
@@ -783,13 +785,17 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
   program
     .command("connect")
     .description(
-      "connect to the service {type, instance} and pipe stdin to the connection and the connection to stdout, as nc; stdin's end shuts the connection down (exit 1 on refusal or reset)",
+      "connect to the service {type, instance} and pipe stdin to the connection and the connection to stdout, as nc, until the peer ends it (or, with -N, until stdin ends); exit 1 on refusal or reset",
     )
     .argument("<type>", "service type")
     .argument("<instance>", "service instance")
     .option("--node <address>", "only a socket on this node (hex 0x... or decimal)")
     .option("--seqpacket", "SOCK_SEQPACKET (each read of stdin one message) instead of SOCK_STREAM")
-    .action((type: string, instance: string, o: { node?: string; seqpacket?: boolean }) =>
+    .option(
+      "-N, --shutdown",
+      "shut the connection down at the end of stdin (as nc -N); default: wait for the peer to end it",
+    )
+    .action((type: string, instance: string, o: { node?: string; seqpacket?: boolean; shutdown?: boolean }) =>
       run(
         withClient(async (c) => {
           const to = {
@@ -798,7 +804,7 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
             ...(o.node !== undefined ? { node: num("--node", o.node) } : {}),
           };
           const conn = c.connect(to, { type: o.seqpacket ? "seqpacket" : "stream" });
-          await pipeConnection(conn, `{${to.type}, ${to.instance}}`);
+          await pipeConnection(conn, `{${to.type}, ${to.instance}}`, o.shutdown === true);
         }),
       ),
     );
@@ -814,21 +820,30 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
       new Option("--scope <scope>", "distribution scope").choices(["cluster", "node"]).default("cluster"),
     )
     .option("--seqpacket", "SOCK_SEQPACKET instead of SOCK_STREAM")
-    .action((type: string, instance: string, o: { scope: "cluster" | "node"; seqpacket?: boolean }) =>
-      run(
-        withClient(async (c) => {
-          const service = { type: num("type", type), lower: num("instance", instance), scope: o.scope };
-          const server = await c.listen({ service, type: o.seqpacket ? "seqpacket" : "stream" });
-          const conn = await new Promise<ClientConnection | undefined>((resolve, reject) => {
-            server.once("connection", resolve);
-            server.once("error", reject);
-            void io.interrupted.then(() => resolve(undefined));
-          });
-          await server.close();
-          if (conn === undefined) return;
-          await pipeConnection(conn, `{${service.type}, ${service.lower}}`);
-        }),
-      ),
+    .option(
+      "-N, --shutdown",
+      "shut the connection down at the end of stdin (as nc -N); default: wait for the peer to end it",
+    )
+    .action(
+      (
+        type: string,
+        instance: string,
+        o: { scope: "cluster" | "node"; seqpacket?: boolean; shutdown?: boolean },
+      ) =>
+        run(
+          withClient(async (c) => {
+            const service = { type: num("type", type), lower: num("instance", instance), scope: o.scope };
+            const server = await c.listen({ service, type: o.seqpacket ? "seqpacket" : "stream" });
+            const conn = await new Promise<ClientConnection | undefined>((resolve, reject) => {
+              server.once("connection", resolve);
+              server.once("error", reject);
+              void io.interrupted.then(() => resolve(undefined));
+            });
+            await server.close();
+            if (conn === undefined) return;
+            await pipeConnection(conn, `{${service.type}, ${service.lower}}`, o.shutdown === true);
+          }),
+        ),
     );
 
   program

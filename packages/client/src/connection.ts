@@ -157,6 +157,8 @@ export class ClientConnection extends Duplex {
         this.destroy(this.makeError("CONNECTION_CLOSED", "tipcd closed the connection's socket"));
     });
     for (const f of o.rest) if (!this.onFrame(f)) return;
+    // read until the readable side is full (a _read before the attach found no socket)
+    socket.resume();
     if (emitConnect) {
       this.emit("connect");
       this.emit("ready");
@@ -239,7 +241,13 @@ export class ClientConnection extends Duplex {
       this.waiting = () => this._final(cb);
       return;
     }
-    socket.write(`${JSON.stringify({ end: true })}\n`, (e) => cb(e ?? null));
+    // after the peer's end (TIPC has no half-close: the connection is over) or the socket's loss
+    // there is nothing to shut down; a failed write is the socket's close, reported there
+    if (this.gotEnd || socket.destroyed) {
+      cb();
+      return;
+    }
+    socket.write(`${JSON.stringify({ end: true })}\n`, () => cb());
   }
 
   override _destroy(err: Error | null, cb: (e: Error | null) => void): void {

@@ -237,11 +237,14 @@ describe("TIPC connections through tipcd", () => {
     await server.close();
   }, 180_000);
 
-  it("a connect to a name nobody listens on is refused (CONNECTION_REFUSED)", async () => {
-    const c = b.connect({ type: 7099, instance: 1 });
+  it("a connect to a port nobody has is refused (CONNECTION_REFUSED), to an unbound name NO_SERVICE", async () => {
+    // as node.connect(): the SYN comes back rejected from the peer node
+    const c = b.connect({ node: a.info.address, port: 12345 });
     const e = await failure(c);
     expect(isClientError(e)).toBe(true);
     expect(e).toMatchObject({ code: "CONNECTION_REFUSED" });
+    // no binding at all: nothing to send the SYN to
+    expect(await failure(b.connect({ type: 7099, instance: 1 }))).toMatchObject({ code: "NO_SERVICE" });
   }, 30_000);
 
   it("shutdown and close show their own ends on the other side", async () => {
@@ -270,18 +273,26 @@ describe("TIPC connections through tipcd", () => {
   it("tipcctl connect pipes stdin to a listener and its answer to stdout", async () => {
     const server = await a.listen({ service: { type: 7004, lower: 1 } });
     await seen(b, 7004, 1);
+    const heard: string[] = [];
     server.on("connection", (c: ClientConnection) => {
-      // answers with what it read, upper-cased, once the other side shut down
-      const parts: Buffer[] = [];
-      c.on("data", (d: Buffer) => parts.push(d));
-      c.on("end", () => c.end(Buffer.concat(parts).toString().toUpperCase()));
+      // answers a line with the line upper-cased and ends; or, shut down first, keeps what it read
+      let text = "";
+      c.on("data", (d: Buffer) => {
+        text += d.toString();
+        if (text.endsWith("\n") && text.startsWith("ask ")) c.end(text.slice(4).toUpperCase());
+      });
+      c.on("end", () => heard.push(text));
     });
-    const r = await tipcctl(["--socket", B().socket, "connect", "7004", "1"], "hello\n");
+    const r = await tipcctl(["--socket", B().socket, "connect", "7004", "1"], "ask hello\n");
     expect(r).toMatchObject({ code: 0, stdout: "HELLO\n", stderr: "" });
+    // -N: stdin's end shuts the connection down; the listener read everything, then its end
+    const n = await tipcctl(["--socket", B().socket, "connect", "-N", "7004", "1"], "one way\n");
+    expect(n).toMatchObject({ code: 0, stdout: "", stderr: "" });
+    await waitFor(() => heard.includes("one way\n"), 10_000, "the listener's end");
     await server.close();
     const refused = await tipcctl(["--socket", B().socket, "connect", "7098", "1"], "x");
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/refused.*CONNECTION_REFUSED/);
+    expect(refused.stderr).toMatch(/\{7098, 1\}.*NO_SERVICE/);
   }, 60_000);
 
   it("bad requests get typed errors and the daemon goes on", async () => {

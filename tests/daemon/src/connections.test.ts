@@ -75,8 +75,8 @@ function pseudo(n: number, seed: string): Buffer {
   return out;
 }
 
-/** Writes `data` in pieces with backpressure, then ends. */
-async function writeAll(c: ClientConnection, data: Buffer, piece = 100_000): Promise<void> {
+/** Writes `data` in pieces with backpressure, then ends (unless `end` is false). */
+async function writeAll(c: ClientConnection, data: Buffer, end = true, piece = 100_000): Promise<void> {
   for (let o = 0; o < data.length; o += piece) {
     if (!c.write(data.subarray(o, o + piece)))
       await new Promise<void>((r, j) => {
@@ -84,7 +84,25 @@ async function writeAll(c: ClientConnection, data: Buffer, piece = 100_000): Pro
         c.once("error", j);
       });
   }
-  c.end();
+  if (end) c.end();
+}
+
+/** Reads `n` bytes (a TIPC shutdown ends both ways: each side reads all before either ends). */
+function readN(c: ClientConnection, n: number): Promise<{ sha: string; bytes: number }> {
+  const h = createHash("sha256");
+  let bytes = 0;
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      h.update(chunk);
+      bytes += chunk.length;
+      if (bytes >= n) {
+        c.off("data", onData);
+        resolve({ sha: h.digest("hex"), bytes });
+      }
+    };
+    c.on("data", onData);
+    c.once("error", reject);
+  });
 }
 
 /** Reads to the end: SHA-256 and byte count. */
@@ -145,13 +163,18 @@ describe("TIPC connections through tipcd", () => {
     const up = pseudo(10 * 1024 * 1024, "up");
     const down = pseudo(10 * 1024 * 1024, "down");
     const [gotUp, gotDown] = await Promise.all([
-      readAll(srv),
-      readAll(client),
-      writeAll(client, up),
-      writeAll(srv, down),
+      readN(srv, up.length),
+      readN(client, down.length),
+      writeAll(client, up, false),
+      writeAll(srv, down, false),
     ]);
     expect(gotUp).toEqual({ sha: sha(up), bytes: up.length });
     expect(gotDown).toEqual({ sha: sha(down), bytes: down.length });
+    // then the client shuts down: the server reads end of stream, nothing more
+    const ended = new Promise<void>((r) => srv.once("end", r));
+    srv.resume();
+    client.end();
+    await ended;
     await server.close();
   }, 120_000);
 

@@ -56,7 +56,7 @@ describe("connections through the control socket", () => {
     const accepted: ClientConnection[] = [];
     const resets: string[] = [];
     server.on("connection", (c: ClientConnection) => {
-      c.on("error", (e) => resets.push((e as { code: string }).code));
+      c.on("error", (e) => resets.push((e as Error & { code: string }).code));
       c.resume();
       accepted.push(c);
     });

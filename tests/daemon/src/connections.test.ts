@@ -12,6 +12,7 @@ import {
   type DaemonProcess,
   freeUdpPorts,
   pairFlags,
+  spawnCtl,
   startTipcd,
   stopAll,
   tempDir,
@@ -313,6 +314,19 @@ describe("TIPC connections through tipcd", () => {
     expect(n).toMatchObject({ code: 0, stdout: "", stderr: "" });
     await waitFor(() => heard.includes("one way\n"), 10_000, "the listener's end");
     await server.close();
+    // tipcctl accept (nc -l) on A, tipcctl connect -N on B: a pipe's text across
+    const acceptor = spawnCtl(["--socket", A().socket, "accept", "7008", "1"]);
+    let out = "";
+    acceptor.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const acceptorExit = new Promise<number | null>((r) => acceptor.once("exit", (code) => r(code)));
+    await seen(b, 7008, 1);
+    const sent = await tipcctl(["--socket", B().socket, "connect", "-N", "7008", "1"], "to the acceptor\n");
+    expect(sent).toMatchObject({ code: 0, stderr: "" });
+    expect(await acceptorExit).toBe(0);
+    expect(out).toBe("to the acceptor\n");
+
     const refused = await tipcctl(["--socket", B().socket, "connect", "7098", "1"], "x");
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/\{7098, 1\}.*NO_SERVICE/);

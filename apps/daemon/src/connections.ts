@@ -98,7 +98,8 @@ export function createConnectionBroker(options: {
   const { node, logger, limits } = options;
   const pending = new Map<number, Pending>();
   const listeners = new Map<number, Listener>();
-  const active = new Set<TipcConnection>();
+  /** connections carried (or connecting), with their Unix socket */
+  const active = new Map<TipcConnection, Socket | undefined>();
   let dropped = 0;
   let closing = false;
 
@@ -119,7 +120,7 @@ export function createConnectionBroker(options: {
    * message, the TipcConnection's buffers (high-water marks), one read of the Unix socket.
    */
   const bridge = (socket: Socket, conn: TipcConnection, decoder: FrameDecoder, rest: Frame[]) => {
-    active.add(conn);
+    active.set(conn, socket);
     let over = false;
     const out = (pieces: (string | Uint8Array)[]) => {
       let ok = true;
@@ -241,7 +242,7 @@ export function createConnectionBroker(options: {
         ...(p.connectTimeout !== undefined ? { connectTimeout: p.connectTimeout } : {}),
         ...(p.nodelay !== undefined ? { nodelay: p.nodelay } : {}),
       });
-      active.add(conn);
+      active.set(conn, socket);
       const onError = (e: unknown) => {
         active.delete(conn);
         socket.off("close", onGone);
@@ -370,6 +371,17 @@ export function createConnectionBroker(options: {
     stats: () => ({ tipcConnections: count(), tipcDropped: dropped }),
     close: () => {
       closing = true;
+      // carried connections are closed as a process's sockets are when it exits (the peers see
+      // a reset); the clients get the reason first
+      for (const [conn, socket] of [...active]) {
+        if (socket !== undefined && !socket.destroyed) {
+          socket.write(`${JSON.stringify({ error: { code: "CLOSED", message: "tipcd is stopping" } })}\n`);
+          socket.end();
+          setTimeout(() => socket.destroy(), 200).unref();
+        }
+        conn.destroy();
+      }
+      active.clear();
       for (const id of [...listeners.keys()]) closeListener(id);
       for (const [, e] of pending) {
         clearTimeout(e.timer);

@@ -106,4 +106,24 @@ describe("connections through the control socket", () => {
     }
     expect((err as { code?: string }).code).toMatch(/^(NO_SERVICE|CONNECTION_REFUSED)$/);
   });
+
+  it("the control server closing ends the connections it carries: CLOSED to the client, a reset to the peer", async () => {
+    const { node, control, path } = await serve({});
+    const server = node.listen({ service: { type: 5002, lower: 1 } });
+    const peerEnd = new Promise<unknown>((r) => {
+      server.once("connection", (c) => {
+        c.once("error", r);
+        c.resume();
+      });
+    });
+    const client = await connect(path);
+    cleanup.push(() => client.close());
+    const conn = client.connect({ type: 5002, instance: 1 });
+    await connected(conn);
+    const ended = failure(conn);
+    await control.close();
+    expect(await ended).toMatchObject({ code: "CLOSED" });
+    expect(await peerEnd).toMatchObject({ code: "CONNECTION_RESET" });
+    server.close();
+  });
 });

@@ -36,6 +36,12 @@ export interface ConnectionStats {
   tipcConnections: number;
   /** incoming connections closed because the limit was reached or nobody accepted them in time */
   tipcDropped: number;
+  /**
+   * the most bytes one carried connection ever held in tipcd: its Unix socket's unsent output and
+   * the TipcConnection's unsent writes and unread data (bounded by the streams' high-water marks,
+   * one message and one read of the Unix socket, however slow either side is)
+   */
+  tipcHeldPeak: number;
 }
 
 interface Pending {
@@ -101,6 +107,11 @@ export function createConnectionBroker(options: {
   /** connections carried (or connecting), with their Unix socket */
   const active = new Map<TipcConnection, Socket | undefined>();
   let dropped = 0;
+  let heldPeak = 0;
+  const held = (socket: Socket, conn: TipcConnection) => {
+    const n = socket.writableLength + conn.writableLength + conn.readableLength;
+    if (n > heldPeak) heldPeak = n;
+  };
   let closing = false;
 
   const count = () => active.size + pending.size;
@@ -139,6 +150,7 @@ export function createConnectionBroker(options: {
     conn.on("data", (d: Uint8Array) => {
       if (over || socket.destroyed) return;
       if (!out(encodeFrame({}, d))) conn.pause();
+      held(socket, conn);
     });
     socket.on("drain", () => {
       if (!over) conn.resume();
@@ -158,6 +170,7 @@ export function createConnectionBroker(options: {
       const m = f.kind === "message" ? (f.message as Record<string, unknown> | null) : undefined;
       if (f.kind === "message" && f.payload !== undefined) {
         if (!conn.writableEnded && !conn.destroyed && !conn.write(f.payload)) socket.pause();
+        held(socket, conn);
         return true;
       }
       if (m !== undefined && m !== null && typeof m === "object" && m.end === true) {
@@ -368,7 +381,7 @@ export function createConnectionBroker(options: {
     release: (c) => {
       for (const [id, l] of [...listeners]) if (l.owner === c) closeListener(id);
     },
-    stats: () => ({ tipcConnections: count(), tipcDropped: dropped }),
+    stats: () => ({ tipcConnections: count(), tipcDropped: dropped, tipcHeldPeak: heldPeak }),
     close: () => {
       closing = true;
       // carried connections are closed as a process's sockets are when it exits (the peers see

@@ -126,4 +126,58 @@ describe("connections through the control socket", () => {
     expect(await peerEnd).toMatchObject({ code: "CONNECTION_RESET" });
     server.close();
   });
+
+  it("a client that does not read: the peer's sends stall and tipcd holds a bounded amount for the connection", async () => {
+    const { node, control, path } = await serve({});
+    const server = node.listen({ service: { type: 5003, lower: 1 } });
+    const total = 32 * 1024 * 1024;
+    let sent = 0;
+    let blocked = false;
+    const piece = Buffer.alloc(64 * 1024, 9);
+    server.once("connection", (c) => {
+      c.on("error", () => {});
+      const more = () => {
+        while (sent < total) {
+          sent += piece.length;
+          if (!c.write(piece)) {
+            blocked = true;
+            c.once("drain", () => {
+              blocked = false;
+              more();
+            });
+            return;
+          }
+        }
+        c.end();
+      };
+      more();
+    });
+    const client = await connect(path);
+    cleanup.push(() => client.close());
+    const conn = client.connect({ type: 5003, instance: 1 }, { highWaterMark: 64 * 1024 });
+    await connected(conn);
+    // nothing read: the in-process sender blocks and stays blocked (200 polls without progress)
+    let last = -1;
+    let still = 0;
+    await waitFor(
+      () => {
+        still = blocked && sent === last ? still + 1 : 0;
+        last = sent;
+        return still >= 200 || sent >= total;
+      },
+      30_000,
+      "the sender to stall",
+    );
+    expect(sent).toBeLessThan(8 * 1024 * 1024);
+    expect(control.stats().tipcHeldPeak).toBeLessThan(512 * 1024);
+    // reading takes it all, and tipcd still held no more
+    let read = 0;
+    conn.on("data", (d: Buffer) => {
+      read += d.length;
+    });
+    await new Promise<void>((r) => conn.once("end", r));
+    expect(read).toBe(total);
+    expect(control.stats().tipcHeldPeak).toBeLessThan(512 * 1024);
+    server.close();
+  }, 60_000);
 });

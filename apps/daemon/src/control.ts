@@ -156,6 +156,8 @@ export interface ControlServerStats {
   tipcConnections: number;
   /** incoming TIPC connections closed: over maxTipcConnections, or not accepted in time */
   tipcDropped: number;
+  /** the most bytes one carried TIPC connection ever held in tipcd (PROTOCOL.md "Connections") */
+  tipcHeldPeak: number;
 }
 
 export interface ControlServer {

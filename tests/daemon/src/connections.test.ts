@@ -245,7 +245,7 @@ describe("TIPC connections through tipcd", () => {
         if (blocked && taken === last) stable++;
         else stable = 0;
         last = taken;
-        return stable >= 20;
+        return stable >= 20 || taken >= total;
       },
       60_000,
       "the sender to stall",

@@ -146,7 +146,10 @@ export interface TipcClient {
    * its own and emitted as `connection`.
    */
   listen(options: ClientServerOptions): Promise<ClientServer>;
-  /** Closes the connection: the daemon withdraws this connection's bindings and ends its subscriptions. */
+  /**
+   * Closes the connection: the daemon withdraws this connection's bindings, ends its
+   * subscriptions and listeners; the TIPC connections made or accepted through it are destroyed.
+   */
   close(): Promise<void>;
 }
 
@@ -268,6 +271,13 @@ class Client implements TipcClient {
   };
 
   private readonly servers = new Map<number, ClientServer>();
+  /** connections made or accepted through this client, open */
+  private readonly tipcConnections = new Set<ClientConnection>();
+  private track(conn: ClientConnection): ClientConnection {
+    this.tipcConnections.add(conn);
+    conn.once("close", () => this.tipcConnections.delete(conn));
+    return conn;
+  }
 
   constructor(
     private readonly conn: Socket,
@@ -382,7 +392,8 @@ class Client implements TipcClient {
       throw new ClientError("BAD_ARGUMENT", "a connection's type is stream or seqpacket");
     if (typeof address !== "object" || address === null)
       throw new ClientError("BAD_ARGUMENT", "connect takes a service address or a socket address");
-    const conn = new ClientConnection(type, this.makeError, options.highWaterMark);
+    if (this.closed) throw new ClientError("CONNECTION_CLOSED", "the client is closed");
+    const conn = this.track(new ClientConnection(type, this.makeError, options.highWaterMark));
     const params = {
       ...address,
       connType: type,
@@ -427,7 +438,7 @@ class Client implements TipcClient {
           r.binding,
           type,
           async (connection) => {
-            const conn = new ClientConnection(type, this.makeError, options.highWaterMark);
+            const conn = this.track(new ClientConnection(type, this.makeError, options.highWaterMark));
             const o = await openConnectionSocket(
               this.path,
               "accept",
@@ -552,6 +563,9 @@ class Client implements TipcClient {
     return this.request("stats", {});
   }
   close(): Promise<void> {
+    // the connections made through this client close with it (the peers see a reset), as a
+    // node's connections close with the node
+    for (const c of [...this.tipcConnections]) c.destroy();
     if (this.conn.destroyed) {
       this.onClose();
       return Promise.resolve();

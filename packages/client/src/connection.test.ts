@@ -227,4 +227,24 @@ describe("ClientConnection", () => {
     await until(() => pushed >= 64 * 1024 * 1024 && read === pushed);
     conn.destroy();
   });
+
+  it("client.close() destroys the connections made through it; connect after close throws", async () => {
+    let daemonClosed = false;
+    const c = await fake({
+      onConnect: (req, socket) => {
+        socket.on("close", () => {
+          daemonClosed = true;
+        });
+        socket.resume();
+        answer(socket, req.id);
+      },
+    });
+    const conn = c.connect({ type: 1000, instance: 5 });
+    await new Promise<void>((r) => conn.once("connect", r));
+    await c.close();
+    await until(() => daemonClosed && conn.destroyed);
+    expect(() => c.connect({ type: 1000, instance: 5 })).toThrow(
+      expect.objectContaining({ code: "CONNECTION_CLOSED" }),
+    );
+  });
 });

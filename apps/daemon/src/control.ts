@@ -21,6 +21,7 @@ import {
 } from "@tipcjs/client";
 import type { Binding, Logger, SocketEvent, TipcNode, TipcSocket, TopologySubscription } from "@tipcjs/node";
 import { isNodeError } from "@tipcjs/node";
+import { type ConnectionBroker, createConnectionBroker } from "./connections.js";
 import {
   bindingKey,
   type ConnectionState,
@@ -85,6 +86,16 @@ export interface ControlLimits {
    */
   streamChunk: number;
   streamBudgetMs: number;
+  /**
+   * TIPC connections carried for clients at once (each on a Unix socket of its own), established
+   * and announced-not-yet-accepted together: one more `connect` is refused with
+   * TIPC_CONNECTION_LIMIT, one more incoming connection is closed (the peer sees a reset)
+   */
+  maxTipcConnections: number;
+  /** ms an incoming connection announced to a listener waits for its `accept` before it is closed */
+  acceptTimeoutMs: number;
+  /** listeners (`listen`) per control connection; one more is refused with LIMIT */
+  maxListenersPerConnection: number;
 }
 
 export const CONTROL_LIMITS: Readonly<ControlLimits> = Object.freeze({
@@ -102,6 +113,9 @@ export const CONTROL_LIMITS: Readonly<ControlLimits> = Object.freeze({
   overflowStallMs: 1000,
   streamChunk: 2000,
   streamBudgetMs: 5,
+  maxTipcConnections: 1024,
+  acceptTimeoutMs: 10_000,
+  maxListenersPerConnection: 256,
 });
 
 /** Why the daemon ended or refused a control connection (counted in `stats().disconnects`). */
@@ -138,6 +152,12 @@ export interface ControlServerStats {
   queuedRequestPeak: number;
   /** sockets open for the connected clients (`socketOpen`) */
   sockets: number;
+  /** TIPC connections carried (established, connecting, and waiting for accept) */
+  tipcConnections: number;
+  /** incoming TIPC connections closed: over maxTipcConnections, or not accepted in time */
+  tipcDropped: number;
+  /** the most bytes one carried TIPC connection ever held in tipcd (PROTOCOL.md "Connections") */
+  tipcHeldPeak: number;
 }
 
 export interface ControlServer {
@@ -149,6 +169,14 @@ export interface ControlServer {
   stats(): ControlServerStats;
   close(): Promise<void>;
 }
+
+/** A `connect` or `accept` line: it makes its control connection a TIPC connection's own. */
+const isConnectionRequest = (m: unknown): boolean => {
+  const method = (m as { method?: unknown } | null)?.method;
+  return (
+    typeof m === "object" && m !== null && !Array.isArray(m) && (method === "connect" || method === "accept")
+  );
+};
 
 /** A received request: its message (parsed JSON, or the framing error) and its data. */
 type QueuedRequest = { frame: Frame; bytes: number };
@@ -565,6 +593,13 @@ export async function startControlServer(
     }
   };
 
+  const broker: ConnectionBroker = createConnectionBroker({
+    node,
+    logger,
+    limits,
+    send: (c, msg) => send(c as Connection, msg),
+  });
+
   const handlers = createHandlers({
     node,
     ...(options.version !== undefined ? { version: options.version } : {}),
@@ -574,6 +609,8 @@ export async function startControlServer(
     // the response is written before the first event: the pumps await before they send anything
     startSubscription: (c, sub) => queueMicrotask(() => void pump(c as Connection, sub)),
     startSocket: (c, socket) => queueMicrotask(() => void pumpSocket(c as Connection, socket)),
+    listen: (c, p) => broker.listen(c, p),
+    listenClose: (c, p) => broker.listenClose(c, p),
   });
 
   const fail = (c: Connection, id: number | string | null, e: unknown) => {
@@ -701,6 +738,7 @@ export async function startControlServer(
       }
     }
     c.bindings.clear();
+    broker.release(c);
     // a closed socket withdraws its bindings and rejects what it had not read (as a process's
     // sockets when it exits)
     const sockets = c.sockets.size;
@@ -758,8 +796,22 @@ export async function startControlServer(
     connections.add(c);
     logger.debug({ connection: c.id }, "control connection");
     const decoder = new FrameDecoder({ maxLineBytes: MAX_LINE_BYTES, maxPayloadBytes: MAX_PAYLOAD_BYTES });
+    let first = true;
     socket.on("data", (chunk: Buffer) => {
-      for (const frame of decoder.push(chunk)) {
+      const frames = decoder.push(chunk);
+      for (let i = 0; i < frames.length; i++) {
+        const frame = frames[i] as Frame;
+        if (first && frame.kind === "message" && isConnectionRequest(frame.message)) {
+          // connect/accept: from now on this Unix socket carries one TIPC connection
+          socket.removeAllListeners("data");
+          socket.removeAllListeners("drain");
+          socket.removeAllListeners("close");
+          requests++;
+          release(c);
+          broker.take(socket, frame.message as Record<string, unknown>, decoder, frames.slice(i + 1));
+          return;
+        }
+        first = false;
         if (frame.kind === "error" && frame.fatal) {
           fatal(frame.error.code === "LINE_TOO_LONG" ? "line-too-long" : "bad-frame", frame.error);
           return;
@@ -838,10 +890,12 @@ export async function startControlServer(
         unsentPeak,
         queuedRequestPeak,
         sockets,
+        ...broker.stats(),
       };
     },
     close: async () => {
       closing = true;
+      broker.close();
       clearInterval(checker);
       const done = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const c of [...connections]) {

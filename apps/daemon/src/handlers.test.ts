@@ -28,6 +28,10 @@ beforeEach(async () => {
     ownerOf: () => "connection",
     startSubscription: (_c, sub) => started.subscriptions.push(sub),
     startSocket: (_c, s) => started.sockets.push(s),
+    listen: () => {
+      throw new Error("listen is the control server's (connections.ts)");
+    },
+    listenClose: () => ({ closed: false }),
   });
 });
 afterEach(async () => {

@@ -106,6 +106,9 @@ export interface HandlerContext {
   startSubscription(c: ConnectionState, sub: TopologySubscription): void;
   /** starts writing a new socket's received messages to the connection (after the response) */
   startSocket(c: ConnectionState, socket: TipcSocket): void;
+  /** `listen` and `listenClose`: TIPC connection servers of the connection (connections.ts) */
+  listen(c: ConnectionState, p: Params<"listen">): MethodResults["listen"];
+  listenClose(c: ConnectionState, p: Params<"listenClose">): MethodResults["listenClose"];
 }
 
 export type Handler<M extends Method> = (
@@ -501,6 +504,21 @@ export function createHandlers(ctx: HandlerContext): Handlers {
         pendingSends: i.pendingSends,
       };
     },
+    // connect and accept come here only when they are not the first line of their connection
+    connect: () => {
+      throw new ProtocolError(
+        "INVALID_REQUEST",
+        "connect is the first request of a control connection of its own (it then carries the connection's data)",
+      );
+    },
+    accept: () => {
+      throw new ProtocolError(
+        "INVALID_REQUEST",
+        "accept is the first request of a control connection of its own (it then carries the connection's data)",
+      );
+    },
+    listen: (c, p) => ctx.listen(c, p),
+    listenClose: (c, p) => ctx.listenClose(c, p),
     socketClose: (c, p) => {
       const s = c.sockets.get(p.socket);
       if (s === undefined) return { closed: false };

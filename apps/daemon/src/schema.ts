@@ -47,6 +47,7 @@ const importance = z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(
   error: "must be an importance 0 (LOW) .. 3 (CRITICAL)",
 });
 const socket = u32;
+const connType = oneOf(["stream", "seqpacket"]);
 
 /** lower <= upper (upper defaults to lower), with the message every tool prints */
 const ordered = (v: { lower: number; upper?: number | undefined }, ctx: z.RefinementCtx) => {
@@ -150,6 +151,38 @@ export const PARAM_SCHEMAS = {
   }),
   socketInfo: z.object({ socket }),
   socketClose: z.object({ socket }),
+  connect: z
+    .object({
+      type: u32.optional(),
+      instance: u32.optional(),
+      node: u32.optional(),
+      port: u32.optional(),
+      connType: connType.optional(),
+      connectTimeout: z
+        .number({ error: "must be 1..600000 (ms)" })
+        .int({ error: "must be 1..600000 (ms)" })
+        .min(1, { error: "must be 1..600000 (ms)" })
+        .max(600_000, { error: "must be 1..600000 (ms)" })
+        .optional(),
+      nodelay: bool.optional(),
+    })
+    .superRefine((v, ctx) => {
+      const service = v.type !== undefined || v.instance !== undefined;
+      const socketAddr = v.port !== undefined;
+      if (service === socketAddr || (service && (v.type === undefined || v.instance === undefined)))
+        ctx.addIssue({
+          code: "custom",
+          message: "connect takes a service address (type, instance, node?) or a socket address (node, port)",
+          path: [],
+        });
+      else if (socketAddr && v.node === undefined)
+        ctx.addIssue({ code: "custom", message: "a socket address needs node and port", path: [] });
+    }) as unknown as z.ZodType<MethodParams["connect"]>,
+  accept: z.object({ connection: u32 }),
+  listen: z
+    .object({ ...serviceRange, scope: scope.optional(), connType: connType.optional() })
+    .superRefine(ordered),
+  listenClose: z.object({ listener: u32 }),
 } satisfies { [M in Method]: z.ZodType<MethodParams[M]> };
 
 /** Methods whose request carries a payload (`bytes` and the raw data after the line). */

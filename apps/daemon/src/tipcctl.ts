@@ -4,9 +4,11 @@
  * 2 usage error, 3 cannot connect to the daemon, 4 nothing found (lookup, withdraw, send).
  */
 import { readFileSync } from "node:fs";
+import { Readable, Writable } from "node:stream";
 import {
   type BearerJSON,
   type BindingJSON,
+  type ClientConnection,
   type ClientError,
   connect,
   defaultSocketPath,
@@ -44,6 +46,9 @@ export interface CtlIO {
   readStdinBytes?(): Uint8Array;
   /** resolves when the user interrupts (SIGINT/SIGTERM): ends `subscribe` */
   interrupted: Promise<void>;
+  /** stdin and stdout as streams (`connect`, `accept`); default: readStdinBytes() and out() */
+  stdin?: NodeJS.ReadableStream;
+  stdout?: NodeJS.WritableStream;
 }
 
 class Exit extends Error {
@@ -70,7 +75,7 @@ const num = (name: string, v: string) => u32Arg(name)(v);
 function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
   const program = new Command("tipcctl")
     .description(
-      "Control a local tipcd as `tipc` controls the kernel: nametable, node, link, bearer, peer; and publish, withdraw, lookup, subscribe, send, listen, stats, decode.",
+      "Control a local tipcd as `tipc` controls the kernel: nametable, node, link, bearer, peer; and publish, withdraw, lookup, subscribe, send, listen, connect, accept, stats, decode.",
     )
     .version(VERSION)
     .option("-j, --json", "JSON output (every command), as `tipc -j`")
@@ -731,6 +736,116 @@ function build(io: CtlIO, run: (p: Promise<void>) => void): Command {
         ),
     );
 
+  /**
+   * Pipes stdin to the connection and the connection to stdout, as nc. TIPC has no half-close
+   * (a shutdown ends the connection both ways), so stdin's end shuts the connection down only
+   * with `shutdown` (nc -N); otherwise the peer's end ends it. Resolves when it ended, rejects
+   * with its typed error.
+   */
+  const pipeConnection = (conn: ClientConnection, what: string, shutdown: boolean) =>
+    new Promise<void>((resolve, reject) => {
+      const input: NodeJS.ReadableStream =
+        io.stdin ?? Readable.from([Buffer.from(io.readStdinBytes ? io.readStdinBytes() : io.readStdin())]);
+      const output: NodeJS.WritableStream =
+        io.stdout ??
+        new Writable({
+          write: (chunk: Buffer, _e, cb) => {
+            io.out(Buffer.from(chunk).toString());
+            cb();
+          },
+        });
+      let done = false;
+      const finish = (e?: unknown) => {
+        if (done) return;
+        done = true;
+        input.unpipe(conn);
+        if (e === undefined) resolve();
+        else if (isClientError(e) && e.code === "CONNECTION_REFUSED")
+          reject(
+            new Exit(
+              EXIT.DAEMON,
+              `connection to ${what} refused: nothing listens there (CONNECTION_REFUSED)`,
+            ),
+          );
+        else if (isClientError(e))
+          reject(new Exit(EXIT.DAEMON, `connection to ${what} failed: ${e.message} [${e.code}]`));
+        else reject(e);
+      };
+      conn.on("error", finish);
+      conn.on("end", () => finish());
+      conn.on("close", () => finish());
+      input.pipe(conn, { end: shutdown });
+      conn.pipe(output, { end: false });
+      void io.interrupted.then(() => {
+        conn.destroy();
+        finish();
+      });
+    });
+
+  program
+    .command("connect")
+    .description(
+      "connect to the service {type, instance} and pipe stdin to the connection and the connection to stdout, as nc, until the peer ends it (or, with -N, until stdin ends); exit 1 on refusal or reset",
+    )
+    .argument("<type>", "service type")
+    .argument("<instance>", "service instance")
+    .option("--node <address>", "only a socket on this node (hex 0x... or decimal)")
+    .option("--seqpacket", "SOCK_SEQPACKET (each read of stdin one message) instead of SOCK_STREAM")
+    .option(
+      "-N, --shutdown",
+      "shut the connection down at the end of stdin (as nc -N); default: wait for the peer to end it",
+    )
+    .action((type: string, instance: string, o: { node?: string; seqpacket?: boolean; shutdown?: boolean }) =>
+      run(
+        withClient(async (c) => {
+          const to = {
+            type: num("type", type),
+            instance: num("instance", instance),
+            ...(o.node !== undefined ? { node: num("--node", o.node) } : {}),
+          };
+          const conn = c.connect(to, { type: o.seqpacket ? "seqpacket" : "stream" });
+          await pipeConnection(conn, `{${to.type}, ${to.instance}}`, o.shutdown === true);
+        }),
+      ),
+    );
+
+  program
+    .command("accept")
+    .description(
+      "listen on the service {type, instance}, accept one connection and pipe it to stdin and stdout, as nc -l",
+    )
+    .argument("<type>", "service type")
+    .argument("<instance>", "service instance")
+    .addOption(
+      new Option("--scope <scope>", "distribution scope").choices(["cluster", "node"]).default("cluster"),
+    )
+    .option("--seqpacket", "SOCK_SEQPACKET instead of SOCK_STREAM")
+    .option(
+      "-N, --shutdown",
+      "shut the connection down at the end of stdin (as nc -N); default: wait for the peer to end it",
+    )
+    .action(
+      (
+        type: string,
+        instance: string,
+        o: { scope: "cluster" | "node"; seqpacket?: boolean; shutdown?: boolean },
+      ) =>
+        run(
+          withClient(async (c) => {
+            const service = { type: num("type", type), lower: num("instance", instance), scope: o.scope };
+            const server = await c.listen({ service, type: o.seqpacket ? "seqpacket" : "stream" });
+            const conn = await new Promise<ClientConnection | undefined>((resolve, reject) => {
+              server.once("connection", resolve);
+              server.once("error", reject);
+              void io.interrupted.then(() => resolve(undefined));
+            });
+            await server.close();
+            if (conn === undefined) return;
+            await pipeConnection(conn, `{${service.type}, ${service.lower}}`, o.shutdown === true);
+          }),
+        ),
+    );
+
   program
     .command("completion")
     .description("print a shell completion script: `source <(tipcctl completion bash)`, or for zsh")
@@ -846,6 +961,8 @@ if (isMain) {
     readStdin: () => readFileSync(0, "utf8"),
     readStdinBytes: () => readFileSync(0),
     interrupted,
+    stdin: process.stdin,
+    stdout: process.stdout,
   }).then(
     (code) => {
       process.exitCode = code;

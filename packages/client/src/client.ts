@@ -1,7 +1,15 @@
 import { connect as netConnect, type Socket } from "node:net";
+import {
+  ClientConnection,
+  type ClientConnectionOptions,
+  ClientServer,
+  type ClientServerOptions,
+  openConnectionSocket,
+} from "./connection.js";
 import { encodeFrame, FrameDecoder } from "./framing.js";
 import {
   type BindingJSON,
+  type ConnectionEventMessage,
   DEFAULT_RECEIVE_WINDOW,
   defaultSocketPath,
   type EventMessage,
@@ -122,7 +130,26 @@ export interface TipcClient {
    * bindings. Rejects BAD_ARGUMENT, SOCKET_LIMIT, LIMIT, CLOSED.
    */
   socket(options: SocketOptions): Promise<ClientSocket>;
-  /** Closes the connection: the daemon withdraws this connection's bindings and ends its subscriptions. */
+  /**
+   * Connects a TIPC connection by service address (`{type, instance, node?}`) or socket address
+   * (`{node, port}`): `node.connect()`'s Duplex through the daemon, on a Unix socket of its own.
+   * `connect` once established; errors CONNECTION_REFUSED, CONNECT_TIMEOUT, CONNECTION_RESET,
+   * PEER_LOST, CONNECTION_ABORTED, TIPC_CONNECTION_LIMIT, BAD_ARGUMENT (ClientError).
+   */
+  connect(
+    address: { type: number; instance: number; node?: number } | { node: number; port: number },
+    options?: ClientConnectionOptions,
+  ): ClientConnection;
+  /**
+   * Listens on a service range: `node.listen()`'s server through the daemon. It belongs to this
+   * control connection (closed with it); each incoming connection is taken on a Unix socket of
+   * its own and emitted as `connection`.
+   */
+  listen(options: ClientServerOptions): Promise<ClientServer>;
+  /**
+   * Closes the connection: the daemon withdraws this connection's bindings, ends its
+   * subscriptions and listeners; the TIPC connections made or accepted through it are destroyed.
+   */
   close(): Promise<void>;
 }
 
@@ -213,7 +240,7 @@ export async function connect(
       );
     });
   });
-  const client = new Client(socket, timeout);
+  const client = new Client(socket, timeout, path);
   try {
     client.info = await client.request("hello", {});
   } catch (e) {
@@ -243,9 +270,19 @@ class Client implements TipcClient {
     error: (code, message) => new ClientError(code, message),
   };
 
+  private readonly servers = new Map<number, ClientServer>();
+  /** connections made or accepted through this client, open */
+  private readonly tipcConnections = new Set<ClientConnection>();
+  private track(conn: ClientConnection): ClientConnection {
+    this.tipcConnections.add(conn);
+    conn.once("close", () => this.tipcConnections.delete(conn));
+    return conn;
+  }
+
   constructor(
     private readonly conn: Socket,
     private readonly timeout: number,
+    private readonly path: string,
   ) {
     conn.on("data", (chunk: Buffer) => this.onData(chunk));
     conn.on("error", () => {});
@@ -271,6 +308,16 @@ class Client implements TipcClient {
       if (s === undefined) return; // closed here; the daemon's last frames for it
       if (m.data) s.push(m.data, payload ?? new Uint8Array(0));
       if (m.end) s.end(new ClientError("CLOSED", `socket ${m.socket} was closed by tipcd`));
+      return;
+    }
+    if ((msg as { event?: unknown }).event === "connection") {
+      const m = msg as unknown as ConnectionEventMessage;
+      const server = this.servers.get(m.listener);
+      if (server === undefined) return;
+      if (m.end) {
+        this.servers.delete(m.listener);
+        server.ended();
+      } else if (typeof m.connection === "number") server.incoming(m.connection);
       return;
     }
     if (msg.event === "subscription") {
@@ -330,6 +377,87 @@ class Client implements TipcClient {
     const closed = new ClientError("CONNECTION_CLOSED", "the connection to tipcd closed");
     for (const s of [...this.sockets.values()]) s.end(closed);
     this.sockets.clear();
+    for (const s of this.servers.values()) s.ended();
+    this.servers.clear();
+  }
+
+  private readonly makeError = (code: ClientErrorCode, message: string) => new ClientError(code, message);
+
+  connect(
+    address: { type: number; instance: number; node?: number } | { node: number; port: number },
+    options: ClientConnectionOptions = {},
+  ): ClientConnection {
+    const type = options.type ?? "stream";
+    if (type !== "stream" && type !== "seqpacket")
+      throw new ClientError("BAD_ARGUMENT", "a connection's type is stream or seqpacket");
+    if (typeof address !== "object" || address === null)
+      throw new ClientError("BAD_ARGUMENT", "connect takes a service address or a socket address");
+    if (this.closed) throw new ClientError("CONNECTION_CLOSED", "the client is closed");
+    const conn = this.track(new ClientConnection(type, this.makeError, options.highWaterMark));
+    const params = {
+      ...address,
+      connType: type,
+      ...(options.connectTimeout !== undefined ? { connectTimeout: options.connectTimeout } : {}),
+      ...(options.nodelay !== undefined ? { nodelay: options.nodelay } : {}),
+    };
+    openConnectionSocket(this.path, "connect", params, this.makeError, (s) => {
+      conn.opening = s;
+    }).then(
+      (o) => {
+        conn.opening = undefined;
+        conn.attach(o, true);
+      },
+      (e) => {
+        conn.opening = undefined;
+        conn.destroy(e);
+      },
+    );
+    return conn;
+  }
+
+  async listen(options: ClientServerOptions): Promise<ClientServer> {
+    if (typeof options !== "object" || options === null || typeof options.service !== "object")
+      throw new ClientError("BAD_ARGUMENT", "listen takes { service: { type, lower, upper? } }");
+    const type = options.type ?? "stream";
+    const svc = options.service;
+    let made: ClientServer | undefined;
+    await this.send(
+      "listen",
+      {
+        type: svc.type,
+        lower: svc.lower,
+        ...(svc.upper !== undefined ? { upper: svc.upper } : {}),
+        ...(svc.scope !== undefined ? { scope: svc.scope } : {}),
+        connType: type,
+      },
+      undefined,
+      (r) => {
+        const listener = r.listener;
+        made = new ClientServer(
+          listener,
+          r.binding,
+          type,
+          async (connection) => {
+            const conn = this.track(new ClientConnection(type, this.makeError, options.highWaterMark));
+            const o = await openConnectionSocket(
+              this.path,
+              "accept",
+              { connection },
+              this.makeError,
+              () => {},
+            );
+            conn.attach(o, false);
+            return conn;
+          },
+          async () => {
+            this.servers.delete(listener);
+            if (!this.closed) await this.request("listenClose", { listener });
+          },
+        );
+        this.servers.set(listener, made);
+      },
+    );
+    return made as ClientServer;
   }
 
   request<M extends Method>(method: M, params?: MethodParams[M]): Promise<MethodResults[M]> {
@@ -435,6 +563,9 @@ class Client implements TipcClient {
     return this.request("stats", {});
   }
   close(): Promise<void> {
+    // the connections made through this client close with it (the peers see a reset), as a
+    // node's connections close with the node
+    for (const c of [...this.tipcConnections]) c.destroy();
     if (this.conn.destroyed) {
       this.onClose();
       return Promise.resolve();

@@ -10,6 +10,12 @@ export {
   type TipcClient,
 } from "./client.js";
 export {
+  ClientConnection,
+  type ClientConnectionOptions,
+  ClientServer,
+  type ClientServerOptions,
+} from "./connection.js";
+export {
   encodeFrame,
   type Frame,
   FrameDecoder,

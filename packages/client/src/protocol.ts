@@ -173,7 +173,34 @@ export interface MethodParams {
   keyFlush: Record<string, never>;
   /** key slots (by hint, never key bytes), the kernel's crypto counters and the crypto drops */
   keyStatus: Record<string, never>;
+  /**
+   * Connects a TIPC connection (SOCK_STREAM or SOCK_SEQPACKET) to a service address
+   * (`type`, `instance`, optional `node`) or a socket address (`node`, `port`). Only as the first
+   * line of a control connection of its own: after the answer, that Unix socket carries the
+   * connection's data (PROTOCOL.md "Connections").
+   */
+  connect: ConnectTarget & { connType?: ConnectionType; connectTimeout?: number; nodelay?: boolean };
+  /** Takes an incoming connection announced by a `connection` event; first line of its own control connection. */
+  accept: { connection: number };
+  /** Listens for TIPC connections on a service range; each SYN is announced as a `connection` event. */
+  listen: {
+    type: number;
+    lower: number;
+    upper?: number;
+    scope?: Scope;
+    connType?: ConnectionType;
+  };
+  /** Stops listening: connections announced and not yet accepted are closed (the peers see a reset). */
+  listenClose: { listener: number };
 }
+
+/** "stream" (SOCK_STREAM: bytes) or "seqpacket" (SOCK_SEQPACKET: messages keep their boundaries). */
+export type ConnectionType = "stream" | "seqpacket";
+
+/** Where `connect` goes: a service address (anycast, or on `node`) or a socket address. */
+export type ConnectTarget =
+  | { type: number; instance: number; node?: number; port?: undefined }
+  | { node: number; port: number; type?: undefined; instance?: undefined };
 
 export type Method = keyof MethodParams;
 export const METHODS: readonly Method[] = [
@@ -209,6 +236,10 @@ export const METHODS: readonly Method[] = [
   "keySet",
   "keyFlush",
   "keyStatus",
+  "connect",
+  "accept",
+  "listen",
+  "listenClose",
 ];
 
 export interface HelloResult {
@@ -285,6 +316,11 @@ export interface MethodResults {
   keySet: { slot?: number; rekeying?: number | "now" };
   keyFlush: Record<string, never>;
   keyStatus: KeyStatusJSON;
+  /** the connection is established: this end and the peer */
+  connect: { local: SocketAddressJSON; peer: SocketAddressJSON; connType: ConnectionType };
+  accept: { local: SocketAddressJSON; peer: SocketAddressJSON; connType: ConnectionType };
+  listen: { listener: number; binding: BindingJSON; connType: ConnectionType };
+  listenClose: { closed: boolean };
 }
 
 /**
@@ -417,6 +453,18 @@ export type ProtocolErrorCode =
   | "BAD_PAYLOAD_LENGTH"
   /** the daemon is stopping, or the socket is closed */
   | "CLOSED"
+  /** a connect's SYN was rejected: nothing listens on the address (ECONNREFUSED) */
+  | "CONNECTION_REFUSED"
+  /** the connection's SYN got no answer within its connect timeout */
+  | "CONNECT_TIMEOUT"
+  /** the peer closed its socket without shutdown (TIPC_ERR_NO_PORT) */
+  | "CONNECTION_RESET"
+  /** the peer's node went down (TIPC_ERR_NO_NODE) */
+  | "PEER_LOST"
+  /** the connection was aborted (the peer's socket gone, a protocol error) */
+  | "CONNECTION_ABORTED"
+  /** the daemon carries the most TIPC connections it may (ControlLimits.maxTipcConnections) */
+  | "TIPC_CONNECTION_LIMIT"
   | "INTERNAL";
 
 export interface RequestMessage {
@@ -457,5 +505,30 @@ export interface EventMessage {
    * on an `end` message: why the daemon ended the subscription early. `SUBSCRIPTION_OVERFLOW`:
    * its events were not read in time (the node's bound on queued events was reached)
    */
+  error?: { code: ProtocolErrorCode; message: string };
+}
+
+/**
+ * Pushed by the daemon on the control connection that made a listener: an incoming TIPC
+ * connection (`connection`, to take with `accept` on a control connection of its own within
+ * ControlLimits.acceptTimeoutMs), or the listener's end (`end: true`).
+ */
+export interface ConnectionEventMessage {
+  event: "connection";
+  listener: number;
+  connection?: number;
+  peer?: SocketAddressJSON;
+  end?: boolean;
+}
+
+/**
+ * A frame on a connection's Unix socket after the `connect`/`accept` answer (PROTOCOL.md
+ * "Connections"): data (`bytes` and the data after the line: one message of a seqpacket
+ * connection, a piece of a stream's bytes), `end` (shutdown: TIPC_CONN_SHUTDOWN, the other
+ * side reads end of stream), or, from the daemon only, the typed error that ended it.
+ */
+export interface ConnectionFrame {
+  bytes?: number;
+  end?: boolean;
   error?: { code: ProtocolErrorCode; message: string };
 }

@@ -184,5 +184,9 @@ describe("the echo service", () => {
       code: 2,
       err: expect.stringContaining('unknown role "dance"'),
     });
+    // a node id the node refuses: exit 1 at once, the bearer's socket closed (it hung before)
+    expect(
+      await fails(["client", "--server", "127.0.0.1:9", "--node-id", "this-node-id-is-too-long"]),
+    ).toMatchObject({ code: 1, err: expect.stringContaining("bad nodeId") });
   }, 60_000);
 });

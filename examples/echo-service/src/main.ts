@@ -63,7 +63,8 @@ if (role === "server") {
   let node: TipcNode | undefined;
   try {
     node = await udpNode({
-      nodeId: values["node-id"] ?? `echo-client-${process.pid}`,
+      // at most 16 characters: "echo-c-" and a pid (at most 7 digits on Linux)
+      nodeId: values["node-id"] ?? `echo-c-${process.pid}`,
       host: values.host,
       port: port(values.port, 0),
       peers: [values.server],

@@ -36,7 +36,13 @@ function loopbackTransport(port: number, peers: string[] = [], host = "127.0.0.1
 export async function udpNode(options: UdpNodeOptions): Promise<TipcNode> {
   const transport = await loopbackTransport(options.port, options.peers, options.host);
   // Resolves after the kernel's 1 s address trial (no other node may hold our address).
-  return createNode({ nodeId: options.nodeId, transport });
+  try {
+    return await createNode({ nodeId: options.nodeId, transport });
+  } catch (e) {
+    // a refused option (a node id too long...): the bearer's socket must not keep the program alive
+    await transport.close();
+    throw e;
+  }
 }
 
 /** Where a node's (first) bearer listens, "127.0.0.1:40123". */

@@ -8,12 +8,12 @@
  * Every byte is tipc-conn's xorshift32 stream, so each side checks the other's SHA-256 (and, for
  * SEQPACKET, the SHA-256 of the message lengths).
  */
-import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ClientConnection, TipcClient } from "@tipcjs/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { background, drain, feed, parseLine, type Report } from "./harness/conn.js";
 import {
   bootGuest,
   connectTipcd,
@@ -32,97 +32,6 @@ const TOLERANCE = 1500; // tipcd's default and the kernel's
 /** the kernel's supervision: tolerance plus at most two node-timer intervals */
 const DETECTION_BOUND = TOLERANCE + 2 * Math.min(TOLERANCE / 4, 500);
 
-/** tipc-conn's byte stream for `seed` (xorshift32, one byte per step). */
-class Stream {
-  private x: number;
-  constructor(seed: number) {
-    this.x = seed >>> 0 || 1;
-  }
-  byte(): number {
-    this.x = (this.x ^ (this.x << 13)) >>> 0;
-    this.x = (this.x ^ (this.x >>> 17)) >>> 0;
-    this.x = (this.x ^ (this.x << 5)) >>> 0;
-    return this.x & 0xff;
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) b[i] = this.byte();
-    return b;
-  }
-}
-
-const lenBytes = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n);
-  return b;
-};
-
-interface Report {
-  bytes: number;
-  msgs: number;
-  lens: string;
-  sha: string;
-  end?: string;
-}
-
-function parseLine(line: string): Report {
-  const w = line.trim().split(/\s+/);
-  const at = (k: string) => w[w.indexOf(k) + 1] as string;
-  return {
-    bytes: Number(at("bytes")),
-    msgs: Number(at("msgs")),
-    lens: at("lens"),
-    sha: at("sha256"),
-    ...(w.includes("end") ? { end: at("end") } : {}),
-  };
-}
-
-/** Writes `total` bytes as tipc-conn's client does (writes of 1..chunk bytes), then end(). */
-async function feed(conn: ClientConnection, total: number, chunk: number, seed: number): Promise<Report> {
-  const data = new Stream(seed);
-  const sizes = new Stream(seed + 1000);
-  const sha = createHash("sha256");
-  const lens = createHash("sha256");
-  let sent = 0;
-  let msgs = 0;
-  while (sent < total) {
-    const len = Math.min(
-      1 + (((sizes.byte() << 16) | (sizes.byte() << 8) | sizes.byte()) % chunk),
-      total - sent,
-    );
-    const buf = data.bytes(len);
-    sha.update(buf);
-    lens.update(lenBytes(len));
-    sent += len;
-    msgs++;
-    if (!conn.write(buf)) await new Promise((r) => conn.once("drain", r));
-  }
-  conn.end();
-  return { bytes: sent, msgs, lens: lens.digest("hex"), sha: sha.digest("hex") };
-}
-
-/** Reads a connection to its end. */
-function drain(conn: ClientConnection): Promise<Report> {
-  const sha = createHash("sha256");
-  const lens = createHash("sha256");
-  let bytes = 0;
-  let msgs = 0;
-  return new Promise((resolve) => {
-    conn.on("data", (d: Uint8Array) => {
-      sha.update(d);
-      lens.update(lenBytes(d.length));
-      bytes += d.length;
-      msgs++;
-    });
-    const done = (end: string) =>
-      resolve({ bytes, msgs, lens: lens.digest("hex"), sha: sha.digest("hex"), end });
-    conn.on("end", () => done("eof"));
-    conn.on("error", (e: Error & { code?: string }) => done(e.code ?? String(e)));
-  });
-}
-
-let outs = 0;
-
 describe("TIPC connections between the kernel and a program on tipcd (issue 17)", () => {
   const dir = mkdtempSync(join(tmpdir(), "tipcjs-interop-conn-tipcd-"));
   const socketPath = join(dir, "tipcd.sock");
@@ -137,25 +46,6 @@ describe("TIPC connections between the kernel and a program on tipcd (issue 17)"
     await guest.waitFor(`{${type}, 1} in the kernel's table`, async () =>
       (await guest.nameTable()).some((e) => e.type === type && e.lower === 1) ? true : undefined,
     );
-  }
-
-  /** a tipc-conn command in the guest's background; its "@@" lines so far */
-  async function background(args: string) {
-    const out = `/tmp/conn-tipcd-${++outs}.out`;
-    await guest.exec(`tipc-conn ${args} >${out} 2>&1 &`);
-    const lines = async () =>
-      (await guest.run(`cat ${out}`, { timeoutMs: 60_000 })).lines.filter((l) => l.startsWith("@@"));
-    return {
-      waitFor: (what: string, cond: (ls: string[]) => boolean, timeoutMs = 300_000) =>
-        guest.waitFor(
-          `tipc-conn ${args}: ${what}`,
-          async () => {
-            const ls = await lines();
-            return cond(ls) ? ls : undefined;
-          },
-          { timeoutMs, intervalMs: 200 },
-        ),
-    };
   }
 
   beforeAll(async () => {
@@ -213,7 +103,7 @@ describe("TIPC connections between the kernel and a program on tipcd (issue 17)"
 
   it("stream: a program on tipcd sends 100 MB to a kernel server by name; SHA-256 equal", async () => {
     const type = T + 3;
-    const srv = await background(`server stream ${type} 1 1`);
+    const srv = await background(guest, `server stream ${type} 1 1`);
     await srv.waitFor("listening", (ls) => ls.includes("@@listening"), 30_000);
     await guest.waitFor("the kernel's binding in tipcd", async () =>
       (await c().lookupInstance(type, 1)).length > 0 ? true : undefined,
@@ -237,7 +127,7 @@ describe("TIPC connections between the kernel and a program on tipcd (issue 17)"
       connectedAt = Date.now();
       conn.on("error", () => {});
     });
-    const hold = await background(`hold stream ${type} 1`);
+    const hold = await background(guest, `hold stream ${type} 1`);
     await hold.waitFor("connected", (ls) => ls.includes("@@ok"), 30_000);
     await guest.waitFor("the connection in tipcd", async () => (connectedAt > 0 ? true : undefined));
     const killedAt = Date.now();

@@ -6,12 +6,12 @@
  * stream of seed + 1000), so each side checks the other's SHA-256, and for SEQPACKET the
  * SHA-256 of the message lengths (the boundaries).
  */
-import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isNodeError, type TipcConnection } from "@tipcjs/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { background, drain, feed, parseLine, type Report } from "./harness/conn.js";
 import { bootGuest, freeUdpPort, type HostNode, type KernelGuest, startHostNode } from "./harness/index.js";
 
 const T = 30_000;
@@ -19,138 +19,12 @@ const TOLERANCE = 1500;
 /** the kernel's supervision: tolerance plus at most two node-timer intervals */
 const DETECTION_BOUND = TOLERANCE + 2 * Math.min(TOLERANCE / 4, 500);
 
-/** tipc-conn's byte stream for `seed`. */
-class Stream {
-  private x: number;
-  constructor(seed: number) {
-    this.x = seed >>> 0 || 1;
-  }
-  byte(): number {
-    this.x = (this.x ^ (this.x << 13)) >>> 0;
-    this.x = (this.x ^ (this.x >>> 17)) >>> 0;
-    this.x = (this.x ^ (this.x << 5)) >>> 0;
-    return this.x & 0xff;
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) b[i] = this.byte();
-    return b;
-  }
-}
-
-/** The write sizes tipc-conn uses: 1 + (24 bits of the sizes stream) % chunk. */
-function nextSize(sizes: Stream, chunk: number): number {
-  return 1 + (((sizes.byte() << 16) | (sizes.byte() << 8) | sizes.byte()) % chunk);
-}
-
-function lenBytes(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n);
-  return b;
-}
-
-interface Report {
-  bytes: number;
-  msgs: number;
-  lens: string;
-  sha: string;
-  end?: string;
-}
-
-function parseLine(line: string): Report & { n: number } {
-  const w = line.trim().split(/\s+/);
-  const at = (k: string) => w[w.indexOf(k) + 1] as string;
-  return {
-    n: Number(w[1]),
-    bytes: Number(at("bytes")),
-    msgs: Number(at("msgs")),
-    lens: at("lens"),
-    sha: at("sha256"),
-    ...(w.includes("end") ? { end: at("end") } : {}),
-  };
-}
-
-/** Sends BYTES as tipc-conn's client does (writes of 1..chunk bytes), with backpressure, then end(). */
-async function feed(conn: TipcConnection, total: number, chunk: number, seed: number): Promise<Report> {
-  const data = new Stream(seed);
-  const sizes = new Stream(seed + 1000);
-  const sha = createHash("sha256");
-  const lens = createHash("sha256");
-  let sent = 0;
-  let msgs = 0;
-  while (sent < total) {
-    const len = Math.min(nextSize(sizes, chunk), total - sent);
-    const buf = data.bytes(len);
-    sha.update(buf);
-    lens.update(lenBytes(len));
-    sent += len;
-    msgs++;
-    if (!conn.write(buf)) await new Promise((r) => conn.once("drain", r));
-  }
-  conn.end();
-  return { bytes: sent, msgs, lens: lens.digest("hex"), sha: sha.digest("hex") };
-}
-
-/**
- * Reads a connection to its end: bytes, messages ('data' events), SHA-256 of data and lengths.
- * With `expected`, ends this side once that many bytes arrived (end "complete"): the
- * application-level close of `tipc-conn client ... wait`.
- */
-function drain(conn: TipcConnection, expected?: number): Promise<Report> {
-  const sha = createHash("sha256");
-  const lens = createHash("sha256");
-  let bytes = 0;
-  let msgs = 0;
-  return new Promise((resolve) => {
-    conn.on("data", (d: Uint8Array) => {
-      sha.update(d);
-      lens.update(lenBytes(d.length));
-      bytes += d.length;
-      msgs++;
-      if (bytes === expected) {
-        conn.end();
-        done("complete");
-      }
-    });
-    let finished = false;
-    const done = (end: string) => {
-      if (finished) return;
-      finished = true;
-      resolve({ bytes, msgs, lens: lens.digest("hex"), sha: sha.digest("hex"), end });
-    };
-    conn.on("end", () => done("eof"));
-    conn.on("error", (e) => done(isNodeError(e) ? e.code : String(e)));
-  });
-}
-
 async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
-}
-
-let outs = 0;
-
-/** Runs a tipc-conn command in the guest's background; `lines()` reads its "@@" lines so far. */
-async function background(guest: KernelGuest, args: string) {
-  const out = `/tmp/conn-${++outs}.out`;
-  await guest.exec(`tipc-conn ${args} >${out} 2>&1 &`);
-  const lines = async () =>
-    (await guest.run(`cat ${out}`, { timeoutMs: 60_000 })).lines.filter((l) => l.startsWith("@@"));
-  return {
-    lines,
-    waitFor: (what: string, cond: (ls: string[]) => boolean, timeoutMs = 300_000) =>
-      guest.waitFor(
-        `tipc-conn ${args}: ${what}`,
-        async () => {
-          const ls = await lines();
-          return cond(ls) ? ls : undefined;
-        },
-        { timeoutMs, intervalMs: 500 },
-      ),
-  };
 }
 
 describe("TIPC connections between the kernel and tipcjs (issue 17)", () => {
